@@ -1,0 +1,403 @@
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { sendCommand, serveCommands, type CommandContext } from '../protocols/command.js'
+import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.js'
+import { multiaddrFromBytes, peerIdFromBytes } from '../protocols/ids.js'
+import { ErrorCode, Event, EventKind, Health, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
+import { isRosterMember, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
+import { formatJoinToken, InvalidTokenError, newTokenSecret, parseJoinToken, tokenSecretMatches } from '../protocols/token.js'
+import { GossipChannels } from '../peer/channels.js'
+import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, type ClusterRecord } from '../peer/config.js'
+import { createPeer, type MpcLibp2p } from '../peer/libp2p.js'
+import { RosterBook } from '../peer/roster-book.js'
+import { DataDirError } from '../store/errors.js'
+import { readPrivateFile, writeFileAtomic } from '../store/files.js'
+import { loadOrCreateIdentity } from '../store/identity.js'
+import { Store } from '../store/store.js'
+import { ApiError, parseApiListen, UserApi } from './api.js'
+import { DEFAULT_HEALTH, HealthTracker, type HealthChange, type HealthState, type HealthThresholds } from './health.js'
+import type { Logger } from '../log.js'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export const DEFAULT_COORDINATOR_LISTEN = ['/ip4/0.0.0.0/tcp/7400']
+export const DEFAULT_API_LISTEN = '127.0.0.1:7401'
+export const JOIN_TOKEN_FILE = 'join-token'
+export const API_TOKEN_FILE = 'api-token'
+/** Written at every start: where the running coordinator's API listens. */
+export const API_INFO_FILE = 'api.json'
+/** The signed roster is re-published this often, so a node that missed a change still converges. */
+const ROSTER_REPUBLISH_MS = 5_000
+const ROSTER_PUSH_TIMEOUT_MS = 3_000
+const COORDINATOR_RECORD = 'coordinator'
+
+interface CoordinatorRecord {
+  listen: string[]
+  announce: string[]
+  api: string
+}
+
+export interface InitResult {
+  clusterId: string
+  peerId: string
+  joinToken: string
+  listen: string[]
+  api: string
+}
+
+export interface InitOptions {
+  dataDir: string
+  listen?: string[]
+  announce?: string[]
+  api?: string
+}
+
+/**
+ * Creates a cluster in an empty data directory: identity, cluster id, join token, API token and
+ * the first signed roster (epoch 1, no members). Refuses a directory that already holds one.
+ */
+export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
+  const listen = opts.listen ?? DEFAULT_COORDINATOR_LISTEN
+  const announce = opts.announce ?? []
+  const api = opts.api ?? DEFAULT_API_LISTEN
+  parseMultiaddrs(listen, '--listen')
+  parseMultiaddrs(announce, '--announce')
+  parseApiListen(api)
+  const store = await Store.open(opts.dataDir)
+  try {
+    const existing = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
+    if (existing !== undefined) throw new ConfigError(`${opts.dataDir} already holds cluster ${existing.clusterId}; start it with: mpc-wallet coordinator start --data-dir ${opts.dataDir}`)
+    const key = await loadOrCreateIdentity(opts.dataDir)
+    const peerId = peerIdFromPrivateKey(key)
+    const clusterId = `mpc-${randomBytes(6).toString('hex')}`
+    const joinToken = formatJoinToken({ clusterId, coordinator: peerId, secret: newTokenSecret() })
+    await writeFileAtomic(join(opts.dataDir, JOIN_TOKEN_FILE), joinToken + '\n')
+    await writeFileAtomic(join(opts.dataDir, API_TOKEN_FILE), randomBytes(32).toString('base64url') + '\n')
+    const book = new RosterBook(store, clusterId, peerId)
+    await book.apply(await signRoster(key, { clusterId, epoch: 1, coordinator: peerId, members: [], issuedAtMs: Date.now() }))
+    await store.putJson(COORDINATOR_RECORD, { listen, announce, api } satisfies CoordinatorRecord)
+    // Written last: a directory with a cluster record is a complete one.
+    await store.putJson(CLUSTER_RECORD, { clusterId, coordinator: peerId.toString() } satisfies ClusterRecord)
+    return { clusterId, peerId: peerId.toString(), joinToken, listen, api }
+  } finally {
+    await store.close()
+  }
+}
+
+export async function readSecretFile (dataDir: string, name: string): Promise<string> {
+  const bytes = await readPrivateFile(join(dataDir, name))
+  if (bytes === undefined) throw new DataDirError(`${join(dataDir, name)} is missing; was this directory made by "mpc-wallet coordinator init"?`)
+  return Buffer.from(bytes).toString('utf8').trim()
+}
+
+export interface CoordinatorOptions {
+  dataDir: string
+  log: Logger
+  /** Overrides of what init stored. */
+  listen?: string[]
+  announce?: string[]
+  api?: string
+  health?: Partial<HealthThresholds>
+}
+
+export interface MemberView {
+  peerId: string
+  addrs: string[]
+  state: HealthState
+  lastHeartbeatMs: number | null
+  joinedAtMs: number
+}
+
+export interface ClusterView {
+  clusterId: string
+  epoch: number
+  coordinator: { peerId: string, addrs: string[] }
+  members: MemberView[]
+}
+
+export interface EventView {
+  seq: number
+  atMs: number
+  kind: string
+  peerId?: string
+  epoch?: number
+  from?: string
+  to?: string
+}
+
+const HEALTH_WIRE: Record<HealthState, Health> = { up: Health.UP, suspect: Health.SUSPECT, down: Health.DOWN }
+
+/**
+ * The coordinator: admits nodes with the join token, keeps and signs the roster, publishes it
+ * on `state`, tracks health from heartbeats, records events, and serves Status and the user API.
+ */
+export class Coordinator {
+  private readonly channels: GossipChannels
+  private readonly health: HealthTracker
+  private readonly timers: NodeJS.Timeout[] = []
+  private rosterWrites: Promise<unknown> = Promise.resolve()
+  private api: UserApi | undefined
+  private readonly startedAt = Date.now()
+
+  private constructor (
+    readonly libp2p: MpcLibp2p,
+    private readonly store: Store,
+    readonly roster: RosterBook,
+    private readonly key: PrivateKey,
+    private readonly joinToken: string,
+    private readonly thresholds: HealthThresholds,
+    private readonly log: Logger
+  ) {
+    this.health = new HealthTracker(thresholds)
+    this.channels = new GossipChannels(libp2p, () => ({
+      clusterId: roster.clusterId,
+      coordinator: roster.coordinator,
+      roster: roster.current?.roster,
+      hasSession: () => false
+    }), {
+      heartbeats: async (_hb, author) => {
+        const change = this.health.heartbeat(author.toString(), Date.now())
+        if (change !== undefined) await this.recordHealthChange(change)
+      },
+      // The coordinator writes the roster and the events; what others gossip there it already has.
+      state: async () => {},
+      events: async () => {},
+      rounds: async () => {}
+    }, log)
+  }
+
+  get peerId (): PeerId {
+    return this.libp2p.peerId
+  }
+
+  get gossip (): GossipChannels {
+    return this.channels
+  }
+
+  get apiUrl (): string | undefined {
+    return this.api?.url
+  }
+
+  static async start (opts: CoordinatorOptions): Promise<Coordinator> {
+    const thresholds = { ...DEFAULT_HEALTH, ...opts.health }
+    const store = await Store.open(opts.dataDir)
+    let coordinator: Coordinator | undefined
+    try {
+      const cluster = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
+      const saved = await store.getJson<CoordinatorRecord>(COORDINATOR_RECORD)
+      if (cluster === undefined || saved === undefined) throw new ConfigError(`${opts.dataDir} holds no cluster; create one with: mpc-wallet coordinator init --data-dir ${opts.dataDir}`)
+      const key = await loadOrCreateIdentity(opts.dataDir)
+      const listen = opts.listen ?? saved.listen
+      const announce = opts.announce ?? saved.announce
+      const apiListen = parseApiListen(opts.api ?? saved.api)
+      parseMultiaddrs([...listen, ...announce], '--listen/--announce')
+      const joinToken = await readSecretFile(opts.dataDir, JOIN_TOKEN_FILE)
+      const apiToken = await readSecretFile(opts.dataDir, API_TOKEN_FILE)
+      const libp2p = await createPeer({ privateKey: key, clusterId: cluster.clusterId, listen, announce })
+      if (libp2p.peerId.toString() !== cluster.coordinator) {
+        await libp2p.stop()
+        throw new DataDirError(`the identity in ${opts.dataDir} is not the coordinator of cluster ${cluster.clusterId}`)
+      }
+      const book = new RosterBook(store, cluster.clusterId, libp2p.peerId)
+      await book.load()
+      const log = opts.log.child({ component: 'coordinator' })
+      coordinator = new Coordinator(libp2p, store, book, key, joinToken, thresholds, log)
+      await coordinator.run(apiListen, apiToken, opts.dataDir)
+      return coordinator
+    } catch (err) {
+      if (coordinator !== undefined) await coordinator.stop().catch(() => {})
+      else await store.close().catch(() => {})
+      throw err
+    }
+  }
+
+  private async run (apiListen: { host: string, port: number }, apiToken: string, dataDir: string): Promise<void> {
+    this.health.setMembers(this.members().map(m => m.peerId.toString()))
+    this.channels.start()
+    await serveCommands(this.libp2p, {
+      clusterId: () => this.roster.clusterId,
+      log: this.log,
+      handlers: {
+        join: async (req, ctx) => await this.handleJoin(req, ctx),
+        status: async (_req, ctx) => {
+          if (!isRosterMember(this.roster.current?.roster, ctx.remotePeer)) throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'status is served to cluster members')
+          return {
+            role: 'coordinator',
+            rosterEpoch: this.roster.epoch,
+            uptimeMs: Date.now() - this.startedAt,
+            members: this.members().map(m => {
+              const h = this.health.get(m.peerId.toString())
+              return { peerId: m.peerId.toMultihash().bytes, health: HEALTH_WIRE[h.state], lastHeartbeatMs: h.lastHeartbeatMs ?? 0 }
+            })
+          }
+        }
+      }
+    })
+    // Evaluate several times per suspect window so that a change is seen promptly.
+    const tick = Math.max(25, Math.min(250, Math.floor(this.thresholds.suspectAfterMs / 4)))
+    this.timers.push(setInterval(() => {
+      for (const change of this.health.evaluate(Date.now())) {
+        this.recordHealthChange(change).catch(err => { this.log.error({ err }, 'recording a health change failed') })
+      }
+    }, tick))
+    this.timers.push(setInterval(() => { void this.publishRoster() }, ROSTER_REPUBLISH_MS))
+    this.api = await UserApi.start({
+      ...apiListen,
+      token: apiToken,
+      log: this.log,
+      routes: {
+        '/v1/cluster': async () => this.cluster(),
+        '/v1/events': async (url) => await this.events(url)
+      }
+    })
+    await writeFileAtomic(join(dataDir, API_INFO_FILE), JSON.stringify({ url: this.api.url, pid: process.pid }) + '\n', 0o600)
+  }
+
+  private members (): RosterMember[] {
+    return this.roster.current?.roster.members ?? []
+  }
+
+  private async handleJoin (req: JoinRequest, ctx: CommandContext): Promise<JoinResponse> {
+    const peer = ctx.remotePeer
+    if (!isRosterMember(this.roster.current?.roster, peer)) this.checkToken(req.token)
+    let addrs: Multiaddr[]
+    try {
+      addrs = req.addrs.map(multiaddrFromBytes)
+    } catch (err) {
+      throw new CommandRefusedError(ErrorCode.BAD_REQUEST, (err as MalformedMessageError).message)
+    }
+    await this.changeRoster(async (current) => {
+      const existing = current.members.find(m => m.peerId.equals(peer))
+      if (existing === undefined) {
+        return { members: [...current.members, { peerId: peer, addrs, joinedAtMs: Date.now() }], event: EventKind.MEMBER_JOINED }
+      }
+      const same = existing.addrs.map(String).sort().join() === addrs.map(String).sort().join()
+      if (same || addrs.length === 0) return undefined
+      return { members: current.members.map(m => m.peerId.equals(peer) ? { ...m, addrs } : m), event: EventKind.MEMBER_ADDRS_CHANGED }
+    }, peer)
+    const signed = this.roster.current?.signed
+    if (signed === undefined) throw new CommandRefusedError(ErrorCode.INTERNAL, 'coordinator has no roster')
+    return { roster: signed }
+  }
+
+  private checkToken (presented: string): void {
+    if (presented === '') throw new CommandRefusedError(ErrorCode.BAD_TOKEN, 'a join token is required to join this cluster')
+    let token
+    try {
+      token = parseJoinToken(presented)
+    } catch (err) {
+      throw new CommandRefusedError(ErrorCode.BAD_TOKEN, (err as InvalidTokenError).message)
+    }
+    const expected = parseJoinToken(this.joinToken)
+    if (token.clusterId !== expected.clusterId || !token.coordinator.equals(expected.coordinator) || !tokenSecretMatches(token.secret, expected.secret)) {
+      throw new CommandRefusedError(ErrorCode.BAD_TOKEN, 'join token refused')
+    }
+  }
+
+  /**
+   * Applies one membership change as a new signed epoch, serialised with every other change:
+   * sign, store, then tell the cluster (event, gossip, direct push to each member).
+   */
+  private async changeRoster (
+    change: (current: RosterState) => Promise<{ members: RosterMember[], event: EventKind } | undefined>, subject: PeerId
+  ): Promise<void> {
+    const done = this.rosterWrites.then(async () => {
+      const current = this.roster.current?.roster
+      if (current === undefined) throw new CommandRefusedError(ErrorCode.INTERNAL, 'coordinator has no roster')
+      const next = await change(current)
+      if (next === undefined) return
+      const roster: RosterState = { ...current, epoch: current.epoch + 1, members: next.members, issuedAtMs: Date.now() }
+      await this.roster.apply(await signRoster(this.key, roster))
+      this.health.setMembers(roster.members.map(m => m.peerId.toString()))
+      await this.recordEvent({ kind: next.event, peerId: subject.toMultihash().bytes, epoch: roster.epoch })
+      this.log.info({ epoch: roster.epoch, members: roster.members.length, peer: subject.toString(), event: next.event }, 'roster changed')
+      void this.publishRoster()
+      this.pushRoster(subject)
+    })
+    this.rosterWrites = done.catch(() => {})
+    await done
+  }
+
+  private async publishRoster (): Promise<void> {
+    const signed = this.roster.current?.signed
+    if (signed !== undefined) await this.channels.publish('state', { roster: signed })
+  }
+
+  /** Delivers the new roster to every member over the command protocol, not only by gossip. */
+  private pushRoster (except: PeerId): void {
+    const signed = this.roster.current?.signed
+    if (signed === undefined) return
+    for (const member of this.members()) {
+      if (member.peerId.equals(except) || this.health.get(member.peerId.toString()).state === 'down') continue
+      sendCommand(this.libp2p, member.peerId, this.roster.clusterId, 'rosterUpdate', { roster: signed }, ROSTER_PUSH_TIMEOUT_MS)
+        .catch(err => { this.log.debug({ peer: member.peerId.toString(), err: (err as Error).message }, 'roster push failed') })
+    }
+  }
+
+  private async recordHealthChange (change: HealthChange): Promise<void> {
+    this.log.info({ peer: change.peerId, from: change.from, to: change.to }, 'health changed')
+    await this.recordEvent({ kind: EventKind.HEALTH_CHANGED, peerId: peerIdFromString(change.peerId).toMultihash().bytes, from: HEALTH_WIRE[change.from], to: HEALTH_WIRE[change.to] })
+  }
+
+  /** Stores an event durably, then publishes it on `events`. */
+  private async recordEvent (fields: Partial<Omit<Event, 'seq' | 'atMs'>> & { kind: EventKind }): Promise<void> {
+    let event: Event | undefined
+    await this.store.appendEvent(seq => {
+      event = { seq, atMs: Date.now(), peerId: new Uint8Array(), epoch: 0, from: Health.HEALTH_UNKNOWN, to: Health.HEALTH_UNKNOWN, ...fields }
+      return Event.encode(event)
+    })
+    if (event !== undefined) await this.channels.publish('events', { event })
+  }
+
+  cluster (): ClusterView {
+    const roster = this.roster.current?.roster
+    return {
+      clusterId: this.roster.clusterId,
+      epoch: this.roster.epoch,
+      coordinator: { peerId: this.peerId.toString(), addrs: this.libp2p.getMultiaddrs().map(String) },
+      members: (roster?.members ?? []).map(m => {
+        const h = this.health.get(m.peerId.toString())
+        return { peerId: m.peerId.toString(), addrs: m.addrs.map(String), state: h.state, lastHeartbeatMs: h.lastHeartbeatMs ?? null, joinedAtMs: m.joinedAtMs }
+      })
+    }
+  }
+
+  async events (url?: URL): Promise<EventView[]> {
+    const after = Number(url?.searchParams.get('after') ?? 0)
+    const limit = Number(url?.searchParams.get('limit') ?? 1000)
+    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new ApiError(400, 'bad_query', 'after must be an integer ≥ 0 and limit an integer from 1 to 10000')
+    }
+    return (await this.store.listEvents(after, limit)).map(({ bytes }) => {
+      const e = Event.decode(bytes)
+      return {
+        seq: e.seq,
+        atMs: e.atMs,
+        kind: e.kind,
+        ...(e.peerId.length > 0 ? { peerId: peerIdFromBytes(e.peerId).toString() } : {}),
+        ...(e.epoch > 0 ? { epoch: e.epoch } : {}),
+        ...(e.from !== Health.HEALTH_UNKNOWN ? { from: e.from } : {}),
+        ...(e.to !== Health.HEALTH_UNKNOWN ? { to: e.to } : {})
+      }
+    })
+  }
+
+  async stop (): Promise<void> {
+    for (const t of this.timers) clearInterval(t)
+    await this.api?.stop()
+    this.channels.stop()
+    await this.libp2p.stop()
+    await this.rosterWrites
+    await this.store.close()
+  }
+}
+
+export async function readApiInfo (dataDir: string): Promise<{ url: string }> {
+  try {
+    return JSON.parse(await readFile(join(dataDir, API_INFO_FILE), 'utf8')) as { url: string }
+  } catch {
+    throw new DataDirError(`no running coordinator API recorded in ${dataDir} (${API_INFO_FILE} missing): is the coordinator started?`)
+  }
+}

@@ -1,0 +1,98 @@
+import { TopicValidatorResult, type Message, type PeerId } from '@libp2p/interface'
+import { GossipValidationError, type GossipRejectReason } from '../protocols/errors.js'
+import { encodeGossip, validateGossip, type GossipBodies, type GossipContext } from '../protocols/gossip.js'
+import { CHANNELS, clusterTopics, parseTopic, type Channel } from '../protocols/topics.js'
+import type { MpcLibp2p } from './libp2p.js'
+import type { GossipMessage } from '../protocols/messages.js'
+import type { Logger } from '../log.js'
+
+/** A handler for each channel's validated body; the compiler makes a runtime name every channel. */
+export type ChannelHandlers = { [C in Channel]: (body: GossipBodies[C], author: PeerId) => Promise<void> }
+
+export interface GossipCounters {
+  accepted: Record<Channel, number>
+  rejected: Partial<Record<GossipRejectReason, number>>
+  publishFailures: number
+}
+
+/**
+ * Wires the four cluster topics to a runtime: one topic validator per channel (the single
+ * validation path of protocols/gossip.ts, mapped to gossipsub's accept / ignore / reject),
+ * typed dispatch of accepted bodies, and counters by outcome and reason.
+ */
+export class GossipChannels {
+  readonly counters: GossipCounters = {
+    accepted: { rounds: 0, state: 0, heartbeats: 0, events: 0 },
+    rejected: {},
+    publishFailures: 0
+  }
+
+  private readonly topics: Record<Channel, string>
+  /** Bodies decoded by the validator, handed to the message listener without decoding twice. */
+  private readonly validated = new WeakMap<Message, unknown>()
+  private readonly onMessage = (evt: CustomEvent<Message>): void => { this.dispatch(evt.detail) }
+
+  constructor (
+    private readonly libp2p: MpcLibp2p,
+    private readonly context: () => GossipContext,
+    private readonly handlers: ChannelHandlers,
+    private readonly log: Logger
+  ) {
+    this.topics = clusterTopics(context().clusterId)
+  }
+
+  start (): void {
+    const pubsub = this.libp2p.services.pubsub
+    for (const channel of CHANNELS) {
+      pubsub.topicValidators.set(this.topics[channel], async (_from, msg) => await this.validate(channel, msg))
+      pubsub.subscribe(this.topics[channel])
+    }
+    pubsub.addEventListener('message', this.onMessage)
+  }
+
+  stop (): void {
+    const pubsub = this.libp2p.services.pubsub
+    pubsub.removeEventListener('message', this.onMessage)
+    for (const channel of CHANNELS) {
+      pubsub.unsubscribe(this.topics[channel])
+      pubsub.topicValidators.delete(this.topics[channel])
+    }
+  }
+
+  /** Publishes on a channel; a failure is logged and counted, never thrown (gossip is best-effort). */
+  async publish (channel: Channel, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'event' | 'round'>>): Promise<void> {
+    try {
+      await this.libp2p.services.pubsub.publish(this.topics[channel], encodeGossip(this.context().clusterId, body))
+    } catch (err) {
+      this.counters.publishFailures++
+      this.log.debug({ err, channel }, 'publish failed')
+    }
+  }
+
+  private async validate (channel: Channel, msg: Message): Promise<TopicValidatorResult> {
+    const author = msg.type === 'signed' ? msg.from : undefined
+    try {
+      this.validated.set(msg, await validateGossip(channel, author, msg.data, this.context()))
+      return TopicValidatorResult.Accept
+    } catch (err) {
+      if (!(err instanceof GossipValidationError)) {
+        this.log.error({ err, channel }, 'gossip validator failed')
+        return TopicValidatorResult.Ignore
+      }
+      this.counters.rejected[err.reason] = (this.counters.rejected[err.reason] ?? 0) + 1
+      this.log.debug({ channel, reason: err.reason, author: author?.toString(), detail: err.message }, 'gossip message refused')
+      return err.verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+    }
+  }
+
+  private dispatch (msg: Message): void {
+    const parsed = parseTopic(msg.topic)
+    const body = this.validated.get(msg)
+    if (parsed === undefined || body === undefined || msg.type !== 'signed') return
+    this.validated.delete(msg)
+    const channel = parsed.channel
+    this.counters.accepted[channel]++
+    const handler = this.handlers[channel] as (body: unknown, author: PeerId) => Promise<void>
+    handler(body, msg.from).catch(err => { this.log.error({ err, channel }, 'gossip handler failed') })
+  }
+}

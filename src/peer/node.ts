@@ -1,0 +1,262 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { loadavg, cpus } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sendCommand, serveCommands, type CommandContext } from '../protocols/command.js'
+import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
+import { ErrorCode, Event } from '../protocols/messages.js'
+import { openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
+import { formatJoinToken, parseJoinToken, type JoinToken } from '../protocols/token.js'
+import { loadOrCreateIdentity } from '../store/identity.js'
+import { Store } from '../store/store.js'
+import { GossipChannels } from './channels.js'
+import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, SOFTWARE_VERSION, type ClusterRecord } from './config.js'
+import { createPeer, type MpcLibp2p } from './libp2p.js'
+import { RosterBook } from './roster-book.js'
+import type { Logger } from '../log.js'
+import type { PeerId } from '@libp2p/interface'
+
+export const DEFAULT_NODE_LISTEN = ['/ip4/0.0.0.0/tcp/0']
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000
+/** How long a first start keeps trying to reach the coordinator before it gives up. */
+export const DEFAULT_FIRST_JOIN_TIMEOUT_MS = 30_000
+/** Members a node keeps a direct connection to, beyond the coordinator, for a healthy mesh. */
+const MAX_MEMBER_DIALS = 8
+const MEMBER_DIAL_TIMEOUT_MS = 5_000
+const JOIN_BACKOFF_MS = { first: 250, max: 5_000 }
+const BOOTSTRAP_RECORD = 'bootstrap'
+
+export interface NodeOptions {
+  dataDir: string
+  log: Logger
+  listen?: string[]
+  announce?: string[]
+  /** Multiaddrs to dial first; remembered for restarts. */
+  bootstrap?: string[]
+  /** Needed on the first start only; later starts rejoin as a known member. */
+  joinToken?: string
+  heartbeatIntervalMs?: number
+  firstJoinTimeoutMs?: number
+}
+
+export interface NodeStatus {
+  peerId: string
+  clusterId: string
+  coordinator: string
+  rosterEpoch: number
+  members: string[]
+  uptimeMs: number
+  connectedPeers: number
+}
+
+/**
+ * An MPC node: joins with a token, follows the coordinator's signed roster, heartbeats on its
+ * channel, keeps the cluster's events, and executes commands only from the coordinator.
+ */
+export class MpcNode {
+  private readonly startedAt = Date.now()
+  private readonly stopping = new AbortController()
+  private heartbeatTimer: NodeJS.Timeout | undefined
+  private heartbeatSeq = 0
+  private readonly channels: GossipChannels
+
+  private constructor (
+    readonly libp2p: MpcLibp2p,
+    private readonly store: Store,
+    readonly roster: RosterBook,
+    private readonly opts: NodeOptions & { heartbeatIntervalMs: number },
+    private readonly log: Logger
+  ) {
+    this.channels = new GossipChannels(libp2p, () => ({
+      clusterId: roster.clusterId,
+      coordinator: roster.coordinator,
+      roster: roster.current?.roster,
+      hasSession: () => false
+    }), {
+      heartbeats: async () => {},
+      rounds: async () => {},
+      state: async (verified) => { await this.adoptRoster(verified) },
+      events: async (event) => { await this.store.putEvent(event.seq, Event.encode(event)) }
+    }, log)
+  }
+
+  get peerId (): PeerId {
+    return this.libp2p.peerId
+  }
+
+  get gossip (): GossipChannels {
+    return this.channels
+  }
+
+  static async start (opts: NodeOptions): Promise<MpcNode> {
+    const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
+    if (!(heartbeatIntervalMs >= 50)) throw new ConfigError('heartbeat interval must be at least 50 ms')
+    const token = opts.joinToken === undefined ? undefined : parseJoinToken(opts.joinToken)
+    const store = await Store.open(opts.dataDir)
+    let libp2p: MpcLibp2p | undefined
+    let node: MpcNode | undefined
+    try {
+      const privateKey = await loadOrCreateIdentity(opts.dataDir)
+      const stored = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
+      const cluster = resolveCluster(stored, token)
+      const roster = new RosterBook(store, cluster.clusterId, peerIdFromString(cluster.coordinator))
+      await roster.load()
+      const bootstrap = opts.bootstrap !== undefined && opts.bootstrap.length > 0
+        ? opts.bootstrap
+        : (await store.getJson<string[]>(BOOTSTRAP_RECORD)) ?? []
+      parseMultiaddrs(bootstrap, '--bootstrap')
+      if (bootstrap.length === 0) throw new ConfigError('no bootstrap address: pass --bootstrap <multiaddr of the coordinator or a member>')
+      const log = opts.log.child({ component: 'node' })
+      libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen: opts.listen ?? DEFAULT_NODE_LISTEN, announce: opts.announce, bootstrap })
+      node = new MpcNode(libp2p, store, roster, { ...opts, heartbeatIntervalMs, bootstrap }, log)
+      await node.run(token, stored === undefined)
+      return node
+    } catch (err) {
+      if (node !== undefined) await node.stop().catch(() => {})
+      else await Promise.resolve(libp2p?.stop()).then(async () => { await store.close() }).catch(() => {})
+      throw err
+    }
+  }
+
+  private async run (token: JoinToken | undefined, firstJoin: boolean): Promise<void> {
+    this.channels.start()
+    await serveCommands(this.libp2p, {
+      clusterId: () => this.roster.clusterId,
+      log: this.log,
+      handlers: {
+        status: async (_req, ctx) => {
+          this.requireCoordinator(ctx)
+          return { role: 'node', rosterEpoch: this.roster.epoch, uptimeMs: Date.now() - this.startedAt, members: [] }
+        },
+        rosterUpdate: async (req, ctx) => {
+          this.requireCoordinator(ctx)
+          if (req.roster === undefined) throw new CommandRefusedError(ErrorCode.BAD_REQUEST, 'roster update carries no roster')
+          const verified = await openSignedRoster(req.roster, this.roster).catch((err: Error) => {
+            throw new CommandRefusedError(ErrorCode.BAD_REQUEST, err.message)
+          })
+          await this.adoptRoster(verified)
+          return { epoch: this.roster.epoch }
+        }
+      }
+    })
+    this.heartbeatTimer = setInterval(() => { void this.heartbeat() }, this.opts.heartbeatIntervalMs)
+    if (firstJoin) {
+      await this.join(token, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.opts.firstJoinTimeoutMs ?? DEFAULT_FIRST_JOIN_TIMEOUT_MS)]))
+      await this.store.putJson(CLUSTER_RECORD, { clusterId: this.roster.clusterId, coordinator: this.roster.coordinator.toString() } satisfies ClusterRecord)
+      await this.store.putJson(BOOTSTRAP_RECORD, this.opts.bootstrap)
+    } else {
+      // A known member rejoins in the background: it already has its roster and keeps running
+      // (heartbeats, gossip) while the coordinator is away.
+      this.join(token, this.stopping.signal).catch(err => {
+        if (!this.stopping.signal.aborted) this.log.error({ err: (err as Error).message }, 'rejoin refused')
+      })
+    }
+    if (this.roster.current !== undefined) this.connectMembers(this.roster.current)
+  }
+
+  /**
+   * Sends Join to the coordinator until it answers. Transport failures are retried with
+   * back-off until `signal` aborts; a refusal (bad token, wrong cluster) ends the attempt.
+   */
+  private async join (token: JoinToken | undefined, signal: AbortSignal): Promise<void> {
+    let backoff = JOIN_BACKOFF_MS.first
+    let lastError: Error | undefined
+    while (!signal.aborted) {
+      try {
+        await this.dialBootstrap(signal)
+        const response = await sendCommand(this.libp2p, this.roster.coordinator, this.roster.clusterId, 'join', {
+          token: token === undefined ? '' : formatJoinToken(token),
+          addrs: this.libp2p.getMultiaddrs().map(a => a.bytes),
+          softwareVersion: SOFTWARE_VERSION
+        })
+        if (response.roster === undefined) throw new CommandRefusedError(ErrorCode.INTERNAL, 'join answer carries no roster')
+        await this.adoptRoster(await openSignedRoster(response.roster, this.roster))
+        this.log.info({ epoch: this.roster.epoch }, 'joined cluster')
+        return
+      } catch (err) {
+        if (!(err instanceof CommandTransportError)) throw err
+        lastError = err
+        this.log.debug({ err: err.message, backoff }, 'coordinator not reachable yet')
+      }
+      await sleep(backoff, undefined, { signal }).catch(() => {})
+      backoff = Math.min(backoff * 2, JOIN_BACKOFF_MS.max)
+    }
+    if (this.stopping.signal.aborted) return
+    throw new CommandTransportError(`could not reach the coordinator ${this.roster.coordinator.toString()}: ${lastError?.message ?? 'no attempt finished'}`)
+  }
+
+  private async dialBootstrap (signal: AbortSignal): Promise<void> {
+    if (this.libp2p.getConnections(this.roster.coordinator).length > 0) return
+    await Promise.allSettled(this.opts.bootstrap!.map(async addr => await this.libp2p.dial(multiaddr(addr), { signal: AbortSignal.any([signal, AbortSignal.timeout(MEMBER_DIAL_TIMEOUT_MS)]) })))
+  }
+
+  private async adoptRoster (verified: VerifiedRoster): Promise<void> {
+    if (await this.roster.apply(verified)) {
+      this.log.info({ epoch: verified.roster.epoch, members: verified.roster.members.length }, 'roster updated')
+      this.connectMembers(verified)
+    }
+  }
+
+  /** Keeps direct connections to a bounded number of members so the gossip mesh can form. */
+  private connectMembers (verified: VerifiedRoster): void {
+    const others = verified.roster.members.filter(m => !m.peerId.equals(this.peerId) && this.libp2p.getConnections(m.peerId).length === 0)
+    for (const member of others.slice(0, MAX_MEMBER_DIALS)) {
+      void (async () => {
+        await this.libp2p.peerStore.merge(member.peerId, { multiaddrs: member.addrs })
+        await this.libp2p.dial(member.peerId, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(MEMBER_DIAL_TIMEOUT_MS)]) })
+      })().catch(err => { this.log.debug({ peer: member.peerId.toString(), err: (err as Error).message }, 'member dial failed') })
+    }
+  }
+
+  private requireCoordinator (ctx: CommandContext): void {
+    if (!ctx.remotePeer.equals(this.roster.coordinator)) {
+      throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'a node takes commands only from its coordinator')
+    }
+  }
+
+  private async heartbeat (): Promise<void> {
+    const load = loadavg()[0] ?? 0
+    await this.channels.publish('heartbeats', {
+      heartbeat: {
+        seq: ++this.heartbeatSeq,
+        uptimeMs: Date.now() - this.startedAt,
+        loadPermille: Math.min(0xffffffff, Math.round(load / Math.max(1, cpus().length) * 1000)),
+        activeSessions: 0,
+        keysHeld: 0,
+        softwareVersion: SOFTWARE_VERSION,
+        rosterEpoch: this.roster.epoch
+      }
+    })
+  }
+
+  status (): NodeStatus {
+    return {
+      peerId: this.peerId.toString(),
+      clusterId: this.roster.clusterId,
+      coordinator: this.roster.coordinator.toString(),
+      rosterEpoch: this.roster.epoch,
+      members: this.roster.current?.roster.members.map(m => m.peerId.toString()) ?? [],
+      uptimeMs: Date.now() - this.startedAt,
+      connectedPeers: this.libp2p.getPeers().length
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.stopping.abort()
+    clearInterval(this.heartbeatTimer)
+    this.channels.stop()
+    await this.libp2p.stop()
+    await this.store.close()
+  }
+}
+
+function resolveCluster (stored: ClusterRecord | undefined, token: JoinToken | undefined): ClusterRecord {
+  if (stored !== undefined) {
+    if (token !== undefined && (token.clusterId !== stored.clusterId || token.coordinator.toString() !== stored.coordinator)) {
+      throw new ConfigError(`this data directory belongs to cluster ${stored.clusterId}; the join token is for cluster ${token.clusterId}`)
+    }
+    return stored
+  }
+  if (token === undefined) throw new ConfigError('this data directory has not joined a cluster yet: pass --join <token> and --bootstrap <multiaddr>')
+  return { clusterId: token.clusterId, coordinator: token.coordinator.toString() }
+}

@@ -1,0 +1,172 @@
+import * as lp from 'it-length-prefixed'
+import { pipe } from 'it-pipe'
+import { COMMAND_PROTOCOL, DEFAULT_COMMAND_TIMEOUT_MS, MAX_ADDRS_PER_MEMBER, MAX_COMMAND_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_INBOUND_COMMAND_STREAMS, MAX_MEMBERS, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { CommandRefusedError, CommandTransportError, MalformedMessageError } from './errors.js'
+import { CommandRequest, CommandResponse, ErrorCode, type JoinRequest, type JoinResponse, type RosterAck, type RosterUpdate, type StatusRequest, type StatusResponse } from './messages.js'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Logger } from 'pino'
+
+/** The command kinds and their payloads; the compiler checks every table keyed by them. */
+export interface CommandRequests {
+  join: JoinRequest
+  status: StatusRequest
+  rosterUpdate: RosterUpdate
+}
+
+export interface CommandResponses {
+  join: JoinResponse
+  status: StatusResponse
+  rosterUpdate: RosterAck
+}
+
+export type CommandKind = keyof CommandRequests
+const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate']
+
+export interface CommandContext {
+  /** The Noise-authenticated PeerId at the other end of the stream. */
+  remotePeer: PeerId
+}
+
+export type CommandHandler<K extends CommandKind> = (req: CommandRequests[K], ctx: CommandContext) => Promise<CommandResponses[K]>
+
+/** A runtime answers the commands it has a handler for; any other kind is refused as UNSUPPORTED. */
+export type CommandHandlers = { [K in CommandKind]?: CommandHandler<K> }
+
+export interface DecodedRequest {
+  kind: CommandKind
+  clusterId: string
+  request: CommandRequest
+}
+
+/** Strict decoding of a command request: bounded, exactly one command, known version. */
+export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
+  if (bytes.byteLength > MAX_COMMAND_BYTES) throw new MalformedMessageError('command too large')
+  let request: CommandRequest
+  try {
+    request = CommandRequest.decode(bytes, { limits: { join: { addrs: MAX_ADDRS_PER_MEMBER } } })
+  } catch (err) {
+    throw new MalformedMessageError(`command does not decode: ${(err as Error).message}`)
+  }
+  if (request.version !== WIRE_VERSION) throw new MalformedMessageError(`wire version ${request.version}, expected ${WIRE_VERSION}`)
+  const kinds = COMMAND_KINDS.filter(k => request[k] !== undefined)
+  if (kinds.length !== 1 || kinds[0] === undefined) throw new MalformedMessageError('request must carry exactly one command')
+  const join = request.join
+  if (join !== undefined && (join.token.length > MAX_TOKEN_LENGTH || join.softwareVersion.length > MAX_VERSION_STRING_LENGTH)) {
+    throw new MalformedMessageError('join request field too long')
+  }
+  return { kind: kinds[0], clusterId: request.clusterId, request }
+}
+
+export function decodeCommandResponse (bytes: Uint8Array): CommandResponse {
+  try {
+    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS } } })
+  } catch (err) {
+    throw new MalformedMessageError(`response does not decode: ${(err as Error).message}`)
+  }
+}
+
+function errorResponse (code: ErrorCode, message: string): CommandResponse {
+  return { error: { code, message: message.slice(0, MAX_ERROR_MESSAGE_LENGTH) } }
+}
+
+/**
+ * Runs one decoded request through the handler table. Pure of the network, so handlers and
+ * authorization are testable without streams. Never throws: every failure is a CommandError.
+ */
+export async function dispatchCommand (bytes: Uint8Array, clusterId: string, handlers: CommandHandlers, ctx: CommandContext, log?: Logger): Promise<CommandResponse> {
+  let decoded: DecodedRequest
+  try {
+    decoded = decodeCommandRequest(bytes)
+  } catch (err) {
+    return errorResponse(ErrorCode.BAD_REQUEST, (err as Error).message)
+  }
+  if (decoded.clusterId !== clusterId) return errorResponse(ErrorCode.WRONG_CLUSTER, `this peer serves cluster ${clusterId}`)
+  const { kind, request } = decoded
+  const handler = handlers[kind] as CommandHandler<typeof kind> | undefined
+  if (handler === undefined) return errorResponse(ErrorCode.UNSUPPORTED, `command ${kind} is not served by this peer`)
+  try {
+    const result = await handler(request[kind] as never, ctx)
+    return { [kind]: result }
+  } catch (err) {
+    if (err instanceof CommandRefusedError) return errorResponse(err.code, err.message)
+    if (err instanceof MalformedMessageError) return errorResponse(ErrorCode.BAD_REQUEST, err.message)
+    // Internal failures may carry anything in their message: log it here, tell the caller only the kind.
+    log?.error({ err, command: kind, peer: ctx.remotePeer.toString() }, 'command handler failed')
+    return errorResponse(ErrorCode.INTERNAL, `command ${kind} failed inside the peer`)
+  }
+}
+
+async function readOne (source: Stream['source'], signal: AbortSignal): Promise<Uint8Array> {
+  for await (const frame of lp.decode(source, { maxDataLength: MAX_COMMAND_BYTES })) {
+    return frame.subarray()
+  }
+  signal.throwIfAborted()
+  throw new CommandTransportError('stream closed before a message arrived')
+}
+
+export interface CommandServerOptions {
+  clusterId: () => string
+  handlers: CommandHandlers
+  log: Logger
+  timeoutMs?: number
+}
+
+/** Registers the command protocol on a libp2p node: one framed request, one framed response per stream. */
+export async function serveCommands (libp2p: Libp2p, opts: CommandServerOptions): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS
+  await libp2p.handle(COMMAND_PROTOCOL, ({ stream, connection }) => {
+    const signal = AbortSignal.timeout(timeoutMs)
+    const onAbort = (): void => { stream.abort(new CommandTransportError('command deadline passed')) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    const run = async (): Promise<void> => {
+      let response: CommandResponse
+      try {
+        const bytes = await readOne(stream.source, signal)
+        response = await dispatchCommand(bytes, opts.clusterId(), opts.handlers, { remotePeer: connection.remotePeer }, opts.log)
+      } catch (err) {
+        response = errorResponse(ErrorCode.BAD_REQUEST, (err as Error).message)
+      }
+      await stream.sink(lp.encode([CommandResponse.encode(response)]))
+    }
+    run()
+      .catch(err => {
+        opts.log.debug({ err, peer: connection.remotePeer.toString() }, 'command stream failed')
+        stream.abort(err as Error)
+      })
+      .finally(() => { signal.removeEventListener('abort', onAbort) })
+  }, { maxInboundStreams: MAX_INBOUND_COMMAND_STREAMS, maxOutboundStreams: MAX_INBOUND_COMMAND_STREAMS })
+}
+
+/**
+ * Sends one command and waits for its answer within the deadline. Returns the typed response,
+ * or throws CommandRefusedError (the peer said no, with its code) or CommandTransportError.
+ */
+export async function sendCommand<K extends CommandKind> (
+  libp2p: Libp2p, peer: PeerId, clusterId: string, kind: K, body: CommandRequests[K], timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS
+): Promise<CommandResponses[K]> {
+  const signal = AbortSignal.timeout(timeoutMs)
+  const request = CommandRequest.encode({ version: WIRE_VERSION, clusterId, [kind]: body })
+  let stream: Stream
+  try {
+    stream = await libp2p.dialProtocol(peer, COMMAND_PROTOCOL, { signal })
+  } catch (err) {
+    throw new CommandTransportError(`cannot open a command stream to ${peer.toString()}: ${(err as Error).message}`)
+  }
+  const onAbort = (): void => { stream.abort(new CommandTransportError('command deadline passed')) }
+  signal.addEventListener('abort', onAbort, { once: true })
+  let bytes: Uint8Array
+  try {
+    bytes = await pipe([request], (source) => lp.encode(source), stream, async (source) => readOne(source, signal))
+  } catch (err) {
+    if (signal.aborted) throw new CommandTransportError(`${kind} to ${peer.toString()} timed out after ${timeoutMs} ms`)
+    throw new CommandTransportError(`${kind} to ${peer.toString()} failed: ${(err as Error).message}`)
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    await stream.close().catch(() => {})
+  }
+  const response = decodeCommandResponse(bytes)
+  if (response.error !== undefined) throw new CommandRefusedError(response.error.code, response.error.message)
+  const result = response[kind]
+  if (result === undefined) throw new MalformedMessageError(`response to ${kind} carries no ${kind} result`)
+  return result as CommandResponses[K]
+}

@@ -1,0 +1,32 @@
+/** Wire version carried in every gossip message and command request. */
+export const WIRE_VERSION = 1
+
+export const COMMAND_PROTOCOL = '/mpc-wallet/command/1.0.0'
+
+/** Largest command request or response, in bytes (length-prefixed frames beyond it are refused unread). */
+export const MAX_COMMAND_BYTES = 64 * 1024
+/** How long a command may take end to end, from dial to decoded response. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000
+/** Concurrent inbound command streams one peer connection may hold open. */
+export const MAX_INBOUND_COMMAND_STREAMS = 32
+
+/** Per-channel size limits for one gossip message payload, in bytes. */
+export const MAX_GOSSIP_BYTES = {
+  rounds: 64 * 1024,
+  state: 64 * 1024,
+  heartbeats: 1024,
+  events: 4 * 1024
+} as const
+
+/** Bounds on repeated fields and strings inside a decoded message. */
+export const MAX_MEMBERS = 256
+export const MAX_ADDRS_PER_MEMBER = 16
+export const MAX_ADDR_BYTES = 256
+export const MAX_CLUSTER_ID_LENGTH = 64
+export const MAX_TOKEN_LENGTH = 256
+export const MAX_SESSION_ID_LENGTH = 128
+export const MAX_VERSION_STRING_LENGTH = 64
+export const MAX_ERROR_MESSAGE_LENGTH = 512
+
+/** Domain separation for the coordinator's roster signature. */
+export const ROSTER_SIGNATURE_DOMAIN = 'mpc-wallet/roster/1'

@@ -1,0 +1,46 @@
+import { ErrorCode } from './messages.js'
+
+/**
+ * What gossipsub should do with a message that failed validation: `reject` when it is invalid
+ * whatever our local state (malformed, wrong cluster, oversized), `ignore` when it may only look
+ * wrong because this node is behind (an author not yet in our roster, an unknown session).
+ */
+export type GossipVerdict = 'ignore' | 'reject'
+
+/** Why an inbound gossip message was not accepted; the reason is the metrics label. */
+export type GossipRejectReason =
+  | 'oversized'
+  | 'malformed'
+  | 'bad-version'
+  | 'wrong-cluster'
+  | 'wrong-channel'
+  | 'unsigned'
+  | 'unknown-sender'
+  | 'not-coordinator'
+  | 'bad-signature'
+  | 'unknown-session'
+
+export class GossipValidationError extends Error {
+  override name = 'GossipValidationError'
+  constructor (readonly verdict: GossipVerdict, readonly reason: GossipRejectReason, message: string) {
+    super(message)
+  }
+}
+
+/** A refused command, carried back to the caller as a CommandError with this code. */
+export class CommandRefusedError extends Error {
+  override name = 'CommandRefusedError'
+  constructor (readonly code: ErrorCode, message: string) {
+    super(message)
+  }
+}
+
+/** Bytes that do not decode as the schema says, or break a bound. */
+export class MalformedMessageError extends Error {
+  override name = 'MalformedMessageError'
+}
+
+/** The command could not be delivered or answered: dial failure, reset stream, deadline. */
+export class CommandTransportError extends Error {
+  override name = 'CommandTransportError'
+}

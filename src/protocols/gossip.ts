@@ -1,0 +1,110 @@
+import { MAX_GOSSIP_BYTES, MAX_SESSION_ID_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { GossipValidationError, MalformedMessageError } from './errors.js'
+import { peerIdFromBytes } from './ids.js'
+import { EventKind, GossipMessage, Health, type Event, type Heartbeat, type RoundMessage } from './messages.js'
+import { isRosterMember, openSignedRoster, RosterVerificationError, type RosterState, type VerifiedRoster } from './roster.js'
+import type { Channel } from './topics.js'
+import type { PeerId } from '@libp2p/interface'
+
+/** A gossip message that passed validation, typed by the channel it came on. */
+export interface GossipBodies {
+  heartbeats: Heartbeat
+  state: VerifiedRoster
+  events: Event
+  rounds: RoundMessage
+}
+
+/** What the validator needs to know of local state; nothing else about the node. */
+export interface GossipContext {
+  clusterId: string
+  coordinator: PeerId
+  roster: RosterState | undefined
+  /** Sessions this node takes part in; no session exists until threshold keys arrive. */
+  hasSession: (sessionId: string) => boolean
+}
+
+export function encodeGossip (clusterId: string, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'event' | 'round'>>): Uint8Array {
+  return GossipMessage.encode({ version: WIRE_VERSION, clusterId, ...body })
+}
+
+function reject (reason: ConstructorParameters<typeof GossipValidationError>[1], message: string): never {
+  throw new GossipValidationError('reject', reason, message)
+}
+
+function ignore (reason: ConstructorParameters<typeof GossipValidationError>[1], message: string): never {
+  throw new GossipValidationError('ignore', reason, message)
+}
+
+function decodeEnvelope (channel: Channel, data: Uint8Array): GossipMessage {
+  if (data.byteLength > MAX_GOSSIP_BYTES[channel]) reject('oversized', `${data.byteLength} bytes exceeds the ${channel} limit of ${MAX_GOSSIP_BYTES[channel]}`)
+  try {
+    return GossipMessage.decode(data)
+  } catch (err) {
+    reject('malformed', `does not decode: ${(err as Error).message}`)
+  }
+}
+
+function requireAuthorMember (author: PeerId, ctx: GossipContext): void {
+  if (!isRosterMember(ctx.roster, author)) ignore('unknown-sender', `author ${author.toString()} is not in roster epoch ${ctx.roster?.epoch ?? 0}`)
+}
+
+/**
+ * The one validation path for inbound gossip: size, schema, version, cluster, channel/body
+ * match, then who may author what. `author` is the StrictSign-verified `from` of the message.
+ * Returns the typed body or throws GossipValidationError with the verdict for gossipsub.
+ */
+export async function validateGossip<C extends Channel> (channel: C, author: PeerId | undefined, data: Uint8Array, ctx: GossipContext): Promise<GossipBodies[C]> {
+  if (author === undefined) reject('unsigned', 'message carries no signed author')
+  const msg = decodeEnvelope(channel, data)
+  if (msg.version !== WIRE_VERSION) reject('bad-version', `wire version ${msg.version}, expected ${WIRE_VERSION}`)
+  if (msg.clusterId !== ctx.clusterId) reject('wrong-cluster', `cluster "${msg.clusterId.slice(0, 64)}" is not ${ctx.clusterId}`)
+  const bodies = [msg.heartbeat, msg.roster, msg.event, msg.round].filter(b => b !== undefined)
+  if (bodies.length !== 1) reject('malformed', 'message must carry exactly one body')
+
+  const isCoordinator = author.equals(ctx.coordinator)
+  switch (channel) {
+    case 'heartbeats': {
+      const hb = msg.heartbeat ?? reject('wrong-channel', 'heartbeats carries only heartbeats')
+      if (hb.softwareVersion.length > MAX_VERSION_STRING_LENGTH) reject('malformed', 'software version too long')
+      requireAuthorMember(author, ctx)
+      return hb as GossipBodies[C]
+    }
+    case 'state': {
+      const signed = msg.roster ?? reject('wrong-channel', 'state carries only signed rosters')
+      if (!isCoordinator) requireAuthorMember(author, ctx)
+      try {
+        return await openSignedRoster(signed, ctx) as GossipBodies[C]
+      } catch (err) {
+        if (err instanceof RosterVerificationError) reject('bad-signature', err.message)
+        if (err instanceof MalformedMessageError) reject('malformed', err.message)
+        throw err
+      }
+    }
+    case 'events': {
+      const event = msg.event ?? reject('wrong-channel', 'events carries only events')
+      if (!isCoordinator) reject('not-coordinator', 'only the coordinator publishes events')
+      if (event.kind === EventKind.EVENT_UNKNOWN) reject('malformed', 'event kind unset')
+      if (event.peerId.length > 0) parsePeerId(event.peerId)
+      if (event.kind === EventKind.HEALTH_CHANGED && (event.to === Health.HEALTH_UNKNOWN)) reject('malformed', 'health event without a state')
+      return event as GossipBodies[C]
+    }
+    case 'rounds': {
+      const round = msg.round ?? reject('wrong-channel', 'rounds carries only round messages')
+      if (round.sessionId.length === 0 || round.sessionId.length > MAX_SESSION_ID_LENGTH) reject('malformed', 'bad session id')
+      if (round.to.length > 0) parsePeerId(round.to)
+      requireAuthorMember(author, ctx)
+      if (!ctx.hasSession(round.sessionId)) ignore('unknown-session', `no session ${round.sessionId.slice(0, MAX_SESSION_ID_LENGTH)}`)
+      return round as GossipBodies[C]
+    }
+  }
+  return reject('wrong-channel', `unknown channel ${String(channel)}`)
+}
+
+function parsePeerId (bytes: Uint8Array): PeerId {
+  try {
+    return peerIdFromBytes(bytes)
+  } catch (err) {
+    reject('malformed', (err as Error).message)
+  }
+}
+

@@ -1,0 +1,95 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { concat } from 'uint8arrays/concat'
+import { fromString } from 'uint8arrays/from-string'
+import { MAX_ADDRS_PER_MEMBER, MAX_MEMBERS, ROSTER_SIGNATURE_DOMAIN } from './constants.js'
+import { MalformedMessageError } from './errors.js'
+import { multiaddrFromBytes, peerIdFromBytes, peerIdToBytes } from './ids.js'
+import { Roster, SignedRoster } from './messages.js'
+import { isClusterId } from './topics.js'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface RosterMember {
+  peerId: PeerId
+  addrs: Multiaddr[]
+  joinedAtMs: number
+}
+
+/** The cluster membership at one epoch, as the coordinator decided it. */
+export interface RosterState {
+  clusterId: string
+  epoch: number
+  coordinator: PeerId
+  members: RosterMember[]
+  issuedAtMs: number
+}
+
+/** A roster together with the exact signed bytes it was read from, ready to forward or store. */
+export interface VerifiedRoster {
+  roster: RosterState
+  signed: SignedRoster
+}
+
+export class RosterVerificationError extends Error {
+  override name = 'RosterVerificationError'
+}
+
+function signedBytes (rosterBytes: Uint8Array): Uint8Array {
+  return concat([fromString(ROSTER_SIGNATURE_DOMAIN), rosterBytes])
+}
+
+/** Encodes and signs a roster with the coordinator's identity key. */
+export async function signRoster (key: PrivateKey, roster: RosterState): Promise<VerifiedRoster> {
+  const rosterBytes = Roster.encode({
+    clusterId: roster.clusterId,
+    epoch: roster.epoch,
+    coordinator: peerIdToBytes(roster.coordinator),
+    members: roster.members.map(m => ({
+      peerId: peerIdToBytes(m.peerId),
+      addrs: m.addrs.map(a => a.bytes),
+      joinedAtMs: m.joinedAtMs
+    })),
+    issuedAtMs: roster.issuedAtMs
+  })
+  const signature = await key.sign(signedBytes(rosterBytes))
+  return { roster, signed: { roster: rosterBytes, signature } }
+}
+
+/**
+ * Decodes a signed roster and checks it was signed by `coordinator` for `clusterId`.
+ * Throws MalformedMessageError for bytes that do not decode, RosterVerificationError for a
+ * roster of another cluster or coordinator, or a signature that does not verify.
+ */
+export async function openSignedRoster (signed: SignedRoster, expect: { clusterId: string, coordinator: PeerId }): Promise<VerifiedRoster> {
+  let decoded: Roster
+  try {
+    decoded = Roster.decode(signed.roster, { limits: { members: MAX_MEMBERS, members$: { addrs: MAX_ADDRS_PER_MEMBER } } })
+  } catch (err) {
+    throw new MalformedMessageError(`roster does not decode: ${(err as Error).message}`)
+  }
+  if (!isClusterId(decoded.clusterId)) throw new MalformedMessageError('roster has an invalid cluster id')
+  const coordinator = peerIdFromBytes(decoded.coordinator)
+  if (decoded.clusterId !== expect.clusterId) throw new RosterVerificationError(`roster is for cluster ${decoded.clusterId}, not ${expect.clusterId}`)
+  if (!coordinator.equals(expect.coordinator)) throw new RosterVerificationError('roster names another coordinator')
+  const publicKey = expect.coordinator.publicKey ?? peerIdFromString(expect.coordinator.toString()).publicKey
+  if (publicKey === undefined) throw new RosterVerificationError('coordinator peer id carries no public key')
+  if (!(await publicKey.verify(signedBytes(signed.roster), signed.signature))) {
+    throw new RosterVerificationError('roster signature does not verify against the coordinator key')
+  }
+  const seen = new Set<string>()
+  const members = decoded.members.map(m => {
+    const peerId = peerIdFromBytes(m.peerId)
+    if (seen.has(peerId.toString())) throw new MalformedMessageError(`roster lists ${peerId.toString()} twice`)
+    seen.add(peerId.toString())
+    return { peerId, addrs: m.addrs.map(multiaddrFromBytes), joinedAtMs: m.joinedAtMs }
+  })
+  return {
+    roster: { clusterId: decoded.clusterId, epoch: decoded.epoch, coordinator, members, issuedAtMs: decoded.issuedAtMs },
+    signed
+  }
+}
+
+export function isRosterMember (roster: RosterState | undefined, peerId: PeerId | string): boolean {
+  const id = peerId.toString()
+  return roster?.members.some(m => m.peerId.toString() === id) ?? false
+}
