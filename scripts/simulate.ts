@@ -1,0 +1,225 @@
+/**
+ * Local multi-peer simulation: a coordinator and N MPC nodes as separate processes on
+ * loopback TCP. Joins them, waits for every node to be up, SIGKILLs one, watches it go down,
+ * restarts it from its data directory, watches it come back under the same PeerId, and stops
+ * everything. `npm run simulate -- --help` lists the options.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import { ApiClient } from '../src/coordinator/client.js'
+import { formatClusterTable } from '../src/cli.js'
+import { ProcessGroup, type Peer } from './processes.js'
+import type { ClusterView, MemberView } from '../src/coordinator/coordinator.js'
+
+const USAGE = `usage: npm run simulate -- [options]
+  --nodes N              MPC nodes to start (1-32, default 5)
+  --json                 make the last line a JSON summary
+  --keep                 leave the cluster running until Ctrl-C / SIGTERM
+  --dir DIR              data directories under DIR (default: a new temp dir, removed at exit unless --keep)
+  --heartbeat-ms MS      node heartbeat interval (default 1000)
+  --suspect-after-ms MS  coordinator: silence before suspect (default 3000)
+  --down-after-ms MS     coordinator: silence before down (default 6000)
+  --join-deadline-ms MS  time allowed for every node to join and be up (default 10000)`
+
+interface Options {
+  nodes: number
+  json: boolean
+  keep: boolean
+  dir?: string
+  heartbeatMs: number
+  suspectAfterMs: number
+  downAfterMs: number
+  joinDeadlineMs: number
+}
+
+class UsageError extends Error {}
+
+function parseOptions (argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      nodes: { type: 'string', default: '5' },
+      json: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      dir: { type: 'string' },
+      'heartbeat-ms': { type: 'string', default: '1000' },
+      'suspect-after-ms': { type: 'string', default: '3000' },
+      'down-after-ms': { type: 'string', default: '6000' },
+      'join-deadline-ms': { type: 'string', default: '10000' },
+      help: { type: 'boolean', default: false }
+    }
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const int = (name: string, value: string, min: number, max: number): number => {
+    const n = Number(value)
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${value}"`)
+    return n
+  }
+  const opts: Options = {
+    nodes: int('nodes', values.nodes, 1, 32),
+    json: values.json,
+    keep: values.keep,
+    dir: values.dir,
+    heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
+    suspectAfterMs: int('suspect-after-ms', values['suspect-after-ms'], 1, 600_000),
+    downAfterMs: int('down-after-ms', values['down-after-ms'], 1, 600_000),
+    joinDeadlineMs: int('join-deadline-ms', values['join-deadline-ms'], 100, 600_000)
+  }
+  if (opts.downAfterMs <= opts.suspectAfterMs) throw new UsageError('--down-after-ms must exceed --suspect-after-ms')
+  return opts
+}
+
+const started = Date.now()
+
+function say (line: string): void {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`)
+}
+
+async function until<T> (what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + deadlineMs
+  while (Date.now() < end) {
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined) return value
+    await sleep(100)
+  }
+  throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`)
+}
+
+function member (view: ClusterView, peerId: string): MemberView | undefined {
+  return view.members.find(m => m.peerId === peerId)
+}
+
+async function simulate (opts: Options, group: ProcessGroup, root: string): Promise<Record<string, unknown>> {
+  const coordinatorDir = join(root, 'coordinator')
+  const nodeDir = (i: number): string => join(root, `node-${i}`)
+  const nodeListen = ['--listen', '/ip4/127.0.0.1/tcp/0']
+
+  say(`starting a coordinator and ${opts.nodes} nodes on 127.0.0.1 (data in ${root})`)
+  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string, joinToken: string }
+  const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir,
+    '--suspect-after-ms', String(opts.suspectAfterMs), '--down-after-ms', String(opts.downAfterMs)])
+  const bootstrap = coordinator.ready.addrs[0]
+  if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
+  say(`coordinator ${coordinator.ready.peerId} of cluster ${init.clusterId} at ${bootstrap}`)
+  const api = new ApiClient(coordinator.ready.api, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
+
+  const joinStart = Date.now()
+  const nodes: Peer[] = await Promise.all(Array.from({ length: opts.nodes }, async (_, i) => await group.start(`node-${i + 1}`, [
+    'node', 'start', '--data-dir', nodeDir(i + 1), '--bootstrap', bootstrap, '--join', init.joinToken,
+    '--heartbeat-ms', String(opts.heartbeatMs), ...nodeListen
+  ])))
+  say(`started ${nodes.length} node processes`)
+  await until(`all ${opts.nodes} nodes to join and be up`, opts.joinDeadlineMs, async () => {
+    const view = await api.cluster()
+    return nodes.every(n => member(view, n.ready.peerId)?.state === 'up') ? view : undefined
+  })
+  const joinMs = Date.now() - joinStart
+  say(`all ${opts.nodes} nodes joined and are up, ${(joinMs / 1000).toFixed(1)}s after they started`)
+  console.log(formatClusterTable(await api.cluster()))
+
+  const victimIndex = Math.min(2, nodes.length - 1)
+  const victim = nodes[victimIndex]!
+  say(`SIGKILL ${victim.name} (${victim.ready.peerId})`)
+  const killedAt = Date.now()
+  await group.kill(victim, 'SIGKILL')
+  const downWindow = opts.downAfterMs + opts.heartbeatMs + 2_000
+  await until(`${victim.name} to be down`, downWindow, async () => member(await api.cluster(), victim.ready.peerId)?.state === 'down' ? true : undefined)
+  const downDetectedMs = Date.now() - killedAt
+  say(`${victim.name} is down, ${(downDetectedMs / 1000).toFixed(1)}s after the kill (down threshold ${opts.downAfterMs} ms)`)
+
+  say(`restarting ${victim.name} from ${nodeDir(victimIndex + 1)} (no --join, no --bootstrap: both are remembered)`)
+  const restartAt = Date.now()
+  const restarted = await group.start(victim.name, ['node', 'start', '--data-dir', nodeDir(victimIndex + 1), '--heartbeat-ms', String(opts.heartbeatMs), ...nodeListen])
+  nodes[victimIndex] = restarted
+  const samePeerId = restarted.ready.peerId === victim.ready.peerId
+  const storedEpoch = restarted.ready.rosterEpoch ?? 0
+  say(`${victim.name} restarted as ${restarted.ready.peerId} with the roster it had stored (epoch ${storedEpoch})`)
+  await until(`${victim.name} to be up again`, opts.joinDeadlineMs, async () => member(await api.cluster(), restarted.ready.peerId)?.state === 'up' ? true : undefined)
+  const recoveredMs = Date.now() - restartAt
+  say(`${victim.name} is up again ${samePeerId ? 'with the same' : 'with a DIFFERENT'} PeerId, ${(recoveredMs / 1000).toFixed(1)}s after the restart`)
+
+  const view = await api.cluster()
+  console.log(formatClusterTable(view))
+  const up = view.members.filter(m => m.state === 'up').length
+  const events = await api.events()
+  return {
+    nodes: opts.nodes,
+    up,
+    restartedSamePeerId: samePeerId,
+    restartedWithStoredRoster: storedEpoch > 0,
+    clusterId: init.clusterId,
+    epoch: view.epoch,
+    joinMs,
+    downDetectedMs,
+    recoveredMs,
+    events: events.length,
+    coordinator: { peerId: coordinator.ready.peerId, addrs: coordinator.ready.addrs, api: coordinator.ready.api },
+    dataDir: root,
+    ok: samePeerId && storedEpoch > 0 && up === opts.nodes
+  }
+}
+
+async function waitForSignal (): Promise<void> {
+  await new Promise<void>(resolve => {
+    process.once('SIGINT', () => { resolve() })
+    process.once('SIGTERM', () => { resolve() })
+  })
+}
+
+async function main (): Promise<number> {
+  let opts: Options
+  try {
+    opts = parseOptions(process.argv.slice(2))
+  } catch (err) {
+    console.error(`simulate: ${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  const root = opts.dir !== undefined ? resolve(opts.dir) : await mkdtemp(join(tmpdir(), 'mpc-wallet-sim-'))
+  const group = new ProcessGroup(join(root, 'logs'))
+  // Ctrl-C in the middle of the scenario still stops every child before exiting.
+  const abort = (): void => { void group.stopAll().then(() => process.exit(130)) }
+  process.once('SIGINT', abort)
+  process.once('SIGTERM', abort)
+  let summary: Record<string, unknown>
+  try {
+    summary = await simulate(opts, group, root)
+  } catch (err) {
+    summary = { nodes: opts.nodes, ok: false, error: (err as Error).message, dataDir: root }
+    console.error(`simulate: ${(err as Error).message}`)
+  }
+  process.off('SIGINT', abort)
+  process.off('SIGTERM', abort)
+
+  if (opts.keep && summary.ok === true) {
+    const coordinatorDir = join(root, 'coordinator')
+    const info = summary.coordinator as { addrs: string[], api: string }
+    console.log([
+      '',
+      'the cluster keeps running; Ctrl-C (or SIGTERM) stops every process.',
+      `coordinator multiaddrs (for --bootstrap): ${info.addrs.join(' ')}`,
+      `coordinator API: ${info.api}`,
+      `join token: ${join(coordinatorDir, 'join-token')}`,
+      `data directories: ${root}/{coordinator,node-1..node-${opts.nodes}}; logs in ${join(root, 'logs')}`,
+      'try the CLI against it:',
+      `  export MPC_WALLET_COORDINATOR_DIR=${coordinatorDir}`,
+      '  npx mpc-wallet status',
+      `  npx mpc-wallet node start --data-dir ${join(root, 'node-extra')} --listen /ip4/127.0.0.1/tcp/0 --bootstrap ${info.addrs[0] ?? ''} --join-file ${join(coordinatorDir, 'join-token')}`
+    ].join('\n'))
+    await waitForSignal()
+  }
+  await group.stopAll()
+  if (group.running !== 0) summary.leftRunning = group.running
+  say('stopped every process')
+  if (!opts.keep && opts.dir === undefined) await rm(root, { recursive: true, force: true })
+  if (opts.json) console.log(JSON.stringify(summary))
+  return summary.ok === true ? 0 : 1
+}
+
+process.exitCode = await main()

@@ -1,0 +1,217 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ApiClient, ApiClientError } from './coordinator/client.js'
+import { API_TOKEN_FILE, Coordinator, initCoordinator, JOIN_TOKEN_FILE, readApiInfo, readSecretFile, type ClusterView } from './coordinator/coordinator.js'
+import { createLogger, LOG_LEVELS, type LogLevel } from './log.js'
+import { ConfigError, parseMultiaddrs } from './peer/config.js'
+import { MpcNode } from './peer/node.js'
+import { CommandRefusedError, CommandTransportError } from './protocols/errors.js'
+import { InvalidTokenError } from './protocols/token.js'
+import { DataDirError } from './store/errors.js'
+
+/** Errors whose message is the whole story for the user: printed as one line, no stack. */
+const USER_ERRORS = [ConfigError, DataDirError, InvalidTokenError, CommandRefusedError, CommandTransportError, ApiClientError]
+
+function positiveInt (flag: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} takes a positive whole number of milliseconds, not "${value}"`)
+    return n
+  }
+}
+
+function collect (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+function multiaddrOption (flags: string, description: string): Option {
+  return new Option(flags, description).argParser((value: string, previous: string[] | undefined) => {
+    try {
+      parseMultiaddrs([value], flags.split(' ')[0] ?? flags)
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message)
+    }
+    return collect(value, previous)
+  })
+}
+
+function dataDirOption (): Option {
+  return new Option('--data-dir <dir>', 'data directory (identity, store, tokens)').makeOptionMandatory()
+}
+
+function logLevelOf (cmd: Command): LogLevel {
+  return cmd.optsWithGlobals<{ logLevel: LogLevel }>().logLevel
+}
+
+/** Runs a started peer until SIGINT or SIGTERM, then stops it cleanly and exits 0. */
+async function runUntilSignal (stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>(resolve => {
+    const onSignal = (): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      resolve()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+  await stop()
+}
+
+async function apiClientFrom (opts: { api?: string, apiToken?: string, coordinatorDir?: string }): Promise<ApiClient> {
+  const dir = opts.coordinatorDir ?? process.env.MPC_WALLET_COORDINATOR_DIR
+  let url = opts.api ?? process.env.MPC_WALLET_API
+  let token = opts.apiToken ?? process.env.MPC_WALLET_API_TOKEN
+  if (dir !== undefined) {
+    url ??= (await readApiInfo(dir)).url
+    token ??= await readSecretFile(dir, API_TOKEN_FILE)
+  }
+  if (url === undefined || token === undefined) {
+    throw new ConfigError('no coordinator API given: pass --coordinator-dir <dir> (or set MPC_WALLET_COORDINATOR_DIR), or --api <url> with --api-token-file <file> (or MPC_WALLET_API and MPC_WALLET_API_TOKEN)')
+  }
+  return new ApiClient(url, token)
+}
+
+function ago (ms: number | null, now: number): string {
+  if (ms === null) return 'never'
+  return `${((now - ms) / 1000).toFixed(1)}s ago`
+}
+
+export function formatClusterTable (view: ClusterView, now = Date.now()): string {
+  const rows = view.members.map(m => [m.peerId, m.state, ago(m.lastHeartbeatMs, now), m.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).join(',')])
+  const header = ['PEER ID', 'STATE', 'LAST HEARTBEAT', 'ADDRESSES']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]?.length ?? 0)))
+  const line = (cells: string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join('  ')
+  const up = view.members.filter(m => m.state === 'up').length
+  return [
+    `cluster ${view.clusterId}  epoch ${view.epoch}  coordinator ${view.coordinator.peerId}  members ${view.members.length} (${up} up)`,
+    line(header),
+    ...rows.map(line)
+  ].join('\n')
+}
+
+export function buildProgram (): Command {
+  const program = new Command('mpc-wallet')
+    .description('Threshold-signature wallet network on libp2p: a coordinator and MPC nodes')
+    .addOption(new Option('--log-level <level>', 'log level (logs are JSON on stderr)').choices(LOG_LEVELS).default('warn'))
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+
+  const coordinator = program.command('coordinator').description('create and run the cluster coordinator')
+
+  coordinator.command('init')
+    .description('create a cluster in an empty data directory and print its join token')
+    .addOption(dataDirOption())
+    .addOption(multiaddrOption('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/7400)'))
+    .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
+    .option('--api <host:port>', 'loopback address of the HTTP API (default 127.0.0.1:7401)')
+    .option('--json', 'print the result as one JSON object')
+    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[], api?: string, json?: boolean }) => {
+      const result = await initCoordinator(opts)
+      if (opts.json === true) {
+        console.log(JSON.stringify(result))
+        return
+      }
+      console.log(`cluster ${result.clusterId} created; coordinator peer id ${result.peerId}`)
+      console.log(`join token (also in ${join(opts.dataDir, JOIN_TOKEN_FILE)}):\n  ${result.joinToken}`)
+      console.log(`start it with:\n  mpc-wallet coordinator start --data-dir ${opts.dataDir}`)
+      console.log('it then prints the multiaddrs nodes pass to --bootstrap')
+    })
+
+  coordinator.command('start')
+    .description('run the coordinator until SIGINT/SIGTERM')
+    .addOption(dataDirOption())
+    .addOption(multiaddrOption('--listen <multiaddr>', 'override the stored listen addresses (repeatable)'))
+    .addOption(multiaddrOption('--announce <multiaddr>', 'override the stored announce addresses (repeatable)'))
+    .option('--api <host:port>', 'override the stored API address')
+    .option('--suspect-after-ms <ms>', 'heartbeat silence before a member is suspect (default 3000)', positiveInt('--suspect-after-ms'))
+    .option('--down-after-ms <ms>', 'heartbeat silence before a member is down (default 6000)', positiveInt('--down-after-ms'))
+    .option('--json', 'print the ready line as one JSON object')
+    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[], api?: string, suspectAfterMs?: number, downAfterMs?: number, json?: boolean }, cmd: Command) => {
+      const health = {
+        ...(opts.suspectAfterMs !== undefined ? { suspectAfterMs: opts.suspectAfterMs } : {}),
+        ...(opts.downAfterMs !== undefined ? { downAfterMs: opts.downAfterMs } : {})
+      }
+      const log = createLogger(logLevelOf(cmd), { role: 'coordinator' })
+      const c = await Coordinator.start({ dataDir: opts.dataDir, log, listen: opts.listen, announce: opts.announce, api: opts.api, health })
+      const addrs = c.libp2p.getMultiaddrs().map(String)
+      if (opts.json === true) {
+        console.log(JSON.stringify({ ready: true, role: 'coordinator', clusterId: c.roster.clusterId, peerId: c.peerId.toString(), addrs, api: c.apiUrl, pid: process.pid }))
+      } else {
+        console.log(`coordinator ${c.peerId.toString()} of cluster ${c.roster.clusterId} is running`)
+        for (const a of addrs) console.log(`  bootstrap multiaddr: ${a}`)
+        console.log(`  api: ${c.apiUrl ?? ''} (bearer token in ${join(opts.dataDir, API_TOKEN_FILE)})`)
+      }
+      await runUntilSignal(async () => { await c.stop() })
+    })
+
+  coordinator.command('token')
+    .description('print the join token of an initialised coordinator')
+    .addOption(dataDirOption())
+    .action(async (opts: { dataDir: string }) => {
+      console.log(await readSecretFile(opts.dataDir, JOIN_TOKEN_FILE))
+    })
+
+  program.command('node').description('run an MPC node').command('start')
+    .description('join a cluster (first start) or rejoin it, and run until SIGINT/SIGTERM')
+    .addOption(dataDirOption())
+    .addOption(multiaddrOption('--bootstrap <multiaddr>', 'coordinator or member multiaddr to dial (repeatable; remembered after the first start)'))
+    .addOption(new Option('--join <token>', 'join token from "mpc-wallet coordinator init" (first start only)').env('MPC_WALLET_JOIN_TOKEN'))
+    .option('--join-file <file>', 'read the join token from a file instead')
+    .addOption(multiaddrOption('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/0)'))
+    .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
+    .option('--heartbeat-ms <ms>', 'heartbeat interval (default 1000)', positiveInt('--heartbeat-ms'))
+    .option('--json', 'print the ready line as one JSON object')
+    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, json?: boolean }, cmd: Command) => {
+      const joinToken = opts.joinFile !== undefined ? (await readFile(opts.joinFile, 'utf8')).trim() : opts.join
+      const log = createLogger(logLevelOf(cmd), { role: 'node' })
+      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, announce: opts.announce, heartbeatIntervalMs: opts.heartbeatMs })
+      const status = node.status()
+      const addrs = node.libp2p.getMultiaddrs().map(String)
+      if (opts.json === true) {
+        console.log(JSON.stringify({ ready: true, role: 'node', clusterId: status.clusterId, peerId: status.peerId, addrs, rosterEpoch: status.rosterEpoch, pid: process.pid }))
+      } else {
+        console.log(`node ${status.peerId} in cluster ${status.clusterId} (roster epoch ${status.rosterEpoch})`)
+        for (const a of addrs) console.log(`  listening on ${a}`)
+      }
+      await runUntilSignal(async () => { await node.stop() })
+    })
+
+  program.command('status')
+    .description('show the cluster: members, health and last heartbeat')
+    .option('--coordinator-dir <dir>', 'coordinator data directory to read the API address and token from (env MPC_WALLET_COORDINATOR_DIR)')
+    .option('--api <url>', 'coordinator API URL (env MPC_WALLET_API)')
+    .option('--api-token-file <file>', 'file holding the API bearer token (env MPC_WALLET_API_TOKEN holds the token itself)')
+    .option('--json', 'print one JSON object per member: peerId, addrs, state, lastHeartbeatMs')
+    .action(async (opts: { coordinatorDir?: string, api?: string, apiTokenFile?: string, json?: boolean }) => {
+      const apiToken = opts.apiTokenFile !== undefined ? (await readFile(opts.apiTokenFile, 'utf8')).trim() : undefined
+      const client = await apiClientFrom({ ...opts, apiToken })
+      const view = await client.cluster()
+      if (opts.json === true) {
+        console.log(JSON.stringify(view.members.map(m => ({ peerId: m.peerId, addrs: m.addrs, state: m.state, lastHeartbeatMs: m.lastHeartbeatMs }))))
+      } else {
+        console.log(formatClusterTable(view))
+      }
+    })
+
+  return program
+}
+
+/** Parses argv and runs the command; every failure is one line on stderr and a non-zero exit code. */
+export async function main (argv = process.argv): Promise<void> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed its one-line message (or the help text).
+      process.exitCode = err.exitCode === 0 ? 0 : 2
+      return
+    }
+    const known = USER_ERRORS.some(E => err instanceof E)
+    const message = err instanceof Error ? err.message : String(err)
+    console.error(`mpc-wallet: ${known ? message : `unexpected error: ${message} (run with --log-level debug for details)`}`)
+    if (!known && program.opts<{ logLevel?: string }>().logLevel === 'debug') console.error(err)
+    process.exitCode = 1
+  }
+}
