@@ -3,10 +3,10 @@ import { createWriteStream } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
+import { packageRoot } from '../src/peer/config.js'
 
 /** The built CLI, run with the same Node that runs this script (the project's Node 22). */
-export const CLI = fileURLToPath(new URL('../../bin/mpc-wallet.js', import.meta.url))
+export const CLI = join(packageRoot(), 'bin', 'mpc-wallet.js')
 const STOP_GRACE_MS = 5_000
 
 export interface Ready {
@@ -34,6 +34,8 @@ export interface Peer {
  */
 export class ProcessGroup {
   private readonly children = new Set<ChildProcess>()
+  /** Every long-running child ever started here, so a caller can check none survives. */
+  readonly pids: number[] = []
 
   constructor (private readonly logDir: string) {}
 
@@ -55,6 +57,7 @@ export class ProcessGroup {
     const log = createWriteStream(join(this.logDir, `${name}.log`), { flags: 'a' })
     const child = spawn(process.execPath, [CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.children.add(child)
+    if (child.pid !== undefined) this.pids.push(child.pid)
     child.on('exit', () => { this.children.delete(child) })
     child.stderr.pipe(log)
     const lines = createInterface({ input: child.stdout })

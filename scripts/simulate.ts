@@ -215,7 +215,7 @@ async function main (): Promise<number> {
     await waitForSignal()
   }
   await group.stopAll()
-  if (group.running !== 0) summary.leftRunning = group.running
+  summary.pids = group.pids
   say('stopped every process')
   if (!opts.keep && opts.dir === undefined) await rm(root, { recursive: true, force: true })
   if (opts.json) console.log(JSON.stringify(summary))

@@ -3,15 +3,15 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-function packageVersion (): string {
-  // Walks up from this module: the same code runs from src/ (tests) and dist/src/ (built).
+/** The project's root directory, found from this module whether it runs from src/ or dist/src/. */
+export function packageRoot (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
-  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
+  return dir
 }
 
 /** The running software's version, from package.json; carried in heartbeats and joins. */
-export const SOFTWARE_VERSION = packageVersion()
+export const SOFTWARE_VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version
 
 /** Which cluster a data directory belongs to, stored once the peer has joined or been initialised. */
 export interface ClusterRecord {

@@ -84,6 +84,10 @@ export class MpcNode {
     return this.libp2p.peerId
   }
 
+  get dataDir (): string {
+    return this.opts.dataDir
+  }
+
   get gossip (): GossipChannels {
     return this.channels
   }

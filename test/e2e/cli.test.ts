@@ -1,0 +1,78 @@
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ProcessGroup } from '../../scripts/processes.js'
+import { tempDir, waitFor } from '../helpers.js'
+import { CLI, runNode } from './cli.js'
+
+const cli = async (...args: string[]): ReturnType<typeof runNode> => await runNode([CLI, ...args], 30_000)
+
+function expectOneLineError (result: { code: number | null, stderr: string }, code: number, pattern: RegExp): void {
+  expect(result.code).toBe(code)
+  const lines = result.stderr.trim().split('\n').filter(l => !l.startsWith('(run with --help'))
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(pattern)
+  expect(result.stderr).not.toMatch(/\n\s+at /)
+}
+
+describe('the mpc-wallet CLI', () => {
+  it('refuses bad flags and multiaddrs with one line and a non-zero exit, never a stack trace', async () => {
+    expectOneLineError(await cli('node', 'start', '--data-dir', '/tmp/x', '--bootstrap', 'nope'), 2, /--bootstrap: "nope" is not a multiaddr/)
+    expectOneLineError(await cli('node', 'start', '--data-dir', '/tmp/x', '--heartbeat-ms', '-5'), 2, /positive whole number/)
+    expectOneLineError(await cli('coordinator', 'start'), 2, /--data-dir/)
+    expectOneLineError(await cli('--log-level', 'loud', 'status'), 2, /loud/)
+    expectOneLineError(await cli('launch'), 2, /unknown command/)
+    expectOneLineError(await cli('status', '--api', 'http://127.0.0.1:9', '--api-token-file', '/nonexistent'), 1, /ENOENT|no such file/)
+    expectOneLineError(await cli('node', 'start', '--data-dir', '/tmp/x', '--join', 'mpcw1.bad'), 1, /join token must look like/)
+  })
+
+  describe('against a running coordinator and node', () => {
+    let group: ProcessGroup | undefined
+    afterAll(async () => { await group?.stopAll() })
+
+    it('init, start, join, status as a table and as JSON, and a clean stop on SIGTERM', async () => {
+      await using dir = await tempDir('mpcw-cli-')
+      const coordinatorDir = join(dir.path, 'coordinator')
+      group = new ProcessGroup(join(dir.path, 'logs'))
+      const init = await cli('coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0')
+      expect(init.code).toBe(0)
+      const token = (await readFile(join(coordinatorDir, 'join-token'), 'utf8')).trim()
+      expect(init.stdout).toContain(token)
+      for (const secret of ['identity.key', 'join-token', 'api-token']) {
+        expect((await stat(join(coordinatorDir, secret))).mode & 0o777).toBe(0o600)
+      }
+      expectOneLineError(await cli('coordinator', 'init', '--data-dir', coordinatorDir), 1, /already holds cluster/)
+
+      const coordinator = await group.start('cli-coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir])
+      const tokenFile = join(dir.path, 'token')
+      await writeFile(tokenFile, token + '\n', { mode: 0o600 })
+      const node = await group.start('cli-node', ['node', 'start', '--data-dir', join(dir.path, 'node'), '--bootstrap', coordinator.ready.addrs[0]!,
+        '--join-file', tokenFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200'])
+      expect(node.ready.clusterId).toBe(coordinator.ready.clusterId)
+
+      let members: Array<{ peerId: string, addrs: string[], state: string, lastHeartbeatMs: number | null }> = []
+      await waitFor('the node up in `status --json`', async () => {
+        const status = await cli('status', '--coordinator-dir', coordinatorDir, '--json')
+        members = JSON.parse(status.stdout) as typeof members
+        return members[0]?.state === 'up'
+      })
+      expect(members).toHaveLength(1)
+      expect(members[0]).toMatchObject({ peerId: node.ready.peerId, state: 'up' })
+      expect(members[0]!.addrs.length).toBeGreaterThan(0)
+      expect(members[0]!.lastHeartbeatMs).toBeGreaterThan(0)
+
+      const table = await cli('status', '--coordinator-dir', coordinatorDir)
+      expect(table.stdout).toMatch(/PEER ID\s+STATE\s+LAST HEARTBEAT\s+ADDRESSES/)
+      expect(table.stdout).toContain(node.ready.peerId)
+
+      const wrongToken = await cli('status', '--api', coordinator.ready.api!, '--api-token-file', tokenFile)
+      expectOneLineError(wrongToken, 1, /401 missing or wrong bearer token/)
+
+      for (const peer of [node, coordinator]) {
+        const exited = new Promise<number | null>(resolve => peer.child.once('exit', resolve))
+        peer.child.kill('SIGTERM')
+        expect(await exited).toBe(0)
+      }
+    })
+  })
+})

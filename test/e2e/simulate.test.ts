@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest'
+import { alive, runNode } from './cli.js'
+
+describe('npm run simulate, as a user runs it (built script, real processes)', () => {
+  it('joins every node, detects a SIGKILL, restarts the node under the same PeerId, and leaves nothing running', async () => {
+    const result = await runNode(['dist/scripts/simulate.js', '--nodes', '3', '--json',
+      '--heartbeat-ms', '200', '--suspect-after-ms', '600', '--down-after-ms', '1200'])
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    const lines = result.stdout.trim().split('\n')
+    const summary = JSON.parse(lines.at(-1)!) as Record<string, unknown>
+    expect(summary).toMatchObject({ nodes: 3, up: 3, restartedSamePeerId: true, restartedWithStoredRoster: true, ok: true })
+    expect(summary.downDetectedMs).toBeGreaterThanOrEqual(1200 - 200)
+    // The human part of the output shows the cluster table with every node up.
+    expect(result.stdout).toMatch(/members 3 \(3 up\)/)
+    expect(result.stdout).toMatch(/is down/)
+    expect(result.stdout).toMatch(/up again with the same PeerId/)
+    for (const pid of summary.pids as number[]) expect(alive(pid)).toBe(false)
+  })
+
+  it('refuses a bad option with a one-line error and usage, exit code 2', async () => {
+    const result = await runNode(['dist/scripts/simulate.js', '--nodes', 'many'])
+    expect(result.code).toBe(2)
+    expect(result.stderr.split('\n')[0]).toBe('simulate: --nodes must be a whole number from 1 to 32, not "many"')
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+  })
+})
