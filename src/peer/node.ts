@@ -58,6 +58,7 @@ export class MpcNode {
   private readonly stopping = new AbortController()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private heartbeatSeq = 0
+  private redialing = false
   private readonly channels: GossipChannels
 
   private constructor (
@@ -219,6 +220,13 @@ export class MpcNode {
   }
 
   private async heartbeat (): Promise<void> {
+    // Lost the coordinator (it restarted, or the network blipped): dial it again in the background.
+    if (this.libp2p.getConnections(this.roster.coordinator).length === 0 && !this.redialing) {
+      this.redialing = true
+      this.dialBootstrap(this.stopping.signal)
+        .catch(() => {})
+        .finally(() => { this.redialing = false })
+    }
     const load = loadavg()[0] ?? 0
     await this.channels.publish('heartbeats', {
       heartbeat: {

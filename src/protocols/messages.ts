@@ -30,32 +30,6 @@ export namespace GossipMessage {
           w.fork()
         }
 
-        obj = { ...obj }
-
-        if (obj.round != null) {
-          obj.event = undefined
-          obj.roster = undefined
-          obj.heartbeat = undefined
-        }
-
-        if (obj.event != null) {
-          obj.round = undefined
-          obj.roster = undefined
-          obj.heartbeat = undefined
-        }
-
-        if (obj.roster != null) {
-          obj.round = undefined
-          obj.event = undefined
-          obj.heartbeat = undefined
-        }
-
-        if (obj.heartbeat != null) {
-          obj.round = undefined
-          obj.event = undefined
-          obj.roster = undefined
-        }
-
         if ((obj.version != null && obj.version !== 0)) {
           w.uint32(8)
           w.uint32(obj.version)
@@ -138,30 +112,6 @@ export namespace GossipMessage {
               break
             }
           }
-        }
-
-        if (obj.round != null) {
-          delete obj.event
-          delete obj.roster
-          delete obj.heartbeat
-        }
-
-        if (obj.event != null) {
-          delete obj.round
-          delete obj.roster
-          delete obj.heartbeat
-        }
-
-        if (obj.roster != null) {
-          delete obj.round
-          delete obj.event
-          delete obj.heartbeat
-        }
-
-        if (obj.heartbeat != null) {
-          delete obj.round
-          delete obj.event
-          delete obj.roster
         }
 
         return obj
@@ -854,23 +804,6 @@ export namespace CommandRequest {
           w.fork()
         }
 
-        obj = { ...obj }
-
-        if (obj.rosterUpdate != null) {
-          obj.status = undefined
-          obj.join = undefined
-        }
-
-        if (obj.status != null) {
-          obj.rosterUpdate = undefined
-          obj.join = undefined
-        }
-
-        if (obj.join != null) {
-          obj.rosterUpdate = undefined
-          obj.status = undefined
-        }
-
         if ((obj.version != null && obj.version !== 0)) {
           w.uint32(8)
           w.uint32(obj.version)
@@ -944,21 +877,6 @@ export namespace CommandRequest {
           }
         }
 
-        if (obj.rosterUpdate != null) {
-          delete obj.status
-          delete obj.join
-        }
-
-        if (obj.status != null) {
-          delete obj.rosterUpdate
-          delete obj.join
-        }
-
-        if (obj.join != null) {
-          delete obj.rosterUpdate
-          delete obj.status
-        }
-
         return obj
       })
     }
@@ -990,32 +908,6 @@ export namespace CommandResponse {
       _codec = message<CommandResponse>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
-        }
-
-        obj = { ...obj }
-
-        if (obj.rosterUpdate != null) {
-          obj.status = undefined
-          obj.join = undefined
-          obj.error = undefined
-        }
-
-        if (obj.status != null) {
-          obj.rosterUpdate = undefined
-          obj.join = undefined
-          obj.error = undefined
-        }
-
-        if (obj.join != null) {
-          obj.rosterUpdate = undefined
-          obj.status = undefined
-          obj.error = undefined
-        }
-
-        if (obj.error != null) {
-          obj.rosterUpdate = undefined
-          obj.status = undefined
-          obj.join = undefined
         }
 
         if (obj.error != null) {
@@ -1079,30 +971,6 @@ export namespace CommandResponse {
               break
             }
           }
-        }
-
-        if (obj.rosterUpdate != null) {
-          delete obj.status
-          delete obj.join
-          delete obj.error
-        }
-
-        if (obj.status != null) {
-          delete obj.rosterUpdate
-          delete obj.join
-          delete obj.error
-        }
-
-        if (obj.join != null) {
-          delete obj.rosterUpdate
-          delete obj.status
-          delete obj.error
-        }
-
-        if (obj.error != null) {
-          delete obj.rosterUpdate
-          delete obj.status
-          delete obj.join
         }
 
         return obj

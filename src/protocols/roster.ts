@@ -30,6 +30,8 @@ export interface VerifiedRoster {
   signed: SignedRoster
 }
 
+const ED25519_SIGNATURE_BYTES = 64
+
 export class RosterVerificationError extends Error {
   override name = 'RosterVerificationError'
 }
@@ -73,9 +75,14 @@ export async function openSignedRoster (signed: SignedRoster, expect: { clusterI
   if (!coordinator.equals(expect.coordinator)) throw new RosterVerificationError('roster names another coordinator')
   const publicKey = expect.coordinator.publicKey ?? peerIdFromString(expect.coordinator.toString()).publicKey
   if (publicKey === undefined) throw new RosterVerificationError('coordinator peer id carries no public key')
-  if (!(await publicKey.verify(signedBytes(signed.roster), signed.signature))) {
-    throw new RosterVerificationError('roster signature does not verify against the coordinator key')
+  if (signed.signature.length !== ED25519_SIGNATURE_BYTES) throw new RosterVerificationError(`roster signature is ${signed.signature.length} bytes, not ${ED25519_SIGNATURE_BYTES}`)
+  let valid: boolean
+  try {
+    valid = await publicKey.verify(signedBytes(signed.roster), signed.signature)
+  } catch (err) {
+    throw new RosterVerificationError(`roster signature cannot be checked: ${(err as Error).message}`)
   }
+  if (!valid) throw new RosterVerificationError('roster signature does not verify against the coordinator key')
   const seen = new Set<string>()
   const members = decoded.members.map(m => {
     const peerId = peerIdFromBytes(m.peerId)

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { alive, runNode } from './cli.js'
+import { rm } from 'node:fs/promises'
+import { waitFor } from '../helpers.js'
+import { alive, ROOT, runNode } from './cli.js'
 
 describe('npm run simulate, as a user runs it (built script, real processes)', () => {
   it('joins every node, detects a SIGKILL, restarts the node under the same PeerId, and leaves nothing running', async () => {
@@ -23,5 +25,21 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
     expect(result.code).toBe(2)
     expect(result.stderr.split('\n')[0]).toBe('simulate: --nodes must be a whole number from 1 to 32, not "many"')
     expect(result.stderr).not.toMatch(/\n\s+at /)
+  })
+  it('with --keep runs until SIGTERM, prints how to reach the cluster, then stops every process', async () => {
+    const { spawn } = await import('node:child_process')
+    const child = spawn(process.execPath, ['dist/scripts/simulate.js', '--nodes', '1', '--keep', '--json',
+      '--heartbeat-ms', '200', '--suspect-after-ms', '600', '--down-after-ms', '1200'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    const exited = new Promise<number | null>(resolve => child.on('exit', resolve))
+    await waitFor('the keep message', () => stdout.includes('Ctrl-C'), 60_000)
+    expect(stdout).toMatch(/export MPC_WALLET_COORDINATOR_DIR=/)
+    expect(stdout).toMatch(/coordinator multiaddrs \(for --bootstrap\): \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { pids: number[], dataDir: string }
+    for (const pid of summary.pids) expect(alive(pid)).toBe(false)
+    await rm(summary.dataDir, { recursive: true, force: true })
   })
 })
