@@ -1,10 +1,12 @@
 /**
  * Local multi-peer simulation: a coordinator and N MPC nodes as separate processes on
  * loopback TCP. Joins them, waits for every node to be up, SIGKILLs one, watches it go down,
- * restarts it from its data directory, watches it come back under the same PeerId, and stops
- * everything. `npm run simulate -- --help` lists the options.
+ * restarts it from its data directory, watches it come back under the same PeerId, then makes
+ * one threshold key of each scheme, signs, kills n - t holders, signs again, verifies every
+ * signature with outside code, and stops everything. `npm run simulate -- --help` lists the options.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,6 +14,9 @@ import { parseArgs } from 'node:util'
 import { ApiClient } from '../src/coordinator/client.js'
 import { formatClusterTable } from '../src/cli.js'
 import { ProcessGroup, type Peer } from './processes.js'
+import { verifyBip340External, verifyEd25519External } from './verify.js'
+import type { SignView } from '../src/coordinator/client.js'
+import type { KeyView } from '../src/coordinator/requests.js'
 import type { ClusterView, MemberView } from '../src/coordinator/coordinator.js'
 
 const USAGE = `usage: npm run simulate -- [options]
@@ -99,7 +104,9 @@ function member (view: ClusterView, peerId: string): MemberView | undefined {
 async function simulate (opts: Options, group: ProcessGroup, root: string): Promise<Record<string, unknown>> {
   const coordinatorDir = join(root, 'coordinator')
   const nodeDir = (i: number): string => join(root, `node-${i}`)
-  const nodeListen = ['--listen', '/ip4/127.0.0.1/tcp/0']
+  const passFile = (i: number): string => join(root, `node-${i}.passphrase`)
+  const nodeArgs = (i: number): string[] => ['--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs)]
+  for (let i = 1; i <= opts.nodes; i++) await writeFile(passFile(i), randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
 
   say(`starting a coordinator and ${opts.nodes} nodes on 127.0.0.1 (data in ${root})`)
   const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string, joinToken: string }
@@ -112,8 +119,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
 
   const joinStart = Date.now()
   const nodes: Peer[] = await Promise.all(Array.from({ length: opts.nodes }, async (_, i) => await group.start(`node-${i + 1}`, [
-    'node', 'start', '--data-dir', nodeDir(i + 1), '--bootstrap', bootstrap, '--join', init.joinToken,
-    '--heartbeat-ms', String(opts.heartbeatMs), ...nodeListen
+    'node', 'start', '--data-dir', nodeDir(i + 1), '--bootstrap', bootstrap, '--join', init.joinToken, ...nodeArgs(i + 1)
   ])))
   say(`started ${nodes.length} node processes`)
   await until(`all ${opts.nodes} nodes to join and be up`, opts.joinDeadlineMs, async () => {
@@ -124,7 +130,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   say(`all ${opts.nodes} nodes joined and are up, ${(joinMs / 1000).toFixed(1)}s after they started`)
   console.log(formatClusterTable(await api.cluster()))
 
-  const victimIndex = Math.min(2, nodes.length - 1)
+  const victimIndex = nodes.length - 1
   const victim = nodes[victimIndex]!
   say(`SIGKILL ${victim.name} (${victim.ready.peerId})`)
   const killedAt = Date.now()
@@ -136,7 +142,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
 
   say(`restarting ${victim.name} from ${nodeDir(victimIndex + 1)} (no --join, no --bootstrap: both are remembered)`)
   const restartAt = Date.now()
-  const restarted = await group.start(victim.name, ['node', 'start', '--data-dir', nodeDir(victimIndex + 1), '--heartbeat-ms', String(opts.heartbeatMs), ...nodeListen])
+  const restarted = await group.start(victim.name, ['node', 'start', '--data-dir', nodeDir(victimIndex + 1), ...nodeArgs(victimIndex + 1)])
   nodes[victimIndex] = restarted
   const samePeerId = restarted.ready.peerId === victim.ready.peerId
   const storedEpoch = restarted.ready.rosterEpoch ?? 0
@@ -145,24 +151,62 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   const recoveredMs = Date.now() - restartAt
   say(`${victim.name} is up again ${samePeerId ? 'with the same' : 'with a DIFFERENT'} PeerId, ${(recoveredMs / 1000).toFixed(1)}s after the restart`)
 
-  const view = await api.cluster()
+  let view = await api.cluster()
   console.log(formatClusterTable(view))
   const up = view.members.filter(m => m.state === 'up').length
+  const restartSummary = { restartedSamePeerId: samePeerId, restartedWithStoredRoster: storedEpoch > 0, joinMs, downDetectedMs, recoveredMs }
+
+  // Threshold keys: one of each scheme, t = n - 2 (at least 2), so that two holders may fail.
+  const parties = opts.nodes
+  const threshold = Math.max(2, parties - 2)
+  const keys: KeyView[] = []
+  const signatures: Array<SignView & { verifiedBy: string }> = []
+  if (parties >= 3) {
+    for (const scheme of ['ed25519', 'taproot'] as const) {
+      const started = Date.now()
+      const key = await api.keygen({ scheme, threshold, parties, network: 'regtest' })
+      keys.push(key)
+      say(`keygen ${scheme} ${threshold}-of-${parties}: key ${key.id}, group key ${key.xOnlyPublicKey ?? key.groupPublicKey}${key.address !== undefined ? `, address ${key.address}` : ''} (${Date.now() - started} ms)`)
+    }
+    const signAll = async (label: string): Promise<void> => {
+      for (const key of keys) {
+        const message = key.scheme === 'taproot'
+          ? createHash('sha256').update(`mpc-wallet simulation ${label} ${Date.now()}`).digest('hex')
+          : Buffer.from(`mpc-wallet simulation ${label} ${new Date().toISOString()}`).toString('hex')
+        const started = Date.now()
+        const result = await api.sign(key.id, message)
+        const ok = key.scheme === 'taproot'
+          ? verifyBip340External(key.xOnlyPublicKey!, message, result.signature)
+          : verifyEd25519External(key.groupPublicKey, message, result.signature)
+        if (!ok) throw new Error(`the ${key.scheme} signature of key ${key.id} does not verify`)
+        const verifiedBy = key.scheme === 'taproot' ? 'libsecp256k1 (tiny-secp256k1) verifySchnorr' : 'node:crypto verify (OpenSSL Ed25519)'
+        signatures.push({ ...result, verifiedBy })
+        say(`signed with ${key.scheme} key by ${result.signers.length} holders in ${Date.now() - started} ms (attempts ${result.attempts}); verified by ${verifiedBy}`)
+      }
+    }
+    await signAll('before the kills')
+    const doomed = nodes.slice(0, parties - threshold)
+    for (const node of doomed) {
+      say(`SIGKILL ${node.name} (${node.ready.peerId})`)
+      await group.kill(node, 'SIGKILL')
+    }
+    await signAll(`with ${doomed.length} holders killed`)
+    view = await api.cluster()
+  }
   const events = await api.events()
   return {
     nodes: opts.nodes,
     up,
-    restartedSamePeerId: samePeerId,
-    restartedWithStoredRoster: storedEpoch > 0,
+    ...restartSummary,
+    killedBeforeSecondSigning: keys.length > 0 ? parties - threshold : 0,
     clusterId: init.clusterId,
     epoch: view.epoch,
-    joinMs,
-    downDetectedMs,
-    recoveredMs,
+    keys: keys.map(k => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: k.parties, groupPublicKey: k.groupPublicKey, xOnlyPublicKey: k.xOnlyPublicKey, address: k.address })),
+    signatures: signatures.map(s => ({ keyId: s.keyId, scheme: s.scheme, message: s.message, signature: s.signature, signers: s.signers, verifiedBy: s.verifiedBy })),
     events: events.length,
     coordinator: { peerId: coordinator.ready.peerId, addrs: coordinator.ready.addrs, api: coordinator.ready.api },
     dataDir: root,
-    ok: samePeerId && storedEpoch > 0 && up === opts.nodes
+    ok: samePeerId && storedEpoch > 0 && up === opts.nodes && signatures.length === keys.length * 2
   }
 }
 

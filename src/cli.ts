@@ -2,16 +2,46 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ApiClient, ApiClientError } from './coordinator/client.js'
+import { NETWORKS, type KeyView } from './coordinator/requests.js'
 import { API_TOKEN_FILE, Coordinator, initCoordinator, JOIN_TOKEN_FILE, readApiInfo, readSecretFile, type ClusterView } from './coordinator/coordinator.js'
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js'
 import { ConfigError, parseMultiaddrs } from './peer/config.js'
 import { MpcNode } from './peer/node.js'
+import { PassphraseError } from './peer/shares.js'
+import { KeystoreError, SCHEMES } from './crypto/index.js'
 import { CommandRefusedError, CommandTransportError } from './protocols/errors.js'
 import { InvalidTokenError } from './protocols/token.js'
 import { DataDirError } from './store/errors.js'
 
+function parseHostPort (value: string, flag: string): { host: string, port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
+  const port = Number(match?.[2])
+  if (match === null || port > 65535) throw new UsageError(`${flag}: "${value}" must be HOST:PORT, such as 127.0.0.1:9464`)
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port }
+}
+
+/** A wrong combination of options found after parsing: one line, exit code 2, as for bad flags. */
+class UsageError extends Error {}
+
+/** Reads a small text file given on the command line, with the flag named in any error. */
+async function readSmallFile (path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+}
+
 /** Errors whose message is the whole story for the user: printed as one line, no stack. */
-const USER_ERRORS = [ConfigError, DataDirError, InvalidTokenError, CommandRefusedError, CommandTransportError, ApiClientError]
+const USER_ERRORS = [ConfigError, DataDirError, InvalidTokenError, CommandRefusedError, CommandTransportError, ApiClientError, PassphraseError, KeystoreError]
+
+function wholeNumber (flag: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} takes a whole number, not "${value}"`)
+    return n
+  }
+}
 
 function positiveInt (flag: string) {
   return (value: string): number => {
@@ -75,6 +105,30 @@ async function apiClientFrom (opts: { api?: string, apiToken?: string, coordinat
 function ago (ms: number | null, now: number): string {
   if (ms === null) return 'never'
   return `${((now - ms) / 1000).toFixed(1)}s ago`
+}
+
+/** The options every client command takes to find the coordinator's API. */
+function withApiOptions (cmd: Command): Command {
+  return cmd
+    .option('--coordinator-dir <dir>', 'coordinator data directory to read the API address and token from (env MPC_WALLET_COORDINATOR_DIR)')
+    .option('--api <url>', 'coordinator API URL (env MPC_WALLET_API)')
+    .option('--api-token-file <file>', 'file holding the API bearer token (env MPC_WALLET_API_TOKEN holds the token itself)')
+}
+
+interface ApiFlags { coordinatorDir?: string, api?: string, apiTokenFile?: string }
+
+async function clientOf (opts: ApiFlags): Promise<ApiClient> {
+  const apiToken = opts.apiTokenFile !== undefined ? (await readSmallFile(opts.apiTokenFile, '--api-token-file')).trim() : undefined
+  return await apiClientFrom({ ...opts, apiToken })
+}
+
+function formatKey (key: KeyView): string {
+  return [
+    `key ${key.id}: ${key.scheme} ${key.threshold}-of-${key.parties}, ${key.status}`,
+    `  group public key: ${key.groupPublicKey}`,
+    ...(key.xOnlyPublicKey !== undefined ? [`  x-only public key: ${key.xOnlyPublicKey}`, `  P2TR address (${key.network ?? 'mainnet'}): ${key.address ?? ''}`] : []),
+    `  holders: ${key.holders.map(h => `${h.peerId} (${h.state})`).join(', ')}`
+  ].join('\n')
 }
 
 export function formatClusterTable (view: ClusterView, now = Date.now()): string {
@@ -161,37 +215,86 @@ export function buildProgram (): Command {
     .addOption(multiaddrOption('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/0)'))
     .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
     .option('--heartbeat-ms <ms>', 'heartbeat interval (default 1000)', positiveInt('--heartbeat-ms'))
+    .option('--passphrase-file <file>', 'file holding the key store passphrase (or set MPC_WALLET_PASSPHRASE)')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
     .option('--json', 'print the ready line as one JSON object')
-    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, json?: boolean }, cmd: Command) => {
-      const joinToken = opts.joinFile !== undefined ? (await readFile(opts.joinFile, 'utf8')).trim() : opts.join
+    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, passphraseFile?: string, metrics?: string, json?: boolean }, cmd: Command) => {
+      const joinToken = opts.joinFile !== undefined ? (await readSmallFile(opts.joinFile, '--join-file')).trim() : opts.join
+      const passphrase = opts.passphraseFile !== undefined
+        ? (await readSmallFile(opts.passphraseFile, '--passphrase-file')).replace(/\r?\n$/, '')
+        : process.env.MPC_WALLET_PASSPHRASE
+      if (passphrase === undefined || passphrase === '') throw new ConfigError('the node needs its key store passphrase: set MPC_WALLET_PASSPHRASE or pass --passphrase-file <file>')
       const log = createLogger(logLevelOf(cmd), { role: 'node' })
-      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, announce: opts.announce, heartbeatIntervalMs: opts.heartbeatMs })
+      const metrics = opts.metrics === undefined ? undefined : parseHostPort(opts.metrics, '--metrics')
+      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, announce: opts.announce, heartbeatIntervalMs: opts.heartbeatMs, passphrase, metrics })
       const status = node.status()
       const addrs = node.libp2p.getMultiaddrs().map(String)
       if (opts.json === true) {
-        console.log(JSON.stringify({ ready: true, role: 'node', clusterId: status.clusterId, peerId: status.peerId, addrs, rosterEpoch: status.rosterEpoch, pid: process.pid }))
+        console.log(JSON.stringify({ ready: true, role: 'node', clusterId: status.clusterId, peerId: status.peerId, addrs, rosterEpoch: status.rosterEpoch, metrics: node.metricsUrl, pid: process.pid }))
       } else {
         console.log(`node ${status.peerId} in cluster ${status.clusterId} (roster epoch ${status.rosterEpoch})`)
         for (const a of addrs) console.log(`  listening on ${a}`)
+        if (node.metricsUrl !== undefined) console.log(`  metrics: ${node.metricsUrl}`)
       }
       await runUntilSignal(async () => { await node.stop() })
     })
 
-  program.command('status')
+  withApiOptions(program.command('status'))
     .description('show the cluster: members, health and last heartbeat')
-    .option('--coordinator-dir <dir>', 'coordinator data directory to read the API address and token from (env MPC_WALLET_COORDINATOR_DIR)')
-    .option('--api <url>', 'coordinator API URL (env MPC_WALLET_API)')
-    .option('--api-token-file <file>', 'file holding the API bearer token (env MPC_WALLET_API_TOKEN holds the token itself)')
     .option('--json', 'print one JSON object per member: peerId, addrs, state, lastHeartbeatMs')
-    .action(async (opts: { coordinatorDir?: string, api?: string, apiTokenFile?: string, json?: boolean }) => {
-      const apiToken = opts.apiTokenFile !== undefined ? (await readFile(opts.apiTokenFile, 'utf8')).trim() : undefined
-      const client = await apiClientFrom({ ...opts, apiToken })
-      const view = await client.cluster()
+    .action(async (opts: ApiFlags & { json?: boolean }) => {
+      const view = await (await clientOf(opts)).cluster()
       if (opts.json === true) {
         console.log(JSON.stringify(view.members.map(m => ({ peerId: m.peerId, addrs: m.addrs, state: m.state, lastHeartbeatMs: m.lastHeartbeatMs }))))
       } else {
         console.log(formatClusterTable(view))
       }
+    })
+
+  withApiOptions(program.command('keygen'))
+    .description('create a threshold key by DKG among healthy members')
+    .addOption(new Option('--scheme <scheme>', 'signature scheme').choices(SCHEMES).makeOptionMandatory())
+    .requiredOption('--threshold <t>', 'signers needed (t)', wholeNumber('--threshold'))
+    .option('--parties <n>', 'key holders (n); default: the number of --members', wholeNumber('--parties'))
+    .option('--members <peerIds>', 'comma-separated PeerIds of the holders (default: any healthy members)')
+    .addOption(new Option('--network <network>', 'Bitcoin network of the Taproot address').choices(NETWORKS).default('mainnet'))
+    .option('--json', 'print the key as JSON')
+    .action(async (opts: ApiFlags & { scheme: string, threshold: number, parties?: number, members?: string, network: string, json?: boolean }) => {
+      const members = opts.members?.split(',').map(m => m.trim()).filter(m => m !== '')
+      const parties = opts.parties ?? members?.length
+      if (parties === undefined) throw new UsageError('--parties is required unless --members names the holders')
+      const key = await (await clientOf(opts)).keygen({ scheme: opts.scheme, threshold: opts.threshold, parties, members, network: opts.network })
+      console.log(opts.json === true ? JSON.stringify(key) : formatKey(key))
+    })
+
+  withApiOptions(program.command('sign'))
+    .description('sign a message (hex, or a file\'s bytes) with a threshold key')
+    .requiredOption('--key <id>', 'key id')
+    .option('--message <hex>', 'message as hex (Taproot: the 32-byte sighash)')
+    .option('--file <file>', 'sign the bytes of this file instead')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: ApiFlags & { key: string, message?: string, file?: string, json?: boolean }) => {
+      if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give exactly one of --message <hex> or --file <file>')
+      let hex = opts.message ?? ''
+      if (opts.file !== undefined) {
+        try {
+          hex = (await readFile(opts.file)).toString('hex')
+        } catch (err) {
+          throw new ConfigError(`--file: cannot read ${opts.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+        }
+      }
+      const result = await (await clientOf(opts)).sign(opts.key, hex)
+      console.log(opts.json === true ? JSON.stringify(result) : result.signature)
+    })
+
+  withApiOptions(program.command('keys'))
+    .description('list the keys: scheme, threshold, holders and status')
+    .addOption(new Option('--network <network>', 'Bitcoin network for Taproot addresses').choices(NETWORKS).default('mainnet'))
+    .option('--json', 'print the keys as JSON')
+    .action(async (opts: ApiFlags & { network: string, json?: boolean }) => {
+      const keys = await (await clientOf(opts)).keys(opts.network)
+      if (opts.json === true) console.log(JSON.stringify(keys))
+      else console.log(keys.length === 0 ? 'no keys yet (create one with: mpc-wallet keygen)' : keys.map(formatKey).join('\n'))
     })
 
   return program
@@ -206,6 +309,11 @@ export async function main (argv = process.argv): Promise<void> {
     if (err instanceof CommanderError) {
       // Commander already printed its one-line message (or the help text).
       process.exitCode = err.exitCode === 0 ? 0 : 2
+      return
+    }
+    if (err instanceof UsageError) {
+      console.error(`mpc-wallet: ${err.message}`)
+      process.exitCode = 2
       return
     }
     const known = USER_ERRORS.some(E => err instanceof E)

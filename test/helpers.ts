@@ -1,15 +1,28 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createHash } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Coordinator, initCoordinator, type InitResult } from '../src/coordinator/coordinator.js'
+import { verifyBip340External, verifyEd25519External } from '../scripts/verify.js'
+import { Coordinator, initCoordinator, type CoordinatorOptions, type InitResult } from '../src/coordinator/coordinator.js'
+import { describeGroupKey, type Scheme } from '../src/crypto/index.js'
 import { createLogger } from '../src/log.js'
 import { MpcNode, type NodeOptions } from '../src/peer/node.js'
+import { GossipMessage, type Event } from '../src/protocols/messages.js'
+import { topicName } from '../src/protocols/topics.js'
+import { IDENTITY_FILE } from '../src/store/identity.js'
+import type { KeyRecord } from '../src/coordinator/keys.js'
+import type { Message } from '@libp2p/interface'
 
 export const log = createLogger((process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent')
 
 /** Fast timings for tests: heartbeats every 100 ms, suspect after 400 ms, down after 800 ms. */
 export const FAST = { heartbeatIntervalMs: 100, health: { suspectAfterMs: 400, downAfterMs: 800 } }
+
+/** Every test node's key store: a passphrase and a cheap scrypt cost (the default costs ~0.3 s a start). */
+export const VAULT = { passphrase: 'correct horse battery staple', keystoreCost: { logN: 8, r: 8, p: 1 } }
 
 export async function tempDir (prefix = 'mpcw-test-'): Promise<{ path: string, [Symbol.asyncDispose]: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
@@ -37,17 +50,17 @@ export interface TestCluster {
 }
 
 /** A coordinator and `n` nodes, in this process, over TCP on 127.0.0.1, with real stores on disk. */
-export async function startCluster (n: number): Promise<TestCluster> {
+export async function startCluster (n: number, timeouts: Pick<CoordinatorOptions, 'keygenTimeoutMs' | 'signRoundTimeoutMs'> = {}): Promise<TestCluster> {
   const dir = await tempDir()
   const coordinatorDir = join(dir.path, 'coordinator')
   const init = await initCoordinator({ dataDir: coordinatorDir, listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
-  const coordinator = await Coordinator.start({ dataDir: coordinatorDir, log, health: FAST.health })
+  const coordinator = await Coordinator.start({ dataDir: coordinatorDir, log, health: FAST.health, ...timeouts })
   const bootstrap = coordinator.libp2p.getMultiaddrs().map(String)
   const nodes: MpcNode[] = []
   const startNode = async (name: string, extra: Partial<NodeOptions> = {}): Promise<MpcNode> => {
     const node = await MpcNode.start({
       dataDir: join(dir.path, name), log, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, joinToken: init.joinToken,
-      heartbeatIntervalMs: FAST.heartbeatIntervalMs, firstJoinTimeoutMs: 10_000, ...extra
+      heartbeatIntervalMs: FAST.heartbeatIntervalMs, firstJoinTimeoutMs: 10_000, ...VAULT, ...extra
     })
     nodes.push(node)
     return node
@@ -59,4 +72,92 @@ export async function startCluster (n: number): Promise<TestCluster> {
     await dir[Symbol.asyncDispose]()
   }
   return { root: dir.path, init, coordinator, nodes, bootstrap, startNode, stop }
+}
+
+// ---- helpers of the key tests (keygen, signing) ----
+
+/** The coordinator's view of a member's health, or undefined when it is not a member. */
+export function memberState (cluster: TestCluster, peerId: string): string | undefined {
+  return cluster.coordinator.cluster().members.find(m => m.peerId === peerId)?.state
+}
+
+/** Waits until the coordinator sees these nodes (default: every running node of the cluster) up. */
+export async function waitAllUp (cluster: TestCluster, nodes?: MpcNode[], timeoutMs = 15_000): Promise<void> {
+  const running = nodes ?? cluster.nodes.filter(n => n.libp2p.status === 'started')
+  await waitFor('every running node up', () => running.every(n => memberState(cluster, n.peerId.toString()) === 'up'), timeoutMs)
+}
+
+/**
+ * Stops `node` (if running) and starts it again from its data directory alone (no token, no
+ * bootstrap flag), with `extra` options (e.g. other faults); replaces it in cluster.nodes and
+ * waits until the coordinator sees it up.
+ */
+export async function restartNode (cluster: TestCluster, node: MpcNode, extra: Partial<NodeOptions> = {}): Promise<MpcNode> {
+  await node.stop().catch(() => {})
+  const restarted = await MpcNode.start({
+    ...VAULT, dataDir: node.dataDir, log, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeatIntervalMs: FAST.heartbeatIntervalMs, ...extra
+  })
+  const at = cluster.nodes.indexOf(node)
+  if (at >= 0) cluster.nodes[at] = restarted
+  else cluster.nodes.push(restarted)
+  const peerId = restarted.peerId.toString()
+  // Up (its heartbeats arrive) and reachable: connected to the coordinator again, since the
+  // coordinator may not even have noticed a quick restart and would dial the old address.
+  await waitFor(`${peerId} up again`, () => memberState(cluster, peerId) === 'up' &&
+    cluster.coordinator.libp2p.getConnections(restarted.peerId).some(c => c.status === 'open'))
+  return restarted
+}
+
+/**
+ * Puts an identity into `<cluster root>/<name>` whose PeerId sorts before every PeerId in
+ * `others`, then starts the node there: as holders are ordered by PeerId, it is holder 1 of any
+ * key it holds, and so among the first signers the coordinator picks.
+ */
+export async function startNodeSortingFirst (cluster: TestCluster, name: string, extra: Partial<NodeOptions> = {}): Promise<MpcNode> {
+  const others = cluster.coordinator.cluster().members.map(m => m.peerId)
+  let key = await generateKeyPair('Ed25519')
+  while (others.some(o => peerIdFromPrivateKey(key).toString() >= o)) key = await generateKeyPair('Ed25519')
+  const dataDir = join(cluster.root, name)
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  await writeFile(join(dataDir, IDENTITY_FILE), privateKeyToProtobuf(key), { mode: 0o600 })
+  const node = await cluster.startNode(name, extra)
+  if (node.peerId.toString() !== peerIdFromPrivateKey(key).toString()) throw new Error('the seeded identity was not used')
+  return node
+}
+
+/**
+ * The events the coordinator publishes, in full (operation, session id, key id, detail,
+ * culprits), as one member receives them on the events channel.
+ */
+export function recordEvents (cluster: TestCluster, member: MpcNode): { events: Event[], stop: () => void } {
+  const topic = topicName(cluster.init.clusterId, 'events')
+  const events: Event[] = []
+  const onMessage = (evt: CustomEvent<Message>): void => {
+    if (evt.detail.topic !== topic) return
+    try {
+      const event = GossipMessage.decode(evt.detail.data).event
+      if (event !== undefined) events.push(event)
+    } catch {
+      // not an event envelope: the validator refused it already
+    }
+  }
+  member.libp2p.services.pubsub.addEventListener('message', onMessage)
+  return { events, stop: () => { member.libp2p.services.pubsub.removeEventListener('message', onMessage) } }
+}
+
+const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+/** Checks a signature with code that is not ours (OpenSSL, libsecp256k1), as a verifier would. */
+export function verifiesExternally (key: KeyRecord, message: Uint8Array, signature: Uint8Array): boolean {
+  if (key.scheme === 'ed25519') return verifyEd25519External(key.groupPublicKey, toHex(message), toHex(signature))
+  const { xOnlyPublicKey } = describeGroupKey('taproot', Buffer.from(key.groupPublicKey, 'hex'), 'regtest')
+  if (xOnlyPublicKey === undefined) throw new Error('a taproot key without an x-only public key')
+  return verifyBip340External(xOnlyPublicKey, toHex(message), toHex(signature))
+}
+
+/** A message the scheme accepts, from a text: Taproot signs a 32-byte digest. */
+export function messageFor (scheme: Scheme, text: string): Uint8Array {
+  const bytes = new TextEncoder().encode(text)
+  if (scheme === 'ed25519') return bytes
+  return new Uint8Array(createHash('sha256').update(bytes).digest())
 }

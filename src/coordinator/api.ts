@@ -7,21 +7,92 @@ import type { Logger } from '../log.js'
 /** A client error the API answers with its status and a message; never a 500 for bad input. */
 export class ApiError extends Error {
   override name = 'ApiError'
-  constructor (readonly status: number, readonly code: string, message: string) {
+  constructor (readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>) {
     super(message)
   }
 }
 
-export type Route = (url: URL) => Promise<unknown>
+export interface RouteRequest {
+  url: URL
+  /** Path parameters, e.g. `id` for `/v1/keys/:id`. */
+  params: Record<string, string>
+  /** The parsed JSON body of a POST (an object), or undefined for GET. */
+  body: Record<string, unknown> | undefined
+}
+
+/** A route answers JSON (an object or array), or `{ text }` for text/plain (metrics). */
+export type Route = (req: RouteRequest) => Promise<unknown>
+
+export interface RouteTable {
+  /** `METHOD /path/:param` → handler */
+  [route: string]: Route
+}
 
 export interface ApiOptions {
   host: string
   port: number
   /** Bearer token every request must carry. */
   token: string
-  /** GET routes by exact path. */
-  routes: Record<string, Route>
+  routes: RouteTable
   log: Logger
+}
+
+export const MAX_BODY_BYTES = 64 * 1024
+
+/** Answered as text/plain rather than JSON (Prometheus metrics). */
+export class TextBody {
+  constructor (readonly text: string, readonly contentType = 'text/plain; version=0.0.4; charset=utf-8') {}
+}
+
+interface CompiledRoute { method: string, parts: string[], route: Route }
+
+function compile (routes: RouteTable): CompiledRoute[] {
+  return Object.entries(routes).map(([key, route]) => {
+    const [method = 'GET', path = '/'] = key.split(' ')
+    return { method, parts: path.split('/'), route }
+  })
+}
+
+function match (routes: CompiledRoute[], method: string, pathname: string): { route?: Route, params: Record<string, string>, allowed: string[] } {
+  const parts = pathname.split('/')
+  const allowed: string[] = []
+  for (const r of routes) {
+    if (r.parts.length !== parts.length) continue
+    const params: Record<string, string> = {}
+    const ok = r.parts.every((p, i) => {
+      if (p.startsWith(':')) {
+        params[p.slice(1)] = decodeURIComponent(parts[i] ?? '')
+        return (parts[i] ?? '') !== ''
+      }
+      return p === parts[i]
+    })
+    if (!ok) continue
+    if (r.method === method) return { route: r.route, params, allowed }
+    allowed.push(r.method)
+  }
+  return { params: {}, allowed }
+}
+
+async function readBody (req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? ''
+  if (!type.startsWith('application/json')) throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json')
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > MAX_BODY_BYTES) throw new ApiError(413, 'body_too_large', `body over ${MAX_BODY_BYTES} bytes`)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'body_too_large', `body over ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new ApiError(400, 'bad_json', 'the body is not valid JSON')
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ApiError(400, 'bad_json', 'the body must be a JSON object')
+  return parsed as Record<string, unknown>
 }
 
 const MAX_URL_LENGTH = 2048
@@ -46,6 +117,7 @@ export class UserApi {
   private constructor (private readonly server: Server, readonly url: string) {}
 
   static async start (opts: ApiOptions): Promise<UserApi> {
+    const routes = compile(opts.routes)
     const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       if ((req.url ?? '').length > MAX_URL_LENGTH) throw new ApiError(414, 'uri_too_long', 'request URI too long')
       const url = new URL(req.url ?? '/', 'http://api.invalid')
@@ -54,21 +126,30 @@ export class UserApi {
         res.setHeader('www-authenticate', 'Bearer')
         throw new ApiError(401, 'unauthorized', 'missing or wrong bearer token')
       }
-      const route = opts.routes[url.pathname]
-      if (route === undefined) throw new ApiError(404, 'not_found', `no route ${url.pathname}`)
-      if (req.method !== 'GET') throw new ApiError(405, 'method_not_allowed', `${url.pathname} accepts GET`)
-      send(res, 200, await route(url))
+      const found = match(routes, req.method ?? 'GET', url.pathname)
+      if (found.route === undefined) {
+        if (found.allowed.length > 0) throw new ApiError(405, 'method_not_allowed', `${url.pathname} accepts ${found.allowed.join(', ')}`)
+        throw new ApiError(404, 'not_found', `no route ${url.pathname}`)
+      }
+      const body = req.method === 'POST' ? await readBody(req) : undefined
+      const result = await found.route({ url, params: found.params, body })
+      if (result instanceof TextBody) {
+        res.writeHead(200, { 'content-type': result.contentType })
+        res.end(result.text)
+      } else {
+        send(res, 200, result)
+      }
     }
     const server = createServer((req, res) => {
       handle(req, res).catch((err: unknown) => {
         if (err instanceof ApiError) {
-          send(res, err.status, { error: { code: err.code, message: err.message } })
+          send(res, err.status, { error: { code: err.code, message: err.message, ...(err.details ?? {}) } })
         } else {
           opts.log.error({ err }, 'api request failed')
           send(res, 503, { error: { code: 'unavailable', message: 'the coordinator could not answer; see its log' } })
         }
+        req.resume()
       })
-      req.resume()
     })
     server.requestTimeout = 10_000
     server.headersTimeout = 5_000

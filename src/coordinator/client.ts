@@ -1,14 +1,35 @@
 import type { ClusterView, EventView } from './coordinator.js'
+import type { KeyView } from './requests.js'
+
+export interface SignView {
+  keyId: string
+  scheme: string
+  message: string
+  signature: string
+  signers: string[]
+  sessionId: string
+  attempts: number
+}
+
+export interface KeygenParams {
+  scheme: string
+  threshold: number
+  parties: number
+  members?: string[]
+  network?: string
+}
 
 /** The API answered with an error, or could not be reached; the message is for people. */
 export class ApiClientError extends Error {
   override name = 'ApiClientError'
-  constructor (message: string, readonly status?: number) {
+  constructor (message: string, readonly status?: number, readonly culprits: string[] = []) {
     super(message)
   }
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000
+/** Keygen and signing wait for the cluster; their own deadlines are shorter than this. */
+const TASK_TIMEOUT_MS = 120_000
 
 /** A client of the coordinator's user API, used by the CLI and the simulation. */
 export class ApiClient {
@@ -22,16 +43,41 @@ export class ApiClient {
     return await this.get<EventView[]>(`/v1/events?after=${after}&limit=${limit}`)
   }
 
+  async keys (network?: string): Promise<KeyView[]> {
+    return await this.get<KeyView[]>(`/v1/keys${network !== undefined ? `?network=${encodeURIComponent(network)}` : ''}`)
+  }
+
+  async key (id: string, network?: string): Promise<KeyView> {
+    return await this.get<KeyView>(`/v1/keys/${encodeURIComponent(id)}${network !== undefined ? `?network=${encodeURIComponent(network)}` : ''}`)
+  }
+
+  async keygen (params: KeygenParams): Promise<KeyView> {
+    return await this.request<KeyView>('POST', '/v1/keys', params, TASK_TIMEOUT_MS)
+  }
+
+  async sign (keyId: string, messageHex: string): Promise<SignView> {
+    return await this.request<SignView>('POST', `/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex }, TASK_TIMEOUT_MS)
+  }
+
   private async get<T> (path: string): Promise<T> {
+    return await this.request<T>('GET', path, undefined, this.timeoutMs)
+  }
+
+  private async request<T> (method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
     let res: Response
     try {
-      res = await fetch(new URL(path, this.baseUrl), { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(this.timeoutMs) })
+      res = await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(timeoutMs)
+      })
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
       throw new ApiClientError(`cannot reach the coordinator API at ${this.baseUrl}: ${cause}`)
     }
-    const body = await res.json().catch(() => undefined) as { error?: { message?: string } } | undefined
-    if (!res.ok) throw new ApiClientError(`coordinator API ${path}: ${res.status} ${body?.error?.message ?? res.statusText}`, res.status)
-    return body as T
+    const answer = await res.json().catch(() => undefined) as { error?: { message?: string, culprits?: string[] } } | undefined
+    if (!res.ok) throw new ApiClientError(`${res.status} ${answer?.error?.message ?? res.statusText}`, res.status, answer?.error?.culprits ?? [])
+    return answer as T
   }
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sendCommand, serveCommands, type CommandContext } from '../protocols/command.js'
 import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.js'
+import { newEvent } from '../protocols/events.js'
 import { multiaddrFromBytes, peerIdFromBytes } from '../protocols/ids.js'
 import { ErrorCode, Event, EventKind, Health, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
 import { isRosterMember, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
@@ -15,7 +16,11 @@ import { DataDirError } from '../store/errors.js'
 import { readPrivateFile, writeFileAtomic } from '../store/files.js'
 import { loadOrCreateIdentity } from '../store/identity.js'
 import { Store } from '../store/store.js'
-import { ApiError, parseApiListen, UserApi } from './api.js'
+import { ApiError, parseApiListen, TextBody, UserApi } from './api.js'
+import { KeyRegistry } from './keys.js'
+import { keyView, parseKeygenBody, parseNetwork, parseSignBody } from './requests.js'
+import { TaskError, Tasks } from './tasks.js'
+import { PeerMetrics } from '../peer/metrics.js'
 import { DEFAULT_HEALTH, HealthTracker, type HealthChange, type HealthState, type HealthThresholds } from './health.js'
 import type { Logger } from '../log.js'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
@@ -100,6 +105,10 @@ export interface CoordinatorOptions {
   announce?: string[]
   api?: string
   health?: Partial<HealthThresholds>
+  /** Deadline of a whole keygen (DKG and agreement). Default 30 s. */
+  keygenTimeoutMs?: number
+  /** Deadline of each signing round at each signer. Default 5 s. */
+  signRoundTimeoutMs?: number
 }
 
 export interface MemberView {
@@ -140,6 +149,10 @@ export class Coordinator {
   private rosterWrites: Promise<unknown> = Promise.resolve()
   private api: UserApi | undefined
   private readonly startedAt = Date.now()
+  readonly keys: KeyRegistry
+  readonly tasks: Tasks
+  readonly metrics: PeerMetrics
+  private readonly healthOf = (peerId: string): HealthState => this.health.get(peerId).state
 
   private constructor (
     readonly libp2p: MpcLibp2p,
@@ -148,9 +161,22 @@ export class Coordinator {
     private readonly key: PrivateKey,
     private readonly joinToken: string,
     private readonly thresholds: HealthThresholds,
-    private readonly log: Logger
+    private readonly log: Logger,
+    timeouts: { keygenTimeoutMs?: number, signRoundTimeoutMs?: number }
   ) {
     this.health = new HealthTracker(thresholds)
+    this.keys = new KeyRegistry(store)
+    this.metrics = new PeerMetrics(libp2p, () => this.channels)
+    this.tasks = new Tasks({
+      libp2p,
+      clusterId: () => roster.clusterId,
+      members: () => this.members().map(m => m.peerId.toString()),
+      health: this.healthOf,
+      keys: this.keys,
+      record: async (event) => { await this.recordEvent(event) },
+      log,
+      ...timeouts
+    })
     this.channels = new GossipChannels(libp2p, () => ({
       clusterId: roster.clusterId,
       coordinator: roster.coordinator,
@@ -203,7 +229,7 @@ export class Coordinator {
       const book = new RosterBook(store, cluster.clusterId, libp2p.peerId)
       await book.load()
       const log = opts.log.child({ component: 'coordinator' })
-      coordinator = new Coordinator(libp2p, store, book, key, joinToken, thresholds, log)
+      coordinator = new Coordinator(libp2p, store, book, key, joinToken, thresholds, log, { keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs })
       await coordinator.run(apiListen, apiToken, opts.dataDir)
       return coordinator
     } catch (err) {
@@ -248,8 +274,36 @@ export class Coordinator {
       token: apiToken,
       log: this.log,
       routes: {
-        '/v1/cluster': async () => this.cluster(),
-        '/v1/events': async (url) => await this.events(url)
+        'GET /v1/cluster': async () => this.cluster(),
+        'GET /v1/events': async ({ url }) => await this.events(url),
+        'GET /v1/keys': async ({ url }) => {
+          const network = parseNetwork(url.searchParams.get('network') ?? undefined)
+          return (await this.keys.list()).map(k => keyView(k, this.healthOf, network))
+        },
+        'GET /v1/keys/:id': async ({ url, params }) => {
+          const key = await this.keys.get(params.id ?? '')
+          if (key === undefined) throw new ApiError(404, 'not_found', `no key ${params.id ?? ''}`)
+          return keyView(key, this.healthOf, parseNetwork(url.searchParams.get('network') ?? undefined))
+        },
+        'POST /v1/keys': async ({ body }) => {
+          const req = parseKeygenBody(body)
+          const key = await this.metrics.observe('keygen', async () => await this.tasks.keygen(req).catch(taskToApi))
+          return keyView(key, this.healthOf, req.network)
+        },
+        'POST /v1/keys/:id/sign': async ({ params, body }) => {
+          const message = parseSignBody(body)
+          const result = await this.metrics.observe('sign', async () => await this.tasks.sign(params.id ?? '', message).catch(taskToApi))
+          return {
+            keyId: result.keyId,
+            scheme: result.scheme,
+            message: Buffer.from(result.message).toString('hex'),
+            signature: Buffer.from(result.signature).toString('hex'),
+            signers: result.signers,
+            sessionId: result.sessionId,
+            attempts: result.attempts
+          }
+        },
+        'GET /metrics': async () => new TextBody(await this.metrics.text())
       }
     })
     await writeFileAtomic(join(dataDir, API_INFO_FILE), JSON.stringify({ url: this.api.url, pid: process.pid }) + '\n', 0o600)
@@ -342,10 +396,10 @@ export class Coordinator {
   }
 
   /** Stores an event durably, then publishes it on `events`. */
-  private async recordEvent (fields: Partial<Omit<Event, 'seq' | 'atMs'>> & { kind: EventKind }): Promise<void> {
+  private async recordEvent (fields: Partial<Event> & { kind: EventKind }): Promise<void> {
     let event: Event | undefined
     await this.store.appendEvent(seq => {
-      event = { seq, atMs: Date.now(), peerId: new Uint8Array(), epoch: 0, from: Health.HEALTH_UNKNOWN, to: Health.HEALTH_UNKNOWN, ...fields }
+      event = newEvent({ ...fields, seq })
       return Event.encode(event)
     })
     if (event !== undefined) await this.channels.publish('events', { event })
@@ -400,4 +454,12 @@ export async function readApiInfo (dataDir: string): Promise<{ url: string }> {
   } catch {
     throw new DataDirError(`no running coordinator API recorded in ${dataDir} (${API_INFO_FILE} missing): is the coordinator started?`)
   }
+}
+
+const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502 }
+
+/** A task failure as the API reports it: a JSON error with the culprits, never a bare 500. */
+function taskToApi (err: unknown): never {
+  if (err instanceof TaskError) throw new ApiError(TASK_STATUS[err.code], err.code, err.message, err.culprits.length > 0 ? { culprits: err.culprits } : undefined)
+  throw err
 }

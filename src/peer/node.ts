@@ -1,8 +1,8 @@
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { loadavg, cpus } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sendCommand, serveCommands, type CommandContext } from '../protocols/command.js'
+import { sendCommand, serveCommands, type CommandContext, type CommandHandlers } from '../protocols/command.js'
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
 import { ErrorCode, Event } from '../protocols/messages.js'
 import { openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
@@ -10,6 +10,11 @@ import { formatJoinToken, parseJoinToken, type JoinToken } from '../protocols/to
 import { loadOrCreateIdentity } from '../store/identity.js'
 import { Store } from '../store/store.js'
 import { GossipChannels } from './channels.js'
+import { DkgSessions } from './dkg-sessions.js'
+import { keyCommandHandlers } from './key-handlers.js'
+import { PeerMetrics, serveMetrics } from './metrics.js'
+import type { NodeFaults } from './faults.js'
+import { ShareVault, type ShareRecord } from './shares.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, SOFTWARE_VERSION, type ClusterRecord } from './config.js'
 import { createPeer, type MpcLibp2p } from './libp2p.js'
 import { RosterBook } from './roster-book.js'
@@ -37,6 +42,14 @@ export interface NodeOptions {
   joinToken?: string
   heartbeatIntervalMs?: number
   firstJoinTimeoutMs?: number
+  /** Unlocks the key store (key shares and nonces are sealed under it). */
+  passphrase: string
+  /** scrypt cost of a new key store; tests lower it. Default: DEFAULT_SCRYPT of src/crypto. */
+  keystoreCost?: { logN: number, r: number, p: number }
+  /** Misbehaviour for tests (see faults.ts); off in every real node. */
+  faults?: NodeFaults
+  /** Serve Prometheus metrics on this host and port (GET /metrics). */
+  metrics?: { host: string, port: number }
 }
 
 export interface NodeStatus {
@@ -60,11 +73,16 @@ export class MpcNode {
   private heartbeatSeq = 0
   private redialing = false
   private readonly channels: GossipChannels
+  private readonly dkg: DkgSessions
+  private keysHeld = 0
+  readonly metrics: PeerMetrics
+  private metricsServer: { url: string, close: () => Promise<void> } | undefined
 
   private constructor (
     readonly libp2p: MpcLibp2p,
     private readonly store: Store,
     readonly roster: RosterBook,
+    private readonly vault: ShareVault,
     private readonly opts: NodeOptions & { heartbeatIntervalMs: number },
     private readonly log: Logger
   ) {
@@ -72,13 +90,29 @@ export class MpcNode {
       clusterId: roster.clusterId,
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
-      hasSession: () => false
+      hasSession: (id) => this.dkg.has(id)
     }), {
       heartbeats: async () => {},
-      rounds: async () => {},
+      rounds: async (round, author) => { await this.dkg.handle(round, author) },
       state: async (verified) => { await this.adoptRoster(verified) },
       events: async (event) => { await this.store.putEvent(event.seq, Event.encode(event)) }
     }, log)
+    this.dkg = new DkgSessions(this.channels, libp2p.peerId, log, opts.faults ?? {})
+    this.metrics = new PeerMetrics(libp2p, () => this.channels)
+  }
+
+  get metricsUrl (): string | undefined {
+    return this.metricsServer?.url
+  }
+
+  /** Counts and times this node's part of keygen and signing. */
+  private observed (handlers: CommandHandlers): CommandHandlers {
+    const { keygen, signShare } = handlers
+    return {
+      ...handlers,
+      ...(keygen !== undefined ? { keygen: async (req, ctx) => await this.metrics.observe('keygen', async () => await keygen(req, ctx)) } : {}),
+      ...(signShare !== undefined ? { signShare: async (req, ctx) => await this.metrics.observe('sign', async () => await signShare(req, ctx)) } : {})
+    }
   }
 
   get peerId (): PeerId {
@@ -112,8 +146,11 @@ export class MpcNode {
       parseMultiaddrs(bootstrap, '--bootstrap')
       if (bootstrap.length === 0) throw new ConfigError('no bootstrap address: pass --bootstrap <multiaddr of the coordinator or a member>')
       const log = opts.log.child({ component: 'node' })
+      const vault = await ShareVault.open(store, opts.passphrase, peerIdFromPrivateKey(privateKey).toString(), opts.keystoreCost)
+      const dropped = await vault.discardAllNonces()
+      if (dropped > 0) log.info({ dropped }, 'discarded nonces of sessions interrupted by the last stop')
       libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen: opts.listen ?? DEFAULT_NODE_LISTEN, announce: opts.announce, bootstrap })
-      node = new MpcNode(libp2p, store, roster, { ...opts, heartbeatIntervalMs, bootstrap }, log)
+      node = new MpcNode(libp2p, store, roster, vault, { ...opts, heartbeatIntervalMs, bootstrap }, log)
       await node.run(token, stored === undefined)
       return node
     } catch (err) {
@@ -141,9 +178,22 @@ export class MpcNode {
           })
           await this.adoptRoster(verified)
           return { epoch: this.roster.epoch }
-        }
+        },
+        ...this.observed(keyCommandHandlers({
+          self: this.peerId,
+          clusterId: () => this.roster.clusterId,
+          vault: this.vault,
+          dkg: this.dkg,
+          requireCoordinator: (ctx) => { this.requireCoordinator(ctx) },
+          log: this.log,
+          faults: this.opts.faults ?? {}
+        }))
       }
     })
+    if (this.opts.metrics !== undefined) {
+      this.metricsServer = await serveMetrics(this.metrics, this.opts.metrics.host, this.opts.metrics.port)
+      this.log.info({ url: this.metricsServer.url }, 'serving metrics')
+    }
     this.heartbeatTimer = setInterval(() => { void this.heartbeat() }, this.opts.heartbeatIntervalMs)
     if (firstJoin) {
       await this.join(token, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.opts.firstJoinTimeoutMs ?? DEFAULT_FIRST_JOIN_TIMEOUT_MS)]))
@@ -220,6 +270,7 @@ export class MpcNode {
   }
 
   private async heartbeat (): Promise<void> {
+    await this.countKeys()
     // Lost the coordinator (it restarted, or the network blipped): dial it again in the background.
     if (this.libp2p.getConnections(this.roster.coordinator).length === 0 && !this.redialing) {
       this.redialing = true
@@ -233,8 +284,8 @@ export class MpcNode {
         seq: ++this.heartbeatSeq,
         uptimeMs: Date.now() - this.startedAt,
         loadPermille: Math.min(0xffffffff, Math.round(load / Math.max(1, cpus().length) * 1000)),
-        activeSessions: 0,
-        keysHeld: 0,
+        activeSessions: this.dkg.active,
+        keysHeld: this.keysHeld,
         softwareVersion: SOFTWARE_VERSION,
         rosterEpoch: this.roster.epoch
       }
@@ -253,8 +304,19 @@ export class MpcNode {
     }
   }
 
+  /** Key shares this node holds, with their status (public metadata only). */
+  async shares (): Promise<ShareRecord[]> {
+    return await this.vault.listShares()
+  }
+
+  private async countKeys (): Promise<void> {
+    this.keysHeld = (await this.vault.listShares()).filter(s => s.status === 'active').length
+  }
+
   async stop (): Promise<void> {
     this.stopping.abort()
+    this.dkg.stop()
+    await this.metricsServer?.close()
     clearInterval(this.heartbeatTimer)
     this.channels.stop()
     await this.libp2p.stop()

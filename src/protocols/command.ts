@@ -2,7 +2,14 @@ import * as lp from 'it-length-prefixed'
 import { pipe } from 'it-pipe'
 import { COMMAND_PROTOCOL, DEFAULT_COMMAND_TIMEOUT_MS, MAX_ADDRS_PER_MEMBER, MAX_COMMAND_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_INBOUND_COMMAND_STREAMS, MAX_MEMBERS, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from './errors.js'
-import { CommandRequest, CommandResponse, ErrorCode, type JoinRequest, type JoinResponse, type RosterAck, type RosterUpdate, type StatusRequest, type StatusResponse } from './messages.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromBytes } from './ids.js'
+import {
+  CommandRequest, CommandResponse, ErrorCode,
+  type AbortRequest, type AbortResponse, type JoinRequest, type JoinResponse, type KeyCommitRequest, type KeyCommitResponse,
+  type KeygenRequest, type KeygenResponse, type RosterAck, type RosterUpdate, type SignCommitRequest, type SignCommitResponse,
+  type SignShareRequest, type SignShareResponse, type StatusRequest, type StatusResponse
+} from './messages.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
@@ -11,16 +18,26 @@ export interface CommandRequests {
   join: JoinRequest
   status: StatusRequest
   rosterUpdate: RosterUpdate
+  keygen: KeygenRequest
+  keyCommit: KeyCommitRequest
+  signCommit: SignCommitRequest
+  signShare: SignShareRequest
+  abort: AbortRequest
 }
 
 export interface CommandResponses {
   join: JoinResponse
   status: StatusResponse
   rosterUpdate: RosterAck
+  keygen: KeygenResponse
+  keyCommit: KeyCommitResponse
+  signCommit: SignCommitResponse
+  signShare: SignShareResponse
+  abort: AbortResponse
 }
 
 export type CommandKind = keyof CommandRequests
-const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate']
+const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort']
 
 export interface CommandContext {
   /** The Noise-authenticated PeerId at the other end of the stream. */
@@ -43,7 +60,7 @@ export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
   if (bytes.byteLength > MAX_COMMAND_BYTES) throw new MalformedMessageError('command too large')
   let request: CommandRequest
   try {
-    request = CommandRequest.decode(bytes, { limits: { join: { addrs: MAX_ADDRS_PER_MEMBER } } })
+    request = CommandRequest.decode(bytes, { limits: { join: { addrs: MAX_ADDRS_PER_MEMBER }, keygen: { participants: MAX_MEMBERS }, signShare: { commitments: MAX_MEMBERS } } })
   } catch (err) {
     throw new MalformedMessageError(`command does not decode: ${(err as Error).message}`)
   }
@@ -65,8 +82,8 @@ export function decodeCommandResponse (bytes: Uint8Array): CommandResponse {
   }
 }
 
-function errorResponse (code: ErrorCode, message: string): CommandResponse {
-  return { error: { code, message: message.slice(0, MAX_ERROR_MESSAGE_LENGTH) } }
+function errorResponse (code: ErrorCode, message: string, culprits: string[] = []): CommandResponse {
+  return { error: { code, message: message.slice(0, MAX_ERROR_MESSAGE_LENGTH), culprits: culprits.map(c => peerIdFromString(c).toMultihash().bytes) } }
 }
 
 /**
@@ -88,7 +105,7 @@ export async function dispatchCommand (bytes: Uint8Array, clusterId: string, han
     const result = await handler(request[kind] as never, ctx)
     return { [kind]: result }
   } catch (err) {
-    if (err instanceof CommandRefusedError) return errorResponse(err.code, err.message)
+    if (err instanceof CommandRefusedError) return errorResponse(err.code, err.message, err.culprits)
     if (err instanceof MalformedMessageError) return errorResponse(ErrorCode.BAD_REQUEST, err.message)
     // Internal failures may carry anything in their message: log it here, tell the caller only the kind.
     log?.error({ err, command: kind, peer: ctx.remotePeer.toString() }, 'command handler failed')
@@ -115,25 +132,28 @@ export interface CommandServerOptions {
 export async function serveCommands (libp2p: Libp2p, opts: CommandServerOptions): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS
   await libp2p.handle(COMMAND_PROTOCOL, ({ stream, connection }) => {
+    // The deadline bounds the wait for the request; a handler bounds its own work (a DKG session
+    // has its own deadline) and the caller's deadline bounds the whole exchange.
     const signal = AbortSignal.timeout(timeoutMs)
-    const onAbort = (): void => { stream.abort(new CommandTransportError('command deadline passed')) }
+    const onAbort = (): void => { stream.abort(new CommandTransportError('no request before the deadline')) }
     signal.addEventListener('abort', onAbort, { once: true })
     const run = async (): Promise<void> => {
       let response: CommandResponse
+      let bytes: Uint8Array | undefined
       try {
-        const bytes = await readOne(stream.source, signal)
-        response = await dispatchCommand(bytes, opts.clusterId(), opts.handlers, { remotePeer: connection.remotePeer }, opts.log)
+        bytes = await readOne(stream.source, signal)
       } catch (err) {
         response = errorResponse(ErrorCode.BAD_REQUEST, (err as Error).message)
+      } finally {
+        signal.removeEventListener('abort', onAbort)
       }
-      await stream.sink(lp.encode([CommandResponse.encode(response)]))
+      if (bytes !== undefined) response = await dispatchCommand(bytes, opts.clusterId(), opts.handlers, { remotePeer: connection.remotePeer }, opts.log)
+      await stream.sink(lp.encode([CommandResponse.encode(response!)]))
     }
-    run()
-      .catch(err => {
-        opts.log.debug({ err, peer: connection.remotePeer.toString() }, 'command stream failed')
-        stream.abort(err as Error)
-      })
-      .finally(() => { signal.removeEventListener('abort', onAbort) })
+    run().catch(err => {
+      opts.log.debug({ err, peer: connection.remotePeer.toString() }, 'command stream failed')
+      stream.abort(err as Error)
+    })
   }, { maxInboundStreams: MAX_INBOUND_COMMAND_STREAMS, maxOutboundStreams: MAX_INBOUND_COMMAND_STREAMS })
 }
 
@@ -165,7 +185,10 @@ export async function sendCommand<K extends CommandKind> (
     await stream.close().catch(() => {})
   }
   const response = decodeCommandResponse(bytes)
-  if (response.error !== undefined) throw new CommandRefusedError(response.error.code, response.error.message)
+  if (response.error !== undefined) {
+    const culprits = response.error.culprits.flatMap(c => { try { return [peerIdFromBytes(c).toString()] } catch { return [] } })
+    throw new CommandRefusedError(response.error.code, response.error.message, culprits)
+  }
   const result = response[kind]
   if (result === undefined) throw new MalformedMessageError(`response to ${kind} carries no ${kind} result`)
   return result as CommandResponses[K]

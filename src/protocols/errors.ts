@@ -19,6 +19,7 @@ export type GossipRejectReason =
   | 'not-coordinator'
   | 'bad-signature'
   | 'unknown-session'
+  | 'not-participant'
 
 export class GossipValidationError extends Error {
   override name = 'GossipValidationError'
@@ -30,7 +31,8 @@ export class GossipValidationError extends Error {
 /** A refused command, carried back to the caller as a CommandError with this code. */
 export class CommandRefusedError extends Error {
   override name = 'CommandRefusedError'
-  constructor (readonly code: ErrorCode, message: string) {
+  /** With ErrorCode.BLAME: the PeerIds (strings) at fault. */
+  constructor (readonly code: ErrorCode, message: string, readonly culprits: string[] = []) {
     super(message)
   }
 }

@@ -1,4 +1,4 @@
-import { MAX_GOSSIP_BYTES, MAX_SESSION_ID_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { MAX_GOSSIP_BYTES, MAX_MEMBERS, MAX_SESSION_ID_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { GossipValidationError, MalformedMessageError } from './errors.js'
 import { peerIdFromBytes } from './ids.js'
 import { EventKind, GossipMessage, Health, type Event, type Heartbeat, type RoundMessage } from './messages.js'
@@ -38,7 +38,7 @@ function ignore (reason: ConstructorParameters<typeof GossipValidationError>[1],
 function decodeEnvelope (channel: Channel, data: Uint8Array): GossipMessage {
   if (data.byteLength > MAX_GOSSIP_BYTES[channel]) reject('oversized', `${data.byteLength} bytes exceeds the ${channel} limit of ${MAX_GOSSIP_BYTES[channel]}`)
   try {
-    return GossipMessage.decode(data)
+    return GossipMessage.decode(data, { limits: { round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
   } catch (err) {
     reject('malformed', `does not decode: ${(err as Error).message}`)
   }
@@ -91,7 +91,10 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
     case 'rounds': {
       const round = msg.round ?? reject('wrong-channel', 'rounds carries only round messages')
       if (round.sessionId.length === 0 || round.sessionId.length > MAX_SESSION_ID_LENGTH) reject('malformed', 'bad session id')
-      if (round.to.length > 0) parsePeerId(round.to)
+      const parts = [round.dkgRound1, round.dkgRound2, round.nack].filter(b => b !== undefined)
+      if (parts.length !== 1) reject('malformed', 'round message must carry exactly one body')
+      round.dkgRound2?.shares.forEach(s => parsePeerId(s.to))
+      round.nack?.missing.forEach(parsePeerId)
       requireAuthorMember(author, ctx)
       if (!ctx.hasSession(round.sessionId)) ignore('unknown-session', `no session ${round.sessionId.slice(0, MAX_SESSION_ID_LENGTH)}`)
       return round as GossipBodies[C]

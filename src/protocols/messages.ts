@@ -551,14 +551,22 @@ export enum EventKind {
   EVENT_UNKNOWN = 'EVENT_UNKNOWN',
   MEMBER_JOINED = 'MEMBER_JOINED',
   MEMBER_ADDRS_CHANGED = 'MEMBER_ADDRS_CHANGED',
-  HEALTH_CHANGED = 'HEALTH_CHANGED'
+  HEALTH_CHANGED = 'HEALTH_CHANGED',
+  SESSION_STARTED = 'SESSION_STARTED',
+  SESSION_FINISHED = 'SESSION_FINISHED',
+  SESSION_FAILED = 'SESSION_FAILED',
+  BLAME = 'BLAME'
 }
 
 enum __EventKindValues {
   EVENT_UNKNOWN = 0,
   MEMBER_JOINED = 1,
   MEMBER_ADDRS_CHANGED = 2,
-  HEALTH_CHANGED = 3
+  HEALTH_CHANGED = 3,
+  SESSION_STARTED = 4,
+  SESSION_FINISHED = 5,
+  SESSION_FAILED = 6,
+  BLAME = 7
 }
 
 export namespace EventKind {
@@ -575,6 +583,11 @@ export interface Event {
   epoch: number
   from: Health
   to: Health
+  operation: string
+  sessionId: string
+  keyId: string
+  detail: string
+  culprits: Uint8Array[]
 }
 
 export namespace Event {
@@ -622,6 +635,33 @@ export namespace Event {
           Health.codec().encode(obj.to, w)
         }
 
+        if ((obj.operation != null && obj.operation !== '')) {
+          w.uint32(66)
+          w.string(obj.operation)
+        }
+
+        if ((obj.sessionId != null && obj.sessionId !== '')) {
+          w.uint32(74)
+          w.string(obj.sessionId)
+        }
+
+        if ((obj.keyId != null && obj.keyId !== '')) {
+          w.uint32(82)
+          w.string(obj.keyId)
+        }
+
+        if ((obj.detail != null && obj.detail !== '')) {
+          w.uint32(90)
+          w.string(obj.detail)
+        }
+
+        if (obj.culprits != null) {
+          for (const value of obj.culprits) {
+            w.uint32(98)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -633,7 +673,12 @@ export namespace Event {
           peerId: uint8ArrayAlloc(0),
           epoch: 0,
           from: Health.HEALTH_UNKNOWN,
-          to: Health.HEALTH_UNKNOWN
+          to: Health.HEALTH_UNKNOWN,
+          operation: '',
+          sessionId: '',
+          keyId: '',
+          detail: '',
+          culprits: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -670,6 +715,30 @@ export namespace Event {
               obj.to = Health.codec().decode(reader)
               break
             }
+            case 8: {
+              obj.operation = reader.string()
+              break
+            }
+            case 9: {
+              obj.sessionId = reader.string()
+              break
+            }
+            case 10: {
+              obj.keyId = reader.string()
+              break
+            }
+            case 11: {
+              obj.detail = reader.string()
+              break
+            }
+            case 12: {
+              if (opts.limits?.culprits != null && obj.culprits.length === opts.limits.culprits) {
+                throw new MaxLengthError('Decode error - map field "culprits" had too many elements')
+              }
+
+              obj.culprits.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -695,9 +764,9 @@ export namespace Event {
 
 export interface RoundMessage {
   sessionId: string
-  round: number
-  to: Uint8Array
-  payload: Uint8Array
+  dkgRound1?: DkgRound1
+  dkgRound2?: DkgRound2
+  nack?: RoundNack
 }
 
 export namespace RoundMessage {
@@ -715,19 +784,19 @@ export namespace RoundMessage {
           w.string(obj.sessionId)
         }
 
-        if ((obj.round != null && obj.round !== 0)) {
-          w.uint32(16)
-          w.uint32(obj.round)
+        if (obj.dkgRound1 != null) {
+          w.uint32(82)
+          DkgRound1.codec().encode(obj.dkgRound1, w)
         }
 
-        if ((obj.to != null && obj.to.byteLength > 0)) {
-          w.uint32(26)
-          w.bytes(obj.to)
+        if (obj.dkgRound2 != null) {
+          w.uint32(90)
+          DkgRound2.codec().encode(obj.dkgRound2, w)
         }
 
-        if ((obj.payload != null && obj.payload.byteLength > 0)) {
-          w.uint32(34)
-          w.bytes(obj.payload)
+        if (obj.nack != null) {
+          w.uint32(98)
+          RoundNack.codec().encode(obj.nack, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -735,10 +804,7 @@ export namespace RoundMessage {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          sessionId: '',
-          round: 0,
-          to: uint8ArrayAlloc(0),
-          payload: uint8ArrayAlloc(0)
+          sessionId: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -751,16 +817,22 @@ export namespace RoundMessage {
               obj.sessionId = reader.string()
               break
             }
-            case 2: {
-              obj.round = reader.uint32()
+            case 10: {
+              obj.dkgRound1 = DkgRound1.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.dkgRound1
+              })
               break
             }
-            case 3: {
-              obj.to = reader.bytes()
+            case 11: {
+              obj.dkgRound2 = DkgRound2.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.dkgRound2
+              })
               break
             }
-            case 4: {
-              obj.payload = reader.bytes()
+            case 12: {
+              obj.nack = RoundNack.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.nack
+              })
               break
             }
             default: {
@@ -786,12 +858,321 @@ export namespace RoundMessage {
   }
 }
 
+export interface DkgRound1 {
+  commitment: Uint8Array[]
+  proofOfKnowledge: Uint8Array
+  ephemeralPublicKey: Uint8Array
+}
+
+export namespace DkgRound1 {
+  let _codec: Codec<DkgRound1>
+
+  export const codec = (): Codec<DkgRound1> => {
+    if (_codec == null) {
+      _codec = message<DkgRound1>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.commitment != null) {
+          for (const value of obj.commitment) {
+            w.uint32(10)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.proofOfKnowledge != null && obj.proofOfKnowledge.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.proofOfKnowledge)
+        }
+
+        if ((obj.ephemeralPublicKey != null && obj.ephemeralPublicKey.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.ephemeralPublicKey)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          commitment: [],
+          proofOfKnowledge: uint8ArrayAlloc(0),
+          ephemeralPublicKey: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.commitment != null && obj.commitment.length === opts.limits.commitment) {
+                throw new MaxLengthError('Decode error - map field "commitment" had too many elements')
+              }
+
+              obj.commitment.push(reader.bytes())
+              break
+            }
+            case 2: {
+              obj.proofOfKnowledge = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.ephemeralPublicKey = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<DkgRound1>): Uint8Array => {
+    return encodeMessage(obj, DkgRound1.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DkgRound1>): DkgRound1 => {
+    return decodeMessage(buf, DkgRound1.codec(), opts)
+  }
+}
+
+export interface SealedShare {
+  to: Uint8Array
+  sealed: Uint8Array
+}
+
+export namespace SealedShare {
+  let _codec: Codec<SealedShare>
+
+  export const codec = (): Codec<SealedShare> => {
+    if (_codec == null) {
+      _codec = message<SealedShare>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.to != null && obj.to.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.to)
+        }
+
+        if ((obj.sealed != null && obj.sealed.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.sealed)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          to: uint8ArrayAlloc(0),
+          sealed: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.to = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.sealed = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<SealedShare>): Uint8Array => {
+    return encodeMessage(obj, SealedShare.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SealedShare>): SealedShare => {
+    return decodeMessage(buf, SealedShare.codec(), opts)
+  }
+}
+
+export interface DkgRound2 {
+  shares: SealedShare[]
+}
+
+export namespace DkgRound2 {
+  let _codec: Codec<DkgRound2>
+
+  export const codec = (): Codec<DkgRound2> => {
+    if (_codec == null) {
+      _codec = message<DkgRound2>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.shares != null) {
+          for (const value of obj.shares) {
+            w.uint32(10)
+            SealedShare.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          shares: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.shares != null && obj.shares.length === opts.limits.shares) {
+                throw new MaxLengthError('Decode error - map field "shares" had too many elements')
+              }
+
+              obj.shares.push(SealedShare.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.shares$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<DkgRound2>): Uint8Array => {
+    return encodeMessage(obj, DkgRound2.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DkgRound2>): DkgRound2 => {
+    return decodeMessage(buf, DkgRound2.codec(), opts)
+  }
+}
+
+export interface RoundNack {
+  round: number
+  missing: Uint8Array[]
+}
+
+export namespace RoundNack {
+  let _codec: Codec<RoundNack>
+
+  export const codec = (): Codec<RoundNack> => {
+    if (_codec == null) {
+      _codec = message<RoundNack>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.round != null && obj.round !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.round)
+        }
+
+        if (obj.missing != null) {
+          for (const value of obj.missing) {
+            w.uint32(18)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          round: 0,
+          missing: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.round = reader.uint32()
+              break
+            }
+            case 2: {
+              if (opts.limits?.missing != null && obj.missing.length === opts.limits.missing) {
+                throw new MaxLengthError('Decode error - map field "missing" had too many elements')
+              }
+
+              obj.missing.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<RoundNack>): Uint8Array => {
+    return encodeMessage(obj, RoundNack.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundNack>): RoundNack => {
+    return decodeMessage(buf, RoundNack.codec(), opts)
+  }
+}
+
 export interface CommandRequest {
   version: number
   clusterId: string
   join?: JoinRequest
   status?: StatusRequest
   rosterUpdate?: RosterUpdate
+  keygen?: KeygenRequest
+  keyCommit?: KeyCommitRequest
+  signCommit?: SignCommitRequest
+  signShare?: SignShareRequest
+  abort?: AbortRequest
 }
 
 export namespace CommandRequest {
@@ -827,6 +1208,31 @@ export namespace CommandRequest {
         if (obj.rosterUpdate != null) {
           w.uint32(98)
           RosterUpdate.codec().encode(obj.rosterUpdate, w)
+        }
+
+        if (obj.keygen != null) {
+          w.uint32(106)
+          KeygenRequest.codec().encode(obj.keygen, w)
+        }
+
+        if (obj.keyCommit != null) {
+          w.uint32(114)
+          KeyCommitRequest.codec().encode(obj.keyCommit, w)
+        }
+
+        if (obj.signCommit != null) {
+          w.uint32(122)
+          SignCommitRequest.codec().encode(obj.signCommit, w)
+        }
+
+        if (obj.signShare != null) {
+          w.uint32(130)
+          SignShareRequest.codec().encode(obj.signShare, w)
+        }
+
+        if (obj.abort != null) {
+          w.uint32(138)
+          AbortRequest.codec().encode(obj.abort, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -870,6 +1276,36 @@ export namespace CommandRequest {
               })
               break
             }
+            case 13: {
+              obj.keygen = KeygenRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.keygen
+              })
+              break
+            }
+            case 14: {
+              obj.keyCommit = KeyCommitRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.keyCommit
+              })
+              break
+            }
+            case 15: {
+              obj.signCommit = SignCommitRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.signCommit
+              })
+              break
+            }
+            case 16: {
+              obj.signShare = SignShareRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.signShare
+              })
+              break
+            }
+            case 17: {
+              obj.abort = AbortRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.abort
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -898,6 +1334,11 @@ export interface CommandResponse {
   join?: JoinResponse
   status?: StatusResponse
   rosterUpdate?: RosterAck
+  keygen?: KeygenResponse
+  keyCommit?: KeyCommitResponse
+  signCommit?: SignCommitResponse
+  signShare?: SignShareResponse
+  abort?: AbortResponse
 }
 
 export namespace CommandResponse {
@@ -928,6 +1369,31 @@ export namespace CommandResponse {
         if (obj.rosterUpdate != null) {
           w.uint32(98)
           RosterAck.codec().encode(obj.rosterUpdate, w)
+        }
+
+        if (obj.keygen != null) {
+          w.uint32(106)
+          KeygenResponse.codec().encode(obj.keygen, w)
+        }
+
+        if (obj.keyCommit != null) {
+          w.uint32(114)
+          KeyCommitResponse.codec().encode(obj.keyCommit, w)
+        }
+
+        if (obj.signCommit != null) {
+          w.uint32(122)
+          SignCommitResponse.codec().encode(obj.signCommit, w)
+        }
+
+        if (obj.signShare != null) {
+          w.uint32(130)
+          SignShareResponse.codec().encode(obj.signShare, w)
+        }
+
+        if (obj.abort != null) {
+          w.uint32(138)
+          AbortResponse.codec().encode(obj.abort, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -966,6 +1432,36 @@ export namespace CommandResponse {
               })
               break
             }
+            case 13: {
+              obj.keygen = KeygenResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.keygen
+              })
+              break
+            }
+            case 14: {
+              obj.keyCommit = KeyCommitResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.keyCommit
+              })
+              break
+            }
+            case 15: {
+              obj.signCommit = SignCommitResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.signCommit
+              })
+              break
+            }
+            case 16: {
+              obj.signShare = SignShareResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.signShare
+              })
+              break
+            }
+            case 17: {
+              obj.abort = AbortResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.abort
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -997,7 +1493,10 @@ export enum ErrorCode {
   BAD_TOKEN = 'BAD_TOKEN',
   UNSUPPORTED = 'UNSUPPORTED',
   STALE = 'STALE',
-  INTERNAL = 'INTERNAL'
+  INTERNAL = 'INTERNAL',
+  BLAME = 'BLAME',
+  NOT_FOUND = 'NOT_FOUND',
+  TIMEOUT = 'TIMEOUT'
 }
 
 enum __ErrorCodeValues {
@@ -1008,7 +1507,10 @@ enum __ErrorCodeValues {
   BAD_TOKEN = 4,
   UNSUPPORTED = 5,
   STALE = 6,
-  INTERNAL = 7
+  INTERNAL = 7,
+  BLAME = 8,
+  NOT_FOUND = 9,
+  TIMEOUT = 10
 }
 
 export namespace ErrorCode {
@@ -1020,6 +1522,7 @@ export namespace ErrorCode {
 export interface CommandError {
   code: ErrorCode
   message: string
+  culprits: Uint8Array[]
 }
 
 export namespace CommandError {
@@ -1042,13 +1545,21 @@ export namespace CommandError {
           w.string(obj.message)
         }
 
+        if (obj.culprits != null) {
+          for (const value of obj.culprits) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           code: ErrorCode.ERROR_UNSPECIFIED,
-          message: ''
+          message: '',
+          culprits: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1063,6 +1574,14 @@ export namespace CommandError {
             }
             case 2: {
               obj.message = reader.string()
+              break
+            }
+            case 3: {
+              if (opts.limits?.culprits != null && obj.culprits.length === opts.limits.culprits) {
+                throw new MaxLengthError('Decode error - map field "culprits" had too many elements')
+              }
+
+              obj.culprits.push(reader.bytes())
               break
             }
             default: {
@@ -1583,5 +2102,835 @@ export namespace RosterAck {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RosterAck>): RosterAck => {
     return decodeMessage(buf, RosterAck.codec(), opts)
+  }
+}
+
+export interface KeygenRequest {
+  keyId: string
+  sessionId: string
+  scheme: string
+  threshold: number
+  participants: Uint8Array[]
+  timeoutMs: number
+}
+
+export namespace KeygenRequest {
+  let _codec: Codec<KeygenRequest>
+
+  export const codec = (): Codec<KeygenRequest> => {
+    if (_codec == null) {
+      _codec = message<KeygenRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.keyId != null && obj.keyId !== '')) {
+          w.uint32(10)
+          w.string(obj.keyId)
+        }
+
+        if ((obj.sessionId != null && obj.sessionId !== '')) {
+          w.uint32(18)
+          w.string(obj.sessionId)
+        }
+
+        if ((obj.scheme != null && obj.scheme !== '')) {
+          w.uint32(26)
+          w.string(obj.scheme)
+        }
+
+        if ((obj.threshold != null && obj.threshold !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.threshold)
+        }
+
+        if (obj.participants != null) {
+          for (const value of obj.participants) {
+            w.uint32(42)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.timeoutMs != null && obj.timeoutMs !== 0)) {
+          w.uint32(48)
+          w.uint32(obj.timeoutMs)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          keyId: '',
+          sessionId: '',
+          scheme: '',
+          threshold: 0,
+          participants: [],
+          timeoutMs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.keyId = reader.string()
+              break
+            }
+            case 2: {
+              obj.sessionId = reader.string()
+              break
+            }
+            case 3: {
+              obj.scheme = reader.string()
+              break
+            }
+            case 4: {
+              obj.threshold = reader.uint32()
+              break
+            }
+            case 5: {
+              if (opts.limits?.participants != null && obj.participants.length === opts.limits.participants) {
+                throw new MaxLengthError('Decode error - map field "participants" had too many elements')
+              }
+
+              obj.participants.push(reader.bytes())
+              break
+            }
+            case 6: {
+              obj.timeoutMs = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<KeygenRequest>): Uint8Array => {
+    return encodeMessage(obj, KeygenRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<KeygenRequest>): KeygenRequest => {
+    return decodeMessage(buf, KeygenRequest.codec(), opts)
+  }
+}
+
+export interface KeygenResponse {
+  groupPublicKey: Uint8Array
+  transcriptHash: Uint8Array
+  publicPackage: Uint8Array
+  round1Digests: Uint8Array[]
+}
+
+export namespace KeygenResponse {
+  let _codec: Codec<KeygenResponse>
+
+  export const codec = (): Codec<KeygenResponse> => {
+    if (_codec == null) {
+      _codec = message<KeygenResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.groupPublicKey != null && obj.groupPublicKey.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.groupPublicKey)
+        }
+
+        if ((obj.transcriptHash != null && obj.transcriptHash.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.transcriptHash)
+        }
+
+        if ((obj.publicPackage != null && obj.publicPackage.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.publicPackage)
+        }
+
+        if (obj.round1Digests != null) {
+          for (const value of obj.round1Digests) {
+            w.uint32(34)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          groupPublicKey: uint8ArrayAlloc(0),
+          transcriptHash: uint8ArrayAlloc(0),
+          publicPackage: uint8ArrayAlloc(0),
+          round1Digests: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.groupPublicKey = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.transcriptHash = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.publicPackage = reader.bytes()
+              break
+            }
+            case 4: {
+              if (opts.limits?.round1Digests != null && obj.round1Digests.length === opts.limits.round1Digests) {
+                throw new MaxLengthError('Decode error - map field "round1Digests" had too many elements')
+              }
+
+              obj.round1Digests.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<KeygenResponse>): Uint8Array => {
+    return encodeMessage(obj, KeygenResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<KeygenResponse>): KeygenResponse => {
+    return decodeMessage(buf, KeygenResponse.codec(), opts)
+  }
+}
+
+export interface KeyCommitRequest {
+  keyId: string
+  sessionId: string
+  commit: boolean
+}
+
+export namespace KeyCommitRequest {
+  let _codec: Codec<KeyCommitRequest>
+
+  export const codec = (): Codec<KeyCommitRequest> => {
+    if (_codec == null) {
+      _codec = message<KeyCommitRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.keyId != null && obj.keyId !== '')) {
+          w.uint32(10)
+          w.string(obj.keyId)
+        }
+
+        if ((obj.sessionId != null && obj.sessionId !== '')) {
+          w.uint32(18)
+          w.string(obj.sessionId)
+        }
+
+        if ((obj.commit != null && obj.commit !== false)) {
+          w.uint32(24)
+          w.bool(obj.commit)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          keyId: '',
+          sessionId: '',
+          commit: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.keyId = reader.string()
+              break
+            }
+            case 2: {
+              obj.sessionId = reader.string()
+              break
+            }
+            case 3: {
+              obj.commit = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<KeyCommitRequest>): Uint8Array => {
+    return encodeMessage(obj, KeyCommitRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<KeyCommitRequest>): KeyCommitRequest => {
+    return decodeMessage(buf, KeyCommitRequest.codec(), opts)
+  }
+}
+
+export interface KeyCommitResponse {}
+
+export namespace KeyCommitResponse {
+  let _codec: Codec<KeyCommitResponse>
+
+  export const codec = (): Codec<KeyCommitResponse> => {
+    if (_codec == null) {
+      _codec = message<KeyCommitResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<KeyCommitResponse>): Uint8Array => {
+    return encodeMessage(obj, KeyCommitResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<KeyCommitResponse>): KeyCommitResponse => {
+    return decodeMessage(buf, KeyCommitResponse.codec(), opts)
+  }
+}
+
+export interface NonceCommitment {
+  identifier: string
+  hiding: Uint8Array
+  binding: Uint8Array
+}
+
+export namespace NonceCommitment {
+  let _codec: Codec<NonceCommitment>
+
+  export const codec = (): Codec<NonceCommitment> => {
+    if (_codec == null) {
+      _codec = message<NonceCommitment>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.identifier != null && obj.identifier !== '')) {
+          w.uint32(10)
+          w.string(obj.identifier)
+        }
+
+        if ((obj.hiding != null && obj.hiding.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.hiding)
+        }
+
+        if ((obj.binding != null && obj.binding.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.binding)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          identifier: '',
+          hiding: uint8ArrayAlloc(0),
+          binding: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.identifier = reader.string()
+              break
+            }
+            case 2: {
+              obj.hiding = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.binding = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<NonceCommitment>): Uint8Array => {
+    return encodeMessage(obj, NonceCommitment.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NonceCommitment>): NonceCommitment => {
+    return decodeMessage(buf, NonceCommitment.codec(), opts)
+  }
+}
+
+export interface SignCommitRequest {
+  keyId: string
+  sessionId: string
+}
+
+export namespace SignCommitRequest {
+  let _codec: Codec<SignCommitRequest>
+
+  export const codec = (): Codec<SignCommitRequest> => {
+    if (_codec == null) {
+      _codec = message<SignCommitRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.keyId != null && obj.keyId !== '')) {
+          w.uint32(10)
+          w.string(obj.keyId)
+        }
+
+        if ((obj.sessionId != null && obj.sessionId !== '')) {
+          w.uint32(18)
+          w.string(obj.sessionId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          keyId: '',
+          sessionId: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.keyId = reader.string()
+              break
+            }
+            case 2: {
+              obj.sessionId = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<SignCommitRequest>): Uint8Array => {
+    return encodeMessage(obj, SignCommitRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignCommitRequest>): SignCommitRequest => {
+    return decodeMessage(buf, SignCommitRequest.codec(), opts)
+  }
+}
+
+export interface SignCommitResponse {
+  commitment?: NonceCommitment
+}
+
+export namespace SignCommitResponse {
+  let _codec: Codec<SignCommitResponse>
+
+  export const codec = (): Codec<SignCommitResponse> => {
+    if (_codec == null) {
+      _codec = message<SignCommitResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.commitment != null) {
+          w.uint32(10)
+          NonceCommitment.codec().encode(obj.commitment, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.commitment = NonceCommitment.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.commitment
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<SignCommitResponse>): Uint8Array => {
+    return encodeMessage(obj, SignCommitResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignCommitResponse>): SignCommitResponse => {
+    return decodeMessage(buf, SignCommitResponse.codec(), opts)
+  }
+}
+
+export interface SignShareRequest {
+  keyId: string
+  sessionId: string
+  message: Uint8Array
+  commitments: NonceCommitment[]
+}
+
+export namespace SignShareRequest {
+  let _codec: Codec<SignShareRequest>
+
+  export const codec = (): Codec<SignShareRequest> => {
+    if (_codec == null) {
+      _codec = message<SignShareRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.keyId != null && obj.keyId !== '')) {
+          w.uint32(10)
+          w.string(obj.keyId)
+        }
+
+        if ((obj.sessionId != null && obj.sessionId !== '')) {
+          w.uint32(18)
+          w.string(obj.sessionId)
+        }
+
+        if ((obj.message != null && obj.message.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.message)
+        }
+
+        if (obj.commitments != null) {
+          for (const value of obj.commitments) {
+            w.uint32(34)
+            NonceCommitment.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          keyId: '',
+          sessionId: '',
+          message: uint8ArrayAlloc(0),
+          commitments: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.keyId = reader.string()
+              break
+            }
+            case 2: {
+              obj.sessionId = reader.string()
+              break
+            }
+            case 3: {
+              obj.message = reader.bytes()
+              break
+            }
+            case 4: {
+              if (opts.limits?.commitments != null && obj.commitments.length === opts.limits.commitments) {
+                throw new MaxLengthError('Decode error - map field "commitments" had too many elements')
+              }
+
+              obj.commitments.push(NonceCommitment.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.commitments$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<SignShareRequest>): Uint8Array => {
+    return encodeMessage(obj, SignShareRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignShareRequest>): SignShareRequest => {
+    return decodeMessage(buf, SignShareRequest.codec(), opts)
+  }
+}
+
+export interface SignShareResponse {
+  share: Uint8Array
+}
+
+export namespace SignShareResponse {
+  let _codec: Codec<SignShareResponse>
+
+  export const codec = (): Codec<SignShareResponse> => {
+    if (_codec == null) {
+      _codec = message<SignShareResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.share != null && obj.share.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.share)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          share: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.share = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<SignShareResponse>): Uint8Array => {
+    return encodeMessage(obj, SignShareResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignShareResponse>): SignShareResponse => {
+    return decodeMessage(buf, SignShareResponse.codec(), opts)
+  }
+}
+
+export interface AbortRequest {
+  sessionId: string
+}
+
+export namespace AbortRequest {
+  let _codec: Codec<AbortRequest>
+
+  export const codec = (): Codec<AbortRequest> => {
+    if (_codec == null) {
+      _codec = message<AbortRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.sessionId != null && obj.sessionId !== '')) {
+          w.uint32(10)
+          w.string(obj.sessionId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          sessionId: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.sessionId = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<AbortRequest>): Uint8Array => {
+    return encodeMessage(obj, AbortRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AbortRequest>): AbortRequest => {
+    return decodeMessage(buf, AbortRequest.codec(), opts)
+  }
+}
+
+export interface AbortResponse {}
+
+export namespace AbortResponse {
+  let _codec: Codec<AbortResponse>
+
+  export const codec = (): Codec<AbortResponse> => {
+    if (_codec == null) {
+      _codec = message<AbortResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<AbortResponse>): Uint8Array => {
+    return encodeMessage(obj, AbortResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AbortResponse>): AbortResponse => {
+    return decodeMessage(buf, AbortResponse.codec(), opts)
   }
 }

@@ -64,6 +64,32 @@ export class Store {
     await this.db.put(`bytes:${name}`, value, SYNC)
   }
 
+  /** JSON records whose name starts with `prefix`, in name order. */
+  async listJson<T> (prefix: string): Promise<Array<{ name: string, value: T }>> {
+    const out: Array<{ name: string, value: T }> = []
+    for await (const [key, bytes] of this.db.iterator({ gte: `meta:${prefix}`, lt: `meta:${prefix}\xff` })) {
+      out.push({ name: key.slice('meta:'.length), value: JSON.parse(Buffer.from(bytes).toString('utf8')) as T })
+    }
+    return out
+  }
+
+  /**
+   * Applies several writes atomically (all or none survive a crash), synchronously on disk.
+   * `json` and `bytes` name records as getJson/getBytes do; a null value deletes the record.
+   */
+  async batch (ops: { json?: Record<string, unknown>, bytes?: Record<string, Uint8Array | null> }): Promise<void> {
+    const batch = this.db.batch()
+    for (const [name, value] of Object.entries(ops.json ?? {})) {
+      if (value === null) batch.del(`meta:${name}`)
+      else batch.put(`meta:${name}`, Buffer.from(JSON.stringify(value), 'utf8'))
+    }
+    for (const [name, value] of Object.entries(ops.bytes ?? {})) {
+      if (value === null) batch.del(`bytes:${name}`)
+      else batch.put(`bytes:${name}`, value)
+    }
+    await batch.write(SYNC)
+  }
+
   /** Appends an event with the next sequence number; `encode` receives that number. */
   async appendEvent (encode: (seq: number) => Uint8Array): Promise<StoredEvent> {
     const seq = this.nextEventSeq++

@@ -13,7 +13,7 @@ import { CommandRequest, CommandResponse, ErrorCode, GossipMessage } from '../..
 import { signRoster } from '../../src/protocols/roster.js'
 import { formatJoinToken, newTokenSecret, parseJoinToken } from '../../src/protocols/token.js'
 import { topicName } from '../../src/protocols/topics.js'
-import { FAST, log, startCluster, waitFor, type TestCluster } from '../helpers.js'
+import { FAST, log, startCluster, VAULT, waitFor, type TestCluster } from '../helpers.js'
 import type { GossipRejectReason } from '../../src/protocols/errors.js'
 
 /** A peer that speaks our protocols but is not in the roster. */
@@ -130,14 +130,14 @@ describe('bad input gets a clear refusal and changes nothing', () => {
 
   it('refuses a start with no cluster, a bad bootstrap address, or a token of another cluster', async () => {
     const fresh = join(cluster.root, 'never-joined')
-    await expect(MpcNode.start({ dataDir: fresh, log, bootstrap: cluster.bootstrap, heartbeatIntervalMs: FAST.heartbeatIntervalMs }))
+    await expect(MpcNode.start({ ...VAULT, dataDir: fresh, log, bootstrap: cluster.bootstrap, heartbeatIntervalMs: FAST.heartbeatIntervalMs }))
       .rejects.toThrow(/has not joined a cluster/)
-    await expect(MpcNode.start({ dataDir: fresh, log, bootstrap: ['not-a-multiaddr'], joinToken: cluster.init.joinToken }))
+    await expect(MpcNode.start({ ...VAULT, dataDir: fresh, log, bootstrap: ['not-a-multiaddr'], joinToken: cluster.init.joinToken }))
       .rejects.toThrow(/not a multiaddr/)
     const joined = cluster.nodes[1]!
     await joined.stop()
     const otherToken = formatJoinToken({ clusterId: 'mpc-elsewhere', coordinator: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), secret: newTokenSecret() })
-    await expect(MpcNode.start({ dataDir: joined.dataDir, log, joinToken: otherToken }))
+    await expect(MpcNode.start({ ...VAULT, dataDir: joined.dataDir, log, joinToken: otherToken }))
       .rejects.toThrow(/belongs to cluster/)
   })
 })

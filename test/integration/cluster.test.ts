@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MpcNode } from '../../src/peer/node.js'
-import { FAST, log, startCluster, waitFor, type TestCluster } from '../helpers.js'
+import { FAST, log, startCluster, VAULT, waitFor, type TestCluster } from '../helpers.js'
 
 describe('a cluster of real peers over TCP on loopback', () => {
   let cluster: TestCluster
@@ -39,7 +39,7 @@ describe('a cluster of real peers over TCP on loopback', () => {
     expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(FAST.health.downAfterMs - FAST.heartbeatIntervalMs)
 
     // Restart from the data directory alone: no token, no bootstrap flag.
-    const restarted = await MpcNode.start({ dataDir, log, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeatIntervalMs: FAST.heartbeatIntervalMs })
+    const restarted = await MpcNode.start({ ...VAULT, dataDir, log, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeatIntervalMs: FAST.heartbeatIntervalMs })
     nodes[0] = restarted
     expect(restarted.peerId.toString()).toBe(peerId)
     expect(restarted.roster.epoch).toBeGreaterThanOrEqual(epochBefore)

@@ -96,14 +96,14 @@ describe('dispatchCommand', () => {
     const response = await dispatch(statusRequest(), {
       status: async () => { throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'only members may ask') }
     })
-    expect(response.error).toEqual({ code: ErrorCode.UNAUTHORIZED, message: 'only members may ask' })
+    expect(response.error).toEqual({ code: ErrorCode.UNAUTHORIZED, message: 'only members may ask', culprits: [] })
   })
 
   it('answers a MalformedMessageError from a handler with BAD_REQUEST', async () => {
     const response = await dispatch(statusRequest(), {
       status: async () => { throw new MalformedMessageError('roster does not decode') }
     })
-    expect(response.error).toEqual({ code: ErrorCode.BAD_REQUEST, message: 'roster does not decode' })
+    expect(response.error).toEqual({ code: ErrorCode.BAD_REQUEST, message: 'roster does not decode', culprits: [] })
   })
 
   it('answers an internal failure with INTERNAL and keeps its message out of the response', async () => {

@@ -1,3 +1,4 @@
+import { newEvent } from '../../src/protocols/events.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { concat } from 'uint8arrays/concat'
@@ -24,11 +25,11 @@ let ctx: GossipContext
 const heartbeat: Heartbeat = { seq: 7, uptimeMs: 12_000, loadPermille: 250, activeSessions: 0, keysHeld: 0, softwareVersion: '0.1.0', rosterEpoch: 3 }
 
 function round (sessionId: string, payload = new Uint8Array([1, 2, 3])): RoundMessage {
-  return { sessionId, round: 1, to: new Uint8Array(), payload }
+  return { sessionId, dkgRound1: { commitment: [], proofOfKnowledge: payload, ephemeralPublicKey: new Uint8Array(32) } }
 }
 
 function memberJoined (peer: PeerId): Event {
-  return { seq: 1, atMs: 1_000, kind: EventKind.MEMBER_JOINED, peerId: peerIdToBytes(peer), epoch: 3, from: Health.HEALTH_UNKNOWN, to: Health.HEALTH_UNKNOWN }
+  return newEvent({ seq: 1, atMs: 1_000, kind: EventKind.MEMBER_JOINED, peerId: peerIdToBytes(peer), epoch: 3 })
 }
 
 /** Runs the validator and returns its verdict; fails the test if the message was accepted. */
@@ -90,7 +91,7 @@ describe('validateGossip: envelope', () => {
     const atLimit = encodeGossip(CLUSTER, { round: round('s1', new Uint8Array(n)) })
     expect(atLimit.byteLength).toBe(MAX_GOSSIP_BYTES.rounds)
     const accepted = await validateGossip('rounds', memberA, atLimit, context)
-    expect(accepted.payload.byteLength).toBe(n)
+    expect(accepted.dkgRound1!.proofOfKnowledge.byteLength).toBe(n)
 
     const overLimit = encodeGossip(CLUSTER, { round: round('s1', new Uint8Array(n + 1)) })
     expect(await refusal('rounds', memberA, overLimit, context)).toEqual({ verdict: 'reject', reason: 'oversized' })
@@ -235,7 +236,7 @@ describe('validateGossip: rounds', () => {
     const context = { ...ctx, hasSession: (id: string) => id === 's1' }
     const body = await validateGossip('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), context)
     expect(body.sessionId).toBe('s1')
-    expect(body.payload).toEqual(new Uint8Array([1, 2, 3]))
+    expect(body.dkgRound1!.proofOfKnowledge).toEqual(new Uint8Array([1, 2, 3]))
   })
 
   it('ignores a round message from a peer outside the roster', async () => {

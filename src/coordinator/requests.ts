@@ -1,0 +1,86 @@
+import { describeGroupKey, SCHEMES, type BitcoinNetwork } from '../crypto/index.js'
+import { ApiError } from './api.js'
+import type { KeyRecord } from './keys.js'
+import type { HealthState } from './health.js'
+import type { KeygenRequest } from './tasks.js'
+
+export const NETWORKS: readonly BitcoinNetwork[] = ['mainnet', 'testnet', 'regtest']
+
+function bad (message: string): never {
+  throw new ApiError(400, 'bad_request', message)
+}
+
+function onlyFields (body: Record<string, unknown>, allowed: string[]): void {
+  const unknown = Object.keys(body).filter(k => !allowed.includes(k))
+  if (unknown.length > 0) bad(`unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (allowed: ${allowed.join(', ')})`)
+}
+
+function int (body: Record<string, unknown>, name: string): number {
+  const v = body[name]
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(`${name} must be a whole number`)
+  return v
+}
+
+export function parseNetwork (value: unknown): BitcoinNetwork {
+  if (value === undefined || value === null) return 'mainnet'
+  if (typeof value !== 'string' || !(NETWORKS as readonly string[]).includes(value)) bad(`network must be one of ${NETWORKS.join(', ')}`)
+  return value as BitcoinNetwork
+}
+
+/** `POST /v1/keys` body: `{ scheme, threshold, parties, members?, network? }`. */
+export function parseKeygenBody (body: Record<string, unknown> = {}): KeygenRequest & { network: BitcoinNetwork } {
+  onlyFields(body, ['scheme', 'threshold', 'parties', 'members', 'network'])
+  if (typeof body.scheme !== 'string' || !(SCHEMES as readonly string[]).includes(body.scheme)) bad(`scheme must be one of ${SCHEMES.join(', ')}`)
+  const threshold = int(body, 'threshold')
+  const members = body.members
+  if (members !== undefined && (!Array.isArray(members) || members.some(m => typeof m !== 'string'))) bad('members must be an array of PeerId strings')
+  const parties = body.parties === undefined && Array.isArray(members) ? members.length : int(body, 'parties')
+  if (threshold < 1) bad(`threshold must be at least 1 (got ${threshold})`)
+  if (threshold > parties) bad(`threshold ${threshold} is larger than parties ${parties}`)
+  return { scheme: body.scheme, threshold, parties, members: members as string[] | undefined, network: parseNetwork(body.network) }
+}
+
+const HEX = /^(?:[0-9a-fA-F]{2})+$/
+
+export function parseHex (value: unknown, name: string): Uint8Array {
+  if (typeof value !== 'string' || !HEX.test(value)) bad(`${name} must be a non-empty hex string of whole bytes`)
+  return new Uint8Array(Buffer.from(value, 'hex'))
+}
+
+/** `POST /v1/keys/:id/sign` body: `{ message: hex }`. */
+export function parseSignBody (body: Record<string, unknown> = {}): Uint8Array {
+  onlyFields(body, ['message'])
+  return parseHex(body.message, 'message')
+}
+
+export interface KeyView {
+  id: string
+  scheme: string
+  threshold: number
+  parties: number
+  holders: Array<{ peerId: string, state: HealthState }>
+  /** ok: every holder up; degraded: some down but at least `threshold` up; unavailable: fewer. */
+  status: 'ok' | 'degraded' | 'unavailable'
+  groupPublicKey: string
+  xOnlyPublicKey?: string
+  address?: string
+  network?: BitcoinNetwork
+  createdAtMs: number
+}
+
+export function keyView (key: KeyRecord, health: (peerId: string) => HealthState, network: BitcoinNetwork): KeyView {
+  const holders = key.holders.map(peerId => ({ peerId, state: health(peerId) }))
+  const up = holders.filter(h => h.state === 'up').length
+  const described = describeGroupKey(key.scheme, Buffer.from(key.groupPublicKey, 'hex'), network)
+  return {
+    id: key.id,
+    scheme: key.scheme,
+    threshold: key.threshold,
+    parties: key.holders.length,
+    holders,
+    status: up === holders.length ? 'ok' : up >= key.threshold ? 'degraded' : 'unavailable',
+    groupPublicKey: described.publicKey,
+    ...(described.xOnlyPublicKey !== undefined ? { xOnlyPublicKey: described.xOnlyPublicKey, address: described.address, network } : {}),
+    createdAtMs: key.createdAtMs
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * DKG round-2 share encryption: X25519 ECDH, HKDF-SHA256, ChaCha20-Poly1305 (RFC 7748, 5869,
+ * 8439), all from @noble. Each DKG session has fresh X25519 keys on both sides, and each
+ * (sender, recipient) pair seals exactly one share per session under a direction-specific key.
+ */
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { x25519 } from '@noble/curves/ed25519.js'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { randomBytes } from '@noble/hashes/utils.js'
+import { concat, lp } from './bytes.js'
+import { CryptoInputError, DecryptionError } from './errors.js'
+import type { Rng } from './suites.js'
+
+export interface X25519KeyPair { secretKey: Uint8Array, publicKey: Uint8Array }
+
+/** What a sealed share is bound to: opening it under any other value fails. */
+export interface ShareAad { clusterId: string, sessionId: string, sender: string, recipient: string }
+
+export const X25519_KEY_BYTES = 32
+export const SHARE_NONCE_BYTES = 12
+export const SHARE_TAG_BYTES = 16
+/** Upper bound on one sealed share; a FROST share is a 32-byte scalar. */
+export const MAX_SEALED_SHARE_BYTES = 1024
+
+const KDF_INFO_DOMAIN = 'mpc-wallet/dkg-share/kdf/v1'
+const AAD_DOMAIN = 'mpc-wallet/dkg-share/aad/v1'
+
+export function generateX25519 (rng?: Rng): X25519KeyPair {
+  const secretKey = (rng ?? randomBytes)(X25519_KEY_BYTES)
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== X25519_KEY_BYTES) throw new CryptoInputError('rng returned the wrong number of bytes')
+  return { secretKey: Uint8Array.from(secretKey), publicKey: x25519.getPublicKey(secretKey) }
+}
+
+/** Length-prefixed, domain-separated encoding of the four associated-data fields. */
+export function encodeShareAad (aad: ShareAad): Uint8Array {
+  for (const k of ['clusterId', 'sessionId', 'sender', 'recipient'] as const) {
+    if (typeof aad[k] !== 'string') throw new CryptoInputError(`share aad.${k} must be a string`)
+  }
+  return concat(lp(AAD_DOMAIN), lp(aad.clusterId), lp(aad.sessionId), lp(aad.sender), lp(aad.recipient))
+}
+
+/** ECDH then HKDF-SHA256, with the domain and both public keys (sender first) as info. */
+function shareKey (ownSecret: Uint8Array, senderPublic: Uint8Array, recipientPublic: Uint8Array, peerPublic: Uint8Array): Uint8Array {
+  const shared = x25519.getSharedSecret(ownSecret, peerPublic)
+  try {
+    return hkdf(sha256, shared, undefined, concat(lp(KDF_INFO_DOMAIN), lp(senderPublic), lp(recipientPublic)), 32)
+  } finally {
+    shared.fill(0)
+  }
+}
+
+function checkKey (k: Uint8Array, what: string): void {
+  if (!(k instanceof Uint8Array) || k.length !== X25519_KEY_BYTES) throw new CryptoInputError(`${what} must be ${X25519_KEY_BYTES} bytes`)
+}
+
+/** Seal `plaintext` to `recipientPublic`. Output: 12-byte random nonce || ciphertext || tag. */
+export function sealShare (senderSecret: Uint8Array, recipientPublic: Uint8Array, plaintext: Uint8Array, aad: ShareAad, rng?: Rng): Uint8Array {
+  checkKey(senderSecret, 'sender secret key')
+  checkKey(recipientPublic, 'recipient public key')
+  const ad = encodeShareAad(aad)
+  const senderPublic = x25519.getPublicKey(senderSecret)
+  let key: Uint8Array
+  try {
+    key = shareKey(senderSecret, senderPublic, recipientPublic, recipientPublic)
+  } catch {
+    throw new CryptoInputError('recipient public key is not a usable X25519 key')
+  }
+  try {
+    const nonce = (rng ?? randomBytes)(SHARE_NONCE_BYTES)
+    if (!(nonce instanceof Uint8Array) || nonce.length !== SHARE_NONCE_BYTES) throw new CryptoInputError('rng returned the wrong number of bytes')
+    return concat(nonce, chacha20poly1305(key, nonce, ad).encrypt(plaintext))
+  } finally {
+    key.fill(0)
+  }
+}
+
+/** Open a sealed share; DecryptionError on any failure (wrong key, tampered bytes, other aad). */
+export function openShare (recipientSecret: Uint8Array, senderPublic: Uint8Array, sealed: Uint8Array, aad: ShareAad): Uint8Array {
+  checkKey(recipientSecret, 'recipient secret key')
+  if (!(sealed instanceof Uint8Array) || sealed.length < SHARE_NONCE_BYTES + SHARE_TAG_BYTES || sealed.length > MAX_SEALED_SHARE_BYTES) {
+    throw new DecryptionError('sealed share has an impossible length')
+  }
+  if (!(senderPublic instanceof Uint8Array) || senderPublic.length !== X25519_KEY_BYTES) throw new DecryptionError('sender public key is malformed')
+  const ad = encodeShareAad(aad)
+  let key: Uint8Array | undefined
+  try {
+    key = shareKey(recipientSecret, senderPublic, x25519.getPublicKey(recipientSecret), senderPublic)
+    const nonce = sealed.subarray(0, SHARE_NONCE_BYTES)
+    return chacha20poly1305(key, nonce, ad).decrypt(sealed.subarray(SHARE_NONCE_BYTES))
+  } catch {
+    throw new DecryptionError('sealed share does not open (wrong key, tampered bytes or different session/sender/recipient)')
+  } finally {
+    key?.fill(0)
+  }
+}
+
+// Exposed for the DKG: does this public key give a usable shared secret with ours?
+export function isUsablePeerKey (ownSecret: Uint8Array, peerPublic: Uint8Array): boolean {
+  if (!(peerPublic instanceof Uint8Array) || peerPublic.length !== X25519_KEY_BYTES) return false
+  try {
+    x25519.getSharedSecret(ownSecret, peerPublic).fill(0)
+    return true
+  } catch {
+    return false
+  }
+}

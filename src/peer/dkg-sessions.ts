@@ -1,0 +1,208 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { BlameError, missingDkgMessages, ownDkgMessages, receiveDkg, startDkg, type DkgMessage, type DkgOutcome, type DkgParams, type DkgState } from '../crypto/index.js'
+import { peerIdFromBytes } from '../protocols/ids.js'
+import { DkgRound1, type RoundMessage } from '../protocols/messages.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { flipBit, type NodeFaults } from './faults.js'
+import type { GossipChannels } from './channels.js'
+import type { Logger } from '../log.js'
+import type { PeerId } from '@libp2p/interface'
+
+/** How often a participant still missing messages asks for them again. */
+export const DEFAULT_NACK_INTERVAL_MS = 300
+/** A finished session keeps answering nacks this long, for participants still behind. */
+const LINGER_MS = 10_000
+/** At most this many DKG sessions run on one node at once. */
+const MAX_LIVE_SESSIONS = 16
+const MAX_FINISHED_REMEMBERED = 1024
+
+export interface DkgRunResult {
+  outcome: DkgOutcome
+  /** sha256 of each participant's round-1 message as this node received it, in participant order. */
+  round1Digests: Uint8Array[]
+}
+
+/** The session ran out of time; `missing` are the participants we never heard from. */
+export class DkgTimeoutError extends Error {
+  override name = 'DkgTimeoutError'
+  constructor (readonly missing: string[], message: string) {
+    super(message)
+  }
+}
+
+interface LiveSession {
+  state: DkgState
+  digests: Map<string, Uint8Array>
+  settled: boolean
+  resolve: (r: DkgRunResult) => void
+  reject: (err: Error) => void
+  timers: NodeJS.Timeout[]
+  lastResend: Map<number, number>
+}
+
+function toWire (sessionId: string, msg: DkgMessage): RoundMessage {
+  if (msg.round === 1) {
+    return { sessionId, dkgRound1: { commitment: msg.commitment, proofOfKnowledge: msg.proofOfKnowledge, ephemeralPublicKey: msg.ephemeralPublicKey } }
+  }
+  return { sessionId, dkgRound2: { shares: msg.shares.map(s => ({ to: peerIdFromString(s.to).toMultihash().bytes, sealed: s.sealed })) } }
+}
+
+/** The crypto message of a validated round message; the sender is the gossip-signed author, never a claimed field. */
+function fromWire (round: RoundMessage, author: string): DkgMessage | undefined {
+  if (round.dkgRound1 !== undefined) return { round: 1, from: author, ...round.dkgRound1 }
+  if (round.dkgRound2 !== undefined) return { round: 2, from: author, shares: round.dkgRound2.shares.map(s => ({ to: peerIdFromBytes(s.to).toString(), sealed: s.sealed })) }
+  return undefined
+}
+
+/**
+ * Drives DKG sessions (src/crypto/dkg.ts, a pure state machine) over the rounds channel:
+ * publishes this node's messages, feeds validated inbound ones in, asks again (nack) for what
+ * is missing, answers others' nacks by publishing its own messages again, and fails a session
+ * only at its deadline.
+ */
+export class DkgSessions {
+  private readonly live = new Map<string, LiveSession>()
+  private readonly finished = new Set<string>()
+  readonly rejected = { notParticipant: 0, finished: 0 }
+
+  constructor (
+    private readonly channels: GossipChannels,
+    private readonly self: PeerId,
+    private readonly log: Logger,
+    private readonly faults: NodeFaults = {},
+    private readonly nackIntervalMs = DEFAULT_NACK_INTERVAL_MS
+  ) {}
+
+  has (sessionId: string): boolean {
+    return this.live.has(sessionId)
+  }
+
+  get active (): number {
+    let n = 0
+    for (const s of this.live.values()) if (!s.settled) n++
+    return n
+  }
+
+  async run (params: DkgParams, timeoutMs: number): Promise<DkgRunResult> {
+    if (this.live.has(params.sessionId) || this.finished.has(params.sessionId)) throw new Error(`session ${params.sessionId} already ran on this node`)
+    if (this.active >= MAX_LIVE_SESSIONS) throw new Error(`too many DKG sessions at once (${MAX_LIVE_SESSIONS})`)
+    const { state, outbound } = startDkg(params)
+    const result = new Promise<DkgRunResult>((resolve, reject) => {
+      const session: LiveSession = { state, digests: new Map(), settled: false, resolve, reject, timers: [], lastResend: new Map() }
+      this.live.set(params.sessionId, session)
+      session.timers.push(setTimeout(() => {
+        const missing = missingDkgMessages(session.state)?.from ?? []
+        this.settle(params.sessionId, new DkgTimeoutError(missing, `DKG session timed out after ${timeoutMs} ms waiting for round ${missingDkgMessages(session.state)?.round ?? '?'} from ${missing.join(', ')}`))
+      }, timeoutMs))
+      session.timers.push(setInterval(() => { void this.nack(params.sessionId) }, this.nackIntervalMs))
+    })
+    const session = this.live.get(params.sessionId)!
+    for (const msg of outbound) this.recordDigest(session, msg)
+    await this.publish(params.sessionId, outbound, true)
+    return await result
+  }
+
+  /** A validated round message of one of our sessions (the validator checked session and author). */
+  async handle (round: RoundMessage, author: PeerId): Promise<void> {
+    const session = this.live.get(round.sessionId)
+    if (session === undefined) return
+    const from = author.toString()
+    if (!session.state.params.participants.includes(from) || author.equals(this.self)) {
+      this.rejected.notParticipant++
+      return
+    }
+    if (round.nack !== undefined) {
+      const missing = round.nack.missing.map(b => peerIdFromBytes(b))
+      if (missing.some(p => p.equals(this.self))) await this.resend(round.sessionId, session, round.nack.round)
+      return
+    }
+    if (session.settled) return
+    const msg = fromWire(round, from)
+    if (msg === undefined) return
+    try {
+      const step = receiveDkg(session.state, msg)
+      session.state = step.state
+      if (msg.round === 1) this.recordDigest(session, msg, round)
+      for (const out of step.outbound) this.recordDigest(session, out)
+      await this.publish(round.sessionId, step.outbound)
+      if (step.outcome !== undefined) {
+        const order = session.state.params.participants
+        session.resolve({ outcome: step.outcome, round1Digests: order.map(p => session.digests.get(p) ?? new Uint8Array()) })
+        this.settle(round.sessionId)
+      }
+    } catch (err) {
+      if (err instanceof BlameError) {
+        this.log.warn({ session: round.sessionId, culprits: err.culprits, reason: err.reason }, 'DKG participant blamed')
+        this.settle(round.sessionId, err)
+      } else {
+        this.log.debug({ session: round.sessionId, from, err: (err as Error).message }, 'DKG message refused')
+      }
+    }
+  }
+
+  /** Ends a session early (coordinator abort, or shutdown). */
+  abort (sessionId: string, reason = 'aborted'): void {
+    if (this.live.has(sessionId)) this.settle(sessionId, new Error(`DKG session ${reason}`))
+  }
+
+  stop (): void {
+    for (const id of [...this.live.keys()]) this.abort(id, 'stopped')
+    for (const session of this.live.values()) session.timers.forEach(clearTimeout)
+    this.live.clear()
+  }
+
+  private recordDigest (session: LiveSession, msg: DkgMessage, wire?: RoundMessage): void {
+    if (msg.round !== 1) return
+    const body = wire?.dkgRound1 ?? toWire('', msg).dkgRound1!
+    session.digests.set(msg.from, sha256(DkgRound1.encode(body)))
+  }
+
+  private settle (sessionId: string, err?: Error): void {
+    const session = this.live.get(sessionId)
+    if (session === undefined) return
+    if (!session.settled) {
+      session.settled = true
+      if (err !== undefined) session.reject(err)
+    }
+    session.timers.forEach(t => { clearTimeout(t); clearInterval(t) })
+    session.timers.length = 0
+    // Keep answering nacks for a while: others may still miss our messages.
+    session.timers.push(setTimeout(() => {
+      this.live.delete(sessionId)
+      this.finished.add(sessionId)
+      if (this.finished.size > MAX_FINISHED_REMEMBERED) this.finished.delete(this.finished.values().next().value!)
+    }, err === undefined ? LINGER_MS : 0))
+  }
+
+  private async nack (sessionId: string): Promise<void> {
+    const session = this.live.get(sessionId)
+    const missing = session === undefined ? undefined : missingDkgMessages(session.state)
+    if (missing === undefined || missing.from.length === 0) return
+    await this.channels.publish('rounds', { round: { sessionId, nack: { round: missing.round, missing: missing.from.map(p => peerIdFromString(p).toMultihash().bytes) } } })
+  }
+
+  private async resend (sessionId: string, session: LiveSession, round: number): Promise<void> {
+    const now = Date.now()
+    if (now - (session.lastResend.get(round) ?? 0) < this.nackIntervalMs / 2) return
+    session.lastResend.set(round, now)
+    await this.publish(sessionId, ownDkgMessages(session.state).filter(m => m.round === round))
+  }
+
+  private async publish (sessionId: string, messages: DkgMessage[], first = false): Promise<void> {
+    for (const msg of messages) {
+      const wire = toWire(sessionId, this.misbehave(msg))
+      if (first && msg.round === 1 && this.faults.dropFirstRound1 === true) continue
+      await this.channels.publish('rounds', { round: wire })
+      if (msg.round === 1 && this.faults.equivocateRound1 === true) {
+        await this.channels.publish('rounds', { round: { sessionId, dkgRound1: { ...wire.dkgRound1!, proofOfKnowledge: flipBit(wire.dkgRound1!.proofOfKnowledge, 3) } } })
+      }
+    }
+  }
+
+  /** Applies the test faults that change what this node sends (none in a real node). */
+  private misbehave (msg: DkgMessage): DkgMessage {
+    const targets = this.faults.corruptDkgShareTo
+    if (msg.round !== 2 || targets === undefined) return msg
+    return { ...msg, shares: msg.shares.map(s => targets.includes(s.to) ? { ...s, sealed: flipBit(s.sealed, s.sealed.length - 1) } : s) }
+  }
+}

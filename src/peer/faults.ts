@@ -1,0 +1,22 @@
+/**
+ * Misbehaviour a test can switch on in a node, to prove the cluster names and survives it.
+ * Never set by the CLI; the defaults (all off) are what every real node runs.
+ */
+export interface NodeFaults {
+  /** Runs after a nonce is durably spent and before the share is computed (a crash there). */
+  afterNonceSpent?: () => void
+  /** Flips a bit of every signature share this node sends. */
+  corruptSignatureShare?: boolean
+  /** Flips a bit of the sealed DKG share this node sends to these PeerIds. */
+  corruptDkgShareTo?: string[]
+  /** Publishes a second, different round-1 message in every DKG (equivocation). */
+  equivocateRound1?: boolean
+  /** Does not publish its first round-1 message (a lost message the session must recover). */
+  dropFirstRound1?: boolean
+}
+
+export function flipBit (bytes: Uint8Array, index = 0): Uint8Array {
+  const copy = new Uint8Array(bytes)
+  copy[index % copy.length]! ^= 0x01
+  return copy
+}

@@ -1,0 +1,128 @@
+import {
+  BlameError, CryptoInputError, commitNonces, encodePublic, isScheme, signShare, validateMessage, validateThreshold
+} from '../crypto/index.js'
+import { CommandRefusedError } from '../protocols/errors.js'
+import { commitmentsFromWire } from '../protocols/frost-wire.js'
+import { peerIdFromBytes } from '../protocols/ids.js'
+import { ErrorCode } from '../protocols/messages.js'
+import { DkgTimeoutError, type DkgSessions } from './dkg-sessions.js'
+import { flipBit, type NodeFaults } from './faults.js'
+import type { ShareVault } from './shares.js'
+import type { CommandContext, CommandHandlers } from '../protocols/command.js'
+import type { Logger } from '../log.js'
+import type { PeerId } from '@libp2p/interface'
+
+const MAX_ID_LENGTH = 128
+export const DEFAULT_KEYGEN_TIMEOUT_MS = 30_000
+const MAX_KEYGEN_TIMEOUT_MS = 300_000
+
+export interface KeyHandlerDeps {
+  self: PeerId
+  clusterId: () => string
+  vault: ShareVault
+  dkg: DkgSessions
+  /** Throws UNAUTHORIZED unless the command comes from the coordinator. */
+  requireCoordinator: (ctx: CommandContext) => void
+  log: Logger
+  faults: NodeFaults
+}
+
+function checkId (what: string, id: string): void {
+  if (id.length === 0 || id.length > MAX_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(id)) {
+    throw new CommandRefusedError(ErrorCode.BAD_REQUEST, `${what} must be 1-${MAX_ID_LENGTH} characters of A-Z a-z 0-9 _ -`)
+  }
+}
+
+function refuseCrypto (err: unknown): never {
+  if (err instanceof CryptoInputError) throw new CommandRefusedError(ErrorCode.BAD_REQUEST, err.message)
+  throw err
+}
+
+/**
+ * The node's side of keygen and signing, as command handlers. Keygen runs the DKG on the
+ * rounds channel and stores the share sealed and `pending` until the coordinator's agreement
+ * step commits it. Signing is RFC 9591's two rounds with the coordinator as aggregator: commit
+ * (nonces stored durably first) and sign (nonces spent durably first).
+ */
+export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
+  const { vault, dkg, self, log } = deps
+  return {
+    keygen: async (req, ctx) => {
+      deps.requireCoordinator(ctx)
+      checkId('key id', req.keyId)
+      checkId('session id', req.sessionId)
+      if (!isScheme(req.scheme)) throw new CommandRefusedError(ErrorCode.BAD_REQUEST, `unknown scheme "${req.scheme.slice(0, 32)}"`)
+      const participants = req.participants.map(b => peerIdFromBytes(b).toString())
+      try {
+        validateThreshold(req.threshold, participants.length)
+      } catch (err) { refuseCrypto(err) }
+      if (!participants.includes(self.toString())) throw new CommandRefusedError(ErrorCode.BAD_REQUEST, 'this node is not a participant of that keygen')
+      if (await vault.shareRecord(req.keyId) !== undefined) throw new CommandRefusedError(ErrorCode.STALE, `key ${req.keyId} already exists on this node`)
+      const timeoutMs = Math.min(req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS)
+      let result
+      try {
+        result = await dkg.run({ scheme: req.scheme, clusterId: deps.clusterId(), sessionId: req.sessionId, threshold: req.threshold, participants, self: self.toString() }, timeoutMs)
+      } catch (err) {
+        if (err instanceof BlameError) throw new CommandRefusedError(ErrorCode.BLAME, `${err.reason}: ${err.culprits.join(', ')}`, err.culprits)
+        if (err instanceof DkgTimeoutError) throw new CommandRefusedError(ErrorCode.TIMEOUT, err.message, err.missing)
+        refuseCrypto(err)
+      }
+      const { outcome, round1Digests } = result
+      await vault.saveShare({
+        keyId: req.keyId, scheme: req.scheme, sessionId: req.sessionId, status: 'pending',
+        groupPublicKey: Buffer.from(outcome.groupPublicKey).toString('hex'), createdAtMs: Date.now()
+      }, outcome.key)
+      log.info({ keyId: req.keyId, session: req.sessionId }, 'DKG finished; share stored, pending agreement')
+      return { groupPublicKey: outcome.groupPublicKey, transcriptHash: outcome.transcriptHash, publicPackage: encodePublic(outcome.key.public), round1Digests }
+    },
+
+    keyCommit: async (req, ctx) => {
+      deps.requireCoordinator(ctx)
+      const record = await vault.shareRecord(req.keyId)
+      if (record === undefined || record.sessionId !== req.sessionId) {
+        if (!req.commit) return {}
+        throw new CommandRefusedError(ErrorCode.NOT_FOUND, `no share of key ${req.keyId.slice(0, MAX_ID_LENGTH)} from session ${req.sessionId.slice(0, MAX_ID_LENGTH)}`)
+      }
+      if (req.commit) await vault.setStatus(req.keyId, 'active')
+      else if (record.status === 'pending') await vault.discardShare(req.keyId)
+      return {}
+    },
+
+    signCommit: async (req, ctx) => {
+      deps.requireCoordinator(ctx)
+      checkId('session id', req.sessionId)
+      const share = await vault.loadShare(req.keyId)
+      if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
+      if (await vault.isSpent(req.sessionId)) throw new CommandRefusedError(ErrorCode.STALE, `session ${req.sessionId} already signed on this node`)
+      // RFC 9591 5.1: fresh nonces, stored before their commitments leave this node.
+      const commit = commitNonces(share.record.scheme, share.key.secret)
+      await vault.saveNonces(req.sessionId, req.keyId, commit)
+      return { commitment: commit.commitments }
+    },
+
+    signShare: async (req, ctx) => {
+      deps.requireCoordinator(ctx)
+      const share = await vault.loadShare(req.keyId)
+      if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
+      try {
+        validateMessage(share.record.scheme, req.message)
+      } catch (err) { refuseCrypto(err) }
+      const own = await vault.takeNonces(req.sessionId, req.keyId)
+      if (own === undefined) throw new CommandRefusedError(ErrorCode.STALE, `no unspent nonce for session ${req.sessionId.slice(0, MAX_ID_LENGTH)}: it was used, discarded, or never committed`)
+      deps.faults.afterNonceSpent?.()
+      try {
+        // RFC 9591 5.2; signShare checks that our own commitment is in the list.
+        const sigShare = signShare(share.record.scheme, share.key, own, commitmentsFromWire(req.commitments), req.message)
+        return { share: deps.faults.corruptSignatureShare === true ? flipBit(sigShare, 7) : sigShare }
+      } catch (err) { refuseCrypto(err) }
+    },
+
+    abort: async (req, ctx) => {
+      deps.requireCoordinator(ctx)
+      dkg.abort(req.sessionId)
+      await vault.discardNonces(req.sessionId)
+      return {}
+    }
+  }
+}
+

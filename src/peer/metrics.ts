@@ -1,0 +1,79 @@
+import { createServer, type Server } from 'node:http'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { AddressInfo } from 'node:net'
+import type { GossipChannels } from './channels.js'
+import type { MpcLibp2p } from './libp2p.js'
+
+/**
+ * Prometheus metrics of one peer, in a registry of its own (no global state): sessions by
+ * outcome, keygen and sign latency, gossip accepted/rejected by reason, connected peers.
+ */
+export class PeerMetrics {
+  readonly registry = new Registry()
+  readonly sessions: Counter<'operation' | 'outcome'>
+  readonly latency: Histogram<'operation'>
+
+  constructor (libp2p: MpcLibp2p, gossip: () => GossipChannels) {
+    this.sessions = new Counter({ name: 'mpc_sessions_total', help: 'Threshold sessions by operation and outcome', labelNames: ['operation', 'outcome'], registers: [this.registry] })
+    this.latency = new Histogram({
+      name: 'mpc_session_seconds', help: 'Latency of successful keygen and sign requests', labelNames: ['operation'],
+      buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30], registers: [this.registry]
+    })
+    new Gauge({
+      name: 'mpc_gossip_accepted', help: 'Gossip messages accepted, by channel', labelNames: ['channel'], registers: [this.registry],
+      collect () {
+        for (const [channel, n] of Object.entries(gossip().counters.accepted)) this.set({ channel }, n)
+      }
+    })
+    new Gauge({
+      name: 'mpc_gossip_rejected', help: 'Gossip messages refused, by reason', labelNames: ['reason'], registers: [this.registry],
+      collect () {
+        for (const [reason, n] of Object.entries(gossip().counters.rejected)) this.set({ reason }, n ?? 0)
+      }
+    })
+    new Gauge({
+      name: 'mpc_connected_peers', help: 'Peers with an open connection', registers: [this.registry],
+      collect () { this.set(libp2p.getPeers().length) }
+    })
+  }
+
+  /** Times `run`, counting its outcome. */
+  async observe<T> (operation: string, run: () => Promise<T>): Promise<T> {
+    const end = this.latency.startTimer({ operation })
+    try {
+      const result = await run()
+      end()
+      this.sessions.inc({ operation, outcome: 'success' })
+      return result
+    } catch (err) {
+      this.sessions.inc({ operation, outcome: 'failure' })
+      throw err
+    }
+  }
+
+  async text (): Promise<string> {
+    return await this.registry.metrics()
+  }
+}
+
+/** Serves `GET /metrics` (Prometheus text) on host:port; anything else is a 404. */
+export async function serveMetrics (metrics: PeerMetrics, host: string, port: number): Promise<{ url: string, close: () => Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'only GET /metrics is served here' } }))
+      return
+    }
+    metrics.text().then(text => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text)
+    }, () => { res.writeHead(503).end() })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => { server.off('error', reject); resolve() })
+  })
+  const addr = server.address() as AddressInfo
+  return {
+    url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/metrics`,
+    close: async () => { server.closeAllConnections(); await new Promise<void>(resolve => { server.close(() => { resolve() }) }) }
+  }
+}

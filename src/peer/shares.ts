@@ -1,0 +1,145 @@
+import {
+  decodeKey, decodeKeystoreParams, decodeNonces, deriveKeystoreKey, encodeKey, encodeKeystoreParams, encodeNonces,
+  KeystoreError, makePassphraseCheck, newKeystoreParams, openWithKey, passphraseMatches, sealWithKey,
+  type Scheme, type SignerCommit
+} from '../crypto/index.js'
+import type { Store } from '../store/store.js'
+import type { Key } from '@noble/curves/abstract/frost.js'
+
+const PARAMS = 'keystore-params'
+const CHECK = 'keystore-check'
+
+export type ShareStatus = 'pending' | 'active'
+
+/** What a node records of a key share, beside the sealed share itself. Public data only. */
+export interface ShareRecord {
+  keyId: string
+  scheme: Scheme
+  sessionId: string
+  status: ShareStatus
+  groupPublicKey: string
+  createdAtMs: number
+}
+
+interface NonceRecord {
+  keyId: string
+  sessionId: string
+  createdAtMs: number
+}
+
+/** The passphrase is wrong, or missing: the node must not start. */
+export class PassphraseError extends Error {
+  override name = 'PassphraseError'
+}
+
+/**
+ * A node's secrets at rest: key shares and signing nonces, sealed under a key derived from the
+ * operator's passphrase (scrypt → XChaCha20-Poly1305), each bound by associated data to what
+ * it is, so a sealed blob cannot be moved to another record. Nonces live from commit to share:
+ * they are deleted, atomically with a "spent" marker, before a signature share leaves the node.
+ */
+export class ShareVault {
+  private constructor (private readonly store: Store, private readonly key: Uint8Array, private readonly owner: string) {}
+
+  /**
+   * Opens the vault with the passphrase, creating it on first use. A wrong passphrase is an
+   * error here, at start, rather than at the first signature.
+   */
+  static async open (store: Store, passphrase: string, owner: string, cost?: { logN: number, r: number, p: number }): Promise<ShareVault> {
+    if (passphrase.length === 0) throw new PassphraseError('the key store passphrase is empty')
+    const stored = await store.getBytes(PARAMS)
+    if (stored === undefined) {
+      const params = newKeystoreParams(cost)
+      const key = deriveKeystoreKey(passphrase, params)
+      await store.batch({ bytes: { [PARAMS]: encodeKeystoreParams(params), [CHECK]: makePassphraseCheck(key) } })
+      return new ShareVault(store, key, owner)
+    }
+    const key = deriveKeystoreKey(passphrase, decodeKeystoreParams(stored))
+    const check = await store.getBytes(CHECK)
+    if (check === undefined || !passphraseMatches(key, check)) throw new PassphraseError('wrong passphrase for this node\'s key store')
+    return new ShareVault(store, key, owner)
+  }
+
+  private aad (kind: string, id: string): Uint8Array {
+    return new TextEncoder().encode(`mpc-wallet/${kind}/1\0${this.owner}\0${id}`)
+  }
+
+  async saveShare (record: ShareRecord, key: Key): Promise<void> {
+    await this.store.batch({
+      json: { [`share:${record.keyId}`]: record },
+      bytes: { [`share:${record.keyId}`]: sealWithKey(this.key, encodeKey(key), this.aad('share', record.keyId)) }
+    })
+  }
+
+  async shareRecord (keyId: string): Promise<ShareRecord | undefined> {
+    return await this.store.getJson<ShareRecord>(`share:${keyId}`)
+  }
+
+  async loadShare (keyId: string): Promise<{ record: ShareRecord, key: Key } | undefined> {
+    const record = await this.shareRecord(keyId)
+    const sealed = await this.store.getBytes(`share:${keyId}`)
+    if (record === undefined || sealed === undefined) return undefined
+    try {
+      return { record, key: decodeKey(openWithKey(this.key, sealed, this.aad('share', keyId))) }
+    } catch (err) {
+      if (err instanceof KeystoreError) throw new KeystoreError(`the share of key ${keyId} does not open: corrupt, or sealed for another record`)
+      throw err
+    }
+  }
+
+  async setStatus (keyId: string, status: ShareStatus): Promise<boolean> {
+    const record = await this.shareRecord(keyId)
+    if (record === undefined) return false
+    if (record.status !== status) await this.store.putJson(`share:${keyId}`, { ...record, status })
+    return true
+  }
+
+  async discardShare (keyId: string): Promise<void> {
+    await this.store.batch({ json: { [`share:${keyId}`]: null }, bytes: { [`share:${keyId}`]: null } })
+  }
+
+  async listShares (): Promise<ShareRecord[]> {
+    return (await this.store.listJson<ShareRecord>('share:')).map(r => r.value)
+  }
+
+  /** Stores fresh nonces before their commitments leave the node. */
+  async saveNonces (sessionId: string, keyId: string, commit: SignerCommit): Promise<void> {
+    await this.store.batch({
+      json: { [`nonce:${sessionId}`]: { keyId, sessionId, createdAtMs: Date.now() } satisfies NonceRecord },
+      bytes: { [`nonce:${sessionId}`]: sealWithKey(this.key, encodeNonces(commit), this.aad('nonce', sessionId)) }
+    })
+  }
+
+  /**
+   * Takes the nonces of a session out of the store for their single use: they are deleted and
+   * the session marked spent, in one synchronous batch, before the caller computes the share.
+   * A crash after this point can never reuse them; undefined if there are none (never committed,
+   * already spent, or discarded).
+   */
+  async takeNonces (sessionId: string, keyId: string): Promise<SignerCommit | undefined> {
+    const record = await this.store.getJson<NonceRecord>(`nonce:${sessionId}`)
+    const sealed = await this.store.getBytes(`nonce:${sessionId}`)
+    if (record === undefined || sealed === undefined || record.keyId !== keyId) return undefined
+    const commit = decodeNonces(openWithKey(this.key, sealed, this.aad('nonce', sessionId)))
+    await this.store.batch({
+      json: { [`nonce:${sessionId}`]: null, [`spent:${sessionId}`]: { keyId, spentAtMs: Date.now() } },
+      bytes: { [`nonce:${sessionId}`]: null }
+    })
+    return commit
+  }
+
+  async isSpent (sessionId: string): Promise<boolean> {
+    return (await this.store.getJson(`spent:${sessionId}`)) !== undefined
+  }
+
+  async discardNonces (sessionId: string): Promise<void> {
+    await this.store.batch({ json: { [`nonce:${sessionId}`]: null }, bytes: { [`nonce:${sessionId}`]: null } })
+  }
+
+  /** At start: nonces committed before a crash or stop belong to sessions that are over; drop them all. */
+  async discardAllNonces (): Promise<number> {
+    const fresh = await this.store.listJson<NonceRecord>('nonce:')
+    for (const { value } of fresh) await this.discardNonces(value.sessionId)
+    return fresh.length
+  }
+}
