@@ -10,7 +10,7 @@ import { MpcNode } from './peer/node.js'
 import { PassphraseError } from './peer/shares.js'
 import { KeystoreError, SCHEMES } from './crypto/index.js'
 import { CommandRefusedError, CommandTransportError } from './protocols/errors.js'
-import { InvalidTokenError } from './protocols/token.js'
+import { InvalidTokenError, parseJoinToken } from './protocols/token.js'
 import { DataDirError } from './store/errors.js'
 
 function parseHostPort (value: string, flag: string): { host: string, port: number } {
@@ -220,6 +220,7 @@ export function buildProgram (): Command {
     .option('--json', 'print the ready line as one JSON object')
     .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, passphraseFile?: string, metrics?: string, json?: boolean }, cmd: Command) => {
       const joinToken = opts.joinFile !== undefined ? (await readSmallFile(opts.joinFile, '--join-file')).trim() : opts.join
+      if (joinToken !== undefined) parseJoinToken(joinToken)
       const passphrase = opts.passphraseFile !== undefined
         ? (await readSmallFile(opts.passphraseFile, '--passphrase-file')).replace(/\r?\n$/, '')
         : process.env.MPC_WALLET_PASSPHRASE

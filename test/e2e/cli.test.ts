@@ -46,8 +46,12 @@ describe('the mpc-wallet CLI', () => {
       const coordinator = await group.start('cli-coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir])
       const tokenFile = join(dir.path, 'token')
       await writeFile(tokenFile, token + '\n', { mode: 0o600 })
-      const node = await group.start('cli-node', ['node', 'start', '--data-dir', join(dir.path, 'node'), '--bootstrap', coordinator.ready.addrs[0]!,
-        '--join-file', tokenFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200'])
+      const passphraseFile = join(dir.path, 'passphrase')
+      await writeFile(passphraseFile, 'a passphrase for the e2e node\n', { mode: 0o600 })
+      const nodeStart = ['node', 'start', '--data-dir', join(dir.path, 'node'), '--bootstrap', coordinator.ready.addrs[0]!,
+        '--join-file', tokenFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200']
+      expectOneLineError(await cli(...nodeStart), 1, /needs its key store passphrase/)
+      const node = await group.start('cli-node', [...nodeStart, '--passphrase-file', passphraseFile])
       expect(node.ready.clusterId).toBe(coordinator.ready.clusterId)
 
       let members: Array<{ peerId: string, addrs: string[], state: string, lastHeartbeatMs: number | null }> = []

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -26,8 +26,10 @@ describe('kill -9 of the coordinator', () => {
       const apiToken = (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim()
       const health = ['--suspect-after-ms', '600', '--down-after-ms', '1200']
       let coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...health])
+      const passphraseFile = join(dir.path, 'passphrase')
+      await writeFile(passphraseFile, 'restart test passphrase\n', { mode: 0o600 })
       const nodes = await Promise.all([1, 2].map(async i => await group.start(`node-${i}`, ['node', 'start', '--data-dir', join(dir.path, `node-${i}`),
-        '--bootstrap', coordinator.ready.addrs[0]!, '--join', token, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200'])))
+        '--bootstrap', coordinator.ready.addrs[0]!, '--join', token, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200', '--passphrase-file', passphraseFile])))
       let api = new ApiClient(coordinator.ready.api!, apiToken)
       await waitFor('both nodes up', async () => (await api.cluster()).members.filter(m => m.state === 'up').length === 2)
       const before = await api.cluster()

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { rm } from 'node:fs/promises'
 import { waitFor } from '../helpers.js'
+import { verifyBip340External, verifyEd25519External } from '../../scripts/verify.js'
 import { alive, ROOT, runNode } from './cli.js'
 
 describe('npm run simulate, as a user runs it (built script, real processes)', () => {
@@ -18,6 +19,25 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
     expect(result.stdout).toMatch(/is down/)
     expect(result.stdout).toMatch(/up again with the same PeerId/)
     for (const pid of summary.pids as number[]) expect(alive(pid)).toBe(false)
+
+    // One key of each scheme, two signatures each (before and after a holder was killed),
+    // checked again here by code that is not ours.
+    const keys = summary.keys as Array<{ id: string, scheme: string, groupPublicKey: string, xOnlyPublicKey?: string, address?: string }>
+    const signatures = summary.signatures as Array<{ keyId: string, message: string, signature: string, signers: string[] }>
+    expect(keys.map(k => k.scheme).sort()).toEqual(['ed25519', 'taproot'])
+    expect(keys.find(k => k.scheme === 'taproot')?.address).toMatch(/^bcrt1p/)
+    expect(summary.killedBeforeSecondSigning).toBe(1)
+    expect(signatures).toHaveLength(4)
+    for (const sig of signatures) {
+      const key = keys.find(k => k.id === sig.keyId)!
+      expect(sig.signature).toMatch(/^[0-9a-f]{128}$/)
+      const check = (message: string): boolean => key.scheme === 'taproot'
+        ? verifyBip340External(key.xOnlyPublicKey!, message, sig.signature)
+        : verifyEd25519External(key.groupPublicKey, message, sig.signature)
+      expect(check(sig.message)).toBe(true)
+      // and the same check refuses the signature for any other message
+      expect(check((sig.message.startsWith('00') ? 'ff' : '00') + sig.message.slice(2))).toBe(false)
+    }
   })
 
   it('refuses a bad option with a one-line error and usage, exit code 2', async () => {
