@@ -180,14 +180,19 @@ export function buildProgram (): Command {
     .option('--api <host:port>', 'override the stored API address')
     .option('--suspect-after-ms <ms>', 'heartbeat silence before a member is suspect (default 3000)', positiveInt('--suspect-after-ms'))
     .option('--down-after-ms <ms>', 'heartbeat silence before a member is down (default 6000)', positiveInt('--down-after-ms'))
+    .option('--keygen-timeout-ms <ms>', 'deadline of a whole keygen (default 30000)', positiveInt('--keygen-timeout-ms'))
+    .option('--sign-round-timeout-ms <ms>', 'deadline of each signing round at each signer (default 5000)', positiveInt('--sign-round-timeout-ms'))
     .option('--json', 'print the ready line as one JSON object')
-    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[], api?: string, suspectAfterMs?: number, downAfterMs?: number, json?: boolean }, cmd: Command) => {
+    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[], api?: string, suspectAfterMs?: number, downAfterMs?: number, keygenTimeoutMs?: number, signRoundTimeoutMs?: number, json?: boolean }, cmd: Command) => {
       const health = {
         ...(opts.suspectAfterMs !== undefined ? { suspectAfterMs: opts.suspectAfterMs } : {}),
         ...(opts.downAfterMs !== undefined ? { downAfterMs: opts.downAfterMs } : {})
       }
       const log = createLogger(logLevelOf(cmd), { role: 'coordinator' })
-      const c = await Coordinator.start({ dataDir: opts.dataDir, log, listen: opts.listen, announce: opts.announce, api: opts.api, health })
+      const c = await Coordinator.start({
+        dataDir: opts.dataDir, log, listen: opts.listen, announce: opts.announce, api: opts.api, health,
+        keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs
+      })
       const addrs = c.libp2p.getMultiaddrs().map(String)
       if (opts.json === true) {
         console.log(JSON.stringify({ ready: true, role: 'coordinator', clusterId: c.roster.clusterId, peerId: c.peerId.toString(), addrs, api: c.apiUrl, pid: process.pid }))

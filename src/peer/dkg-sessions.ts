@@ -77,6 +77,10 @@ export class DkgSessions {
     return this.live.has(sessionId)
   }
 
+  participants (sessionId: string): readonly string[] | undefined {
+    return this.live.get(sessionId)?.state.params.participants
+  }
+
   get active (): number {
     let n = 0
     for (const s of this.live.values()) if (!s.settled) n++

@@ -90,7 +90,8 @@ export class MpcNode {
       clusterId: roster.clusterId,
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
-      hasSession: (id) => this.dkg.has(id)
+      hasSession: (id) => this.dkg.has(id),
+      sessionParticipants: (id) => this.dkg.participants(id)
     }), {
       heartbeats: async () => {},
       rounds: async (round, author) => { await this.dkg.handle(round, author) },

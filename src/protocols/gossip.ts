@@ -21,6 +21,8 @@ export interface GossipContext {
   roster: RosterState | undefined
   /** Sessions this node takes part in; no session exists until threshold keys arrive. */
   hasSession: (sessionId: string) => boolean
+  /** The participants of a session this node takes part in (PeerId strings), if it knows them. */
+  sessionParticipants?: (sessionId: string) => readonly string[] | undefined
 }
 
 export function encodeGossip (clusterId: string, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'event' | 'round'>>): Uint8Array {
@@ -97,6 +99,8 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
       round.nack?.missing.forEach(parsePeerId)
       requireAuthorMember(author, ctx)
       if (!ctx.hasSession(round.sessionId)) ignore('unknown-session', `no session ${round.sessionId.slice(0, MAX_SESSION_ID_LENGTH)}`)
+      const participants = ctx.sessionParticipants?.(round.sessionId)
+      if (participants !== undefined && !participants.includes(author.toString())) reject('not-participant', `${author.toString()} is not a participant of session ${round.sessionId}`)
       return round as GossipBodies[C]
     }
   }

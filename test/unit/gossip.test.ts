@@ -239,6 +239,19 @@ describe('validateGossip: rounds', () => {
     expect(body.dkgRound1!.proofOfKnowledge).toEqual(new Uint8Array([1, 2, 3]))
   })
 
+  it('rejects a round message from a member that is not a participant of the session', async () => {
+    const context = { ...ctx, hasSession: () => true, sessionParticipants: () => [memberB.toString()] }
+    expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), context)).toEqual({ verdict: 'reject', reason: 'not-participant' })
+    const body = await validateGossip('rounds', memberB, encodeGossip(CLUSTER, { round: round('s1') }), context)
+    expect(body.sessionId).toBe('s1')
+  })
+
+  it('rejects a round message carrying two bodies', async () => {
+    const context = { ...ctx, hasSession: () => true }
+    const two = { ...round('s1'), nack: { round: 1, missing: [] } }
+    expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: two }), context)).toEqual({ verdict: 'reject', reason: 'malformed' })
+  })
+
   it('ignores a round message from a peer outside the roster', async () => {
     const context = { ...ctx, hasSession: () => true }
     expect(await refusal('rounds', outsider, encodeGossip(CLUSTER, { round: round('s1') }), context)).toEqual({ verdict: 'ignore', reason: 'unknown-sender' })
