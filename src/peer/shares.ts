@@ -8,6 +8,7 @@ import type { Key } from '@noble/curves/abstract/frost.js'
 
 const PARAMS = 'keystore-params'
 const CHECK = 'keystore-check'
+const MAX_OPENED_SHARES = 1024
 
 export type ShareStatus = 'pending' | 'active'
 
@@ -39,6 +40,13 @@ export class PassphraseError extends Error {
  * they are deleted, atomically with a "spent" marker, before a signature share leaves the node.
  */
 export class ShareVault {
+  /**
+   * Opened shares by key id. Opening checks the share against every commitment (point
+   * validation), which costs more than a signature share; a signing node keeps its shares in
+   * memory anyway while it signs.
+   */
+  private readonly opened = new Map<string, Key>()
+
   private constructor (private readonly store: Store, private readonly key: Uint8Array, private readonly owner: string) {}
 
   /**
@@ -77,10 +85,16 @@ export class ShareVault {
 
   async loadShare (keyId: string): Promise<{ record: ShareRecord, key: Key } | undefined> {
     const record = await this.shareRecord(keyId)
+    if (record === undefined) return undefined
+    const cached = this.opened.get(keyId)
+    if (cached !== undefined) return { record, key: cached }
     const sealed = await this.store.getBytes(`share:${keyId}`)
-    if (record === undefined || sealed === undefined) return undefined
+    if (sealed === undefined) return undefined
     try {
-      return { record, key: decodeKey(openWithKey(this.key, sealed, this.aad('share', keyId))) }
+      const key = decodeKey(openWithKey(this.key, sealed, this.aad('share', keyId)))
+      if (this.opened.size >= MAX_OPENED_SHARES) this.opened.delete(this.opened.keys().next().value!)
+      this.opened.set(keyId, key)
+      return { record, key }
     } catch (err) {
       if (err instanceof KeystoreError) throw new KeystoreError(`the share of key ${keyId} does not open: corrupt, or sealed for another record`)
       throw err
@@ -95,6 +109,7 @@ export class ShareVault {
   }
 
   async discardShare (keyId: string): Promise<void> {
+    this.opened.delete(keyId)
     await this.store.batch({ json: { [`share:${keyId}`]: null }, bytes: { [`share:${keyId}`]: null } })
   }
 

@@ -1,0 +1,466 @@
+/**
+ * `npm run bench`: starts a local multi-process cluster (a coordinator and 5 MPC nodes on
+ * loopback TCP) and measures, for each scheme at 2-of-3 and 3-of-5, keygen latency, sign latency
+ * (p50/p95) at the client, signatures per second with concurrent requests and the peak RSS of
+ * the nodes; beside each figure, the in-process compute floor of the same operation measured in
+ * this run (scripts/bench-floor.ts), and their ratio. Every signature is verified with outside
+ * code. Nothing here is a timed assertion: the run fails only if something does not work.
+ * `npm run bench -- --help` lists the options.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import { ApiClient } from '../src/coordinator/client.js'
+import { ProcessGroup, type Peer } from './processes.js'
+import { verifyBip340External, verifyEd25519External } from './verify.js'
+import { measureFloor, type FloorResult } from './bench-floor.js'
+import type { Scheme } from '../src/crypto/index.js'
+import type { KeyView } from '../src/coordinator/requests.js'
+
+const USAGE = `usage: npm run bench -- [options]
+  --signs N              sequential signatures timed per scheme and size (default 50)
+  --warmup N             untimed signatures before them (default 5)
+  --keygens N            keygens timed per scheme and size; the median is reported (default 3)
+  --concurrent-signs N   signatures in the throughput phase (default 80)
+  --concurrency N        concurrent client loops in the throughput phase (default 8)
+  --floor-signs N        in-process signatures timed for the floor (default 30)
+  --floor-keygens N      in-process keygens timed for the floor (default 3)
+  --heartbeat-ms MS      node heartbeat interval (default 1000)
+  --json                 make the last line one JSON object with every figure`
+
+const NODES = 5
+const CONFIGS: ReadonlyArray<{ scheme: Scheme, threshold: number, parties: number }> = [
+  { scheme: 'ed25519', threshold: 2, parties: 3 },
+  { scheme: 'ed25519', threshold: 3, parties: 5 },
+  { scheme: 'taproot', threshold: 2, parties: 3 },
+  { scheme: 'taproot', threshold: 3, parties: 5 }
+]
+/** The goal: at 3-of-5, sign p50 at most this many times the in-process floor. */
+const GOAL_RATIO = 2
+const JOIN_DEADLINE_MS = 30_000
+
+interface Options {
+  signs: number
+  warmup: number
+  keygens: number
+  concurrentSigns: number
+  concurrency: number
+  floorSigns: number
+  floorKeygens: number
+  heartbeatMs: number
+  json: boolean
+}
+
+class UsageError extends Error {}
+
+function parseOptions (argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      signs: { type: 'string', default: '50' },
+      warmup: { type: 'string', default: '5' },
+      keygens: { type: 'string', default: '3' },
+      'concurrent-signs': { type: 'string', default: '80' },
+      concurrency: { type: 'string', default: '8' },
+      'floor-signs': { type: 'string', default: '30' },
+      'floor-keygens': { type: 'string', default: '3' },
+      'heartbeat-ms': { type: 'string', default: '1000' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false }
+    }
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const int = (name: string, value: string, min: number, max: number): number => {
+    const n = Number(value)
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${value}"`)
+    return n
+  }
+  return {
+    signs: int('signs', values.signs, 1, 100_000),
+    warmup: int('warmup', values.warmup, 0, 10_000),
+    keygens: int('keygens', values.keygens, 1, 100),
+    concurrentSigns: int('concurrent-signs', values['concurrent-signs'], 1, 100_000),
+    concurrency: int('concurrency', values.concurrency, 1, 256),
+    floorSigns: int('floor-signs', values['floor-signs'], 1, 100_000),
+    floorKeygens: int('floor-keygens', values['floor-keygens'], 1, 1000),
+    heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
+    json: values.json
+  }
+}
+
+// ---- small statistics, all in milliseconds
+
+/** Nearest-rank percentile (q in 0..1) of a non-empty sample. */
+function percentile (sample: number[], q: number): number {
+  const sorted = [...sample].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+}
+const median = (s: number[]): number => percentile(s, 0.5)
+const mean = (s: number[]): number => s.reduce((a, b) => a + b, 0) / s.length
+const round = (x: number, digits = 2): number => Number(x.toFixed(digits))
+
+const started = performance.now()
+function say (line: string): void {
+  console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`)
+}
+
+// ---- memory of the child processes, from /proc
+
+const MIB = 1024 * 1024
+
+/** VmHWM (peak RSS) and VmRSS of a process, in bytes; undefined where /proc is not readable. */
+function memoryOf (pid: number): { hwm: number, rss: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+    const hwm = kib('VmHWM')
+    const rss = kib('VmRSS')
+    return Number.isFinite(hwm) && Number.isFinite(rss) ? { hwm, rss } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Resets a process's VmHWM to its current RSS (Linux ≥ 4.0, our own children); false if refused. */
+function resetPeak (pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
+}
+
+// ---- the cluster
+
+interface Cluster {
+  api: ApiClient
+  coordinator: Peer
+  nodes: Peer[]
+}
+
+async function startCluster (opts: Options, group: ProcessGroup, root: string): Promise<Cluster> {
+  const coordinatorDir = join(root, 'coordinator')
+  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string, joinToken: string }
+  const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir])
+  const bootstrap = coordinator.ready.addrs[0]
+  if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
+  const api = new ApiClient(coordinator.ready.api, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
+  const nodes = await Promise.all(Array.from({ length: NODES }, async (_, i) => {
+    const name = `node-${i + 1}`
+    const passFile = join(root, `${name}.passphrase`)
+    await writeFile(passFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
+    return await group.start(name, ['node', 'start', '--data-dir', join(root, name), '--listen', '/ip4/127.0.0.1/tcp/0',
+      '--bootstrap', bootstrap, '--join', init.joinToken, '--passphrase-file', passFile, '--heartbeat-ms', String(opts.heartbeatMs)], 30_000)
+  }))
+  const end = Date.now() + JOIN_DEADLINE_MS
+  for (;;) {
+    const view = await api.cluster().catch(() => undefined)
+    if (view !== undefined && nodes.every(n => view.members.find(m => m.peerId === n.ready.peerId)?.state === 'up')) break
+    if (Date.now() > end) throw new Error(`the ${NODES} nodes were not all up ${JOIN_DEADLINE_MS} ms after they started`)
+    await sleep(100)
+  }
+  return { api, coordinator, nodes }
+}
+
+// ---- one scheme and size on the cluster
+
+interface ConfigResult {
+  scheme: Scheme
+  threshold: number
+  parties: number
+  keygen: { runsMs: number[], medianMs: number, floorRunsMs: number[], floorMedianMs: number, ratio: number }
+  sign: { count: number, p50Ms: number, p95Ms: number, meanMs: number, minMs: number, maxMs: number, floorCount: number, floorP50Ms: number, floorP95Ms: number, floorMeanMs: number, ratio: number, nobleOnlyP50Ms: number, nobleOnlyRatio: number }
+  concurrent: { concurrency: number, signatures: number, seconds: number, signaturesPerSecond: number, p50Ms: number, p95Ms: number }
+  /** Peak RSS during this configuration (VmHWM reset at its start) of the key's holders, and of the coordinator. */
+  rss: { holders: Array<{ name: string, rssAtStartMiB: number, peakMiB: number }>, maxMiB: number, meanMiB: number, coordinatorPeakMiB: number, exact: boolean }
+  keyId: string
+  verified: number
+}
+
+function verifierFor (key: KeyView): (messageHex: string, signatureHex: string) => boolean {
+  if (key.scheme === 'taproot') {
+    if (key.xOnlyPublicKey === undefined) throw new Error(`taproot key ${key.id} has no x-only public key`)
+    const xOnly = key.xOnlyPublicKey
+    return (m, s) => verifyBip340External(xOnly, m, s)
+  }
+  return (m, s) => verifyEd25519External(key.groupPublicKey, m, s)
+}
+
+async function benchConfig (
+  opts: Options, cluster: Cluster, config: typeof CONFIGS[number], floor: FloorResult
+): Promise<ConfigResult> {
+  const { scheme, threshold, parties } = config
+  const label = `${scheme} ${threshold}-of-${parties}`
+  const holders = cluster.nodes.slice(0, parties)
+  const tracked = [...holders, cluster.coordinator]
+  const rssAtStart = new Map(holders.map(h => [h.name, memoryOf(h.ready.pid)?.rss ?? NaN]))
+  const exact = tracked.map(p => resetPeak(p.ready.pid)).every(Boolean)
+  // Where the kernel refuses the reset, fall back to sampling VmRSS every 50 ms.
+  const sampled = new Map<number, number>()
+  const sampler = exact
+    ? undefined
+    : setInterval(() => {
+      for (const p of tracked) sampled.set(p.ready.pid, Math.max(sampled.get(p.ready.pid) ?? 0, memoryOf(p.ready.pid)?.rss ?? 0))
+    }, 50)
+
+  try {
+    const keygenMs: number[] = []
+    let key: KeyView | undefined
+    for (let i = 0; i < opts.keygens; i++) {
+      const t0 = performance.now()
+      key = await cluster.api.keygen({ scheme, threshold, parties, members: holders.map(h => h.ready.peerId), network: 'regtest' })
+      keygenMs.push(performance.now() - t0)
+      if (key.scheme !== scheme || key.threshold !== threshold || key.parties !== parties) throw new Error(`keygen ${label} returned a ${key.scheme} ${key.threshold}-of-${key.parties} key`)
+    }
+    if (key === undefined) throw new Error('no key')
+    const keyId = key.id
+    say(`${label}: keygen median ${median(keygenMs).toFixed(0)} ms over ${keygenMs.length} (${keygenMs.map(x => x.toFixed(0)).join(', ')}); signing with key ${keyId}`)
+
+    const verify = verifierFor(key)
+    let verified = 0
+    const signOnce = async (): Promise<number> => {
+      const message = randomBytes(32).toString('hex')
+      const t0 = performance.now()
+      const result = await cluster.api.sign(keyId, message)
+      const ms = performance.now() - t0
+      if (result.signers.length !== threshold) throw new Error(`${label}: signed by ${result.signers.length} holders, expected ${threshold}`)
+      if (!verify(message, result.signature)) throw new Error(`${label}: signature over ${message} does not verify`)
+      verified++
+      return ms
+    }
+
+    for (let i = 0; i < opts.warmup; i++) await signOnce()
+    const signMs: number[] = []
+    for (let i = 0; i < opts.signs; i++) signMs.push(await signOnce())
+    say(`${label}: ${signMs.length} sequential signatures, p50 ${median(signMs).toFixed(1)} ms, p95 ${percentile(signMs, 0.95).toFixed(1)} ms`)
+
+    // Throughput: `concurrency` client loops share one counter; verification happens afterwards.
+    const pending: Array<{ message: string, signature: string }> = []
+    const loadMs: number[] = []
+    let issued = 0
+    const t0 = performance.now()
+    await Promise.all(Array.from({ length: opts.concurrency }, async () => {
+      while (issued < opts.concurrentSigns) {
+        issued++
+        const message = randomBytes(32).toString('hex')
+        const s0 = performance.now()
+        const result = await cluster.api.sign(keyId, message)
+        loadMs.push(performance.now() - s0)
+        pending.push({ message, signature: result.signature })
+      }
+    }))
+    const seconds = (performance.now() - t0) / 1000
+    for (const { message, signature } of pending) {
+      if (!verify(message, signature)) throw new Error(`${label}: concurrent signature over ${message} does not verify`)
+      verified++
+    }
+    const perSecond = pending.length / seconds
+    say(`${label}: ${pending.length} signatures by ${opts.concurrency} concurrent clients in ${seconds.toFixed(2)} s: ${perSecond.toFixed(1)}/s`)
+
+    const peakOf = (p: Peer): number => exact ? (memoryOf(p.ready.pid)?.hwm ?? NaN) : (sampled.get(p.ready.pid) ?? NaN)
+    const holderPeaks = holders.map(h => ({ name: h.name, rssAtStartMiB: round((rssAtStart.get(h.name) ?? NaN) / MIB, 1), peakMiB: round(peakOf(h) / MIB, 1) }))
+    const keygenFloor = median(floor.keygenMs)
+    const signFloor = median(floor.signMs)
+    return {
+      scheme,
+      threshold,
+      parties,
+      keygen: { runsMs: keygenMs.map(x => round(x)), medianMs: round(median(keygenMs)), floorRunsMs: floor.keygenMs.map(x => round(x, 3)), floorMedianMs: round(keygenFloor, 3), ratio: round(median(keygenMs) / keygenFloor, 1) },
+      sign: {
+        count: signMs.length,
+        p50Ms: round(median(signMs)),
+        p95Ms: round(percentile(signMs, 0.95)),
+        meanMs: round(mean(signMs)),
+        minMs: round(Math.min(...signMs)),
+        maxMs: round(Math.max(...signMs)),
+        floorCount: floor.signMs.length,
+        floorP50Ms: round(signFloor, 3),
+        floorP95Ms: round(percentile(floor.signMs, 0.95), 3),
+        floorMeanMs: round(mean(floor.signMs), 3),
+        ratio: round(median(signMs) / signFloor, 1),
+        nobleOnlyP50Ms: round(median(floor.nobleOnlySignMs), 3),
+        nobleOnlyRatio: round(median(signMs) / median(floor.nobleOnlySignMs), 1)
+      },
+      concurrent: { concurrency: opts.concurrency, signatures: pending.length, seconds: round(seconds, 3), signaturesPerSecond: round(perSecond, 1), p50Ms: round(median(loadMs)), p95Ms: round(percentile(loadMs, 0.95)) },
+      rss: {
+        holders: holderPeaks,
+        maxMiB: round(Math.max(...holderPeaks.map(h => h.peakMiB)), 1),
+        meanMiB: round(mean(holderPeaks.map(h => h.peakMiB)), 1),
+        coordinatorPeakMiB: round(peakOf(cluster.coordinator) / MIB, 1),
+        exact
+      },
+      keyId,
+      verified
+    }
+  } finally {
+    if (sampler !== undefined) clearInterval(sampler)
+  }
+}
+
+// ---- output
+
+function table (results: ConfigResult[]): string {
+  const head = ['scheme', 't-of-n', 'keygen ms (floor, ratio)', 'sign p50 ms (floor, ratio)', 'sign p95 ms', `sigs/s @${results[0]?.concurrent.concurrency ?? 8}`, 'peak RSS MiB (max/mean)']
+  const rows = results.map(r => [
+    r.scheme,
+    `${r.threshold}-of-${r.parties}`,
+    `${r.keygen.medianMs.toFixed(0)} (${r.keygen.floorMedianMs.toFixed(1)}, ${r.keygen.ratio.toFixed(1)}x)`,
+    `${r.sign.p50Ms.toFixed(1)} (${r.sign.floorP50Ms.toFixed(2)}, ${r.sign.ratio.toFixed(1)}x)`,
+    r.sign.p95Ms.toFixed(1),
+    r.concurrent.signaturesPerSecond.toFixed(1),
+    `${r.rss.maxMiB.toFixed(0)}/${r.rss.meanMiB.toFixed(0)}`
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
+  return [head, ...rows].map(cells => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
+interface Goal { ratio: number, perScheme: Array<{ scheme: Scheme, signP50Ms: number, floorP50Ms: number, ratio: number, met: boolean }>, met: boolean }
+
+function goalOf (results: ConfigResult[]): Goal {
+  const perScheme = results.filter(r => r.threshold === 3 && r.parties === 5)
+    .map(r => ({ scheme: r.scheme, signP50Ms: r.sign.p50Ms, floorP50Ms: r.sign.floorP50Ms, ratio: r.sign.ratio, met: r.sign.p50Ms <= GOAL_RATIO * r.sign.floorP50Ms }))
+  return { ratio: GOAL_RATIO, perScheme, met: perScheme.length > 0 && perScheme.every(g => g.met) }
+}
+
+// ---- main
+
+async function logTails (logDir: string, lines = 8): Promise<string> {
+  const files = await readdir(logDir).catch(() => [] as string[])
+  const out: string[] = []
+  for (const file of files.sort()) {
+    const text = await readFile(join(logDir, file), 'utf8').catch(() => '')
+    const tail = text.trimEnd().split('\n').slice(-lines).filter(l => l.length > 0)
+    if (tail.length > 0) out.push(`--- ${file} (last ${tail.length} lines)`, ...tail)
+  }
+  return out.join('\n')
+}
+
+async function main (): Promise<number> {
+  let opts: Options
+  try {
+    opts = parseOptions(process.argv.slice(2))
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  const cpuList = cpus()
+  const machine = {
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    totalMemMiB: Math.round(totalmem() / MIB),
+    loadAvgAtStart: loadavg().map(x => round(x)),
+    loadAvgAtEnd: [] as number[]
+  }
+  say(`machine: ${machine.cpus} cpus (${machine.cpuModel}), ${machine.totalMemMiB} MiB, Node ${machine.node}, load average ${machine.loadAvgAtStart.join(' ')}`)
+
+  // The floor first, on a machine not yet busy with the cluster.
+  const floors = new Map<string, FloorResult>()
+  for (const c of CONFIGS) {
+    const f = measureFloor(c.scheme, c.threshold, c.parties, opts.floorKeygens, opts.floorSigns, 3)
+    floors.set(`${c.scheme}/${c.threshold}/${c.parties}`, f)
+    say(`floor ${c.scheme} ${c.threshold}-of-${c.parties} in this process: keygen median ${median(f.keygenMs).toFixed(1)} ms, sign p50 ${median(f.signMs).toFixed(2)} ms (noble alone ${median(f.nobleOnlySignMs).toFixed(2)} ms)`)
+  }
+
+  const root = await mkdtemp(join(tmpdir(), 'mpc-wallet-bench-'))
+  const group = new ProcessGroup(join(root, 'logs'))
+  let cleaned: Promise<void> | undefined
+  const cleanup = async (): Promise<void> => {
+    cleaned ??= (async () => {
+      await group.stopAll()
+      await rm(root, { recursive: true, force: true })
+    })()
+    await cleaned
+  }
+  // Ctrl-C or SIGTERM in the middle still stops every child and removes the temp dir.
+  let aborting = false
+  const abort = (): void => {
+    aborting = true
+    say('interrupted: stopping every process')
+    void cleanup().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', abort)
+  process.once('SIGTERM', abort)
+
+  let code = 0
+  let summary: Record<string, unknown> = {}
+  try {
+    say(`starting a coordinator and ${NODES} nodes on 127.0.0.1 (data in ${root})`)
+    const cluster = await startCluster(opts, group, root)
+    say(`all ${NODES} nodes are up`)
+    const tracked = [cluster.coordinator, ...cluster.nodes]
+    // Peak RSS of the whole run per process: start-up included (VmHWM read before every reset).
+    const lifetime = new Map<number, number>()
+    const notePeaks = (): void => {
+      for (const p of tracked) lifetime.set(p.ready.pid, Math.max(lifetime.get(p.ready.pid) ?? 0, memoryOf(p.ready.pid)?.hwm ?? 0))
+    }
+    notePeaks()
+    const startupPeaks = tracked.map(p => ({ name: p.name, peakMiB: round((lifetime.get(p.ready.pid) ?? NaN) / MIB, 1) }))
+
+    const results: ConfigResult[] = []
+    for (const c of CONFIGS) {
+      notePeaks()
+      results.push(await benchConfig(opts, cluster, c, floors.get(`${c.scheme}/${c.threshold}/${c.parties}`)!))
+    }
+    notePeaks()
+    const endRss = tracked.map(p => ({ name: p.name, rssMiB: round((memoryOf(p.ready.pid)?.rss ?? NaN) / MIB, 1), peakMiB: round((lifetime.get(p.ready.pid) ?? NaN) / MIB, 1) }))
+    machine.loadAvgAtEnd = loadavg().map(x => round(x))
+    const goal = goalOf(results)
+    const nodesEnd = endRss.filter(p => p.name !== 'coordinator')
+    const coordinatorEnd = endRss.find(p => p.name === 'coordinator')
+
+    console.log('')
+    console.log(table(results))
+    console.log('')
+    console.log(`goal: sign p50 <= ${GOAL_RATIO}x the in-process floor at 3-of-5: ` +
+      goal.perScheme.map(g => `${g.scheme} ${g.signP50Ms.toFixed(1)} ms vs ${g.floorP50Ms.toFixed(2)} ms = ${g.ratio.toFixed(1)}x (${g.met ? 'met' : 'not met'})`).join('; ') +
+      ` -> ${goal.met ? 'MET' : 'NOT MET'}`)
+    console.log(`floor: src/crypto over noble in this process, one thread, no network: keygen = the DKG state machine of all n participants (median of ${opts.floorKeygens}); sign = t commits + t shares + aggregation with its verify (p50 of ${opts.floorSigns})`)
+    console.log(`sign through noble alone, without src/crypto's input checks (context only, not the goal's floor): ` +
+      results.map(r => `${r.scheme} ${r.threshold}-of-${r.parties} ${r.sign.nobleOnlyP50Ms.toFixed(2)} ms (cluster ${r.sign.nobleOnlyRatio.toFixed(0)}x)`).join(', '))
+    console.log(`cluster: keygen = median of ${opts.keygens} at the client; sign = ${opts.signs} sequential requests after ${opts.warmup} warm-up; sigs/s = ${opts.concurrentSigns} signatures from ${opts.concurrency} concurrent clients; every signature verified by node:crypto (Ed25519) or libsecp256k1 (BIP-340)`)
+    console.log(`peak RSS per row: VmHWM of the key's holders, reset at the row's start${results.every(r => r.rss.exact) ? '' : ' (or sampled VmRSS where the reset was refused)'}, so at least each holder's RSS then ` +
+      `(growth during the row: max ${Math.max(...results.flatMap(r => r.rss.holders.map(h => h.peakMiB - h.rssAtStartMiB))).toFixed(0)} MiB); coordinator ${results.map(r => r.rss.coordinatorPeakMiB.toFixed(0)).join('/')} MiB`)
+    console.log(`peak RSS over the whole run, start-up included (the key store unlock is scrypt N=2^17 r=8, 128 MiB): nodes max ${Math.max(...nodesEnd.map(p => p.peakMiB)).toFixed(0)} / mean ${mean(nodesEnd.map(p => p.peakMiB)).toFixed(0)} MiB, coordinator ${coordinatorEnd?.peakMiB.toFixed(0) ?? '?'} MiB; RSS now: nodes max ${Math.max(...nodesEnd.map(p => p.rssMiB)).toFixed(0)} / mean ${mean(nodesEnd.map(p => p.rssMiB)).toFixed(0)} MiB`)
+    console.log(`machine: ${machine.cpus} cpus (${machine.cpuModel}), Node ${machine.node}, ${machine.platform}; load average ${machine.loadAvgAtStart.join(' ')} at start, ${machine.loadAvgAtEnd.join(' ')} at end; ${NODES} nodes + coordinator + this client share the machine`)
+    // The cluster alone keeps about its own load; more than the cpus before it started means other work.
+    if ((machine.loadAvgAtStart[0] ?? 0) > machine.cpus * 0.5) console.log(`note: the machine was already busy when the bench started (1-minute load ${machine.loadAvgAtStart[0]} on ${machine.cpus} cpus); the figures, floor included, are noisy`)
+
+    summary = {
+      ok: true,
+      machine,
+      options: opts,
+      nodes: NODES,
+      results,
+      goal,
+      rssWholeRun: { startup: startupPeaks, end: endRss },
+      verified: results.reduce((a, r) => a + r.verified, 0)
+    }
+  } catch (err) {
+    code = 1
+    if (aborting) await new Promise(() => {}) // the children are being stopped under us; abort() exits
+    console.error(`bench: ${(err as Error).message}`)
+    console.error(await logTails(join(root, 'logs')))
+    summary = { ok: false, error: (err as Error).message, machine, options: opts }
+  } finally {
+    await cleanup()
+    process.off('SIGINT', abort)
+    process.off('SIGTERM', abort)
+  }
+  say(`stopped every process (${group.running} still running) and removed ${root}`)
+  if (opts.json) console.log(JSON.stringify({ ...summary, durationS: round((performance.now() - started) / 1000, 1) }))
+  return code
+}
+
+process.exitCode = await main()
