@@ -61,7 +61,11 @@ function match (routes: CompiledRoute[], method: string, pathname: string): { ro
     const params: Record<string, string> = {}
     const ok = r.parts.every((p, i) => {
       if (p.startsWith(':')) {
-        params[p.slice(1)] = decodeURIComponent(parts[i] ?? '')
+        try {
+          params[p.slice(1)] = decodeURIComponent(parts[i] ?? '')
+        } catch {
+          throw new ApiError(400, 'bad_request', `malformed percent-encoding in ${pathname.slice(0, 200)}`)
+        }
         return (parts[i] ?? '') !== ''
       }
       return p === parts[i]

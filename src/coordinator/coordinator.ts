@@ -134,6 +134,11 @@ export interface EventView {
   epoch?: number
   from?: string
   to?: string
+  operation?: string
+  sessionId?: string
+  keyId?: string
+  detail?: string
+  culprits?: string[]
 }
 
 const HEALTH_WIRE: Record<HealthState, Health> = { up: Health.UP, suspect: Health.SUSPECT, down: Health.DOWN }
@@ -181,7 +186,10 @@ export class Coordinator {
       clusterId: roster.clusterId,
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
-      hasSession: () => false
+      // The coordinator relays the rounds of the keygens it runs: gossipsub forwards only what a
+      // peer accepted, and the coordinator is connected to every participant.
+      hasSession: (id) => this.tasks.sessionParticipants(id) !== undefined,
+      sessionParticipants: (id) => this.tasks.sessionParticipants(id)
     }), {
       heartbeats: async (_hb, author) => {
         const change = this.health.heartbeat(author.toString(), Date.now())
@@ -433,7 +441,12 @@ export class Coordinator {
         ...(e.peerId.length > 0 ? { peerId: peerIdFromBytes(e.peerId).toString() } : {}),
         ...(e.epoch > 0 ? { epoch: e.epoch } : {}),
         ...(e.from !== Health.HEALTH_UNKNOWN ? { from: e.from } : {}),
-        ...(e.to !== Health.HEALTH_UNKNOWN ? { to: e.to } : {})
+        ...(e.to !== Health.HEALTH_UNKNOWN ? { to: e.to } : {}),
+        ...(e.operation !== '' ? { operation: e.operation } : {}),
+        ...(e.sessionId !== '' ? { sessionId: e.sessionId } : {}),
+        ...(e.keyId !== '' ? { keyId: e.keyId } : {}),
+        ...(e.detail !== '' ? { detail: e.detail } : {}),
+        ...(e.culprits.length > 0 ? { culprits: e.culprits.map(c => peerIdFromBytes(c).toString()) } : {})
       }
     })
   }

@@ -82,6 +82,8 @@ function blameOf (peer: string, err: unknown): { culprits: string[], reason: str
 export class Tasks {
   /** Decoded (and point-validated) public packages by key id: decoding costs more than a signature share. */
   private readonly publics = new Map<string, FrostPublic>()
+  /** Participants of the keygens running now, by session id (the coordinator relays their rounds). */
+  private readonly keygens = new Map<string, readonly string[]>()
 
   constructor (private readonly deps: TaskDeps) {}
 
@@ -99,8 +101,13 @@ export class Tasks {
     return await sendCommand(this.deps.libp2p, peerIdFromString(peer), this.deps.clusterId(), kind, body, timeoutMs)
   }
 
-  private async fanOut<K extends CommandKind> (peers: string[], kind: K, body: (peer: string) => CommandRequests[K], timeoutMs: number): Promise<{ ok: Map<string, CommandResponses[K]>, failed: Map<string, unknown> }> {
-    const settled = await Promise.allSettled(peers.map(async p => await this.command(p, kind, body(p), timeoutMs)))
+  private async fanOut<K extends CommandKind> (
+    peers: string[], kind: K, body: (peer: string) => CommandRequests[K], timeoutMs: number, onError?: (err: unknown) => void
+  ): Promise<{ ok: Map<string, CommandResponses[K]>, failed: Map<string, unknown> }> {
+    const settled = await Promise.allSettled(peers.map(async p => await this.command(p, kind, body(p), timeoutMs).catch((err: unknown) => {
+      onError?.(err)
+      throw err
+    })))
     const ok = new Map<string, CommandResponses[K]>()
     const failed = new Map<string, unknown>()
     settled.forEach((r, i) => {
@@ -108,6 +115,10 @@ export class Tasks {
       else failed.set(peers[i]!, r.reason)
     })
     return { ok, failed }
+  }
+
+  sessionParticipants (sessionId: string): readonly string[] | undefined {
+    return this.keygens.get(sessionId)
   }
 
   async keygen (req: KeygenRequest): Promise<KeyRecord> {
@@ -133,14 +144,32 @@ export class Tasks {
     const sessionId = newSessionId()
     const timeoutMs = this.deps.keygenTimeoutMs ?? DEFAULT_KEYGEN_TIMEOUT_MS
     await this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'keygen', sessionId, keyId, detail: `${req.scheme} ${req.threshold}-of-${participants.length}` })
-    const { ok, failed } = await this.fanOut(participants, 'keygen', () => ({
-      keyId, sessionId, scheme: req.scheme, threshold: req.threshold, participants: bytesOf(participants), timeoutMs
-    }), timeoutMs + 2_000)
+    this.keygens.set(sessionId, participants)
+    let ok: Map<string, CommandResponses['keygen']>
+    let failed: Map<string, unknown>
+    try {
+      // The first member to name a culprit ends the session for everyone: the others would only
+      // wait out the deadline for messages that will not come, and then blame the wrong peers.
+      let aborted = false
+      const abortOnBlame = (err: unknown): void => {
+        if (aborted || !(err instanceof CommandRefusedError) || err.code !== ErrorCode.BLAME) return
+        aborted = true
+        void this.fanOut(participants, 'abort', () => ({ sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
+      }
+      ;({ ok, failed } = await this.fanOut(participants, 'keygen', () => ({
+        keyId, sessionId, scheme: req.scheme, threshold: req.threshold, participants: bytesOf(participants), timeoutMs
+      }), timeoutMs + 2_000, abortOnBlame))
+    } finally {
+      this.keygens.delete(sessionId)
+    }
 
     let failure: { culprits: string[], reason: string } | undefined
     if (failed.size > 0) {
-      const blames = [...failed].map(([peer, err]) => blameOf(peer, err))
-      failure = { culprits: [...new Set(blames.flatMap(b => b.culprits))], reason: blames.map(b => b.reason).join('; ') }
+      const all = [...failed].map(([peer, err]) => ({ peer, err, ...blameOf(peer, err) }))
+      // A member's proof of misbehaviour outranks timeouts and aborts, which it causes.
+      const blamed = all.filter(b => b.err instanceof CommandRefusedError && b.err.code === ErrorCode.BLAME)
+      const counted = blamed.length > 0 ? blamed : all
+      failure = { culprits: [...new Set(counted.flatMap(b => b.culprits))], reason: counted.map(b => b.reason).join('; ') }
     } else {
       failure = this.disagreement(participants, ok)
     }

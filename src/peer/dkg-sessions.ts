@@ -151,7 +151,7 @@ export class DkgSessions {
 
   stop (): void {
     for (const id of [...this.live.keys()]) this.abort(id, 'stopped')
-    for (const session of this.live.values()) session.timers.forEach(clearTimeout)
+    for (const session of this.live.values()) session.timers.forEach(t => { clearTimeout(t); clearInterval(t) })
     this.live.clear()
   }
 
@@ -170,12 +170,12 @@ export class DkgSessions {
     }
     session.timers.forEach(t => { clearTimeout(t); clearInterval(t) })
     session.timers.length = 0
-    // Keep answering nacks for a while: others may still miss our messages.
+    // Keep answering nacks for a while, also after a failure: others may still miss our messages.
     session.timers.push(setTimeout(() => {
       this.live.delete(sessionId)
       this.finished.add(sessionId)
       if (this.finished.size > MAX_FINISHED_REMEMBERED) this.finished.delete(this.finished.values().next().value!)
-    }, err === undefined ? LINGER_MS : 0))
+    }, LINGER_MS))
   }
 
   private async nack (sessionId: string): Promise<void> {

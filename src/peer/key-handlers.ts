@@ -23,6 +23,8 @@ export interface KeyHandlerDeps {
   dkg: DkgSessions
   /** Throws UNAUTHORIZED unless the command comes from the coordinator. */
   requireCoordinator: (ctx: CommandContext) => void
+  /** Opens direct connections to these members where there are none (bounded wait). */
+  connect: (peerIds: string[]) => Promise<void>
   log: Logger
   faults: NodeFaults
 }
@@ -59,6 +61,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       if (!participants.includes(self.toString())) throw new CommandRefusedError(ErrorCode.BAD_REQUEST, 'this node is not a participant of that keygen')
       if (await vault.shareRecord(req.keyId) !== undefined) throw new CommandRefusedError(ErrorCode.STALE, `key ${req.keyId} already exists on this node`)
       const timeoutMs = Math.min(req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS)
+      await deps.connect(participants)
       let result
       try {
         result = await dkg.run({ scheme: req.scheme, clusterId: deps.clusterId(), sessionId: req.sessionId, threshold: req.threshold, participants, self: self.toString() }, timeoutMs)

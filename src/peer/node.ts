@@ -186,6 +186,7 @@ export class MpcNode {
           vault: this.vault,
           dkg: this.dkg,
           requireCoordinator: (ctx) => { this.requireCoordinator(ctx) },
+          connect: async (peerIds) => { await this.connect(peerIds) },
           log: this.log,
           faults: this.opts.faults ?? {}
         }))
@@ -195,7 +196,11 @@ export class MpcNode {
       this.metricsServer = await serveMetrics(this.metrics, this.opts.metrics.host, this.opts.metrics.port)
       this.log.info({ url: this.metricsServer.url }, 'serving metrics')
     }
-    this.heartbeatTimer = setInterval(() => { void this.heartbeat() }, this.opts.heartbeatIntervalMs)
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeat().catch(err => {
+        if (!this.stopping.signal.aborted) this.log.warn({ err: (err as Error).message }, 'heartbeat failed')
+      })
+    }, this.opts.heartbeatIntervalMs)
     if (firstJoin) {
       await this.join(token, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.opts.firstJoinTimeoutMs ?? DEFAULT_FIRST_JOIN_TIMEOUT_MS)]))
       await this.store.putJson(CLUSTER_RECORD, { clusterId: this.roster.clusterId, coordinator: this.roster.coordinator.toString() } satisfies ClusterRecord)
@@ -255,13 +260,26 @@ export class MpcNode {
 
   /** Keeps direct connections to a bounded number of members so the gossip mesh can form. */
   private connectMembers (verified: VerifiedRoster): void {
-    const others = verified.roster.members.filter(m => !m.peerId.equals(this.peerId) && this.libp2p.getConnections(m.peerId).length === 0)
-    for (const member of others.slice(0, MAX_MEMBER_DIALS)) {
-      void (async () => {
+    const others = verified.roster.members.filter(m => !m.peerId.equals(this.peerId)).map(m => m.peerId.toString())
+    void this.connect(others.slice(0, MAX_MEMBER_DIALS))
+  }
+
+  /**
+   * Dials the given members that have no connection yet, at their roster addresses, and waits
+   * (bounded) for the dials: a DKG wants a direct link to every participant, with the
+   * coordinator's relay as the fallback.
+   */
+  private async connect (peerIds: string[]): Promise<void> {
+    const members = this.roster.current?.roster.members ?? []
+    const targets = members.filter(m => peerIds.includes(m.peerId.toString()) && !m.peerId.equals(this.peerId) && this.libp2p.getConnections(m.peerId).length === 0)
+    await Promise.all(targets.map(async member => {
+      try {
         await this.libp2p.peerStore.merge(member.peerId, { multiaddrs: member.addrs })
         await this.libp2p.dial(member.peerId, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(MEMBER_DIAL_TIMEOUT_MS)]) })
-      })().catch(err => { this.log.debug({ peer: member.peerId.toString(), err: (err as Error).message }, 'member dial failed') })
-    }
+      } catch (err) {
+        this.log.debug({ peer: member.peerId.toString(), err: (err as Error).message }, 'member dial failed')
+      }
+    }))
   }
 
   private requireCoordinator (ctx: CommandContext): void {
@@ -271,7 +289,9 @@ export class MpcNode {
   }
 
   private async heartbeat (): Promise<void> {
+    if (this.stopping.signal.aborted) return
     await this.countKeys()
+    if (this.stopping.signal.aborted) return
     // Lost the coordinator (it restarted, or the network blipped): dial it again in the background.
     if (this.libp2p.getConnections(this.roster.coordinator).length === 0 && !this.redialing) {
       this.redialing = true

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { verifyBip340External } from '../../scripts/verify.js'
+import { ProcessGroup, type Peer } from '../../scripts/processes.js'
+import { ApiClient } from '../../src/coordinator/client.js'
+import { tempDir, waitFor } from '../helpers.js'
+import { CLI, runNode, type RunResult } from './cli.js'
+import type { KeyView } from '../../src/coordinator/requests.js'
+
+const cli = async (...args: string[]): Promise<RunResult> => await runNode([CLI, ...args], 60_000)
+
+/** A failure: non-zero exit (`code` if given), one line on stderr matching `pattern`, no stack trace, nothing on stdout. */
+function expectOneLineError (result: RunResult, pattern: RegExp, code?: number): void {
+  expect(result.code, result.stderr).not.toBe(0)
+  if (code !== undefined) expect(result.code, result.stderr).toBe(code)
+  const lines = result.stderr.trim().split('\n').filter(l => !l.startsWith('(run with --help'))
+  expect(lines, result.stderr).toHaveLength(1)
+  expect(lines[0]).toMatch(/^(mpc-wallet: |error: )/)
+  expect(lines[0]).toMatch(pattern)
+  expect(result.stderr).not.toMatch(/\n\s+at /)
+  expect(result.stdout.trim()).toBe('')
+}
+
+describe('keys through the CLI, against a real coordinator and three node processes', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let group: ProcessGroup
+  let coordinatorDir: string
+  let api: ApiClient
+  let nodes: Peer[]
+  let passphraseFile: string
+  const viaDir = (): string[] => ['--coordinator-dir', coordinatorDir]
+
+  beforeAll(async () => {
+    dir = await tempDir('mpcw-keys-cli-')
+    coordinatorDir = join(dir.path, 'coordinator')
+    group = new ProcessGroup(join(dir.path, 'logs'))
+    const init = await cli('coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0')
+    expect(init.code, init.stderr).toBe(0)
+    const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir])
+    const tokenFile = join(dir.path, 'join-token')
+    await writeFile(tokenFile, (await readFile(join(coordinatorDir, 'join-token'), 'utf8')).trim() + '\n', { mode: 0o600 })
+    passphraseFile = join(dir.path, 'passphrase')
+    await writeFile(passphraseFile, 'a cli passphrase\n', { mode: 0o600 })
+    nodes = await Promise.all([1, 2, 3].map(async i => await group.start(`node-${i}`, [
+      'node', 'start', '--data-dir', join(dir.path, `node-${i}`), '--bootstrap', coordinator.ready.addrs[0]!, '--join-file', tokenFile,
+      '--passphrase-file', passphraseFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200'
+    ], 30_000)))
+    api = new ApiClient(coordinator.ready.api!, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
+    await waitFor('three nodes up', async () => (await api.cluster()).members.filter(m => m.state === 'up').length === 3, 20_000)
+  })
+  afterAll(async () => {
+    await group?.stopAll()
+    await dir?.[Symbol.asyncDispose]()
+  })
+
+  it('keygen taproot 2-of-3 on regtest, sign a sighash, list the key', async () => {
+    const keygen = await cli('keygen', ...viaDir(), '--scheme', 'taproot', '--threshold', '2', '--parties', '3', '--network', 'regtest', '--json')
+    expect(keygen.code, keygen.stderr).toBe(0)
+    const key = JSON.parse(keygen.stdout) as KeyView
+    expect(key).toMatchObject({ scheme: 'taproot', threshold: 2, parties: 3, status: 'ok', network: 'regtest' })
+    expect(key.address).toMatch(/^bcrt1p[02-9ac-hj-np-z]{58}$/)
+    expect(key.xOnlyPublicKey).toMatch(/^[0-9a-f]{64}$/)
+
+    const sighash = randomBytes(32).toString('hex')
+    const sign = await cli('sign', ...viaDir(), '--key', key.id, '--message', sighash)
+    expect(sign.code, sign.stderr).toBe(0)
+    const signature = sign.stdout.trim()
+    expect(signature).toMatch(/^[0-9a-f]{128}$/)
+    expect(verifyBip340External(key.xOnlyPublicKey!, sighash, signature)).toBe(true)
+    // Not a signature of anything else.
+    expect(verifyBip340External(key.xOnlyPublicKey!, randomBytes(32).toString('hex'), signature)).toBe(false)
+
+    // The same through --file, as JSON.
+    const file = join(dir.path, 'sighash.bin')
+    const fileSighash = randomBytes(32)
+    await writeFile(file, fileSighash)
+    const fromFile = await cli('sign', ...viaDir(), '--key', key.id, '--file', file, '--json')
+    expect(fromFile.code, fromFile.stderr).toBe(0)
+    const signed = JSON.parse(fromFile.stdout) as { message: string, signature: string, signers: string[] }
+    expect(signed.message).toBe(fileSighash.toString('hex'))
+    expect(signed.signers).toHaveLength(2)
+    expect(verifyBip340External(key.xOnlyPublicKey!, signed.message, signed.signature)).toBe(true)
+
+    const keys = await cli('keys', ...viaDir(), '--network', 'regtest', '--json')
+    expect(keys.code, keys.stderr).toBe(0)
+    const listed = (JSON.parse(keys.stdout) as KeyView[]).find(k => k.id === key.id)
+    expect(listed).toMatchObject({ id: key.id, scheme: 'taproot', status: 'ok', address: key.address, groupPublicKey: key.groupPublicKey })
+    expect(listed!.holders.map(h => h.state)).toEqual(['up', 'up', 'up'])
+    const table = await cli('keys', ...viaDir(), '--network', 'regtest')
+    expect(table.stdout).toContain(`key ${key.id}: taproot 2-of-3, ok`)
+    expect(table.stdout).toContain(key.address)
+  })
+
+  it('refuses bad keygen and sign input with one clear line and a non-zero exit', async () => {
+    const before = await api.keys()
+    const taproot = before.find(k => k.scheme === 'taproot')
+    expect(taproot, 'the taproot key of the first test').toBeDefined()
+    const sighash = randomBytes(32).toString('hex')
+    const file = join(dir.path, 'other.bin')
+    await writeFile(file, randomBytes(32))
+    const [unknownKey, tooHigh, zero, shortMessage, badHex, both, neither] = await Promise.all([
+      cli('sign', ...viaDir(), '--key', 'key-0123456789abcdef', '--message', sighash),
+      cli('keygen', ...viaDir(), '--scheme', 'taproot', '--threshold', '4', '--parties', '3'),
+      cli('keygen', ...viaDir(), '--scheme', 'taproot', '--threshold', '0', '--parties', '3'),
+      cli('sign', ...viaDir(), '--key', taproot!.id, '--message', sighash.slice(0, 62)),
+      cli('sign', ...viaDir(), '--key', taproot!.id, '--message', 'zz'.repeat(32)),
+      cli('sign', ...viaDir(), '--key', taproot!.id, '--message', sighash, '--file', file),
+      cli('sign', ...viaDir(), '--key', taproot!.id)
+    ])
+    expectOneLineError(unknownKey, /key-0123456789abcdef/)
+    expectOneLineError(unknownKey, /404|no key|unknown key|not found/i)
+    expectOneLineError(tooHigh, /threshold/)
+    expectOneLineError(tooHigh, /4/)
+    expectOneLineError(zero, /threshold/)
+    expectOneLineError(shortMessage, /32/)
+    expectOneLineError(badHex, /hex/)
+    expectOneLineError(both, /--message.*--file|--file.*--message/, 2)
+    expectOneLineError(neither, /--message.*--file|--file.*--message/, 2)
+    // Nothing was created.
+    expect((await api.keys()).map(k => k.id)).toEqual(before.map(k => k.id))
+  })
+
+  it('refuses to start a node with a wrong or missing passphrase, in one line, and starts it with the right one', async () => {
+    const node = nodes[2]!
+    const exited = new Promise<number | null>(resolve => node.child.once('exit', resolve))
+    node.child.kill('SIGTERM')
+    // A node holding key shares stops cleanly too.
+    expect(await exited).toBe(0)
+    const dataDir = join(dir.path, 'node-3')
+    const wrongFile = join(dir.path, 'wrong-passphrase')
+    await writeFile(wrongFile, 'not it\n', { mode: 0o600 })
+    const [wrong, missing] = await Promise.all([
+      cli('node', 'start', '--data-dir', dataDir, '--passphrase-file', wrongFile, '--listen', '/ip4/127.0.0.1/tcp/0'),
+      runNode([CLI, 'node', 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0'], 60_000, { ...process.env, MPC_WALLET_PASSPHRASE: '' })
+    ])
+    expectOneLineError(wrong, /passphrase/, 1)
+    expect(wrong.stderr).not.toContain('not it')
+    expectOneLineError(missing, /passphrase/, 1)
+
+    nodes[2] = await group.start('node-3-again', ['node', 'start', '--data-dir', dataDir, '--passphrase-file', passphraseFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200'], 30_000)
+    expect(nodes[2].ready.peerId).toBe(node.ready.peerId)
+    await waitFor('the node up again', async () => (await api.cluster()).members.find(m => m.peerId === node.ready.peerId)?.state === 'up', 20_000)
+  })
+})
