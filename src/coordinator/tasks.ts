@@ -236,10 +236,14 @@ export class Tasks {
       if (candidates.length < key.threshold) break
       const signers = candidates.slice(0, key.threshold).sort((a, b) => key.holders.indexOf(a) - key.holders.indexOf(b))
       const sessionId = newSessionId()
-      await this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${attempt}` })
+      // Recorded beside round one rather than before it: the start of a signing session is worth
+      // a log line, not a wait (its end is recorded before the signature is returned).
+      const startedEvent = this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${attempt}` })
 
       // RFC 9591 5.1, round one: each signer commits to fresh nonces.
-      const round1 = await this.fanOut(signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout)
+      const started = performance.now()
+      const [round1] = await Promise.all([this.fanOut(signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout), startedEvent])
+      const round1Ms = performance.now() - started
       if (round1.failed.size > 0) {
         await this.retryAfter('sign', sessionId, keyId, round1.failed, excluded, signers)
         continue
@@ -253,7 +257,9 @@ export class Tasks {
       }
 
       // RFC 9591 5.2, round two: each signer signs over the same commitment list.
+      const round2Start = performance.now()
       const round2 = await this.fanOut(signers, 'signShare', () => ({ keyId, sessionId, message, commitments }), roundTimeout)
+      const round2Ms = performance.now() - round2Start
       if (round2.failed.size > 0) {
         await this.retryAfter('sign', sessionId, keyId, round2.failed, excluded, [])
         continue
@@ -266,7 +272,9 @@ export class Tasks {
       }
       try {
         // RFC 9591 5.3: aggregate and verify against the group key; 5.4 share checks only if that fails.
+        const aggregateStart = performance.now()
         const signature = aggregateSignature(key.scheme, pub, commitmentsFromWire(commitments), message, shares, names)
+        this.deps.log.debug({ keyId, sessionId, round1Ms, round2Ms, aggregateMs: performance.now() - aggregateStart }, 'signature aggregated')
         await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}` })
         return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts: attempt }
       } catch (err) {
