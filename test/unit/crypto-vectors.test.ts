@@ -40,7 +40,7 @@ interface Vector {
   final_output: { sig: string }
 }
 
-const load = (name: string): Vector => JSON.parse(readFileSync(new URL(`../../../shared/vectors/${name}`, import.meta.url), 'utf8')) as Vector
+const load = (name: string): Vector => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8')) as Vector
 
 /** An rng that hands out the given byte strings in order, each exactly once. */
 function scriptedRng (chunks: string[]): (n?: number) => Uint8Array<ArrayBuffer> {
