@@ -9,15 +9,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { ApiClient } from '../src/coordinator/client.js'
-import { ProcessGroup, type Peer } from './processes.js'
-import { verifyBip340External, verifyEd25519External } from './verify.js'
+import { launchCluster, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
+import { verifyKeySignature } from './verify.js'
 import { measureFloor, type FloorResult } from './bench-floor.js'
 import type { Scheme } from '../src/crypto/index.js'
 import type { KeyView } from '../src/coordinator/requests.js'
@@ -142,34 +140,10 @@ function resetPeak (pid: number): boolean {
 
 // ---- the cluster
 
-interface Cluster {
-  api: ApiClient
-  coordinator: Peer
-  nodes: Peer[]
-}
+type Cluster = LocalCluster
 
 async function startCluster (opts: Options, group: ProcessGroup, root: string): Promise<Cluster> {
-  const coordinatorDir = join(root, 'coordinator')
-  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string, joinToken: string }
-  const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir])
-  const bootstrap = coordinator.ready.addrs[0]
-  if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
-  const api = new ApiClient(coordinator.ready.api, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
-  const nodes = await Promise.all(Array.from({ length: NODES }, async (_, i) => {
-    const name = `node-${i + 1}`
-    const passFile = join(root, `${name}.passphrase`)
-    await writeFile(passFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
-    return await group.start(name, ['node', 'start', '--data-dir', join(root, name), '--listen', '/ip4/127.0.0.1/tcp/0',
-      '--bootstrap', bootstrap, '--join', init.joinToken, '--passphrase-file', passFile, '--heartbeat-ms', String(opts.heartbeatMs)], 30_000)
-  }))
-  const end = Date.now() + JOIN_DEADLINE_MS
-  for (;;) {
-    const view = await api.cluster().catch(() => undefined)
-    if (view !== undefined && nodes.every(n => view.members.find(m => m.peerId === n.ready.peerId)?.state === 'up')) break
-    if (Date.now() > end) throw new Error(`the ${NODES} nodes were not all up ${JOIN_DEADLINE_MS} ms after they started`)
-    await sleep(100)
-  }
-  return { api, coordinator, nodes }
+  return await launchCluster(group, root, { nodes: NODES, heartbeatMs: opts.heartbeatMs, joinDeadlineMs: JOIN_DEADLINE_MS })
 }
 
 // ---- one scheme and size on the cluster
@@ -188,12 +162,7 @@ interface ConfigResult {
 }
 
 function verifierFor (key: KeyView): (messageHex: string, signatureHex: string) => boolean {
-  if (key.scheme === 'taproot') {
-    if (key.xOnlyPublicKey === undefined) throw new Error(`taproot key ${key.id} has no x-only public key`)
-    const xOnly = key.xOnlyPublicKey
-    return (m, s) => verifyBip340External(xOnly, m, s)
-  }
-  return (m, s) => verifyEd25519External(key.groupPublicKey, m, s)
+  return (m, s) => verifyKeySignature(key, m, s)
 }
 
 async function benchConfig (

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ApiClient } from '../src/coordinator/client.js'
 import { packageRoot } from '../src/peer/config.js'
 
 /** The built CLI, run with the same Node that runs this script (the project's Node 22). */
@@ -101,4 +104,54 @@ async function stopChild (child: ChildProcess, signal: NodeJS.Signals): Promise<
   const timer = setTimeout(() => { child.kill('SIGKILL') }, STOP_GRACE_MS)
   await exited
   clearTimeout(timer)
+}
+
+export interface LocalCluster {
+  clusterId: string
+  coordinator: Peer
+  coordinatorDir: string
+  nodes: Peer[]
+  api: ApiClient
+  /** A node's data directory, by 1-based index. */
+  nodeDir: (i: number) => string
+  /** The flags a node takes at every start (listen, passphrase file, heartbeat), by 1-based index. */
+  nodeArgs: (i: number) => string[]
+}
+
+export interface LocalClusterOptions {
+  nodes: number
+  heartbeatMs: number
+  /** Extra flags for `coordinator start` (health thresholds, deadlines). */
+  coordinatorArgs?: string[]
+  /** How long every node may take to join and be up. */
+  joinDeadlineMs: number
+}
+
+/**
+ * A coordinator and `nodes` MPC nodes as CLI processes on 127.0.0.1 under `root`, each node
+ * with its own passphrase file; resolves once every node is up at the coordinator.
+ */
+export async function launchCluster (group: ProcessGroup, root: string, opts: LocalClusterOptions): Promise<LocalCluster> {
+  const coordinatorDir = join(root, 'coordinator')
+  const nodeDir = (i: number): string => join(root, `node-${i}`)
+  const passFile = (i: number): string => join(root, `node-${i}.passphrase`)
+  const nodeArgs = (i: number): string[] => ['--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs)]
+  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string, joinToken: string }
+  const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...(opts.coordinatorArgs ?? [])])
+  const bootstrap = coordinator.ready.addrs[0]
+  if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
+  const api = new ApiClient(coordinator.ready.api, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
+  const nodes = await Promise.all(Array.from({ length: opts.nodes }, async (_, k) => {
+    const i = k + 1
+    await writeFile(passFile(i), randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
+    return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join', init.joinToken, ...nodeArgs(i)], 30_000)
+  }))
+  const end = Date.now() + opts.joinDeadlineMs
+  for (;;) {
+    const view = await api.cluster().catch(() => undefined)
+    if (view !== undefined && nodes.every(n => view.members.find(m => m.peerId === n.ready.peerId)?.state === 'up')) break
+    if (Date.now() > end) throw new Error(`timed out after ${opts.joinDeadlineMs} ms waiting for all ${opts.nodes} nodes to join and be up`)
+    await sleep(100)
+  }
+  return { clusterId: init.clusterId, coordinator, coordinatorDir, nodes, api, nodeDir, nodeArgs }
 }

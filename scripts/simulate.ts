@@ -5,16 +5,15 @@
  * one threshold key of each scheme, signs, kills n - t holders, signs again, verifies every
  * signature with outside code, and stops everything. `npm run simulate -- --help` lists the options.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { ApiClient } from '../src/coordinator/client.js'
 import { formatClusterTable } from '../src/cli.js'
-import { ProcessGroup, type Peer } from './processes.js'
-import { verifyBip340External, verifyEd25519External } from './verify.js'
+import { launchCluster, ProcessGroup } from './processes.js'
+import { externalVerifierName, verifyKeySignature } from './verify.js'
 import type { SignView } from '../src/coordinator/client.js'
 import type { KeyView } from '../src/coordinator/requests.js'
 import type { ClusterView, MemberView } from '../src/coordinator/coordinator.js'
@@ -102,32 +101,18 @@ function member (view: ClusterView, peerId: string): MemberView | undefined {
 }
 
 async function simulate (opts: Options, group: ProcessGroup, root: string): Promise<Record<string, unknown>> {
-  const coordinatorDir = join(root, 'coordinator')
-  const nodeDir = (i: number): string => join(root, `node-${i}`)
-  const passFile = (i: number): string => join(root, `node-${i}.passphrase`)
-  const nodeArgs = (i: number): string[] => ['--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs)]
-  for (let i = 1; i <= opts.nodes; i++) await writeFile(passFile(i), randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
-
   say(`starting a coordinator and ${opts.nodes} nodes on 127.0.0.1 (data in ${root})`)
-  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string, joinToken: string }
-  const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir,
-    '--suspect-after-ms', String(opts.suspectAfterMs), '--down-after-ms', String(opts.downAfterMs)])
-  const bootstrap = coordinator.ready.addrs[0]
-  if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
-  say(`coordinator ${coordinator.ready.peerId} of cluster ${init.clusterId} at ${bootstrap}`)
-  const api = new ApiClient(coordinator.ready.api, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
-
   const joinStart = Date.now()
-  const nodes: Peer[] = await Promise.all(Array.from({ length: opts.nodes }, async (_, i) => await group.start(`node-${i + 1}`, [
-    'node', 'start', '--data-dir', nodeDir(i + 1), '--bootstrap', bootstrap, '--join', init.joinToken, ...nodeArgs(i + 1)
-  ])))
-  say(`started ${nodes.length} node processes`)
-  await until(`all ${opts.nodes} nodes to join and be up`, opts.joinDeadlineMs, async () => {
-    const view = await api.cluster()
-    return nodes.every(n => member(view, n.ready.peerId)?.state === 'up') ? view : undefined
+  const cluster = await launchCluster(group, root, {
+    nodes: opts.nodes,
+    heartbeatMs: opts.heartbeatMs,
+    coordinatorArgs: ['--suspect-after-ms', String(opts.suspectAfterMs), '--down-after-ms', String(opts.downAfterMs)],
+    joinDeadlineMs: opts.joinDeadlineMs
   })
+  const { api, coordinator, nodes, nodeDir, nodeArgs } = cluster
   const joinMs = Date.now() - joinStart
-  say(`all ${opts.nodes} nodes joined and are up, ${(joinMs / 1000).toFixed(1)}s after they started`)
+  say(`coordinator ${coordinator.ready.peerId} of cluster ${cluster.clusterId} at ${coordinator.ready.addrs[0] ?? ''}`)
+  say(`all ${opts.nodes} nodes joined and are up, ${(joinMs / 1000).toFixed(1)}s after the cluster started`)
   console.log(formatClusterTable(await api.cluster()))
 
   const victimIndex = nodes.length - 1
@@ -175,11 +160,8 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
           : Buffer.from(`mpc-wallet simulation ${label} ${new Date().toISOString()}`).toString('hex')
         const started = Date.now()
         const result = await api.sign(key.id, message)
-        const ok = key.scheme === 'taproot'
-          ? verifyBip340External(key.xOnlyPublicKey!, message, result.signature)
-          : verifyEd25519External(key.groupPublicKey, message, result.signature)
-        if (!ok) throw new Error(`the ${key.scheme} signature of key ${key.id} does not verify`)
-        const verifiedBy = key.scheme === 'taproot' ? 'libsecp256k1 (tiny-secp256k1) verifySchnorr' : 'node:crypto verify (OpenSSL Ed25519)'
+        if (!verifyKeySignature(key, message, result.signature)) throw new Error(`the ${key.scheme} signature of key ${key.id} does not verify`)
+        const verifiedBy = externalVerifierName(key.scheme)
         signatures.push({ ...result, verifiedBy })
         say(`signed with ${key.scheme} key by ${result.signers.length} holders in ${Date.now() - started} ms (attempts ${result.attempts}); verified by ${verifiedBy}`)
       }
@@ -199,7 +181,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     up,
     ...restartSummary,
     killedBeforeSecondSigning: keys.length > 0 ? parties - threshold : 0,
-    clusterId: init.clusterId,
+    clusterId: cluster.clusterId,
     epoch: view.epoch,
     keys: keys.map(k => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: k.parties, groupPublicKey: k.groupPublicKey, xOnlyPublicKey: k.xOnlyPublicKey, address: k.address })),
     signatures: signatures.map(s => ({ keyId: s.keyId, scheme: s.scheme, message: s.message, signature: s.signature, signers: s.signers, verifiedBy: s.verifiedBy })),

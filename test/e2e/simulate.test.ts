@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { rm } from 'node:fs/promises'
 import { waitFor } from '../helpers.js'
-import { verifyBip340External, verifyEd25519External } from '../../scripts/verify.js'
+import { verifyKeySignature } from '../../scripts/verify.js'
 import { alive, ROOT, runNode } from './cli.js'
 
 describe('npm run simulate, as a user runs it (built script, real processes)', () => {
@@ -31,9 +31,7 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
     for (const sig of signatures) {
       const key = keys.find(k => k.id === sig.keyId)!
       expect(sig.signature).toMatch(/^[0-9a-f]{128}$/)
-      const check = (message: string): boolean => key.scheme === 'taproot'
-        ? verifyBip340External(key.xOnlyPublicKey!, message, sig.signature)
-        : verifyEd25519External(key.groupPublicKey, message, sig.signature)
+      const check = (message: string): boolean => verifyKeySignature(key, message, sig.signature)
       expect(check(sig.message)).toBe(true)
       // and the same check refuses the signature for any other message
       expect(check((sig.message.startsWith('00') ? 'ff' : '00') + sig.message.slice(2))).toBe(false)
