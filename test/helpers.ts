@@ -135,8 +135,7 @@ export function recordEvents (cluster: TestCluster, member: MpcNode): { events: 
   const onMessage = (evt: CustomEvent<Message>): void => {
     if (evt.detail.topic !== topic) return
     try {
-      const event = GossipMessage.decode(evt.detail.data).event
-      if (event !== undefined) events.push(event)
+      events.push(...(GossipMessage.decode(evt.detail.data).events?.events ?? []))
     } catch {
       // not an event envelope: the validator refused it already
     }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sendCommand, serveCommands, type CommandContext } from '../protocols/command.js'
 import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.js'
+import { MAX_EVENTS_PER_BATCH } from '../protocols/constants.js'
 import { newEvent } from '../protocols/events.js'
 import { multiaddrFromBytes, peerIdFromBytes } from '../protocols/ids.js'
 import { ErrorCode, Event, EventKind, Health, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
@@ -36,6 +37,8 @@ export const API_INFO_FILE = 'api.json'
 /** The signed roster is re-published this often, so a node that missed a change still converges. */
 const ROSTER_REPUBLISH_MS = 5_000
 const ROSTER_PUSH_TIMEOUT_MS = 3_000
+/** Recorded events go out on the events channel in one batch this often. */
+const EVENT_FLUSH_MS = 250
 const COORDINATOR_RECORD = 'coordinator'
 
 interface CoordinatorRecord {
@@ -152,6 +155,7 @@ export class Coordinator {
   private readonly health: HealthTracker
   private readonly timers: NodeJS.Timeout[] = []
   private rosterWrites: Promise<unknown> = Promise.resolve()
+  private readonly unpublished: Event[] = []
   private api: UserApi | undefined
   private readonly startedAt = Date.now()
   readonly keys: KeyRegistry
@@ -277,6 +281,7 @@ export class Coordinator {
       }
     }, tick))
     this.timers.push(setInterval(() => { void this.publishRoster() }, ROSTER_REPUBLISH_MS))
+    this.timers.push(setInterval(() => { void this.publishEvents() }, EVENT_FLUSH_MS))
     this.api = await UserApi.start({
       ...apiListen,
       token: apiToken,
@@ -404,13 +409,23 @@ export class Coordinator {
   }
 
   /** Stores an event durably, then publishes it on `events`. */
+  /** Stores an event durably; the members get it in the next published batch. */
   private async recordEvent (fields: Partial<Event> & { kind: EventKind }): Promise<void> {
     let event: Event | undefined
     await this.store.appendEvent(seq => {
       event = newEvent({ ...fields, seq })
       return Event.encode(event)
     })
-    if (event !== undefined) await this.channels.publish('events', { event })
+    if (event !== undefined) this.unpublished.push(event)
+    if (this.unpublished.length >= MAX_EVENTS_PER_BATCH) await this.publishEvents()
+  }
+
+  /** Publishes the recorded events not yet published, as batches on `events`. */
+  private async publishEvents (): Promise<void> {
+    while (this.unpublished.length > 0) {
+      const events = this.unpublished.splice(0, MAX_EVENTS_PER_BATCH)
+      await this.channels.publish('events', { events: { events } })
+    }
   }
 
   cluster (): ClusterView {
@@ -453,6 +468,7 @@ export class Coordinator {
 
   async stop (): Promise<void> {
     for (const t of this.timers) clearInterval(t)
+    await this.publishEvents()
     await this.api?.stop()
     this.channels.stop()
     await this.libp2p.stop()

@@ -96,7 +96,7 @@ export class MpcNode {
       heartbeats: async () => {},
       rounds: async (round, author) => { await this.dkg.handle(round, author) },
       state: async (verified) => { await this.adoptRoster(verified) },
-      events: async (event) => { await this.store.putEvent(event.seq, Event.encode(event)) }
+      events: async (events) => { await this.store.putEvents(events.map(e => ({ seq: e.seq, bytes: Event.encode(e) }))) }
     }, log)
     this.dkg = new DkgSessions(this.channels, libp2p.peerId, log, opts.faults ?? {})
     this.metrics = new PeerMetrics(libp2p, () => this.channels)

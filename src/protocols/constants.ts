@@ -15,8 +15,11 @@ export const MAX_GOSSIP_BYTES = {
   rounds: 64 * 1024,
   state: 64 * 1024,
   heartbeats: 1024,
-  events: 4 * 1024
+  events: 64 * 1024
 } as const
+
+/** Events in one gossip message on the events channel. */
+export const MAX_EVENTS_PER_BATCH = 64
 
 /** Bounds on repeated fields and strings inside a decoded message. */
 export const MAX_MEMBERS = 256

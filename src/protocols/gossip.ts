@@ -1,4 +1,4 @@
-import { MAX_GOSSIP_BYTES, MAX_MEMBERS, MAX_SESSION_ID_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { MAX_EVENTS_PER_BATCH, MAX_GOSSIP_BYTES, MAX_MEMBERS, MAX_SESSION_ID_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { GossipValidationError, MalformedMessageError } from './errors.js'
 import { peerIdFromBytes } from './ids.js'
 import { EventKind, GossipMessage, Health, type Event, type Heartbeat, type RoundMessage } from './messages.js'
@@ -10,7 +10,7 @@ import type { PeerId } from '@libp2p/interface'
 export interface GossipBodies {
   heartbeats: Heartbeat
   state: VerifiedRoster
-  events: Event
+  events: Event[]
   rounds: RoundMessage
 }
 
@@ -25,7 +25,7 @@ export interface GossipContext {
   sessionParticipants?: (sessionId: string) => readonly string[] | undefined
 }
 
-export function encodeGossip (clusterId: string, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'event' | 'round'>>): Uint8Array {
+export function encodeGossip (clusterId: string, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'events' | 'round'>>): Uint8Array {
   return GossipMessage.encode({ version: WIRE_VERSION, clusterId, ...body })
 }
 
@@ -40,7 +40,7 @@ function ignore (reason: ConstructorParameters<typeof GossipValidationError>[1],
 function decodeEnvelope (channel: Channel, data: Uint8Array): GossipMessage {
   if (data.byteLength > MAX_GOSSIP_BYTES[channel]) reject('oversized', `${data.byteLength} bytes exceeds the ${channel} limit of ${MAX_GOSSIP_BYTES[channel]}`)
   try {
-    return GossipMessage.decode(data, { limits: { round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
+    return GossipMessage.decode(data, { limits: { events: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS } }, round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
   } catch (err) {
     reject('malformed', `does not decode: ${(err as Error).message}`)
   }
@@ -60,7 +60,7 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
   const msg = decodeEnvelope(channel, data)
   if (msg.version !== WIRE_VERSION) reject('bad-version', `wire version ${msg.version}, expected ${WIRE_VERSION}`)
   if (msg.clusterId !== ctx.clusterId) reject('wrong-cluster', `cluster "${msg.clusterId.slice(0, 64)}" is not ${ctx.clusterId}`)
-  const bodies = [msg.heartbeat, msg.roster, msg.event, msg.round].filter(b => b !== undefined)
+  const bodies = [msg.heartbeat, msg.roster, msg.events, msg.round].filter(b => b !== undefined)
   if (bodies.length !== 1) reject('malformed', 'message must carry exactly one body')
 
   const isCoordinator = author.equals(ctx.coordinator)
@@ -83,12 +83,17 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
       }
     }
     case 'events': {
-      const event = msg.event ?? reject('wrong-channel', 'events carries only events')
+      const batch = msg.events ?? reject('wrong-channel', 'events carries only event batches')
       if (!isCoordinator) reject('not-coordinator', 'only the coordinator publishes events')
-      if (event.kind === EventKind.EVENT_UNKNOWN) reject('malformed', 'event kind unset')
-      if (event.peerId.length > 0) parsePeerId(event.peerId)
-      if (event.kind === EventKind.HEALTH_CHANGED && (event.to === Health.HEALTH_UNKNOWN)) reject('malformed', 'health event without a state')
-      return event as GossipBodies[C]
+      if (batch.events.length === 0) reject('malformed', 'empty event batch')
+      for (const event of batch.events) {
+        if (event.kind === EventKind.EVENT_UNKNOWN) reject('malformed', 'event kind unset')
+        if (!Number.isSafeInteger(event.seq) || event.seq < 1) reject('malformed', 'event without a sequence number')
+        if (event.peerId.length > 0) parsePeerId(event.peerId)
+        event.culprits.forEach(parsePeerId)
+        if (event.kind === EventKind.HEALTH_CHANGED && (event.to === Health.HEALTH_UNKNOWN)) reject('malformed', 'health event without a state')
+      }
+      return batch.events as GossipBodies[C]
     }
     case 'rounds': {
       const round = msg.round ?? reject('wrong-channel', 'rounds carries only round messages')

@@ -16,7 +16,7 @@ export interface GossipMessage {
   clusterId: string
   heartbeat?: Heartbeat
   roster?: SignedRoster
-  event?: Event
+  events?: EventBatch
   round?: RoundMessage
 }
 
@@ -50,9 +50,9 @@ export namespace GossipMessage {
           SignedRoster.codec().encode(obj.roster, w)
         }
 
-        if (obj.event != null) {
+        if (obj.events != null) {
           w.uint32(98)
-          Event.codec().encode(obj.event, w)
+          EventBatch.codec().encode(obj.events, w)
         }
 
         if (obj.round != null) {
@@ -96,8 +96,8 @@ export namespace GossipMessage {
               break
             }
             case 12: {
-              obj.event = Event.codec().decode(reader, reader.uint32(), {
-                limits: opts.limits?.event
+              obj.events = EventBatch.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.events
               })
               break
             }
@@ -759,6 +759,74 @@ export namespace Event {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Event>): Event => {
     return decodeMessage(buf, Event.codec(), opts)
+  }
+}
+
+export interface EventBatch {
+  events: Event[]
+}
+
+export namespace EventBatch {
+  let _codec: Codec<EventBatch>
+
+  export const codec = (): Codec<EventBatch> => {
+    if (_codec == null) {
+      _codec = message<EventBatch>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.events != null) {
+          for (const value of obj.events) {
+            w.uint32(10)
+            Event.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          events: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.events != null && obj.events.length === opts.limits.events) {
+                throw new MaxLengthError('Decode error - map field "events" had too many elements')
+              }
+
+              obj.events.push(Event.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.events$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<EventBatch>): Uint8Array => {
+    return encodeMessage(obj, EventBatch.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<EventBatch>): EventBatch => {
+    return decodeMessage(buf, EventBatch.codec(), opts)
   }
 }
 

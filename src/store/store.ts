@@ -100,9 +100,14 @@ export class Store {
 
   /** Stores an event numbered by its origin (a node keeping the coordinator's log). Idempotent. */
   async putEvent (seq: number, bytes: Uint8Array): Promise<void> {
-    if (!Number.isSafeInteger(seq) || seq < 1) throw new DataDirError(`invalid event sequence ${seq}`)
-    await this.db.put(eventKey(seq), bytes, SYNC)
-    if (seq >= this.nextEventSeq) this.nextEventSeq = seq + 1
+    await this.putEvents([{ seq, bytes }])
+  }
+
+  /** Stores several events numbered by their origin, atomically. Idempotent. */
+  async putEvents (events: StoredEvent[]): Promise<void> {
+    for (const { seq } of events) if (!Number.isSafeInteger(seq) || seq < 1) throw new DataDirError(`invalid event sequence ${seq}`)
+    await this.db.batch(events.map(({ seq, bytes }) => ({ type: 'put' as const, key: eventKey(seq), value: bytes })), SYNC)
+    for (const { seq } of events) if (seq >= this.nextEventSeq) this.nextEventSeq = seq + 1
   }
 
   /** Events with sequence number above `afterSeq`, oldest first, at most `limit`. */

@@ -203,26 +203,33 @@ describe('validateGossip: state', () => {
 describe('validateGossip: events', () => {
   it('accepts an event published by the coordinator', async () => {
     const event = memberJoined(memberA)
-    expect(await validateGossip('events', coordinator, encodeGossip(CLUSTER, { event }), ctx)).toEqual(event)
+    const second = { ...memberJoined(memberB), seq: 2 }
+    expect(await validateGossip('events', coordinator, encodeGossip(CLUSTER, { events: { events: [event, second] } }), ctx)).toEqual([event, second])
+  })
+
+  it('rejects an empty batch, and a batch with one bad event among good ones', async () => {
+    expect(await refusal('events', coordinator, encodeGossip(CLUSTER, { events: { events: [] } }))).toEqual({ verdict: 'reject', reason: 'malformed' })
+    const bad = { ...memberJoined(memberA), seq: 0 }
+    expect(await refusal('events', coordinator, encodeGossip(CLUSTER, { events: { events: [memberJoined(memberB), bad] } }))).toEqual({ verdict: 'reject', reason: 'malformed' })
   })
 
   it('rejects an event published by a member', async () => {
-    const data = encodeGossip(CLUSTER, { event: memberJoined(memberA) })
+    const data = encodeGossip(CLUSTER, { events: { events: [memberJoined(memberA)] } })
     expect(await refusal('events', memberA, data)).toEqual({ verdict: 'reject', reason: 'not-coordinator' })
   })
 
   it('rejects an event without a kind', async () => {
-    const data = encodeGossip(CLUSTER, { event: { ...memberJoined(memberA), kind: EventKind.EVENT_UNKNOWN } })
+    const data = encodeGossip(CLUSTER, { events: { events: [{ ...memberJoined(memberA), kind: EventKind.EVENT_UNKNOWN }] } })
     expect(await refusal('events', coordinator, data)).toEqual({ verdict: 'reject', reason: 'malformed' })
   })
 
   it('rejects a health event that does not say the new state', async () => {
-    const data = encodeGossip(CLUSTER, { event: { ...memberJoined(memberA), kind: EventKind.HEALTH_CHANGED, from: Health.UP, to: Health.HEALTH_UNKNOWN } })
+    const data = encodeGossip(CLUSTER, { events: { events: [{ ...memberJoined(memberA), kind: EventKind.HEALTH_CHANGED, from: Health.UP, to: Health.HEALTH_UNKNOWN }] } })
     expect(await refusal('events', coordinator, data)).toEqual({ verdict: 'reject', reason: 'malformed' })
   })
 
   it('rejects an event naming an invalid peer id', async () => {
-    const data = encodeGossip(CLUSTER, { event: { ...memberJoined(memberA), peerId: Uint8Array.from([1, 2, 3]) } })
+    const data = encodeGossip(CLUSTER, { events: { events: [{ ...memberJoined(memberA), peerId: Uint8Array.from([1, 2, 3]) }] } })
     expect(await refusal('events', coordinator, data)).toEqual({ verdict: 'reject', reason: 'malformed' })
   })
 })
