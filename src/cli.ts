@@ -1,8 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { readFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { ApiClient, ApiClientError } from './coordinator/client.js'
 import { NETWORKS, type KeyView } from './coordinator/requests.js'
+import { EVENT_TYPES, type EventView } from './coordinator/event-log.js'
 import { API_TOKEN_FILE, Coordinator, initCoordinator, JOIN_TOKEN_FILE, readApiInfo, readSecretFile, type ClusterView } from './coordinator/coordinator.js'
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js'
 import { ConfigError, parseMultiaddrs } from './peer/config.js'
@@ -303,7 +305,63 @@ export function buildProgram (): Command {
       else console.log(keys.length === 0 ? 'no keys yet (create one with: mpc-wallet keygen)' : keys.map(formatKey).join('\n'))
     })
 
+  withApiOptions(program.command('events'))
+    .description('read the persisted event log: joins, health, sessions, blame')
+    .option('--after <id>', 'only events after this id (resume from the last one seen)', wholeNumber('--after'))
+    .option('--since <time>', 'only events at or after this time (ISO 8601, or Unix ms)')
+    .addOption(new Option('--type <type...>', 'only these event types').choices(EVENT_TYPES))
+    .option('--limit <n>', 'at most this many events (default 1000)', positiveInt('--limit'))
+    .option('--follow', 'keep printing new events until Ctrl-C')
+    .option('--json', 'one JSON object per line')
+    .action(async (opts: ApiFlags & { after?: number, since?: string, type?: string[], limit?: number, follow?: boolean, json?: boolean }) => {
+      const client = await clientOf(opts)
+      let after = opts.after ?? 0
+      const print = (events: EventView[]): void => {
+        for (const e of events) {
+          console.log(opts.json === true ? JSON.stringify(e) : formatEvent(e))
+          after = e.seq
+        }
+      }
+      print(await client.events({ after, limit: opts.limit, since: opts.since, types: opts.type }))
+      if (opts.follow !== true) return
+      const stop = new AbortController()
+      const onSignal = (): void => { stop.abort() }
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
+      let unreachable = false
+      while (!stop.signal.aborted) {
+        await sleep(FOLLOW_POLL_MS, undefined, { signal: stop.signal }).catch(() => {})
+        if (stop.signal.aborted) break
+        try {
+          print(await client.events({ after, limit: opts.limit, since: opts.since, types: opts.type }))
+          unreachable = false
+        } catch (err) {
+          // A coordinator that restarts is waited for; an answer that refuses the query ends the command.
+          if (!(err instanceof ApiClientError) || err.status !== undefined) throw err
+          if (!unreachable) console.error(`mpc-wallet: ${err.message}; still trying`)
+          unreachable = true
+        }
+      }
+    })
+
   return program
+}
+
+const FOLLOW_POLL_MS = 1_000
+
+export function formatEvent (e: EventView): string {
+  const parts = [
+    `#${e.seq}`, new Date(e.atMs).toISOString(), e.kind.toLowerCase(),
+    ...(e.operation !== undefined ? [e.operation] : []),
+    ...(e.peerId !== undefined ? [`peer=${e.peerId}`] : []),
+    ...(e.to !== undefined ? [`${(e.from ?? '?').toLowerCase()}->${e.to.toLowerCase()}`] : []),
+    ...(e.epoch !== undefined ? [`epoch=${e.epoch}`] : []),
+    ...(e.keyId !== undefined ? [`key=${e.keyId}`] : []),
+    ...(e.sessionId !== undefined ? [`session=${e.sessionId}`] : []),
+    ...(e.culprits !== undefined ? [`culprits=${e.culprits.join(',')}`] : []),
+    ...(e.detail !== undefined ? [`(${e.detail})`] : [])
+  ]
+  return parts.join('  ')
 }
 
 /** Parses argv and runs the command; every failure is one line on stderr and a non-zero exit code. */

@@ -66,12 +66,21 @@ export async function startCluster (n: number, timeouts: Pick<CoordinatorOptions
     return node
   }
   await Promise.all(Array.from({ length: n }, async (_, i) => await startNode(`node-${i + 1}`)))
-  const stop = async (): Promise<void> => {
-    await Promise.allSettled(nodes.map(async node => await node.stop()))
-    await coordinator.stop().catch(() => {})
-    await dir[Symbol.asyncDispose]()
+  const cluster: TestCluster = {
+    root: dir.path,
+    init,
+    coordinator,
+    nodes,
+    bootstrap,
+    startNode,
+    // Stops whichever coordinator the test left in `cluster.coordinator` (it may restart it).
+    stop: async () => {
+      await Promise.allSettled(nodes.map(async node => await node.stop()))
+      await cluster.coordinator.stop().catch(() => {})
+      await dir[Symbol.asyncDispose]()
+    }
   }
-  return { root: dir.path, init, coordinator, nodes, bootstrap, startNode, stop }
+  return cluster
 }
 
 // ---- helpers of the key tests (keygen, signing) ----

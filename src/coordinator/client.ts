@@ -1,4 +1,5 @@
-import type { ClusterView, EventView } from './coordinator.js'
+import type { ClusterView } from './coordinator.js'
+import type { EventView } from './event-log.js'
 import type { KeyView } from './requests.js'
 
 export interface SignView {
@@ -39,8 +40,11 @@ export class ApiClient {
     return await this.get<ClusterView>('/v1/cluster')
   }
 
-  async events (after = 0, limit = 1000): Promise<EventView[]> {
-    return await this.get<EventView[]>(`/v1/events?after=${after}&limit=${limit}`)
+  async events (query: { after?: number, limit?: number, since?: string, types?: string[] } = {}): Promise<EventView[]> {
+    const params = new URLSearchParams({ after: String(query.after ?? 0), limit: String(query.limit ?? 1000) })
+    if (query.since !== undefined) params.set('since', query.since)
+    for (const t of query.types ?? []) params.append('type', t)
+    return await this.get<EventView[]>(`/v1/events?${params.toString()}`)
   }
 
   async keys (network?: string): Promise<KeyView[]> {

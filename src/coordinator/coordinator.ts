@@ -5,7 +5,7 @@ import { sendCommand, serveCommands, type CommandContext } from '../protocols/co
 import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.js'
 import { MAX_EVENTS_PER_BATCH } from '../protocols/constants.js'
 import { newEvent } from '../protocols/events.js'
-import { multiaddrFromBytes, peerIdFromBytes } from '../protocols/ids.js'
+import { multiaddrFromBytes } from '../protocols/ids.js'
 import { ErrorCode, Event, EventKind, Health, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
 import { isRosterMember, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
 import { formatJoinToken, InvalidTokenError, newTokenSecret, parseJoinToken, tokenSecretMatches } from '../protocols/token.js'
@@ -18,6 +18,7 @@ import { readPrivateFile, writeFileAtomic } from '../store/files.js'
 import { loadOrCreateIdentity } from '../store/identity.js'
 import { Store } from '../store/store.js'
 import { ApiError, parseApiListen, TextBody, UserApi } from './api.js'
+import { parseEventQuery, queryEvents, type EventView } from './event-log.js'
 import { KeyRegistry } from './keys.js'
 import { keyView, parseKeygenBody, parseNetwork, parseSignBody } from './requests.js'
 import { TaskError, Tasks } from './tasks.js'
@@ -127,21 +128,6 @@ export interface ClusterView {
   epoch: number
   coordinator: { peerId: string, addrs: string[] }
   members: MemberView[]
-}
-
-export interface EventView {
-  seq: number
-  atMs: number
-  kind: string
-  peerId?: string
-  epoch?: number
-  from?: string
-  to?: string
-  operation?: string
-  sessionId?: string
-  keyId?: string
-  detail?: string
-  culprits?: string[]
 }
 
 const HEALTH_WIRE: Record<HealthState, Health> = { up: Health.UP, suspect: Health.SUSPECT, down: Health.DOWN }
@@ -442,28 +428,7 @@ export class Coordinator {
   }
 
   async events (url?: URL): Promise<EventView[]> {
-    const after = Number(url?.searchParams.get('after') ?? 0)
-    const limit = Number(url?.searchParams.get('limit') ?? 1000)
-    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
-      throw new ApiError(400, 'bad_query', 'after must be an integer ≥ 0 and limit an integer from 1 to 10000')
-    }
-    return (await this.store.listEvents(after, limit)).map(({ bytes }) => {
-      const e = Event.decode(bytes)
-      return {
-        seq: e.seq,
-        atMs: e.atMs,
-        kind: e.kind,
-        ...(e.peerId.length > 0 ? { peerId: peerIdFromBytes(e.peerId).toString() } : {}),
-        ...(e.epoch > 0 ? { epoch: e.epoch } : {}),
-        ...(e.from !== Health.HEALTH_UNKNOWN ? { from: e.from } : {}),
-        ...(e.to !== Health.HEALTH_UNKNOWN ? { to: e.to } : {}),
-        ...(e.operation !== '' ? { operation: e.operation } : {}),
-        ...(e.sessionId !== '' ? { sessionId: e.sessionId } : {}),
-        ...(e.keyId !== '' ? { keyId: e.keyId } : {}),
-        ...(e.detail !== '' ? { detail: e.detail } : {}),
-        ...(e.culprits.length > 0 ? { culprits: e.culprits.map(c => peerIdFromBytes(c).toString()) } : {})
-      }
-    })
+    return await queryEvents(this.store, parseEventQuery(url?.searchParams ?? new URLSearchParams()))
   }
 
   async stop (): Promise<void> {

@@ -7,9 +7,40 @@ const SYNC = { sync: true } as const
 const EVENT_PREFIX = 'event:'
 const EVENT_END = 'event;'
 const SEQ_WIDTH = 16
+/** The highest event number ever removed by compaction (absent if none was): numbers are never reused. */
+const EVENT_FLOOR_KEY = 'sys:eventFloor'
+const COMPACT_BATCH = 1000
 
 function eventKey (seq: number): string {
   return EVENT_PREFIX + seq.toString().padStart(SEQ_WIDTH, '0')
+}
+
+function seqOf (key: string): number {
+  return Number(key.slice(EVENT_PREFIX.length))
+}
+
+export interface RetentionPolicy {
+  /** Keep at most this many events (the newest). */
+  maxEvents?: number
+  /** Remove events older than this, as told by `ageOf`; needs `ageOf`. */
+  maxAgeMs?: number
+  /** The current time for `maxAgeMs` (default Date.now()). */
+  nowMs?: number
+  /**
+   * When an event happened (ms since the epoch), read from its bytes; undefined if unknown. The
+   * store does not know the event schema. Age compaction stops at the first event that is not
+   * old enough or whose time is unknown, so only a prefix of the log is ever removed.
+   */
+  ageOf?: (bytes: Uint8Array) => number | undefined
+  /** Deletions per synced batch (default 1000). */
+  batchSize?: number
+}
+
+export interface CompactionResult {
+  /** Events removed by this call. */
+  removed: number
+  /** The lowest event number still readable: the oldest kept event, else the number the next event gets. */
+  firstSeq: number
 }
 
 export interface StoredEvent {
@@ -24,6 +55,10 @@ export interface StoredEvent {
  */
 export class Store {
   private nextEventSeq = 1
+  /** Highest event number removed by compaction, 0 if none. */
+  private eventFloor = 0
+  /** Compactions run one at a time. */
+  private compacting: Promise<unknown> = Promise.resolve()
 
   private constructor (private readonly db: Level<string, Uint8Array>) {}
 
@@ -37,8 +72,16 @@ export class Store {
       throw new DataDirError(`cannot open the store in ${dataDir}: ${cause}`)
     }
     const store = new Store(db)
-    for await (const key of db.keys({ gte: EVENT_PREFIX, lt: EVENT_END, reverse: true, limit: 1 })) {
-      store.nextEventSeq = Number(key.slice(EVENT_PREFIX.length)) + 1
+    try {
+      const floor = await db.get(EVENT_FLOOR_KEY)
+      if (floor !== undefined) store.eventFloor = Number(Buffer.from(floor).toString('utf8'))
+      if (!Number.isSafeInteger(store.eventFloor) || store.eventFloor < 0) throw new Error(`invalid event floor ${store.eventFloor}`)
+      let last = store.eventFloor
+      for await (const key of db.keys({ gte: EVENT_PREFIX, lt: EVENT_END, reverse: true, limit: 1 })) last = Math.max(last, seqOf(key))
+      store.nextEventSeq = last + 1
+    } catch (err) {
+      await db.close()
+      throw new DataDirError(`cannot read the store in ${dataDir}: ${(err as Error).message}`)
     }
     return store
   }
@@ -114,8 +157,95 @@ export class Store {
   async listEvents (afterSeq = 0, limit = 1000): Promise<StoredEvent[]> {
     const out: StoredEvent[] = []
     for await (const [key, bytes] of this.db.iterator({ gt: eventKey(afterSeq), lt: EVENT_END, limit })) {
-      out.push({ seq: Number(key.slice(EVENT_PREFIX.length)), bytes })
+      out.push({ seq: seqOf(key), bytes })
     }
     return out
+  }
+
+  /**
+   * The lowest event number a reader can still get: the oldest stored event or, when compaction
+   * removed every event, the number after the last one removed. Undefined for an empty log that
+   * was never compacted.
+   */
+  async firstEventSeq (): Promise<number | undefined> {
+    for await (const key of this.db.keys({ gte: EVENT_PREFIX, lt: EVENT_END, limit: 1 })) return seqOf(key)
+    return this.eventFloor > 0 ? this.eventFloor + 1 : undefined
+  }
+
+  /**
+   * The highest event number removed by compaction, 0 if none was. A reader resuming after
+   * `afterSeq` has missed compacted events exactly when `afterSeq < compactedThrough()`.
+   */
+  compactedThrough (): number {
+    return this.eventFloor
+  }
+
+  /**
+   * Removes the oldest events: those beyond the newest `maxEvents`, and those older than
+   * `maxAgeMs`. Only a prefix of the log is removed, in synced batches of `batchSize` deletions,
+   * streaming keys rather than loading the log; a crash part way leaves a shorter prefix removed.
+   * Event numbers removed are never reused, also after a reopen.
+   */
+  async compactEvents (policy: RetentionPolicy): Promise<CompactionResult> {
+    const { maxEvents, maxAgeMs, ageOf } = policy
+    const nowMs = policy.nowMs ?? Date.now()
+    const batchSize = policy.batchSize ?? COMPACT_BATCH
+    if (maxEvents !== undefined && (!Number.isSafeInteger(maxEvents) || maxEvents < 0)) throw new RangeError(`invalid maxEvents ${maxEvents}`)
+    if (maxAgeMs !== undefined && (!Number.isFinite(maxAgeMs) || maxAgeMs < 0)) throw new RangeError(`invalid maxAgeMs ${maxAgeMs}`)
+    if (maxAgeMs !== undefined && ageOf === undefined) throw new RangeError('maxAgeMs needs ageOf')
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`invalid batchSize ${batchSize}`)
+    const run = this.compacting.then(async () => await this.compactNow(maxEvents, maxAgeMs, ageOf, nowMs, batchSize))
+    this.compacting = run.catch(() => {})
+    return await run
+  }
+
+  private async compactNow (maxEvents: number | undefined, maxAgeMs: number | undefined, ageOf: RetentionPolicy['ageOf'],
+    nowMs: number, batchSize: number): Promise<CompactionResult> {
+    // every event numbered up to sizeCut goes: the (maxEvents + 1)-th newest and older
+    let sizeCut = 0
+    if (maxEvents !== undefined) {
+      let seen = 0
+      for await (const key of this.db.keys({ gte: EVENT_PREFIX, lt: EVENT_END, reverse: true, limit: maxEvents + 1 })) {
+        if (++seen === maxEvents + 1) sizeCut = seqOf(key)
+      }
+    }
+    const byAge = maxAgeMs !== undefined && ageOf !== undefined
+    if (sizeCut === 0 && !byAge) return { removed: 0, firstSeq: await this.firstReadable() }
+
+    let removed = 0
+    let pending: string[] = []
+    const flush = async (): Promise<void> => {
+      if (pending.length === 0) return
+      const floor = Math.max(this.eventFloor, seqOf(pending[pending.length - 1]!))
+      await this.db.batch([
+        ...pending.map(key => ({ type: 'del' as const, key })),
+        { type: 'put' as const, key: EVENT_FLOOR_KEY, value: Buffer.from(String(floor), 'utf8') }
+      ], SYNC)
+      this.eventFloor = floor
+      removed += pending.length
+      pending = []
+    }
+    const range = { gte: EVENT_PREFIX, lt: EVENT_END }
+    const iterator = byAge ? this.db.iterator(range) : this.db.keys(range)
+    try {
+      for await (const item of iterator) {
+        const [key, bytes] = typeof item === 'string' ? [item, undefined] : item
+        if (seqOf(key) > sizeCut) {
+          if (!byAge || bytes === undefined) break
+          const atMs = ageOf(bytes)
+          if (atMs === undefined || !(nowMs - atMs > maxAgeMs)) break
+        }
+        pending.push(key)
+        if (pending.length >= batchSize) await flush()
+      }
+      await flush()
+    } finally {
+      await iterator.close()
+    }
+    return { removed, firstSeq: await this.firstReadable() }
+  }
+
+  private async firstReadable (): Promise<number> {
+    return (await this.firstEventSeq()) ?? this.nextEventSeq
   }
 }

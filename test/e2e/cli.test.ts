@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -72,11 +73,34 @@ describe('the mpc-wallet CLI', () => {
       const wrongToken = await cli('status', '--api', coordinator.ready.api!, '--api-token-file', tokenFile)
       expectOneLineError(wrongToken, 1, /401 missing or wrong bearer token/)
 
-      for (const peer of [node, coordinator]) {
-        const exited = new Promise<number | null>(resolve => peer.child.once('exit', resolve))
-        peer.child.kill('SIGTERM')
-        expect(await exited).toBe(0)
+      // The event log: one JSON object per line, filtered by type, resumable by id.
+      const joined = await cli('events', '--coordinator-dir', coordinatorDir, '--type', 'member_joined', '--json')
+      const joinedEvents = joined.stdout.trim().split('\n').map(l => JSON.parse(l) as { seq: number, kind: string, peerId: string })
+      expect(joinedEvents).toEqual([expect.objectContaining({ kind: 'MEMBER_JOINED', peerId: node.ready.peerId })])
+      const text = await cli('events', '--coordinator-dir', coordinatorDir, '--after', String(joinedEvents[0]!.seq - 1))
+      expect(text.stdout.split('\n')[0]).toMatch(new RegExp(`^#${joinedEvents[0]!.seq}  \\S+  member_joined  peer=${node.ready.peerId}`))
+      expectOneLineError(await cli('events', '--coordinator-dir', coordinatorDir, '--type', 'explosion'), 2, /explosion/)
+      expectOneLineError(await cli('events', '--coordinator-dir', coordinatorDir, '--since', 'soon'), 1, /since must be/)
+
+      // --follow prints what happens next (the node stopping, seen as suspect) until SIGTERM.
+      const last = JSON.parse((await cli('events', '--coordinator-dir', coordinatorDir, '--json')).stdout.trim().split('\n').at(-1)!) as { seq: number }
+      const follow = spawn(process.execPath, [CLI, 'events', '--coordinator-dir', coordinatorDir, '--follow', '--json', '--after', String(last.seq)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let followed = ''
+      follow.stdout.on('data', (d: Buffer) => { followed += d.toString() })
+      const followExit = new Promise<number | null>(resolve => follow.once('exit', resolve))
+
+      const stopped = async (child: ChildProcess): Promise<number | null> => {
+        const exited = new Promise<number | null>(resolve => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        return await exited
       }
+      expect(await stopped(node.child)).toBe(0)
+      await waitFor('follow to print the node going suspect', () => followed.includes('"to":"SUSPECT"'), 15_000)
+      follow.kill('SIGTERM')
+      expect(await followExit).toBe(0)
+      expect(await stopped(coordinator.child)).toBe(0)
+      const lines = followed.trim().split('\n').map(l => JSON.parse(l) as { seq: number })
+      expect(lines[0]!.seq).toBe(last.seq + 1)
     })
   })
 })

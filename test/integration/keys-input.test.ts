@@ -228,15 +228,15 @@ describe('bad input through the HTTP API gets a clear JSON refusal and changes n
   })
 
   it('serves the session events with their session id, key id and reason', async () => {
-    const since = (await api.events(0, 10_000)).at(-1)?.seq ?? 0
+    const since = (await api.events({ limit: 10_000 })).at(-1)?.seq ?? 0
     const signed = await api.sign(edKey, 'beef')
-    const events = (await api.events(since)) as unknown as Array<Record<string, unknown>>
+    const events = (await api.events({ after: since })) as unknown as Array<Record<string, unknown>>
     const started = events.find(e => e.kind === 'SESSION_STARTED')
     const finished = events.find(e => e.kind === 'SESSION_FINISHED')
     // Without these an operator cannot tell which session or key an event is about.
     expect(started).toMatchObject({ sessionId: signed.sessionId, keyId: edKey, operation: 'sign' })
     expect(finished).toMatchObject({ sessionId: signed.sessionId, keyId: edKey, operation: 'sign' })
-    expect(await api.events(since)).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'SESSION_FINISHED', sessionId: signed.sessionId })]))
+    expect(await api.events({ after: since })).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'SESSION_FINISHED', sessionId: signed.sessionId })]))
   })
 
   it('refuses to start a node with the wrong passphrase, with a one-line message, and starts it with the right one', async () => {
