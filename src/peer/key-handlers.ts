@@ -123,7 +123,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
     abort: async (req, ctx) => {
       deps.requireCoordinator(ctx)
       dkg.abort(req.sessionId)
-      await vault.discardNonces(req.sessionId)
+      await vault.discardSessionNonces(req.sessionId)
       return {}
     }
   }

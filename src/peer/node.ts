@@ -30,6 +30,12 @@ const MAX_MEMBER_DIALS = 8
 const MEMBER_DIAL_TIMEOUT_MS = 5_000
 const JOIN_BACKOFF_MS = { first: 250, max: 5_000 }
 const BOOTSTRAP_RECORD = 'bootstrap'
+/**
+ * An unspent nonce older than this belongs to a signing session the coordinator abandoned: its
+ * second round would have come within the coordinator's round deadline (5 s by default).
+ */
+export const NONCE_TTL_MS = 60_000
+const NONCE_SWEEP_MS = 10_000
 
 export interface NodeOptions {
   dataDir: string
@@ -70,6 +76,7 @@ export class MpcNode {
   private readonly startedAt = Date.now()
   private readonly stopping = new AbortController()
   private heartbeatTimer: NodeJS.Timeout | undefined
+  private nonceSweepTimer: NodeJS.Timeout | undefined
   private heartbeatSeq = 0
   private redialing = false
   private readonly channels: GossipChannels
@@ -148,7 +155,7 @@ export class MpcNode {
       if (bootstrap.length === 0) throw new ConfigError('no bootstrap address: pass --bootstrap <multiaddr of the coordinator or a member>')
       const log = opts.log.child({ component: 'node' })
       const vault = await ShareVault.open(store, opts.passphrase, peerIdFromPrivateKey(privateKey).toString(), opts.keystoreCost)
-      const dropped = await vault.discardAllNonces()
+      const dropped = await vault.discardNonces()
       if (dropped > 0) log.info({ dropped }, 'discarded nonces of sessions interrupted by the last stop')
       libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen: opts.listen ?? DEFAULT_NODE_LISTEN, announce: opts.announce, bootstrap })
       node = new MpcNode(libp2p, store, roster, vault, { ...opts, heartbeatIntervalMs, bootstrap }, log)
@@ -196,6 +203,11 @@ export class MpcNode {
       this.metricsServer = await serveMetrics(this.metrics, this.opts.metrics.host, this.opts.metrics.port)
       this.log.info({ url: this.metricsServer.url }, 'serving metrics')
     }
+    this.nonceSweepTimer = setInterval(() => {
+      this.vault.discardNonces(Date.now() - NONCE_TTL_MS)
+        .then(n => { if (n > 0) this.log.info({ dropped: n }, 'discarded nonces of abandoned signing sessions') })
+        .catch(err => { if (!this.stopping.signal.aborted) this.log.warn({ err: (err as Error).message }, 'nonce sweep failed') })
+    }, NONCE_SWEEP_MS)
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch(err => {
         if (!this.stopping.signal.aborted) this.log.warn({ err: (err as Error).message }, 'heartbeat failed')
@@ -339,6 +351,7 @@ export class MpcNode {
     this.dkg.stop()
     await this.metricsServer?.close()
     clearInterval(this.heartbeatTimer)
+    clearInterval(this.nonceSweepTimer)
     this.channels.stop()
     await this.libp2p.stop()
     await this.store.close()

@@ -147,14 +147,18 @@ export class ShareVault {
     return (await this.store.getJson(`spent:${sessionId}`)) !== undefined
   }
 
-  async discardNonces (sessionId: string): Promise<void> {
+  async discardSessionNonces (sessionId: string): Promise<void> {
     await this.store.batch({ json: { [`nonce:${sessionId}`]: null }, bytes: { [`nonce:${sessionId}`]: null } })
   }
 
-  /** At start: nonces committed before a crash or stop belong to sessions that are over; drop them all. */
-  async discardAllNonces (): Promise<number> {
-    const fresh = await this.store.listJson<NonceRecord>('nonce:')
-    for (const { value } of fresh) await this.discardNonces(value.sessionId)
-    return fresh.length
+  /**
+   * Drops unspent nonces committed before `beforeMs` (default: all). At start every one belongs
+   * to a session that is over; while running, those older than any signing round could wait
+   * are left by sessions the coordinator abandoned (it restarted, or the request failed).
+   */
+  async discardNonces (beforeMs = Number.POSITIVE_INFINITY): Promise<number> {
+    const stale = (await this.store.listJson<NonceRecord>('nonce:')).filter(({ value }) => value.createdAtMs < beforeMs)
+    for (const { value } of stale) await this.discardSessionNonces(value.sessionId)
+    return stale.length
   }
 }
