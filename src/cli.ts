@@ -134,13 +134,20 @@ function formatKey (key: KeyView): string {
 }
 
 export function formatClusterTable (view: ClusterView, now = Date.now()): string {
-  const rows = view.members.map(m => [m.peerId, m.state, ago(m.lastHeartbeatMs, now), m.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).join(',')])
-  const header = ['PEER ID', 'STATE', 'LAST HEARTBEAT', 'ADDRESSES']
+  const state = view.stateHash.slice(0, 12)
+  const rows = view.members.map(m => [
+    m.peerId, m.state, ago(m.lastHeartbeatMs, now),
+    m.rosterEpoch === undefined ? '-' : String(m.rosterEpoch),
+    m.stateHash === undefined ? '-' : m.stateHash.slice(0, 12) + (m.stateHash === view.stateHash ? '' : ' (behind)'),
+    m.keysHeld === undefined ? '-' : `${m.keysHeld}${(m.keysLost ?? 0) > 0 ? ` (${m.keysLost ?? 0} lost)` : ''}`,
+    m.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).join(',')
+  ])
+  const header = ['PEER ID', 'STATE', 'LAST HEARTBEAT', 'EPOCH', 'SYNCED STATE', 'KEYS', 'ADDRESSES']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]?.length ?? 0)))
   const line = (cells: string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join('  ')
   const up = view.members.filter(m => m.state === 'up').length
   return [
-    `cluster ${view.clusterId}  epoch ${view.epoch}  coordinator ${view.coordinator.peerId}  members ${view.members.length} (${up} up)`,
+    `cluster ${view.clusterId}  epoch ${view.epoch}  state ${state}  coordinator ${view.coordinator.peerId}  members ${view.members.length} (${up} up)`,
     line(header),
     ...rows.map(line)
   ].join('\n')
@@ -249,11 +256,15 @@ export function buildProgram (): Command {
 
   withApiOptions(program.command('status'))
     .description('show the cluster: members, health and last heartbeat')
-    .option('--json', 'print one JSON object per member: peerId, addrs, state, lastHeartbeatMs')
+    .option('--json', 'print one JSON object per member: peerId, addrs, state, lastHeartbeatMs, rosterEpoch, stateHash, inSync, keysHeld, keysLost')
     .action(async (opts: ApiFlags & { json?: boolean }) => {
       const view = await (await clientOf(opts)).cluster()
       if (opts.json === true) {
-        console.log(JSON.stringify(view.members.map(m => ({ peerId: m.peerId, addrs: m.addrs, state: m.state, lastHeartbeatMs: m.lastHeartbeatMs }))))
+        console.log(JSON.stringify(view.members.map(m => ({
+          peerId: m.peerId, addrs: m.addrs, state: m.state, lastHeartbeatMs: m.lastHeartbeatMs,
+          rosterEpoch: m.rosterEpoch ?? null, stateHash: m.stateHash ?? null, inSync: m.stateHash === view.stateHash && m.rosterEpoch === view.epoch,
+          keysHeld: m.keysHeld ?? null, keysLost: m.keysLost ?? null
+        }))))
       } else {
         console.log(formatClusterTable(view))
       }

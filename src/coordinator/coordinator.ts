@@ -6,7 +6,7 @@ import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.
 import { MAX_EVENTS_PER_BATCH } from '../protocols/constants.js'
 import { newEvent } from '../protocols/events.js'
 import { multiaddrFromBytes } from '../protocols/ids.js'
-import { ErrorCode, Event, EventKind, Health, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
+import { ErrorCode, Event, EventKind, Health, type Heartbeat, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
 import { isRosterMember, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
 import { formatJoinToken, InvalidTokenError, newTokenSecret, parseJoinToken, tokenSecretMatches } from '../protocols/token.js'
 import { GossipChannels } from '../peer/channels.js'
@@ -19,7 +19,10 @@ import { loadOrCreateIdentity } from '../store/identity.js'
 import { Store } from '../store/store.js'
 import { ApiError, parseApiListen, TextBody, UserApi } from './api.js'
 import { parseEventQuery, queryEvents, type EventView } from './event-log.js'
-import { KeyRegistry } from './keys.js'
+import { KeyRegistry } from '../peer/key-registry.js'
+import { RecordBook } from '../peer/record-book.js'
+import { DIGEST_INTERVAL_MS, StateSync } from '../peer/state-sync.js'
+import { hex } from '../protocols/records.js'
 import { keyView, parseKeygenBody, parseNetwork, parseSignBody } from './requests.js'
 import { TaskError, Tasks } from './tasks.js'
 import { PeerMetrics } from '../peer/metrics.js'
@@ -121,11 +124,18 @@ export interface MemberView {
   state: HealthState
   lastHeartbeatMs: number | null
   joinedAtMs: number
+  /** From the member's last heartbeat: its roster epoch, synced-state hash and key counts. */
+  rosterEpoch?: number
+  stateHash?: string
+  keysHeld?: number
+  keysLost?: number
 }
 
 export interface ClusterView {
   clusterId: string
   epoch: number
+  /** The coordinator's own synced state: members at the same hash hold the same records. */
+  stateHash: string
   coordinator: { peerId: string, addrs: string[] }
   members: MemberView[]
 }
@@ -145,6 +155,8 @@ export class Coordinator {
   private api: UserApi | undefined
   private readonly startedAt = Date.now()
   readonly keys: KeyRegistry
+  readonly sync: StateSync
+  private readonly lastHeartbeat = new Map<string, Heartbeat>()
   readonly tasks: Tasks
   readonly metrics: PeerMetrics
   private readonly healthOf = (peerId: string): HealthState => this.health.get(peerId).state
@@ -153,6 +165,7 @@ export class Coordinator {
     readonly libp2p: MpcLibp2p,
     private readonly store: Store,
     readonly roster: RosterBook,
+    records: RecordBook,
     private readonly key: PrivateKey,
     private readonly joinToken: string,
     private readonly thresholds: HealthThresholds,
@@ -160,7 +173,16 @@ export class Coordinator {
     timeouts: { keygenTimeoutMs?: number, signRoundTimeoutMs?: number }
   ) {
     this.health = new HealthTracker(thresholds)
-    this.keys = new KeyRegistry(store)
+    this.keys = new KeyRegistry(records)
+    this.sync = new StateSync({
+      libp2p,
+      book: records,
+      channels: () => this.channels,
+      clusterId: () => roster.clusterId,
+      rosterEpoch: () => roster.epoch,
+      mayAsk: (peer) => isRosterMember(roster.current?.roster, peer),
+      log
+    })
     this.metrics = new PeerMetrics(libp2p, () => this.channels)
     this.tasks = new Tasks({
       libp2p,
@@ -168,6 +190,10 @@ export class Coordinator {
       members: () => this.members().map(m => m.peerId.toString()),
       health: this.healthOf,
       keys: this.keys,
+      recordKey: async (key, agreement) => {
+        await this.keys.record(this.key, key, agreement)
+        await this.sync.publishDigest()
+      },
       record: async (event) => { await this.recordEvent(event) },
       log,
       ...timeouts
@@ -181,7 +207,8 @@ export class Coordinator {
       hasSession: (id) => this.tasks.sessionParticipants(id) !== undefined,
       sessionParticipants: (id) => this.tasks.sessionParticipants(id)
     }), {
-      heartbeats: async (_hb, author) => {
+      heartbeats: async (hb, author) => {
+        this.lastHeartbeat.set(author.toString(), hb)
         const change = this.health.heartbeat(author.toString(), Date.now())
         if (change !== undefined) await this.recordHealthChange(change)
       },
@@ -226,8 +253,10 @@ export class Coordinator {
       }
       const book = new RosterBook(store, cluster.clusterId, libp2p.peerId)
       await book.load()
+      const records = new RecordBook(store, cluster.clusterId, libp2p.peerId)
+      await records.load()
       const log = opts.log.child({ component: 'coordinator' })
-      coordinator = new Coordinator(libp2p, store, book, key, joinToken, thresholds, log, { keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs })
+      coordinator = new Coordinator(libp2p, store, book, records, key, joinToken, thresholds, log, { keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs })
       await coordinator.run(apiListen, apiToken, opts.dataDir)
       return coordinator
     } catch (err) {
@@ -245,6 +274,7 @@ export class Coordinator {
       log: this.log,
       handlers: {
         join: async (req, ctx) => await this.handleJoin(req, ctx),
+        ...this.sync.handlers(),
         status: async (_req, ctx) => {
           if (!isRosterMember(this.roster.current?.roster, ctx.remotePeer)) throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'status is served to cluster members')
           return {
@@ -267,6 +297,7 @@ export class Coordinator {
       }
     }, tick))
     this.timers.push(setInterval(() => { void this.publishRoster() }, ROSTER_REPUBLISH_MS))
+    this.timers.push(setInterval(() => { void this.sync.publishDigest() }, DIGEST_INTERVAL_MS))
     this.timers.push(setInterval(() => { void this.publishEvents() }, EVENT_FLUSH_MS))
     this.api = await UserApi.start({
       ...apiListen,
@@ -419,10 +450,15 @@ export class Coordinator {
     return {
       clusterId: this.roster.clusterId,
       epoch: this.roster.epoch,
+      stateHash: hex(this.sync.digest().hash),
       coordinator: { peerId: this.peerId.toString(), addrs: this.libp2p.getMultiaddrs().map(String) },
       members: (roster?.members ?? []).map(m => {
         const h = this.health.get(m.peerId.toString())
-        return { peerId: m.peerId.toString(), addrs: m.addrs.map(String), state: h.state, lastHeartbeatMs: h.lastHeartbeatMs ?? null, joinedAtMs: m.joinedAtMs }
+        const hb = this.lastHeartbeat.get(m.peerId.toString())
+        return {
+          peerId: m.peerId.toString(), addrs: m.addrs.map(String), state: h.state, lastHeartbeatMs: h.lastHeartbeatMs ?? null, joinedAtMs: m.joinedAtMs,
+          ...(hb !== undefined ? { rosterEpoch: hb.rosterEpoch, stateHash: hex(hb.stateHash), keysHeld: hb.keysHeld, keysLost: hb.keysLost } : {})
+        }
       })
     }
   }

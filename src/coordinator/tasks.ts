@@ -7,10 +7,11 @@ import {
 import { sendCommand, type CommandKind, type CommandRequests, type CommandResponses } from '../protocols/command.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { commitmentsFromWire } from '../protocols/frost-wire.js'
+import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode, EventKind, type Event, type NonceCommitment } from '../protocols/messages.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import type { HealthState } from './health.js'
-import type { KeyRecord, KeyRegistry } from './keys.js'
+import type { KeyAgreement, KeyRecord, KeyRegistry } from '../peer/key-registry.js'
 import type { MpcLibp2p } from '../peer/libp2p.js'
 import type { Logger } from '../log.js'
 
@@ -52,6 +53,8 @@ export interface TaskDeps {
   members: () => string[]
   health: (peerId: string) => HealthState
   keys: KeyRegistry
+  /** Signs and stores a key record with the holders' countersignatures. */
+  recordKey: (key: KeyRecord, agreement: KeyAgreement) => Promise<void>
   record: (event: Partial<Event> & { kind: EventKind }) => Promise<void>
   log: Logger
   keygenTimeoutMs?: number
@@ -171,7 +174,7 @@ export class Tasks {
       const counted = blamed.length > 0 ? blamed : all
       failure = { culprits: [...new Set(counted.flatMap(b => b.culprits))], reason: counted.map(b => b.reason).join('; ') }
     } else {
-      failure = this.disagreement(participants, ok)
+      failure = this.disagreement(participants, ok) ?? await this.uncountersigned(keyId, sessionId, participants, ok)
     }
     if (failure !== undefined) {
       await this.fanOut(participants, 'keyCommit', () => ({ keyId, sessionId, commit: false }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
@@ -184,7 +187,7 @@ export class Tasks {
       id: keyId, scheme: req.scheme, threshold: req.threshold, holders: participants,
       groupPublicKey: hex(first.groupPublicKey), publicPackage: hex(first.publicPackage), sessionId, createdAtMs: Date.now()
     }
-    await this.deps.keys.put(record)
+    await this.deps.recordKey(record, { transcriptHash: first.transcriptHash, holderSignatures: participants.map(p => ok.get(p)!.agreementSignature) })
     const commit = await this.fanOut(participants, 'keyCommit', () => ({ keyId, sessionId, commit: true }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
     for (const [peer, err] of commit.failed) this.deps.log.warn({ keyId, peer, err: (err as Error).message }, 'holder did not confirm the key commit')
     await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'keygen', sessionId, keyId })
@@ -207,6 +210,20 @@ export class Tasks {
     const majority = [...counts].sort((x, y) => y[1] - x[1])[0]![0]
     const odd = participants.filter(p => hex(answers.get(p)!.groupPublicKey) !== majority)
     return { culprits: odd, reason: `members derived different group keys: ${odd.join(', ')} disagree with the rest` }
+  }
+
+  /** Every holder must sign the agreement with its identity key; a missing or bad signature names it. */
+  private async uncountersigned (keyId: string, sessionId: string, participants: string[], answers: Map<string, CommandResponses['keygen']>): Promise<{ culprits: string[], reason: string } | undefined> {
+    const first = answers.get(participants[0]!)!
+    const agreed = agreementBytes(this.deps.clusterId(), keyId, sessionId, first.groupPublicKey, first.transcriptHash)
+    const bad: string[] = []
+    for (const p of participants) {
+      const signature = answers.get(p)!.agreementSignature
+      const key = peerIdFromString(p).publicKey
+      const ok = key !== undefined && signature.length === 64 && await Promise.resolve(key.verify(agreed, signature)).catch(() => false)
+      if (!ok) bad.push(p)
+    }
+    return bad.length === 0 ? undefined : { culprits: bad, reason: `no valid agreement signature from ${bad.join(', ')}` }
   }
 
   private async fail (operation: string, sessionId: string, keyId: string, failure: { culprits: string[], reason: string }): Promise<void> {

@@ -60,7 +60,7 @@ export class GossipChannels {
   }
 
   /** Publishes on a channel; a failure is logged and counted, never thrown (gossip is best-effort). */
-  async publish (channel: Channel, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'events' | 'round'>>): Promise<void> {
+  async publish (channel: Channel, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'events' | 'round' | 'digest'>>): Promise<void> {
     try {
       await this.libp2p.services.pubsub.publish(this.topics[channel], encodeGossip(this.context().clusterId, body))
     } catch (err) {

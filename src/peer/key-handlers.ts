@@ -4,6 +4,7 @@ import {
 import { CommandRefusedError } from '../protocols/errors.js'
 import { commitmentsFromWire } from '../protocols/frost-wire.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
+import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode } from '../protocols/messages.js'
 import { DkgTimeoutError, type DkgSessions } from './dkg-sessions.js'
 import { flipBit, type NodeFaults } from './faults.js'
@@ -23,6 +24,8 @@ export interface KeyHandlerDeps {
   dkg: DkgSessions
   /** Throws UNAUTHORIZED unless the command comes from the coordinator. */
   requireCoordinator: (ctx: CommandContext) => void
+  /** Signs with this node's identity key (its countersignature of a key agreement). */
+  sign: (data: Uint8Array) => Promise<Uint8Array>
   /** Opens direct connections to these members where there are none (bounded wait). */
   connect: (peerIds: string[]) => Promise<void>
   log: Logger
@@ -76,7 +79,8 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
         groupPublicKey: Buffer.from(outcome.groupPublicKey).toString('hex'), createdAtMs: Date.now()
       }, outcome.key)
       log.info({ keyId: req.keyId, session: req.sessionId }, 'DKG finished; share stored, pending agreement')
-      return { groupPublicKey: outcome.groupPublicKey, transcriptHash: outcome.transcriptHash, publicPackage: encodePublic(outcome.key.public), round1Digests }
+      const agreementSignature = await deps.sign(agreementBytes(deps.clusterId(), req.keyId, req.sessionId, outcome.groupPublicKey, outcome.transcriptHash))
+      return { groupPublicKey: outcome.groupPublicKey, transcriptHash: outcome.transcriptHash, publicPackage: encodePublic(outcome.key.public), round1Digests, agreementSignature }
     },
 
     keyCommit: async (req, ctx) => {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { sendCommand, serveCommands, type CommandContext, type CommandHandlers } from '../protocols/command.js'
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
 import { ErrorCode, Event } from '../protocols/messages.js'
-import { openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
+import { isRosterMember, openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
 import { formatJoinToken, parseJoinToken, type JoinToken } from '../protocols/token.js'
 import { loadOrCreateIdentity } from '../store/identity.js'
 import { Store } from '../store/store.js'
@@ -15,11 +15,14 @@ import { keyCommandHandlers } from './key-handlers.js'
 import { PeerMetrics, serveMetrics } from './metrics.js'
 import type { NodeFaults } from './faults.js'
 import { ShareVault, type ShareRecord } from './shares.js'
+import { RecordBook } from './record-book.js'
+import { DIGEST_INTERVAL_MS, StateSync } from './state-sync.js'
+import { KeyRegistry } from './key-registry.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, SOFTWARE_VERSION, type ClusterRecord } from './config.js'
 import { createPeer, type MpcLibp2p } from './libp2p.js'
 import { RosterBook } from './roster-book.js'
 import type { Logger } from '../log.js'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 
 export const DEFAULT_NODE_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000
@@ -77,11 +80,16 @@ export class MpcNode {
   private readonly stopping = new AbortController()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private nonceSweepTimer: NodeJS.Timeout | undefined
+  private digestTimer: NodeJS.Timeout | undefined
   private heartbeatSeq = 0
   private redialing = false
   private readonly channels: GossipChannels
   private readonly dkg: DkgSessions
   private keysHeld = 0
+  private keysLost: string[] = []
+  readonly keys: KeyRegistry
+  readonly sync: StateSync
+  private rejoining = false
   readonly metrics: PeerMetrics
   private metricsServer: { url: string, close: () => Promise<void> } | undefined
 
@@ -89,7 +97,9 @@ export class MpcNode {
     readonly libp2p: MpcLibp2p,
     private readonly store: Store,
     readonly roster: RosterBook,
+    readonly records: RecordBook,
     private readonly vault: ShareVault,
+    private readonly identity: PrivateKey,
     private readonly opts: NodeOptions & { heartbeatIntervalMs: number },
     private readonly log: Logger
   ) {
@@ -102,11 +112,26 @@ export class MpcNode {
     }), {
       heartbeats: async () => {},
       rounds: async (round, author) => { await this.dkg.handle(round, author) },
-      state: async (verified) => { await this.adoptRoster(verified) },
+      state: async (body, author) => {
+        if ('roster' in body) await this.adoptRoster(body.roster)
+        else await this.sync.onDigest(body.digest, author).catch(err => { this.log.debug({ err: (err as Error).message, from: author.toString() }, 'sync failed') })
+      },
       events: async (events) => { await this.store.putEvents(events.map(e => ({ seq: e.seq, bytes: Event.encode(e) }))) }
     }, log)
     this.dkg = new DkgSessions(this.channels, libp2p.peerId, log, opts.faults ?? {})
     this.metrics = new PeerMetrics(libp2p, () => this.channels)
+    this.keys = new KeyRegistry(records)
+    this.sync = new StateSync({
+      libp2p,
+      book: records,
+      channels: () => this.channels,
+      clusterId: () => roster.clusterId,
+      rosterEpoch: () => roster.epoch,
+      mayAsk: (peer) => peer.equals(roster.coordinator) || isRosterMember(roster.current?.roster, peer),
+      log,
+      onRosterBehind: () => { this.rejoin() },
+      fallback: () => roster.coordinator
+    })
   }
 
   get metricsUrl (): string | undefined {
@@ -148,6 +173,8 @@ export class MpcNode {
       const cluster = resolveCluster(stored, token)
       const roster = new RosterBook(store, cluster.clusterId, peerIdFromString(cluster.coordinator))
       await roster.load()
+      const records = new RecordBook(store, cluster.clusterId, roster.coordinator)
+      await records.load()
       const bootstrap = opts.bootstrap !== undefined && opts.bootstrap.length > 0
         ? opts.bootstrap
         : (await store.getJson<string[]>(BOOTSTRAP_RECORD)) ?? []
@@ -158,7 +185,7 @@ export class MpcNode {
       const dropped = await vault.discardNonces()
       if (dropped > 0) log.info({ dropped }, 'discarded nonces of sessions interrupted by the last stop')
       libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen: opts.listen ?? DEFAULT_NODE_LISTEN, announce: opts.announce, bootstrap })
-      node = new MpcNode(libp2p, store, roster, vault, { ...opts, heartbeatIntervalMs, bootstrap }, log)
+      node = new MpcNode(libp2p, store, roster, records, vault, privateKey, { ...opts, heartbeatIntervalMs, bootstrap }, log)
       await node.run(token, stored === undefined)
       return node
     } catch (err) {
@@ -187,12 +214,14 @@ export class MpcNode {
           await this.adoptRoster(verified)
           return { epoch: this.roster.epoch }
         },
+        ...this.sync.handlers(),
         ...this.observed(keyCommandHandlers({
           self: this.peerId,
           clusterId: () => this.roster.clusterId,
           vault: this.vault,
           dkg: this.dkg,
           requireCoordinator: (ctx) => { this.requireCoordinator(ctx) },
+          sign: async (data) => await this.identity.sign(data),
           connect: async (peerIds) => { await this.connect(peerIds) },
           log: this.log,
           faults: this.opts.faults ?? {}
@@ -203,6 +232,7 @@ export class MpcNode {
       this.metricsServer = await serveMetrics(this.metrics, this.opts.metrics.host, this.opts.metrics.port)
       this.log.info({ url: this.metricsServer.url }, 'serving metrics')
     }
+    this.digestTimer = setInterval(() => { void this.sync.publishDigest() }, DIGEST_INTERVAL_MS)
     this.nonceSweepTimer = setInterval(() => {
       this.vault.discardNonces(Date.now() - NONCE_TTL_MS)
         .then(n => { if (n > 0) this.log.info({ dropped: n }, 'discarded nonces of abandoned signing sessions') })
@@ -245,6 +275,7 @@ export class MpcNode {
         if (response.roster === undefined) throw new CommandRefusedError(ErrorCode.INTERNAL, 'join answer carries no roster')
         await this.adoptRoster(await openSignedRoster(response.roster, this.roster))
         this.log.info({ epoch: this.roster.epoch }, 'joined cluster')
+        this.sync.syncFrom(this.roster.coordinator).then(() => this.countKeys()).catch(err => { this.log.debug({ err: (err as Error).message }, 'first sync failed') })
         return
       } catch (err) {
         if (!(err instanceof CommandTransportError)) throw err
@@ -265,6 +296,10 @@ export class MpcNode {
 
   private async adoptRoster (verified: VerifiedRoster): Promise<void> {
     if (await this.roster.apply(verified)) {
+      // Every member's roster addresses, so that any of them can be reached by PeerId alone.
+      for (const m of verified.roster.members) {
+        if (!m.peerId.equals(this.peerId) && m.addrs.length > 0) await this.libp2p.peerStore.merge(m.peerId, { multiaddrs: m.addrs }).catch(() => {})
+      }
       this.log.info({ epoch: verified.roster.epoch, members: verified.roster.members.length }, 'roster updated')
       this.connectMembers(verified)
     }
@@ -320,7 +355,9 @@ export class MpcNode {
         activeSessions: this.dkg.active,
         keysHeld: this.keysHeld,
         softwareVersion: SOFTWARE_VERSION,
-        rosterEpoch: this.roster.epoch
+        rosterEpoch: this.roster.epoch,
+        stateHash: this.sync.digest().hash,
+        keysLost: this.keysLost.length
       }
     })
   }
@@ -342,8 +379,31 @@ export class MpcNode {
     return await this.vault.listShares()
   }
 
+  /** Counts the shares held, and the keys this node should hold but has no share of (wiped or lost disk). */
   private async countKeys (): Promise<void> {
-    this.keysHeld = (await this.vault.listShares()).filter(s => s.status === 'active').length
+    const shares = await this.vault.listShares()
+    this.keysHeld = shares.filter(s => s.status === 'active').length
+    const held = new Set(shares.map(s => s.keyId))
+    const me = this.peerId.toString()
+    const lost = (await this.keys.list()).filter(k => k.holders.includes(me) && !held.has(k.id)).map(k => k.id)
+    if (lost.join() !== this.keysLost.join() && lost.length > 0) {
+      this.log.warn({ keys: lost }, `this node is a holder of ${lost.length} key(s) but has no share of them: it cannot sign for ${lost.join(', ')}`)
+    }
+    this.keysLost = lost
+  }
+
+  /** Keys whose record names this node a holder while it has no share of them. */
+  get lostKeys (): string[] {
+    return [...this.keysLost]
+  }
+
+  /** A digest showed a newer roster: ask the coordinator for it (Join answers with the roster). */
+  private rejoin (): void {
+    if (this.rejoining || this.stopping.signal.aborted) return
+    this.rejoining = true
+    this.join(undefined, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(10_000)]))
+      .catch(err => { this.log.debug({ err: (err as Error).message }, 'rejoin failed') })
+      .finally(() => { this.rejoining = false })
   }
 
   async stop (): Promise<void> {
@@ -352,6 +412,7 @@ export class MpcNode {
     await this.metricsServer?.close()
     clearInterval(this.heartbeatTimer)
     clearInterval(this.nonceSweepTimer)
+    clearInterval(this.digestTimer)
     this.channels.stop()
     await this.libp2p.stop()
     await this.store.close()

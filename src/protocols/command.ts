@@ -1,6 +1,6 @@
 import * as lp from 'it-length-prefixed'
 import { pipe } from 'it-pipe'
-import { COMMAND_PROTOCOL, DEFAULT_COMMAND_TIMEOUT_MS, MAX_ADDRS_PER_MEMBER, MAX_COMMAND_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_INBOUND_COMMAND_STREAMS, MAX_MEMBERS, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, COMMAND_PROTOCOL, DEFAULT_COMMAND_TIMEOUT_MS, MAX_ADDRS_PER_MEMBER, MAX_COMMAND_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_INBOUND_COMMAND_STREAMS, MAX_MEMBERS, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from './errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { peerIdFromBytes } from './ids.js'
@@ -8,7 +8,8 @@ import {
   CommandRequest, CommandResponse, ErrorCode,
   type AbortRequest, type AbortResponse, type JoinRequest, type JoinResponse, type KeyCommitRequest, type KeyCommitResponse,
   type KeygenRequest, type KeygenResponse, type RosterAck, type RosterUpdate, type SignCommitRequest, type SignCommitResponse,
-  type SignShareRequest, type SignShareResponse, type StatusRequest, type StatusResponse
+  type SignShareRequest, type SignShareResponse, type StatusRequest, type StatusResponse,
+  type ListRecordsRequest, type ListRecordsResponse, type FetchRecordsRequest, type FetchRecordsResponse
 } from './messages.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -23,6 +24,8 @@ export interface CommandRequests {
   signCommit: SignCommitRequest
   signShare: SignShareRequest
   abort: AbortRequest
+  listRecords: ListRecordsRequest
+  fetchRecords: FetchRecordsRequest
 }
 
 export interface CommandResponses {
@@ -34,10 +37,12 @@ export interface CommandResponses {
   signCommit: SignCommitResponse
   signShare: SignShareResponse
   abort: AbortResponse
+  listRecords: ListRecordsResponse
+  fetchRecords: FetchRecordsResponse
 }
 
 export type CommandKind = keyof CommandRequests
-const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort']
+const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords']
 
 export interface CommandContext {
   /** The Noise-authenticated PeerId at the other end of the stream. */
@@ -60,7 +65,7 @@ export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
   if (bytes.byteLength > MAX_COMMAND_BYTES) throw new MalformedMessageError('command too large')
   let request: CommandRequest
   try {
-    request = CommandRequest.decode(bytes, { limits: { join: { addrs: MAX_ADDRS_PER_MEMBER }, keygen: { participants: MAX_MEMBERS }, signShare: { commitments: MAX_MEMBERS } } })
+    request = CommandRequest.decode(bytes, { limits: { join: { addrs: MAX_ADDRS_PER_MEMBER }, keygen: { participants: MAX_MEMBERS }, signShare: { commitments: MAX_MEMBERS }, fetchRecords: { ids: MAX_RECORDS_PER_FETCH } } })
   } catch (err) {
     throw new MalformedMessageError(`command does not decode: ${(err as Error).message}`)
   }
@@ -76,7 +81,7 @@ export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
 
 export function decodeCommandResponse (bytes: Uint8Array): CommandResponse {
   try {
-    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS } } })
+    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH } } })
   } catch (err) {
     throw new MalformedMessageError(`response does not decode: ${(err as Error).message}`)
   }

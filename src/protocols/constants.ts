@@ -33,3 +33,7 @@ export const MAX_ERROR_MESSAGE_LENGTH = 512
 
 /** Domain separation for the coordinator's roster signature. */
 export const ROSTER_SIGNATURE_DOMAIN = 'mpc-wallet/roster/1'
+
+/** Anti-entropy pages: record versions per list answer, records per fetch. */
+export const MAX_RECORDS_PER_LIST = 500
+export const MAX_RECORDS_PER_FETCH = 32

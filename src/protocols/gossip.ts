@@ -1,7 +1,7 @@
 import { MAX_EVENTS_PER_BATCH, MAX_GOSSIP_BYTES, MAX_MEMBERS, MAX_SESSION_ID_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { GossipValidationError, MalformedMessageError } from './errors.js'
 import { peerIdFromBytes } from './ids.js'
-import { EventKind, GossipMessage, Health, type Event, type Heartbeat, type RoundMessage } from './messages.js'
+import { EventKind, GossipMessage, Health, type Event, type Heartbeat, type RoundMessage, type StateDigest } from './messages.js'
 import { isRosterMember, openSignedRoster, RosterVerificationError, type RosterState, type VerifiedRoster } from './roster.js'
 import type { Channel } from './topics.js'
 import type { PeerId } from '@libp2p/interface'
@@ -9,7 +9,7 @@ import type { PeerId } from '@libp2p/interface'
 /** A gossip message that passed validation, typed by the channel it came on. */
 export interface GossipBodies {
   heartbeats: Heartbeat
-  state: VerifiedRoster
+  state: { roster: VerifiedRoster } | { digest: StateDigest }
   events: Event[]
   rounds: RoundMessage
 }
@@ -25,7 +25,7 @@ export interface GossipContext {
   sessionParticipants?: (sessionId: string) => readonly string[] | undefined
 }
 
-export function encodeGossip (clusterId: string, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'events' | 'round'>>): Uint8Array {
+export function encodeGossip (clusterId: string, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'events' | 'round' | 'digest'>>): Uint8Array {
   return GossipMessage.encode({ version: WIRE_VERSION, clusterId, ...body })
 }
 
@@ -60,7 +60,7 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
   const msg = decodeEnvelope(channel, data)
   if (msg.version !== WIRE_VERSION) reject('bad-version', `wire version ${msg.version}, expected ${WIRE_VERSION}`)
   if (msg.clusterId !== ctx.clusterId) reject('wrong-cluster', `cluster "${msg.clusterId.slice(0, 64)}" is not ${ctx.clusterId}`)
-  const bodies = [msg.heartbeat, msg.roster, msg.events, msg.round].filter(b => b !== undefined)
+  const bodies = [msg.heartbeat, msg.roster, msg.events, msg.round, msg.digest].filter(b => b !== undefined)
   if (bodies.length !== 1) reject('malformed', 'message must carry exactly one body')
 
   const isCoordinator = author.equals(ctx.coordinator)
@@ -72,10 +72,14 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
       return hb as GossipBodies[C]
     }
     case 'state': {
-      const signed = msg.roster ?? reject('wrong-channel', 'state carries only signed rosters')
       if (!isCoordinator) requireAuthorMember(author, ctx)
+      if (msg.digest !== undefined) {
+        if (msg.digest.hash.length !== 32) reject('malformed', 'state digest hash must be 32 bytes')
+        return { digest: msg.digest } as GossipBodies[C]
+      }
+      const signed = msg.roster ?? reject('wrong-channel', 'state carries only signed rosters and digests')
       try {
-        return await openSignedRoster(signed, ctx) as GossipBodies[C]
+        return { roster: await openSignedRoster(signed, ctx) } as GossipBodies[C]
       } catch (err) {
         if (err instanceof RosterVerificationError) reject('bad-signature', err.message)
         if (err instanceof MalformedMessageError) reject('malformed', err.message)

@@ -18,6 +18,7 @@ export interface GossipMessage {
   roster?: SignedRoster
   events?: EventBatch
   round?: RoundMessage
+  digest?: StateDigest
 }
 
 export namespace GossipMessage {
@@ -58,6 +59,11 @@ export namespace GossipMessage {
         if (obj.round != null) {
           w.uint32(106)
           RoundMessage.codec().encode(obj.round, w)
+        }
+
+        if (obj.digest != null) {
+          w.uint32(114)
+          StateDigest.codec().encode(obj.digest, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -107,6 +113,12 @@ export namespace GossipMessage {
               })
               break
             }
+            case 14: {
+              obj.digest = StateDigest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.digest
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -130,6 +142,434 @@ export namespace GossipMessage {
   }
 }
 
+export interface SignedRecord {
+  id: string
+  version: number
+  body: Uint8Array
+  signature: Uint8Array
+}
+
+export namespace SignedRecord {
+  let _codec: Codec<SignedRecord>
+
+  export const codec = (): Codec<SignedRecord> => {
+    if (_codec == null) {
+      _codec = message<SignedRecord>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id !== '')) {
+          w.uint32(10)
+          w.string(obj.id)
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.version)
+        }
+
+        if ((obj.body != null && obj.body.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.body)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: '',
+          version: 0,
+          body: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.string()
+              break
+            }
+            case 2: {
+              obj.version = reader.uint64Number()
+              break
+            }
+            case 3: {
+              obj.body = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<SignedRecord>): Uint8Array => {
+    return encodeMessage(obj, SignedRecord.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignedRecord>): SignedRecord => {
+    return decodeMessage(buf, SignedRecord.codec(), opts)
+  }
+}
+
+export interface KeyRecordBody {
+  id: string
+  scheme: string
+  threshold: number
+  holders: Uint8Array[]
+  groupPublicKey: Uint8Array
+  publicPackage: Uint8Array
+  sessionId: string
+  transcriptHash: Uint8Array
+  createdAtMs: number
+  holderSignatures: Uint8Array[]
+}
+
+export namespace KeyRecordBody {
+  let _codec: Codec<KeyRecordBody>
+
+  export const codec = (): Codec<KeyRecordBody> => {
+    if (_codec == null) {
+      _codec = message<KeyRecordBody>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id !== '')) {
+          w.uint32(10)
+          w.string(obj.id)
+        }
+
+        if ((obj.scheme != null && obj.scheme !== '')) {
+          w.uint32(18)
+          w.string(obj.scheme)
+        }
+
+        if ((obj.threshold != null && obj.threshold !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.threshold)
+        }
+
+        if (obj.holders != null) {
+          for (const value of obj.holders) {
+            w.uint32(34)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.groupPublicKey != null && obj.groupPublicKey.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.groupPublicKey)
+        }
+
+        if ((obj.publicPackage != null && obj.publicPackage.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.publicPackage)
+        }
+
+        if ((obj.sessionId != null && obj.sessionId !== '')) {
+          w.uint32(58)
+          w.string(obj.sessionId)
+        }
+
+        if ((obj.transcriptHash != null && obj.transcriptHash.byteLength > 0)) {
+          w.uint32(66)
+          w.bytes(obj.transcriptHash)
+        }
+
+        if ((obj.createdAtMs != null && obj.createdAtMs !== 0)) {
+          w.uint32(72)
+          w.uint64Number(obj.createdAtMs)
+        }
+
+        if (obj.holderSignatures != null) {
+          for (const value of obj.holderSignatures) {
+            w.uint32(82)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: '',
+          scheme: '',
+          threshold: 0,
+          holders: [],
+          groupPublicKey: uint8ArrayAlloc(0),
+          publicPackage: uint8ArrayAlloc(0),
+          sessionId: '',
+          transcriptHash: uint8ArrayAlloc(0),
+          createdAtMs: 0,
+          holderSignatures: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.string()
+              break
+            }
+            case 2: {
+              obj.scheme = reader.string()
+              break
+            }
+            case 3: {
+              obj.threshold = reader.uint32()
+              break
+            }
+            case 4: {
+              if (opts.limits?.holders != null && obj.holders.length === opts.limits.holders) {
+                throw new MaxLengthError('Decode error - map field "holders" had too many elements')
+              }
+
+              obj.holders.push(reader.bytes())
+              break
+            }
+            case 5: {
+              obj.groupPublicKey = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.publicPackage = reader.bytes()
+              break
+            }
+            case 7: {
+              obj.sessionId = reader.string()
+              break
+            }
+            case 8: {
+              obj.transcriptHash = reader.bytes()
+              break
+            }
+            case 9: {
+              obj.createdAtMs = reader.uint64Number()
+              break
+            }
+            case 10: {
+              if (opts.limits?.holderSignatures != null && obj.holderSignatures.length === opts.limits.holderSignatures) {
+                throw new MaxLengthError('Decode error - map field "holderSignatures" had too many elements')
+              }
+
+              obj.holderSignatures.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<KeyRecordBody>): Uint8Array => {
+    return encodeMessage(obj, KeyRecordBody.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<KeyRecordBody>): KeyRecordBody => {
+    return decodeMessage(buf, KeyRecordBody.codec(), opts)
+  }
+}
+
+export interface StateDigest {
+  rosterEpoch: number
+  records: number
+  hash: Uint8Array
+}
+
+export namespace StateDigest {
+  let _codec: Codec<StateDigest>
+
+  export const codec = (): Codec<StateDigest> => {
+    if (_codec == null) {
+      _codec = message<StateDigest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.rosterEpoch != null && obj.rosterEpoch !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.rosterEpoch)
+        }
+
+        if ((obj.records != null && obj.records !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.records)
+        }
+
+        if ((obj.hash != null && obj.hash.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.hash)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          rosterEpoch: 0,
+          records: 0,
+          hash: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.rosterEpoch = reader.uint64Number()
+              break
+            }
+            case 2: {
+              obj.records = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.hash = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<StateDigest>): Uint8Array => {
+    return encodeMessage(obj, StateDigest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StateDigest>): StateDigest => {
+    return decodeMessage(buf, StateDigest.codec(), opts)
+  }
+}
+
+export interface RecordVersion {
+  id: string
+  version: number
+  bodyHash: Uint8Array
+}
+
+export namespace RecordVersion {
+  let _codec: Codec<RecordVersion>
+
+  export const codec = (): Codec<RecordVersion> => {
+    if (_codec == null) {
+      _codec = message<RecordVersion>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id !== '')) {
+          w.uint32(10)
+          w.string(obj.id)
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.version)
+        }
+
+        if ((obj.bodyHash != null && obj.bodyHash.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.bodyHash)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: '',
+          version: 0,
+          bodyHash: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.string()
+              break
+            }
+            case 2: {
+              obj.version = reader.uint64Number()
+              break
+            }
+            case 3: {
+              obj.bodyHash = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<RecordVersion>): Uint8Array => {
+    return encodeMessage(obj, RecordVersion.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RecordVersion>): RecordVersion => {
+    return decodeMessage(buf, RecordVersion.codec(), opts)
+  }
+}
+
 export interface Heartbeat {
   seq: number
   uptimeMs: number
@@ -138,6 +578,8 @@ export interface Heartbeat {
   keysHeld: number
   softwareVersion: string
   rosterEpoch: number
+  stateHash: Uint8Array
+  keysLost: number
 }
 
 export namespace Heartbeat {
@@ -185,6 +627,16 @@ export namespace Heartbeat {
           w.uint64Number(obj.rosterEpoch)
         }
 
+        if ((obj.stateHash != null && obj.stateHash.byteLength > 0)) {
+          w.uint32(66)
+          w.bytes(obj.stateHash)
+        }
+
+        if ((obj.keysLost != null && obj.keysLost !== 0)) {
+          w.uint32(72)
+          w.uint32(obj.keysLost)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -196,7 +648,9 @@ export namespace Heartbeat {
           activeSessions: 0,
           keysHeld: 0,
           softwareVersion: '',
-          rosterEpoch: 0
+          rosterEpoch: 0,
+          stateHash: uint8ArrayAlloc(0),
+          keysLost: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -231,6 +685,14 @@ export namespace Heartbeat {
             }
             case 7: {
               obj.rosterEpoch = reader.uint64Number()
+              break
+            }
+            case 8: {
+              obj.stateHash = reader.bytes()
+              break
+            }
+            case 9: {
+              obj.keysLost = reader.uint32()
               break
             }
             default: {
@@ -1241,6 +1703,8 @@ export interface CommandRequest {
   signCommit?: SignCommitRequest
   signShare?: SignShareRequest
   abort?: AbortRequest
+  listRecords?: ListRecordsRequest
+  fetchRecords?: FetchRecordsRequest
 }
 
 export namespace CommandRequest {
@@ -1301,6 +1765,16 @@ export namespace CommandRequest {
         if (obj.abort != null) {
           w.uint32(138)
           AbortRequest.codec().encode(obj.abort, w)
+        }
+
+        if (obj.listRecords != null) {
+          w.uint32(146)
+          ListRecordsRequest.codec().encode(obj.listRecords, w)
+        }
+
+        if (obj.fetchRecords != null) {
+          w.uint32(154)
+          FetchRecordsRequest.codec().encode(obj.fetchRecords, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1374,6 +1848,18 @@ export namespace CommandRequest {
               })
               break
             }
+            case 18: {
+              obj.listRecords = ListRecordsRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.listRecords
+              })
+              break
+            }
+            case 19: {
+              obj.fetchRecords = FetchRecordsRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.fetchRecords
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1407,6 +1893,8 @@ export interface CommandResponse {
   signCommit?: SignCommitResponse
   signShare?: SignShareResponse
   abort?: AbortResponse
+  listRecords?: ListRecordsResponse
+  fetchRecords?: FetchRecordsResponse
 }
 
 export namespace CommandResponse {
@@ -1462,6 +1950,16 @@ export namespace CommandResponse {
         if (obj.abort != null) {
           w.uint32(138)
           AbortResponse.codec().encode(obj.abort, w)
+        }
+
+        if (obj.listRecords != null) {
+          w.uint32(146)
+          ListRecordsResponse.codec().encode(obj.listRecords, w)
+        }
+
+        if (obj.fetchRecords != null) {
+          w.uint32(154)
+          FetchRecordsResponse.codec().encode(obj.fetchRecords, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1527,6 +2025,18 @@ export namespace CommandResponse {
             case 17: {
               obj.abort = AbortResponse.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.abort
+              })
+              break
+            }
+            case 18: {
+              obj.listRecords = ListRecordsResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.listRecords
+              })
+              break
+            }
+            case 19: {
+              obj.fetchRecords = FetchRecordsResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.fetchRecords
               })
               break
             }
@@ -2299,6 +2809,7 @@ export interface KeygenResponse {
   transcriptHash: Uint8Array
   publicPackage: Uint8Array
   round1Digests: Uint8Array[]
+  agreementSignature: Uint8Array
 }
 
 export namespace KeygenResponse {
@@ -2333,6 +2844,11 @@ export namespace KeygenResponse {
           }
         }
 
+        if ((obj.agreementSignature != null && obj.agreementSignature.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.agreementSignature)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2341,7 +2857,8 @@ export namespace KeygenResponse {
           groupPublicKey: uint8ArrayAlloc(0),
           transcriptHash: uint8ArrayAlloc(0),
           publicPackage: uint8ArrayAlloc(0),
-          round1Digests: []
+          round1Digests: [],
+          agreementSignature: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2368,6 +2885,10 @@ export namespace KeygenResponse {
               }
 
               obj.round1Digests.push(reader.bytes())
+              break
+            }
+            case 5: {
+              obj.agreementSignature = reader.bytes()
               break
             }
             default: {
@@ -3000,5 +3521,278 @@ export namespace AbortResponse {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AbortResponse>): AbortResponse => {
     return decodeMessage(buf, AbortResponse.codec(), opts)
+  }
+}
+
+export interface ListRecordsRequest {
+  afterId: string
+}
+
+export namespace ListRecordsRequest {
+  let _codec: Codec<ListRecordsRequest>
+
+  export const codec = (): Codec<ListRecordsRequest> => {
+    if (_codec == null) {
+      _codec = message<ListRecordsRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.afterId != null && obj.afterId !== '')) {
+          w.uint32(10)
+          w.string(obj.afterId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          afterId: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.afterId = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<ListRecordsRequest>): Uint8Array => {
+    return encodeMessage(obj, ListRecordsRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ListRecordsRequest>): ListRecordsRequest => {
+    return decodeMessage(buf, ListRecordsRequest.codec(), opts)
+  }
+}
+
+export interface ListRecordsResponse {
+  records: RecordVersion[]
+  more: boolean
+}
+
+export namespace ListRecordsResponse {
+  let _codec: Codec<ListRecordsResponse>
+
+  export const codec = (): Codec<ListRecordsResponse> => {
+    if (_codec == null) {
+      _codec = message<ListRecordsResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.records != null) {
+          for (const value of obj.records) {
+            w.uint32(10)
+            RecordVersion.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.more != null && obj.more !== false)) {
+          w.uint32(16)
+          w.bool(obj.more)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          records: [],
+          more: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.records != null && obj.records.length === opts.limits.records) {
+                throw new MaxLengthError('Decode error - map field "records" had too many elements')
+              }
+
+              obj.records.push(RecordVersion.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.records$
+              }))
+              break
+            }
+            case 2: {
+              obj.more = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<ListRecordsResponse>): Uint8Array => {
+    return encodeMessage(obj, ListRecordsResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ListRecordsResponse>): ListRecordsResponse => {
+    return decodeMessage(buf, ListRecordsResponse.codec(), opts)
+  }
+}
+
+export interface FetchRecordsRequest {
+  ids: string[]
+}
+
+export namespace FetchRecordsRequest {
+  let _codec: Codec<FetchRecordsRequest>
+
+  export const codec = (): Codec<FetchRecordsRequest> => {
+    if (_codec == null) {
+      _codec = message<FetchRecordsRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.ids != null) {
+          for (const value of obj.ids) {
+            w.uint32(10)
+            w.string(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          ids: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.ids != null && obj.ids.length === opts.limits.ids) {
+                throw new MaxLengthError('Decode error - map field "ids" had too many elements')
+              }
+
+              obj.ids.push(reader.string())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<FetchRecordsRequest>): Uint8Array => {
+    return encodeMessage(obj, FetchRecordsRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchRecordsRequest>): FetchRecordsRequest => {
+    return decodeMessage(buf, FetchRecordsRequest.codec(), opts)
+  }
+}
+
+export interface FetchRecordsResponse {
+  records: SignedRecord[]
+}
+
+export namespace FetchRecordsResponse {
+  let _codec: Codec<FetchRecordsResponse>
+
+  export const codec = (): Codec<FetchRecordsResponse> => {
+    if (_codec == null) {
+      _codec = message<FetchRecordsResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.records != null) {
+          for (const value of obj.records) {
+            w.uint32(10)
+            SignedRecord.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          records: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.records != null && obj.records.length === opts.limits.records) {
+                throw new MaxLengthError('Decode error - map field "records" had too many elements')
+              }
+
+              obj.records.push(SignedRecord.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.records$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<FetchRecordsResponse>): Uint8Array => {
+    return encodeMessage(obj, FetchRecordsResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchRecordsResponse>): FetchRecordsResponse => {
+    return decodeMessage(buf, FetchRecordsResponse.codec(), opts)
   }
 }

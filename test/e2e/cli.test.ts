@@ -67,7 +67,7 @@ describe('the mpc-wallet CLI', () => {
       expect(members[0]!.lastHeartbeatMs).toBeGreaterThan(0)
 
       const table = await cli('status', '--coordinator-dir', coordinatorDir)
-      expect(table.stdout).toMatch(/PEER ID\s+STATE\s+LAST HEARTBEAT\s+ADDRESSES/)
+      expect(table.stdout).toMatch(/PEER ID\s+STATE\s+LAST HEARTBEAT\s+EPOCH\s+SYNCED STATE\s+KEYS\s+ADDRESSES/)
       expect(table.stdout).toContain(node.ready.peerId)
 
       const wrongToken = await cli('status', '--api', coordinator.ready.api!, '--api-token-file', tokenFile)

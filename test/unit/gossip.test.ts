@@ -22,7 +22,7 @@ let outsider: PeerId
 let roster: RosterState
 let ctx: GossipContext
 
-const heartbeat: Heartbeat = { seq: 7, uptimeMs: 12_000, loadPermille: 250, activeSessions: 0, keysHeld: 0, softwareVersion: '0.1.0', rosterEpoch: 3 }
+const heartbeat: Heartbeat = { seq: 7, uptimeMs: 12_000, loadPermille: 250, activeSessions: 0, keysHeld: 0, softwareVersion: '0.1.0', rosterEpoch: 3, stateHash: new Uint8Array(32), keysLost: 0 }
 
 function round (sessionId: string, payload = new Uint8Array([1, 2, 3])): RoundMessage {
   return { sessionId, dkgRound1: { commitment: [], proofOfKnowledge: payload, ephemeralPublicKey: new Uint8Array(32) } }
@@ -155,7 +155,9 @@ describe('validateGossip: heartbeats', () => {
 describe('validateGossip: state', () => {
   it('returns a roster signed and published by the coordinator, verified', async () => {
     const { signed } = await signRoster(coordinatorKey, roster)
-    const verified = await validateGossip('state', coordinator, encodeGossip(CLUSTER, { roster: signed }), ctx)
+    const body = await validateGossip('state', coordinator, encodeGossip(CLUSTER, { roster: signed }), ctx)
+    if (!('roster' in body)) throw new Error('expected a roster')
+    const verified = body.roster
     expect(verified.roster.epoch).toBe(3)
     expect(verified.roster.coordinator.equals(coordinator)).toBe(true)
     expect(verified.roster.members.map(m => m.peerId.toString())).toEqual([memberA.toString(), memberB.toString()])
@@ -164,8 +166,16 @@ describe('validateGossip: state', () => {
 
   it('accepts the coordinator-signed roster forwarded by a member', async () => {
     const { signed } = await signRoster(coordinatorKey, { ...roster, epoch: 4 })
-    const verified = await validateGossip('state', memberB, encodeGossip(CLUSTER, { roster: signed }), ctx)
-    expect(verified.roster.epoch).toBe(4)
+    const body = await validateGossip('state', memberB, encodeGossip(CLUSTER, { roster: signed }), ctx)
+    expect('roster' in body && body.roster.roster.epoch).toBe(4)
+  })
+
+  it('accepts a state digest from a member or the coordinator, and refuses a malformed one or one from a stranger', async () => {
+    const digest = { rosterEpoch: 3, records: 2, hash: new Uint8Array(32).fill(7) }
+    expect(await validateGossip('state', memberA, encodeGossip(CLUSTER, { digest }), ctx)).toEqual({ digest })
+    expect(await validateGossip('state', coordinator, encodeGossip(CLUSTER, { digest }), ctx)).toEqual({ digest })
+    expect(await refusal('state', memberA, encodeGossip(CLUSTER, { digest: { ...digest, hash: new Uint8Array(5) } }))).toEqual({ verdict: 'reject', reason: 'malformed' })
+    expect(await refusal('state', outsider, encodeGossip(CLUSTER, { digest }))).toEqual({ verdict: 'ignore', reason: 'unknown-sender' })
   })
 
   it('ignores a roster forwarded by a peer outside the roster', async () => {

@@ -1,0 +1,82 @@
+import { isScheme, type Scheme } from '../crypto/index.js'
+import { KeyRecordBody } from '../protocols/messages.js'
+import { hex, KEY_RECORD_PREFIX, signRecord, type VerifiedKeyRecord } from '../protocols/records.js'
+import type { RecordBook } from './record-book.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+
+/** What the cluster records of a key once every holder agreed on it. Public data only. */
+export interface KeyRecord {
+  id: string
+  scheme: Scheme
+  threshold: number
+  /** PeerIds of the holders, in FROST identifier order (holder i has identifier i + 1). */
+  holders: string[]
+  /** The group public key, hex, as the FROST suite encodes it. */
+  groupPublicKey: string
+  /** The FROST public package (commitments, verifying shares), hex of src/crypto's encoding. */
+  publicPackage: string
+  sessionId: string
+  createdAtMs: number
+}
+
+/** The holders' agreement that the coordinator records with a new key. */
+export interface KeyAgreement {
+  transcriptHash: Uint8Array
+  /** Each holder's signature over the agreement, in holder order. */
+  holderSignatures: Uint8Array[]
+}
+
+function toKeyRecord (r: VerifiedKeyRecord): KeyRecord {
+  const scheme = r.body.scheme
+  if (!isScheme(scheme)) throw new Error(`key ${r.body.id} has an unknown scheme`)
+  return {
+    id: r.body.id,
+    scheme,
+    threshold: r.body.threshold,
+    holders: r.holders.map(String),
+    groupPublicKey: hex(r.body.groupPublicKey),
+    publicPackage: hex(r.body.publicPackage),
+    sessionId: r.body.sessionId,
+    createdAtMs: r.body.createdAtMs
+  }
+}
+
+/**
+ * Key metadata as synced records (`key:<id>`, written and signed by the coordinator,
+ * countersigned by every holder). The coordinator writes them; every member keeps them.
+ */
+export class KeyRegistry {
+  constructor (private readonly book: RecordBook) {}
+
+  async get (id: string): Promise<KeyRecord | undefined> {
+    const record = this.book.get(KEY_RECORD_PREFIX + id)
+    return record === undefined ? undefined : toKeyRecord(record)
+  }
+
+  async list (): Promise<KeyRecord[]> {
+    return this.book.all().map(toKeyRecord).sort((a, b) => a.createdAtMs - b.createdAtMs)
+  }
+
+  /** Signs and stores a new key record (coordinator only); it is checked like any received one. */
+  async record (signer: PrivateKey, key: KeyRecord, agreement: KeyAgreement): Promise<void> {
+    const body = KeyRecordBody.encode({
+      id: key.id,
+      scheme: key.scheme,
+      threshold: key.threshold,
+      holders: key.holders.map(h => this.holderBytes(h)),
+      groupPublicKey: Buffer.from(key.groupPublicKey, 'hex'),
+      publicPackage: Buffer.from(key.publicPackage, 'hex'),
+      sessionId: key.sessionId,
+      transcriptHash: agreement.transcriptHash,
+      createdAtMs: key.createdAtMs,
+      holderSignatures: agreement.holderSignatures
+    })
+    const signed = await signRecord(signer, KEY_RECORD_PREFIX + key.id, 1, body)
+    await this.book.apply(await this.book.verify(signed))
+  }
+
+  private holderBytes (peerId: string): Uint8Array {
+    return peerIdFromString(peerId).toMultihash().bytes
+  }
+}

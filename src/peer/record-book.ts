@@ -1,0 +1,85 @@
+import { toString, fromString } from 'uint8arrays'
+import { digestOf, hex, openKeyRecord, type RecordEntry, type VerifiedKeyRecord } from '../protocols/records.js'
+import type { SignedRecord, StateDigest } from '../protocols/messages.js'
+import type { Store } from '../store/store.js'
+import type { PeerId } from '@libp2p/interface'
+
+interface StoredRecord {
+  id: string
+  version: number
+  bodyHash: string
+  body: string
+  signature: string
+}
+
+export type ApplyOutcome = 'added' | 'updated' | 'unchanged' | 'stale' | 'conflict-kept' | 'conflict-replaced'
+
+/**
+ * The synced records this peer holds (today: key records), each verified before it is stored,
+ * in the store under `record:<id>` and in memory for digests. Only a newer version replaces a
+ * record; two different bodies at one version are a conflict: the body with the lower hash wins
+ * everywhere (so every peer keeps the same one), and the conflict is counted and reported.
+ */
+export class RecordBook {
+  private readonly records = new Map<string, VerifiedKeyRecord>()
+  private writes: Promise<unknown> = Promise.resolve()
+  conflicts = 0
+
+  constructor (private readonly store: Store, readonly clusterId: string, readonly writer: PeerId) {}
+
+  async load (): Promise<void> {
+    for (const { value } of await this.store.listJson<StoredRecord>('record:')) {
+      const signed: SignedRecord = { id: value.id, version: value.version, body: fromString(value.body, 'base64'), signature: fromString(value.signature, 'base64') }
+      this.records.set(value.id, await openKeyRecord(signed, { clusterId: this.clusterId, coordinator: this.writer }))
+    }
+  }
+
+  /** Verifies a record (writer's signature, holders' countersignatures) without applying it. */
+  async verify (signed: SignedRecord): Promise<VerifiedKeyRecord> {
+    return await openKeyRecord(signed, { clusterId: this.clusterId, coordinator: this.writer })
+  }
+
+  get (id: string): VerifiedKeyRecord | undefined {
+    return this.records.get(id)
+  }
+
+  all (): VerifiedKeyRecord[] {
+    return [...this.records.values()]
+  }
+
+  entries (): RecordEntry[] {
+    return this.all().map(r => ({ id: r.signed.id, version: r.signed.version, bodyHash: r.bodyHash }))
+  }
+
+  digest (rosterEpoch: number): StateDigest {
+    return digestOf(rosterEpoch, this.entries())
+  }
+
+  /** Stores a verified record if it is new, newer, or the winner of a conflict at its version. */
+  async apply (record: VerifiedKeyRecord): Promise<ApplyOutcome> {
+    const result = this.writes.then(async (): Promise<ApplyOutcome> => {
+      const current = this.records.get(record.signed.id)
+      let outcome: ApplyOutcome
+      if (current === undefined) outcome = 'added'
+      else if (record.signed.version < current.signed.version) return 'stale'
+      else if (record.signed.version > current.signed.version) outcome = 'updated'
+      else if (hex(record.bodyHash) === hex(current.bodyHash)) return 'unchanged'
+      else {
+        this.conflicts++
+        if (hex(record.bodyHash) > hex(current.bodyHash)) return 'conflict-kept'
+        outcome = 'conflict-replaced'
+      }
+      await this.store.putJson(`record:${record.signed.id}`, {
+        id: record.signed.id,
+        version: record.signed.version,
+        bodyHash: hex(record.bodyHash),
+        body: toString(record.signed.body, 'base64'),
+        signature: toString(record.signed.signature, 'base64')
+      } satisfies StoredRecord)
+      this.records.set(record.signed.id, record)
+      return outcome
+    })
+    this.writes = result.catch(() => undefined)
+    return await result
+  }
+}

@@ -1,0 +1,88 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
+import { serveCommands } from '../../src/protocols/command.js'
+import { KeyRecordBody } from '../../src/protocols/messages.js'
+import { hex, signRecord } from '../../src/protocols/records.js'
+import { log, restartNode, startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import type { MpcNode } from '../../src/peer/node.js'
+
+/** True when the node holds the same synced records as the coordinator. */
+function converged (cluster: TestCluster, node: MpcNode): boolean {
+  return hex(node.sync.digest().hash) === hex(cluster.coordinator.sync.digest().hash) && node.roster.epoch === cluster.coordinator.roster.epoch
+}
+
+describe('state sync: every member converges on the coordinator\'s records', () => {
+  let cluster: TestCluster
+
+  beforeAll(async () => {
+    cluster = await startCluster(3)
+    await waitAllUp(cluster)
+  })
+  afterAll(async () => { await cluster.stop() })
+
+  it('gives every member the key records, also of keys it does not hold, and status shows one state everywhere', async () => {
+    const holders = cluster.nodes.slice(0, 2).map(n => n.peerId.toString())
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 2, members: holders })
+    const outsider = cluster.nodes[2]!
+    await waitFor('every node has the key record', () => cluster.nodes.every(n => converged(cluster, n)))
+    expect(await outsider.keys.get(key.id)).toEqual(key)
+    expect(outsider.lostKeys).toEqual([])
+    await waitFor('status shows every member at the coordinator\'s state', () => {
+      const view = cluster.coordinator.cluster()
+      return view.members.every(m => m.stateHash === view.stateHash)
+    })
+  })
+
+  it('catches up a late joiner and a node that was away while keys and membership changed, with no operator action', async () => {
+    const away = cluster.nodes[0]!
+    const awayDir = away.dataDir
+    await away.stop()
+    // While it is away: a new member joins (new roster epoch) and a key is made without it.
+    const late = await cluster.startNode('late')
+    await waitAllUp(cluster, cluster.nodes.filter(n => n !== away))
+    const others = [cluster.nodes[1]!, cluster.nodes[2]!].map(n => n.peerId.toString())
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 2, members: others })
+    await waitFor('the late joiner converged', () => converged(cluster, late))
+    expect(await late.keys.get(key.id)).toBeDefined()
+
+    const started = Date.now()
+    const back = await restartNode(cluster, away)
+    cluster.nodes[0] = back
+    expect(back.dataDir).toBe(awayDir)
+    await waitFor('the returning node converged', () => converged(cluster, back), 15_000)
+    console.log(`returning node converged ${Date.now() - started} ms after its restart`)
+    expect(await back.keys.get(key.id)).toBeDefined()
+  })
+
+  it('refuses records that are forged, from a peer that serves them, and keeps its own', async () => {
+    const node = cluster.nodes[2]!
+    const before = hex(node.sync.digest().hash)
+    const rogueKey = await generateKeyPair('Ed25519')
+    const rogue: MpcLibp2p = await createPeer({ privateKey: rogueKey, clusterId: cluster.init.clusterId, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      const body = KeyRecordBody.encode({
+        id: 'forged', scheme: 'ed25519', threshold: 1, holders: [rogue.peerId.toMultihash().bytes], groupPublicKey: new Uint8Array(32),
+        publicPackage: new Uint8Array(), sessionId: 's', transcriptHash: new Uint8Array(32), createdAtMs: 1, holderSignatures: [new Uint8Array(64)]
+      })
+      // Signed by the rogue's own key, not the coordinator's.
+      const forged = await signRecord(rogueKey, 'key:forged', 1, body)
+      await serveCommands(rogue, {
+        clusterId: () => cluster.init.clusterId,
+        log,
+        handlers: {
+          listRecords: async () => ({ records: [{ id: forged.id, version: 1, bodyHash: new Uint8Array(32) }], more: false }),
+          fetchRecords: async () => ({ records: [forged] })
+        }
+      })
+      await node.libp2p.peerStore.merge(rogue.peerId, { multiaddrs: rogue.getMultiaddrs() })
+      const refusedBefore = node.sync.counters.refused
+      await node.sync.syncFrom(rogue.peerId)
+      expect(node.sync.counters.refused).toBe(refusedBefore + 1)
+      expect(await node.keys.get('forged')).toBeUndefined()
+      expect(hex(node.sync.digest().hash)).toBe(before)
+    } finally {
+      await rogue.stop()
+    }
+  })
+})
