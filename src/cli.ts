@@ -22,6 +22,13 @@ function parseHostPort (value: string, flag: string): { host: string, port: numb
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port }
 }
 
+function retentionOf (opts: { eventRetentionCount?: number, eventRetentionDays?: number }): { maxEvents?: number, maxAgeMs?: number } {
+  return {
+    ...(opts.eventRetentionCount !== undefined ? { maxEvents: opts.eventRetentionCount } : {}),
+    ...(opts.eventRetentionDays !== undefined ? { maxAgeMs: opts.eventRetentionDays * 24 * 3600 * 1000 } : {})
+  }
+}
+
 /** A wrong combination of options found after parsing: one line, exit code 2, as for bad flags. */
 class UsageError extends Error {}
 
@@ -191,8 +198,10 @@ export function buildProgram (): Command {
     .option('--down-after-ms <ms>', 'heartbeat silence before a member is down (default 6000)', positiveInt('--down-after-ms'))
     .option('--keygen-timeout-ms <ms>', 'deadline of a whole keygen (default 30000)', positiveInt('--keygen-timeout-ms'))
     .option('--sign-round-timeout-ms <ms>', 'deadline of each signing round at each signer (default 5000)', positiveInt('--sign-round-timeout-ms'))
+    .option('--event-retention-count <n>', 'keep at most this many events (default 1000000)', positiveInt('--event-retention-count'))
+    .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))
     .option('--json', 'print the ready line as one JSON object')
-    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[], api?: string, suspectAfterMs?: number, downAfterMs?: number, keygenTimeoutMs?: number, signRoundTimeoutMs?: number, json?: boolean }, cmd: Command) => {
+    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[], api?: string, suspectAfterMs?: number, downAfterMs?: number, keygenTimeoutMs?: number, signRoundTimeoutMs?: number, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
       const health = {
         ...(opts.suspectAfterMs !== undefined ? { suspectAfterMs: opts.suspectAfterMs } : {}),
         ...(opts.downAfterMs !== undefined ? { downAfterMs: opts.downAfterMs } : {})
@@ -200,7 +209,7 @@ export function buildProgram (): Command {
       const log = createLogger(logLevelOf(cmd), { role: 'coordinator' })
       const c = await Coordinator.start({
         dataDir: opts.dataDir, log, listen: opts.listen, announce: opts.announce, api: opts.api, health,
-        keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs
+        keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs, eventRetention: retentionOf(opts)
       })
       const addrs = c.libp2p.getMultiaddrs().map(String)
       if (opts.json === true) {
@@ -231,8 +240,10 @@ export function buildProgram (): Command {
     .option('--heartbeat-ms <ms>', 'heartbeat interval (default 1000)', positiveInt('--heartbeat-ms'))
     .option('--passphrase-file <file>', 'file holding the key store passphrase (or set MPC_WALLET_PASSPHRASE)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
+    .option('--event-retention-count <n>', 'keep at most this many events (default 1000000)', positiveInt('--event-retention-count'))
+    .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))
     .option('--json', 'print the ready line as one JSON object')
-    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, passphraseFile?: string, metrics?: string, json?: boolean }, cmd: Command) => {
+    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, passphraseFile?: string, metrics?: string, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
       const joinToken = opts.joinFile !== undefined ? (await readSmallFile(opts.joinFile, '--join-file')).trim() : opts.join
       if (joinToken !== undefined) parseJoinToken(joinToken)
       const passphrase = opts.passphraseFile !== undefined
@@ -241,7 +252,7 @@ export function buildProgram (): Command {
       if (passphrase === undefined || passphrase === '') throw new ConfigError('the node needs its key store passphrase: set MPC_WALLET_PASSPHRASE or pass --passphrase-file <file>')
       const log = createLogger(logLevelOf(cmd), { role: 'node' })
       const metrics = opts.metrics === undefined ? undefined : parseHostPort(opts.metrics, '--metrics')
-      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, announce: opts.announce, heartbeatIntervalMs: opts.heartbeatMs, passphrase, metrics })
+      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, announce: opts.announce, heartbeatIntervalMs: opts.heartbeatMs, passphrase, metrics, eventRetention: retentionOf(opts) })
       const status = node.status()
       const addrs = node.libp2p.getMultiaddrs().map(String)
       if (opts.json === true) {

@@ -22,6 +22,7 @@ import { parseEventQuery, queryEvents, type EventView } from './event-log.js'
 import { KeyRegistry } from '../peer/key-registry.js'
 import { RecordBook } from '../peer/record-book.js'
 import { DIGEST_INTERVAL_MS, StateSync } from '../peer/state-sync.js'
+import { DEFAULT_EVENT_RETENTION, startEventCompaction, type EventRetention } from '../peer/event-retention.js'
 import { hex } from '../protocols/records.js'
 import { keyView, parseKeygenBody, parseNetwork, parseSignBody } from './requests.js'
 import { TaskError, Tasks } from './tasks.js'
@@ -116,6 +117,8 @@ export interface CoordinatorOptions {
   keygenTimeoutMs?: number
   /** Deadline of each signing round at each signer. Default 5 s. */
   signRoundTimeoutMs?: number
+  /** Bounds of the persisted event log (DEFAULT_EVENT_RETENTION otherwise). */
+  eventRetention?: Partial<EventRetention>
 }
 
 export interface MemberView {
@@ -152,6 +155,7 @@ export class Coordinator {
   private readonly timers: NodeJS.Timeout[] = []
   private rosterWrites: Promise<unknown> = Promise.resolve()
   private readonly unpublished: Event[] = []
+  private stopCompaction: () => void = () => {}
   private api: UserApi | undefined
   private readonly startedAt = Date.now()
   readonly keys: KeyRegistry
@@ -257,7 +261,7 @@ export class Coordinator {
       await records.load()
       const log = opts.log.child({ component: 'coordinator' })
       coordinator = new Coordinator(libp2p, store, book, records, key, joinToken, thresholds, log, { keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs })
-      await coordinator.run(apiListen, apiToken, opts.dataDir)
+      await coordinator.run(apiListen, apiToken, opts.dataDir, { ...DEFAULT_EVENT_RETENTION, ...opts.eventRetention })
       return coordinator
     } catch (err) {
       if (coordinator !== undefined) await coordinator.stop().catch(() => {})
@@ -266,7 +270,8 @@ export class Coordinator {
     }
   }
 
-  private async run (apiListen: { host: string, port: number }, apiToken: string, dataDir: string): Promise<void> {
+  private async run (apiListen: { host: string, port: number }, apiToken: string, dataDir: string, retention: EventRetention): Promise<void> {
+    this.stopCompaction = startEventCompaction(this.store, retention, this.log)
     this.health.setMembers(this.members().map(m => m.peerId.toString()))
     this.channels.start()
     await serveCommands(this.libp2p, {
@@ -469,6 +474,7 @@ export class Coordinator {
 
   async stop (): Promise<void> {
     for (const t of this.timers) clearInterval(t)
+    this.stopCompaction()
     await this.publishEvents()
     await this.api?.stop()
     this.channels.stop()

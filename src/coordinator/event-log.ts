@@ -86,6 +86,10 @@ export function eventView (e: Event): EventView {
 
 /** Reads the persisted log in order, page by page, keeping only what the query asks for. */
 export async function queryEvents (store: Store, query: EventQuery): Promise<EventView[]> {
+  const compacted = store.compactedThrough()
+  if (query.after < compacted) {
+    throw new ApiError(410, 'events_compacted', `events up to #${compacted} were removed by the retention policy; read on from after=${compacted}`)
+  }
   const out: EventView[] = []
   let after = query.after
   for (;;) {

@@ -17,6 +17,7 @@ import type { NodeFaults } from './faults.js'
 import { ShareVault, type ShareRecord } from './shares.js'
 import { RecordBook } from './record-book.js'
 import { DIGEST_INTERVAL_MS, StateSync } from './state-sync.js'
+import { DEFAULT_EVENT_RETENTION, startEventCompaction, type EventRetention } from './event-retention.js'
 import { KeyRegistry } from './key-registry.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, SOFTWARE_VERSION, type ClusterRecord } from './config.js'
 import { createPeer, type MpcLibp2p } from './libp2p.js'
@@ -59,6 +60,8 @@ export interface NodeOptions {
   faults?: NodeFaults
   /** Serve Prometheus metrics on this host and port (GET /metrics). */
   metrics?: { host: string, port: number }
+  /** Bounds of the event log this node keeps (DEFAULT_EVENT_RETENTION otherwise). */
+  eventRetention?: Partial<EventRetention>
 }
 
 export interface NodeStatus {
@@ -81,6 +84,7 @@ export class MpcNode {
   private heartbeatTimer: NodeJS.Timeout | undefined
   private nonceSweepTimer: NodeJS.Timeout | undefined
   private digestTimer: NodeJS.Timeout | undefined
+  private stopCompaction: () => void = () => {}
   private heartbeatSeq = 0
   private redialing = false
   private readonly channels: GossipChannels
@@ -233,6 +237,7 @@ export class MpcNode {
       this.log.info({ url: this.metricsServer.url }, 'serving metrics')
     }
     this.digestTimer = setInterval(() => { void this.sync.publishDigest() }, DIGEST_INTERVAL_MS)
+    this.stopCompaction = startEventCompaction(this.store, { ...DEFAULT_EVENT_RETENTION, ...this.opts.eventRetention }, this.log)
     this.nonceSweepTimer = setInterval(() => {
       this.vault.discardNonces(Date.now() - NONCE_TTL_MS)
         .then(n => { if (n > 0) this.log.info({ dropped: n }, 'discarded nonces of abandoned signing sessions') })
@@ -413,6 +418,7 @@ export class MpcNode {
     clearInterval(this.heartbeatTimer)
     clearInterval(this.nonceSweepTimer)
     clearInterval(this.digestTimer)
+    this.stopCompaction()
     this.channels.stop()
     await this.libp2p.stop()
     await this.store.close()

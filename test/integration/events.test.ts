@@ -67,4 +67,24 @@ describe('the event log', () => {
       expect.objectContaining({ kind: 'HEALTH_CHANGED', peerId: live, to: 'UP' })
     ]))
   })
+  it('keeps the log within its retention, and tells a reader who resumes from a compacted id where to read on', async () => {
+    const total = (await api.events()).length
+    expect(total).toBeGreaterThan(3)
+    const address = cluster.coordinator.libp2p.getMultiaddrs()[0]!.decapsulateCode(421).toString()
+    await cluster.coordinator.stop()
+    cluster.coordinator = await Coordinator.start({ dataDir: coordinatorDir(), log, health: FAST.health, listen: [address], eventRetention: { maxEvents: 3 } })
+    api = await connect()
+    let err: unknown
+    await waitFor('the log compacted at start', async () => {
+      err = await api.events({ after: 0 }).then(() => undefined, (e: unknown) => e)
+      return err !== undefined
+    })
+    expect((err as ApiClientError).status).toBe(410)
+    const readOn = Number(/after=(\d+)/.exec((err as ApiClientError).message)?.[1])
+    // (the node reconnecting to the restarted coordinator may add events meanwhile)
+    expect(readOn).toBeGreaterThanOrEqual(total - 3)
+    const kept = await api.events({ after: readOn })
+    expect(kept.length).toBeGreaterThanOrEqual(3)
+    expect(kept.map(e => e.seq)).toEqual(kept.map((_, i) => readOn + 1 + i))
+  })
 })
