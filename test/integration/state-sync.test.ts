@@ -4,7 +4,9 @@ import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
 import { serveCommands } from '../../src/protocols/command.js'
 import { KeyRecordBody } from '../../src/protocols/messages.js'
 import { hex, signRecord } from '../../src/protocols/records.js'
-import { log, restartNode, startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { rm } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import { log, restartNode, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 
 /** True when the node holds the same synced records as the coordinator. */
@@ -53,6 +55,26 @@ describe('state sync: every member converges on the coordinator\'s records', () 
     await waitFor('the returning node converged', () => converged(cluster, back), 15_000)
     console.log(`returning node converged ${Date.now() - started} ms after its restart`)
     expect(await back.keys.get(key.id)).toBeDefined()
+  })
+
+  it('rejoins after its store is wiped (identity kept), syncs the public state, names the keys it lost, and the cluster keeps signing', async () => {
+    await waitAllUp(cluster)
+    const holders = cluster.nodes.slice(0, 3)
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3, members: holders.map(n => n.peerId.toString()) })
+    const wiped = holders[2]!
+    const peerId = wiped.peerId.toString()
+    await wiped.stop()
+    await rm(join(wiped.dataDir, 'db'), { recursive: true, force: true })
+    const back = await cluster.startNode(basename(wiped.dataDir))
+    cluster.nodes.splice(cluster.nodes.indexOf(wiped), 1)
+    expect(back.peerId.toString()).toBe(peerId)
+    await waitFor('the wiped node synced the key records', () => converged(cluster, back), 15_000)
+    await waitFor('it names the key it can no longer sign for', () => back.lostKeys.includes(key.id), 5_000)
+    await waitFor('the coordinator shows the loss', () => (cluster.coordinator.cluster().members.find(m => m.peerId === peerId)?.keysLost ?? 0) >= 1, 5_000)
+    const message = new TextEncoder().encode('still signing')
+    const signed = await cluster.coordinator.tasks.sign(key.id, message)
+    expect(signed.signers).not.toContain(peerId)
+    expect(verifiesExternally(key, message, signed.signature)).toBe(true)
   })
 
   it('refuses records that are forged, from a peer that serves them, and keeps its own', async () => {
