@@ -146,6 +146,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   const threshold = Math.max(2, parties - 2)
   const keys: KeyView[] = []
   const signatures: Array<SignView & { verifiedBy: string }> = []
+  const convergenceMs: number[] = []
   if (parties >= 3) {
     for (const scheme of ['ed25519', 'taproot'] as const) {
       const started = Date.now()
@@ -173,6 +174,21 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
       await group.kill(node, 'SIGKILL')
     }
     await signAll(`with ${doomed.length} holders killed`)
+
+    // The killed holders come back: each catches up with the keys made and the roster, alone.
+    convergenceMs.push(...await Promise.all(doomed.map(async node => {
+      const index = nodes.indexOf(node) + 1
+      const restartAt = Date.now()
+      const back = await group.start(node.name, ['node', 'start', '--data-dir', nodeDir(index), ...nodeArgs(index)])
+      await until(`${node.name} to converge`, opts.joinDeadlineMs, async () => {
+        const now = await api.cluster()
+        const m = member(now, back.ready.peerId)
+        return m?.state === 'up' && m.stateHash === now.stateHash && m.rosterEpoch === now.epoch ? true : undefined
+      })
+      const ms = Date.now() - restartAt
+      say(`${node.name} restarted and converged (same roster epoch and synced records as the coordinator) in ${ms} ms`)
+      return ms
+    })))
     view = await api.cluster()
   }
   const events = await api.events()
@@ -181,6 +197,8 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     up,
     ...restartSummary,
     killedBeforeSecondSigning: keys.length > 0 ? parties - threshold : 0,
+    convergenceMs,
+    inSync: view.members.every(m => m.stateHash === view.stateHash),
     clusterId: cluster.clusterId,
     epoch: view.epoch,
     keys: keys.map(k => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: k.parties, groupPublicKey: k.groupPublicKey, xOnlyPublicKey: k.xOnlyPublicKey, address: k.address })),

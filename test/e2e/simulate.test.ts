@@ -27,6 +27,9 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
     expect(keys.map(k => k.scheme).sort()).toEqual(['ed25519', 'taproot'])
     expect(keys.find(k => k.scheme === 'taproot')?.address).toMatch(/^bcrt1p/)
     expect(summary.killedBeforeSecondSigning).toBe(1)
+    // the killed holder came back and caught up with everything made while it was away
+    expect(summary.convergenceMs).toHaveLength(1)
+    expect(summary.inSync).toBe(true)
     expect(signatures).toHaveLength(4)
     for (const sig of signatures) {
       const key = keys.find(k => k.id === sig.keyId)!
