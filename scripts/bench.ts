@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util'
 import { launchCluster, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
 import { verifyKeySignature } from './verify.js'
 import { measureFloor, type FloorResult } from './bench-floor.js'
+import { measureEventLog } from './bench-store.js'
 import type { Scheme } from '../src/crypto/index.js'
 import type { KeyView } from '../src/coordinator/requests.js'
 
@@ -342,6 +343,9 @@ async function main (): Promise<number> {
     say(`floor ${c.scheme} ${c.threshold}-of-${c.parties} in this process: keygen median ${median(f.keygenMs).toFixed(1)} ms, sign p50 ${median(f.signMs).toFixed(2)} ms (noble alone ${median(f.nobleOnlySignMs).toFixed(2)} ms)`)
   }
 
+  const eventLog = await measureEventLog()
+  say(`event log on this disk: ${eventLog.appendsPerSecond} appends/s one at a time (each synced), ${eventLog.batchedPerSecond} events/s in synced batches of ${eventLog.batch} (${eventLog.eventBytes}-byte events)`)
+
   const root = await mkdtemp(join(tmpdir(), 'mpc-wallet-bench-'))
   const group = new ProcessGroup(join(root, 'logs'))
   let cleaned: Promise<void> | undefined
@@ -412,6 +416,7 @@ async function main (): Promise<number> {
       options: opts,
       nodes: NODES,
       results,
+      eventLog,
       goal,
       rssWholeRun: { startup: startupPeaks, end: endRss },
       verified: results.reduce((a, r) => a + r.verified, 0)
