@@ -22,6 +22,7 @@ import { parseEventQuery, queryEvents, type EventView } from './event-log.js'
 import { KeyRegistry } from '../peer/key-registry.js'
 import { RecordBook } from '../peer/record-book.js'
 import { DIGEST_INTERVAL_MS, StateSync } from '../peer/state-sync.js'
+import { eventLogHandlers } from '../peer/event-sync.js'
 import { DEFAULT_EVENT_RETENTION, startEventCompaction, type EventRetention } from '../peer/event-retention.js'
 import { hex } from '../protocols/records.js'
 import { keyView, parseKeygenBody, parseNetwork, parseSignBody } from './requests.js'
@@ -280,6 +281,7 @@ export class Coordinator {
       handlers: {
         join: async (req, ctx) => await this.handleJoin(req, ctx),
         ...this.sync.handlers(),
+        ...eventLogHandlers(this.store, (peer) => isRosterMember(this.roster.current?.roster, peer)),
         status: async (_req, ctx) => {
           if (!isRosterMember(this.roster.current?.roster, ctx.remotePeer)) throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'status is served to cluster members')
           return {

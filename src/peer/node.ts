@@ -4,7 +4,7 @@ import { loadavg, cpus } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sendCommand, serveCommands, type CommandContext, type CommandHandlers } from '../protocols/command.js'
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
-import { ErrorCode, Event } from '../protocols/messages.js'
+import { ErrorCode } from '../protocols/messages.js'
 import { isRosterMember, openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
 import { formatJoinToken, parseJoinToken, type JoinToken } from '../protocols/token.js'
 import { loadOrCreateIdentity } from '../store/identity.js'
@@ -17,6 +17,7 @@ import type { NodeFaults } from './faults.js'
 import { ShareVault, type ShareRecord } from './shares.js'
 import { RecordBook } from './record-book.js'
 import { DIGEST_INTERVAL_MS, StateSync } from './state-sync.js'
+import { EventCatchUp, eventLogHandlers } from './event-sync.js'
 import { DEFAULT_EVENT_RETENTION, startEventCompaction, type EventRetention } from './event-retention.js'
 import { KeyRegistry } from './key-registry.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, SOFTWARE_VERSION, type ClusterRecord } from './config.js'
@@ -104,6 +105,7 @@ export class MpcNode {
     readonly records: RecordBook,
     private readonly vault: ShareVault,
     private readonly identity: PrivateKey,
+    private readonly eventLog: EventCatchUp,
     private readonly opts: NodeOptions & { heartbeatIntervalMs: number },
     private readonly log: Logger
   ) {
@@ -120,7 +122,10 @@ export class MpcNode {
         if ('roster' in body) await this.adoptRoster(body.roster)
         else await this.sync.onDigest(body.digest, author).catch(err => { this.log.debug({ err: (err as Error).message, from: author.toString() }, 'sync failed') })
       },
-      events: async (events) => { await this.store.putEvents(events.map(e => ({ seq: e.seq, bytes: Event.encode(e) }))) }
+      events: async (events) => {
+        await this.eventLog.onBatch(events, () => ({ libp2p, peer: roster.coordinator, clusterId: roster.clusterId }))
+          .catch(err => { this.log.debug({ err: (err as Error).message }, 'event catch-up failed') })
+      }
     }, log)
     this.dkg = new DkgSessions(this.channels, libp2p.peerId, log, opts.faults ?? {})
     this.metrics = new PeerMetrics(libp2p, () => this.channels)
@@ -189,7 +194,8 @@ export class MpcNode {
       const dropped = await vault.discardNonces()
       if (dropped > 0) log.info({ dropped }, 'discarded nonces of sessions interrupted by the last stop')
       libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen: opts.listen ?? DEFAULT_NODE_LISTEN, announce: opts.announce, bootstrap })
-      node = new MpcNode(libp2p, store, roster, records, vault, privateKey, { ...opts, heartbeatIntervalMs, bootstrap }, log)
+      const eventLog = await EventCatchUp.open(store, log)
+      node = new MpcNode(libp2p, store, roster, records, vault, privateKey, eventLog, { ...opts, heartbeatIntervalMs, bootstrap }, log)
       await node.run(token, stored === undefined)
       return node
     } catch (err) {
@@ -219,6 +225,7 @@ export class MpcNode {
           return { epoch: this.roster.epoch }
         },
         ...this.sync.handlers(),
+        ...eventLogHandlers(this.store, (peer) => peer.equals(this.roster.coordinator) || isRosterMember(this.roster.current?.roster, peer)),
         ...this.observed(keyCommandHandlers({
           self: this.peerId,
           clusterId: () => this.roster.clusterId,
@@ -281,6 +288,8 @@ export class MpcNode {
         await this.adoptRoster(await openSignedRoster(response.roster, this.roster))
         this.log.info({ epoch: this.roster.epoch }, 'joined cluster')
         this.sync.syncFrom(this.roster.coordinator).then(() => this.countKeys()).catch(err => { this.log.debug({ err: (err as Error).message }, 'first sync failed') })
+        this.eventLog.catchUp({ libp2p: this.libp2p, peer: this.roster.coordinator, clusterId: this.roster.clusterId })
+          .catch(err => { this.log.debug({ err: (err as Error).message }, 'event catch-up failed') })
         return
       } catch (err) {
         if (!(err instanceof CommandTransportError)) throw err
@@ -395,6 +404,18 @@ export class MpcNode {
       this.log.warn({ keys: lost }, `this node is a holder of ${lost.length} key(s) but has no share of them: it cannot sign for ${lost.join(', ')}`)
     }
     this.keysLost = lost
+  }
+
+  /** The event numbers this node holds (the coordinator's numbering), oldest first. */
+  async eventSeqs (): Promise<number[]> {
+    const seqs: number[] = []
+    let after = 0
+    for (;;) {
+      const page = await this.store.listEvents(after, 1000)
+      seqs.push(...page.map(e => e.seq))
+      if (page.length < 1000) return seqs
+      after = page.at(-1)!.seq
+    }
   }
 
   /** Keys whose record names this node a holder while it has no share of them. */

@@ -1,6 +1,6 @@
 import * as lp from 'it-length-prefixed'
 import { pipe } from 'it-pipe'
-import { MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, COMMAND_PROTOCOL, DEFAULT_COMMAND_TIMEOUT_MS, MAX_ADDRS_PER_MEMBER, MAX_COMMAND_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_INBOUND_COMMAND_STREAMS, MAX_MEMBERS, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { MAX_EVENTS_PER_BATCH, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, COMMAND_PROTOCOL, DEFAULT_COMMAND_TIMEOUT_MS, MAX_ADDRS_PER_MEMBER, MAX_COMMAND_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_INBOUND_COMMAND_STREAMS, MAX_MEMBERS, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from './errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { peerIdFromBytes } from './ids.js'
@@ -9,7 +9,8 @@ import {
   type AbortRequest, type AbortResponse, type JoinRequest, type JoinResponse, type KeyCommitRequest, type KeyCommitResponse,
   type KeygenRequest, type KeygenResponse, type RosterAck, type RosterUpdate, type SignCommitRequest, type SignCommitResponse,
   type SignShareRequest, type SignShareResponse, type StatusRequest, type StatusResponse,
-  type ListRecordsRequest, type ListRecordsResponse, type FetchRecordsRequest, type FetchRecordsResponse
+  type ListRecordsRequest, type ListRecordsResponse, type FetchRecordsRequest, type FetchRecordsResponse,
+  type FetchEventsRequest, type EventBatch
 } from './messages.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -26,6 +27,7 @@ export interface CommandRequests {
   abort: AbortRequest
   listRecords: ListRecordsRequest
   fetchRecords: FetchRecordsRequest
+  fetchEvents: FetchEventsRequest
 }
 
 export interface CommandResponses {
@@ -39,10 +41,11 @@ export interface CommandResponses {
   abort: AbortResponse
   listRecords: ListRecordsResponse
   fetchRecords: FetchRecordsResponse
+  fetchEvents: EventBatch
 }
 
 export type CommandKind = keyof CommandRequests
-const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords']
+const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords', 'fetchEvents']
 
 export interface CommandContext {
   /** The Noise-authenticated PeerId at the other end of the stream. */
@@ -81,7 +84,7 @@ export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
 
 export function decodeCommandResponse (bytes: Uint8Array): CommandResponse {
   try {
-    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH } } })
+    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH }, fetchEvents: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS } } } })
   } catch (err) {
     throw new MalformedMessageError(`response does not decode: ${(err as Error).message}`)
   }

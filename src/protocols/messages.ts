@@ -1705,6 +1705,7 @@ export interface CommandRequest {
   abort?: AbortRequest
   listRecords?: ListRecordsRequest
   fetchRecords?: FetchRecordsRequest
+  fetchEvents?: FetchEventsRequest
 }
 
 export namespace CommandRequest {
@@ -1775,6 +1776,11 @@ export namespace CommandRequest {
         if (obj.fetchRecords != null) {
           w.uint32(154)
           FetchRecordsRequest.codec().encode(obj.fetchRecords, w)
+        }
+
+        if (obj.fetchEvents != null) {
+          w.uint32(162)
+          FetchEventsRequest.codec().encode(obj.fetchEvents, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1860,6 +1866,12 @@ export namespace CommandRequest {
               })
               break
             }
+            case 20: {
+              obj.fetchEvents = FetchEventsRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.fetchEvents
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1895,6 +1907,7 @@ export interface CommandResponse {
   abort?: AbortResponse
   listRecords?: ListRecordsResponse
   fetchRecords?: FetchRecordsResponse
+  fetchEvents?: EventBatch
 }
 
 export namespace CommandResponse {
@@ -1960,6 +1973,11 @@ export namespace CommandResponse {
         if (obj.fetchRecords != null) {
           w.uint32(154)
           FetchRecordsResponse.codec().encode(obj.fetchRecords, w)
+        }
+
+        if (obj.fetchEvents != null) {
+          w.uint32(162)
+          EventBatch.codec().encode(obj.fetchEvents, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2037,6 +2055,12 @@ export namespace CommandResponse {
             case 19: {
               obj.fetchRecords = FetchRecordsResponse.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.fetchRecords
+              })
+              break
+            }
+            case 20: {
+              obj.fetchEvents = EventBatch.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.fetchEvents
               })
               break
             }
@@ -3794,5 +3818,76 @@ export namespace FetchRecordsResponse {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchRecordsResponse>): FetchRecordsResponse => {
     return decodeMessage(buf, FetchRecordsResponse.codec(), opts)
+  }
+}
+
+export interface FetchEventsRequest {
+  after: number
+  limit: number
+}
+
+export namespace FetchEventsRequest {
+  let _codec: Codec<FetchEventsRequest>
+
+  export const codec = (): Codec<FetchEventsRequest> => {
+    if (_codec == null) {
+      _codec = message<FetchEventsRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.after != null && obj.after !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.after)
+        }
+
+        if ((obj.limit != null && obj.limit !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.limit)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          after: 0,
+          limit: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.after = reader.uint64Number()
+              break
+            }
+            case 2: {
+              obj.limit = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<FetchEventsRequest>): Uint8Array => {
+    return encodeMessage(obj, FetchEventsRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchEventsRequest>): FetchEventsRequest => {
+    return decodeMessage(buf, FetchEventsRequest.codec(), opts)
   }
 }

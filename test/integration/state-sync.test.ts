@@ -55,6 +55,13 @@ describe('state sync: every member converges on the coordinator\'s records', () 
     await waitFor('the returning node converged', () => converged(cluster, back), 15_000)
     console.log(`returning node converged ${Date.now() - started} ms after its restart`)
     expect(await back.keys.get(key.id)).toBeDefined()
+    // ... and it has the events recorded while it was away: the same history as the coordinator.
+    const history = async (): Promise<number[]> => (await cluster.coordinator.events(new URL('http://x/?limit=10000'))).map(e => e.seq)
+    await waitFor('the returning node has the whole event history', async () => {
+      const mine = await back.eventSeqs()
+      const all = await history()
+      return mine.length >= all.length && all.every((seq, i) => mine[i] === seq)
+    }, 10_000)
   })
 
   it('rejoins after its store is wiped (identity kept), syncs the public state, names the keys it lost, and the cluster keeps signing', async () => {
