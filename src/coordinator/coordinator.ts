@@ -213,7 +213,17 @@ export class Coordinator {
       sessionParticipants: (id) => this.tasks.sessionParticipants(id)
     }), {
       heartbeats: async (hb, author) => {
+        const previous = this.lastHeartbeat.get(author.toString())
         this.lastHeartbeat.set(author.toString(), hb)
+        if (hb.recordConflicts > (previous?.recordConflicts ?? 0)) {
+          // A member holds two different records at one version from us, the records' writer.
+          await this.recordEvent({
+            kind: EventKind.CONFLICT,
+            peerId: author.toMultihash().bytes,
+            culprits: [this.peerId.toMultihash().bytes],
+            detail: `${author.toString()} saw ${hb.recordConflicts} conflicting record version(s) written by ${this.peerId.toString()}`
+          })
+        }
         const change = this.health.heartbeat(author.toString(), Date.now())
         if (change !== undefined) await this.recordHealthChange(change)
       },

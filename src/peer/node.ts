@@ -371,7 +371,8 @@ export class MpcNode {
         softwareVersion: SOFTWARE_VERSION,
         rosterEpoch: this.roster.epoch,
         stateHash: this.sync.digest().hash,
-        keysLost: this.keysLost.length
+        keysLost: this.keysLost.length,
+        recordConflicts: this.records.conflicts
       }
     })
   }

@@ -580,6 +580,7 @@ export interface Heartbeat {
   rosterEpoch: number
   stateHash: Uint8Array
   keysLost: number
+  recordConflicts: number
 }
 
 export namespace Heartbeat {
@@ -637,6 +638,11 @@ export namespace Heartbeat {
           w.uint32(obj.keysLost)
         }
 
+        if ((obj.recordConflicts != null && obj.recordConflicts !== 0)) {
+          w.uint32(80)
+          w.uint32(obj.recordConflicts)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -650,7 +656,8 @@ export namespace Heartbeat {
           softwareVersion: '',
           rosterEpoch: 0,
           stateHash: uint8ArrayAlloc(0),
-          keysLost: 0
+          keysLost: 0,
+          recordConflicts: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -693,6 +700,10 @@ export namespace Heartbeat {
             }
             case 9: {
               obj.keysLost = reader.uint32()
+              break
+            }
+            case 10: {
+              obj.recordConflicts = reader.uint32()
               break
             }
             default: {
@@ -1017,7 +1028,8 @@ export enum EventKind {
   SESSION_STARTED = 'SESSION_STARTED',
   SESSION_FINISHED = 'SESSION_FINISHED',
   SESSION_FAILED = 'SESSION_FAILED',
-  BLAME = 'BLAME'
+  BLAME = 'BLAME',
+  CONFLICT = 'CONFLICT'
 }
 
 enum __EventKindValues {
@@ -1028,7 +1040,8 @@ enum __EventKindValues {
   SESSION_STARTED = 4,
   SESSION_FINISHED = 5,
   SESSION_FAILED = 6,
-  BLAME = 7
+  BLAME = 7,
+  CONFLICT = 8
 }
 
 export namespace EventKind {

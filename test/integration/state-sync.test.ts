@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
 import { serveCommands } from '../../src/protocols/command.js'
 import { KeyRecordBody } from '../../src/protocols/messages.js'
+import { loadOrCreateIdentity } from '../../src/store/identity.js'
 import { hex, signRecord } from '../../src/protocols/records.js'
 import { rm } from 'node:fs/promises'
 import { basename, join } from 'node:path'
@@ -82,6 +83,21 @@ describe('state sync: every member converges on the coordinator\'s records', () 
     const signed = await cluster.coordinator.tasks.sign(key.id, message)
     expect(signed.signers).not.toContain(peerId)
     expect(verifiesExternally(key, message, signed.signature)).toBe(true)
+  })
+
+  it('settles two different records at one version the same way on every member, and the coordinator records a conflict naming the writer', async () => {
+    const writerKey = await loadOrCreateIdentity(join(cluster.root, 'coordinator'))
+    const node = cluster.nodes.find(n => n.libp2p.status === 'started')!
+    const existing = node.records.all()[0]!
+    // The writer signs a second, different body at the version every member already holds.
+    const body = KeyRecordBody.decode(existing.signed.body)
+    const other = await node.records.verify(await signRecord(writerKey, existing.signed.id, existing.signed.version, KeyRecordBody.encode({ ...body, createdAtMs: body.createdAtMs + 1 })))
+    const outcome = await node.records.apply(other)
+    expect(['conflict-kept', 'conflict-replaced']).toContain(outcome)
+    const winner = hex(existing.bodyHash) < hex(other.bodyHash) ? existing : other
+    expect(hex(node.records.get(existing.signed.id)!.bodyHash)).toBe(hex(winner.bodyHash))
+    await waitFor('a conflict event naming the writer', async () => (await cluster.coordinator.events(new URL('http://x/?type=conflict'))).some(e =>
+      e.peerId === node.peerId.toString() && e.culprits?.includes(cluster.coordinator.peerId.toString()) === true), 10_000)
   })
 
   it('refuses records that are forged, from a peer that serves them, and keeps its own', async () => {
