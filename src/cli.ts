@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { ApiClient, ApiClientError } from './coordinator/client.js'
 import { NETWORKS, type KeyView } from './coordinator/requests.js'
-import { EVENT_TYPES, type EventView } from './coordinator/event-log.js'
+import { parseHostPort } from './peer/http-api.js'
+import { EVENT_TYPES, type EventView } from './peer/event-log.js'
 import { API_TOKEN_FILE, Coordinator, initCoordinator, JOIN_TOKEN_FILE, readApiInfo, readSecretFile, type ClusterView } from './coordinator/coordinator.js'
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js'
 import { ConfigError, parseMultiaddrs } from './peer/config.js'
@@ -14,13 +15,6 @@ import { KeystoreError, SCHEMES } from './crypto/index.js'
 import { CommandRefusedError, CommandTransportError } from './protocols/errors.js'
 import { InvalidTokenError, parseJoinToken } from './protocols/token.js'
 import { DataDirError } from './store/errors.js'
-
-function parseHostPort (value: string, flag: string): { host: string, port: number } {
-  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
-  const port = Number(match?.[2])
-  if (match === null || port > 65535) throw new UsageError(`${flag}: "${value}" must be HOST:PORT, such as 127.0.0.1:9464`)
-  return { host: match[1]!.replace(/^\[|\]$/g, ''), port }
-}
 
 function retentionOf (opts: { eventRetentionCount?: number, eventRetentionDays?: number }): { maxEvents?: number, maxAgeMs?: number } {
   return {
@@ -239,11 +233,11 @@ export function buildProgram (): Command {
     .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
     .option('--heartbeat-ms <ms>', 'heartbeat interval (default 1000)', positiveInt('--heartbeat-ms'))
     .option('--passphrase-file <file>', 'file holding the key store passphrase (or set MPC_WALLET_PASSPHRASE)')
-    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
+    .option('--http <host:port>', 'serve read-only GET /metrics (Prometheus) and GET /v1/events here, without a token')
     .option('--event-retention-count <n>', 'keep at most this many events (default 1000000)', positiveInt('--event-retention-count'))
     .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))
     .option('--json', 'print the ready line as one JSON object')
-    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, passphraseFile?: string, metrics?: string, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
+    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, passphraseFile?: string, http?: string, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
       const joinToken = opts.joinFile !== undefined ? (await readSmallFile(opts.joinFile, '--join-file')).trim() : opts.join
       if (joinToken !== undefined) parseJoinToken(joinToken)
       const passphrase = opts.passphraseFile !== undefined
@@ -251,16 +245,16 @@ export function buildProgram (): Command {
         : process.env.MPC_WALLET_PASSPHRASE
       if (passphrase === undefined || passphrase === '') throw new ConfigError('the node needs its key store passphrase: set MPC_WALLET_PASSPHRASE or pass --passphrase-file <file>')
       const log = createLogger(logLevelOf(cmd), { role: 'node' })
-      const metrics = opts.metrics === undefined ? undefined : parseHostPort(opts.metrics, '--metrics')
-      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, announce: opts.announce, heartbeatIntervalMs: opts.heartbeatMs, passphrase, metrics, eventRetention: retentionOf(opts) })
+      const http = opts.http === undefined ? undefined : parseHostPort(opts.http, '--http')
+      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, announce: opts.announce, heartbeatIntervalMs: opts.heartbeatMs, passphrase, http, eventRetention: retentionOf(opts) })
       const status = node.status()
       const addrs = node.libp2p.getMultiaddrs().map(String)
       if (opts.json === true) {
-        console.log(JSON.stringify({ ready: true, role: 'node', clusterId: status.clusterId, peerId: status.peerId, addrs, rosterEpoch: status.rosterEpoch, metrics: node.metricsUrl, pid: process.pid }))
+        console.log(JSON.stringify({ ready: true, role: 'node', clusterId: status.clusterId, peerId: status.peerId, addrs, rosterEpoch: status.rosterEpoch, http: node.httpUrl, pid: process.pid }))
       } else {
         console.log(`node ${status.peerId} in cluster ${status.clusterId} (roster epoch ${status.rosterEpoch})`)
         for (const a of addrs) console.log(`  listening on ${a}`)
-        if (node.metricsUrl !== undefined) console.log(`  metrics: ${node.metricsUrl}`)
+        if (node.httpUrl !== undefined) console.log(`  metrics and events: ${node.httpUrl}/metrics, ${node.httpUrl}/v1/events`)
       }
       await runUntilSignal(async () => { await node.stop() })
     })
@@ -328,15 +322,16 @@ export function buildProgram (): Command {
     })
 
   withApiOptions(program.command('events'))
-    .description('read the persisted event log: joins, health, sessions, blame')
+    .description('read the persisted event log: joins, health, sessions, blame, conflicts')
+    .option('--node <url>', 'read a node\'s copy of the log instead (its --http address, e.g. http://127.0.0.1:9464)')
     .option('--after <id>', 'only events after this id (resume from the last one seen)', wholeNumber('--after'))
     .option('--since <time>', 'only events at or after this time (ISO 8601, or Unix ms)')
     .addOption(new Option('--type <type...>', 'only these event types').choices(EVENT_TYPES))
     .option('--limit <n>', 'at most this many events (default 1000)', positiveInt('--limit'))
     .option('--follow', 'keep printing new events until Ctrl-C')
     .option('--json', 'one JSON object per line')
-    .action(async (opts: ApiFlags & { after?: number, since?: string, type?: string[], limit?: number, follow?: boolean, json?: boolean }) => {
-      const client = await clientOf(opts)
+    .action(async (opts: ApiFlags & { node?: string, after?: number, since?: string, type?: string[], limit?: number, follow?: boolean, json?: boolean }) => {
+      const client = opts.node !== undefined ? new ApiClient(opts.node, undefined) : await clientOf(opts)
       let after = opts.after ?? 0
       const print = (events: EventView[]): void => {
         for (const e of events) {

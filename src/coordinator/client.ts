@@ -1,5 +1,5 @@
 import type { ClusterView } from './coordinator.js'
-import type { EventView } from './event-log.js'
+import type { EventView } from '../peer/event-log.js'
 import type { KeyView } from './requests.js'
 
 export interface SignView {
@@ -32,9 +32,9 @@ const DEFAULT_TIMEOUT_MS = 5_000
 /** Keygen and signing wait for the cluster; their own deadlines are shorter than this. */
 const TASK_TIMEOUT_MS = 120_000
 
-/** A client of the coordinator's user API, used by the CLI and the simulation. */
+/** A client of the coordinator's user API (and of a node's read-only events), used by the CLI and the scripts. */
 export class ApiClient {
-  constructor (private readonly baseUrl: string, private readonly token: string, private readonly timeoutMs = DEFAULT_TIMEOUT_MS) {}
+  constructor (private readonly baseUrl: string, private readonly token: string | undefined, private readonly timeoutMs = DEFAULT_TIMEOUT_MS) {}
 
   async cluster (): Promise<ClusterView> {
     return await this.get<ClusterView>('/v1/cluster')
@@ -72,7 +72,7 @@ export class ApiClient {
     try {
       res = await fetch(new URL(path, this.baseUrl), {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(timeoutMs)
       })

@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { AddressInfo } from 'node:net'
 import type { GossipChannels } from './channels.js'
 import type { MpcLibp2p } from './libp2p.js'
 
@@ -53,27 +51,5 @@ export class PeerMetrics {
 
   async text (): Promise<string> {
     return await this.registry.metrics()
-  }
-}
-
-/** Serves `GET /metrics` (Prometheus text) on host:port; anything else is a 404. */
-export async function serveMetrics (metrics: PeerMetrics, host: string, port: number): Promise<{ url: string, close: () => Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'only GET /metrics is served here' } }))
-      return
-    }
-    metrics.text().then(text => {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text)
-    }, () => { res.writeHead(503).end() })
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => { server.off('error', reject); resolve() })
-  })
-  const addr = server.address() as AddressInfo
-  return {
-    url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/metrics`,
-    close: async () => { server.closeAllConnections(); await new Promise<void>(resolve => { server.close(() => { resolve() }) }) }
   }
 }

@@ -12,7 +12,9 @@ import { Store } from '../store/store.js'
 import { GossipChannels } from './channels.js'
 import { DkgSessions } from './dkg-sessions.js'
 import { keyCommandHandlers } from './key-handlers.js'
-import { PeerMetrics, serveMetrics } from './metrics.js'
+import { PeerMetrics } from './metrics.js'
+import { TextBody, UserApi } from './http-api.js'
+import { parseEventQuery, queryEvents } from './event-log.js'
 import type { NodeFaults } from './faults.js'
 import { ShareVault, type ShareRecord } from './shares.js'
 import { RecordBook } from './record-book.js'
@@ -59,8 +61,8 @@ export interface NodeOptions {
   keystoreCost?: { logN: number, r: number, p: number }
   /** Misbehaviour for tests (see faults.ts); off in every real node. */
   faults?: NodeFaults
-  /** Serve Prometheus metrics on this host and port (GET /metrics). */
-  metrics?: { host: string, port: number }
+  /** Serve `GET /metrics` (Prometheus) and `GET /v1/events` (this node's copy of the event log) here, read-only. */
+  http?: { host: string, port: number }
   /** Bounds of the event log this node keeps (DEFAULT_EVENT_RETENTION otherwise). */
   eventRetention?: Partial<EventRetention>
 }
@@ -96,7 +98,7 @@ export class MpcNode {
   readonly sync: StateSync
   private rejoining = false
   readonly metrics: PeerMetrics
-  private metricsServer: { url: string, close: () => Promise<void> } | undefined
+  private http: UserApi | undefined
 
   private constructor (
     readonly libp2p: MpcLibp2p,
@@ -143,8 +145,9 @@ export class MpcNode {
     })
   }
 
-  get metricsUrl (): string | undefined {
-    return this.metricsServer?.url
+  /** Where this node serves its metrics and events, if it does. */
+  get httpUrl (): string | undefined {
+    return this.http?.url
   }
 
   /** Counts and times this node's part of keygen and signing. */
@@ -239,9 +242,17 @@ export class MpcNode {
         }))
       }
     })
-    if (this.opts.metrics !== undefined) {
-      this.metricsServer = await serveMetrics(this.metrics, this.opts.metrics.host, this.opts.metrics.port)
-      this.log.info({ url: this.metricsServer.url }, 'serving metrics')
+    if (this.opts.http !== undefined) {
+      this.http = await UserApi.start({
+        ...this.opts.http,
+        token: undefined,
+        log: this.log,
+        routes: {
+          'GET /metrics': async () => new TextBody(await this.metrics.text()),
+          'GET /v1/events': async ({ url }) => await queryEvents(this.store, parseEventQuery(url.searchParams))
+        }
+      })
+      this.log.info({ url: this.http.url }, 'serving metrics and events')
     }
     this.digestTimer = setInterval(() => { void this.sync.publishDigest() }, DIGEST_INTERVAL_MS)
     this.stopCompaction = startEventCompaction(this.store, { ...DEFAULT_EVENT_RETENTION, ...this.opts.eventRetention }, this.log)
@@ -436,7 +447,7 @@ export class MpcNode {
   async stop (): Promise<void> {
     this.stopping.abort()
     this.dkg.stop()
-    await this.metricsServer?.close()
+    await this.http?.stop()
     clearInterval(this.heartbeatTimer)
     clearInterval(this.nonceSweepTimer)
     clearInterval(this.digestTimer)

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual, createHash } from 'node:crypto'
-import { ConfigError } from '../peer/config.js'
+import { ConfigError } from './config.js'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../log.js'
 
@@ -31,8 +31,8 @@ export interface RouteTable {
 export interface ApiOptions {
   host: string
   port: number
-  /** Bearer token every request must carry. */
-  token: string
+  /** Bearer token every request must carry; undefined for a read-only server without one (a node's). */
+  token: string | undefined
   routes: RouteTable
   log: Logger
 }
@@ -114,8 +114,8 @@ function send (res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * The coordinator's user API: HTTP JSON on a loopback address, bearer-token authenticated.
- * Every failure is a JSON `{ error: { code, message } }` with a 4xx status.
+ * HTTP JSON routes: the coordinator's user API (loopback, bearer token) and a node's read-only
+ * metrics and events. Every failure is a JSON `{ error: { code, message } }` with a 4xx status.
  */
 export class UserApi {
   private constructor (private readonly server: Server, readonly url: string) {}
@@ -126,7 +126,7 @@ export class UserApi {
       if ((req.url ?? '').length > MAX_URL_LENGTH) throw new ApiError(414, 'uri_too_long', 'request URI too long')
       const url = new URL(req.url ?? '/', 'http://api.invalid')
       const auth = req.headers.authorization ?? ''
-      if (!auth.startsWith('Bearer ') || !sameSecret(auth.slice('Bearer '.length), opts.token)) {
+      if (opts.token !== undefined && (!auth.startsWith('Bearer ') || !sameSecret(auth.slice('Bearer '.length), opts.token))) {
         res.setHeader('www-authenticate', 'Bearer')
         throw new ApiError(401, 'unauthorized', 'missing or wrong bearer token')
       }
@@ -170,6 +170,14 @@ export class UserApi {
     this.server.closeAllConnections()
     await new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
   }
+}
+
+/** Parses `HOST:PORT` for a listener on any address (a node's metrics and events). */
+export function parseHostPort (value: string, flag: string): { host: string, port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
+  const port = Number(match?.[2])
+  if (match === null || port > 65535) throw new ConfigError(`${flag}: "${value}" must be HOST:PORT, such as 127.0.0.1:9464`)
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port }
 }
 
 /** Parses `HOST:PORT` for the API listener; only loopback hosts are accepted. */
