@@ -78,6 +78,9 @@ export class ApiClient {
       })
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+      if (method === 'POST' && (cause === 'UND_ERR_SOCKET' || cause === 'ECONNRESET')) {
+        throw new ApiClientError(`the coordinator at ${this.baseUrl} closed the connection before answering (did it stop or restart?); the request may or may not have taken effect: check "mpc-wallet keys" and "mpc-wallet events"`)
+      }
       throw new ApiClientError(`cannot reach the coordinator API at ${this.baseUrl}: ${cause}`)
     }
     const answer = await res.json().catch(() => undefined) as { error?: { message?: string, culprits?: string[] } } | undefined

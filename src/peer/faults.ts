@@ -13,6 +13,8 @@ export interface NodeFaults {
   equivocateRound1?: boolean
   /** Does not publish its first round-1 message (a lost message the session must recover). */
   dropFirstRound1?: boolean
+  /** Answers the coordinator's key commit without acting on it (as if the commit was lost). */
+  dropKeyCommit?: boolean
 }
 
 export function flipBit (bytes: Uint8Array, index = 0): Uint8Array {

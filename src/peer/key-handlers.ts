@@ -85,6 +85,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
 
     keyCommit: async (req, ctx) => {
       deps.requireCoordinator(ctx)
+      if (deps.faults.dropKeyCommit === true) return {}
       const record = await vault.shareRecord(req.keyId)
       if (record === undefined || record.sessionId !== req.sessionId) {
         if (!req.commit) return {}

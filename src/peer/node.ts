@@ -43,6 +43,8 @@ const BOOTSTRAP_RECORD = 'bootstrap'
  */
 export const NONCE_TTL_MS = 60_000
 const NONCE_SWEEP_MS = 10_000
+/** A pending share with no key record this long after its keygen belongs to a keygen that failed. */
+export const PENDING_SHARE_TTL_MS = 30 * 60_000
 
 export interface NodeOptions {
   dataDir: string
@@ -407,7 +409,7 @@ export class MpcNode {
 
   /** Counts the shares held, and the keys this node should hold but has no share of (wiped or lost disk). */
   private async countKeys (): Promise<void> {
-    const shares = await this.vault.listShares()
+    const shares = await this.settlePendingShares(await this.vault.listShares())
     this.keysHeld = shares.filter(s => s.status === 'active').length
     const held = new Set(shares.map(s => s.keyId))
     const me = this.peerId.toString()
@@ -416,6 +418,34 @@ export class MpcNode {
       this.log.warn({ keys: lost }, `this node is a holder of ${lost.length} key(s) but has no share of them: it cannot sign for ${lost.join(', ')}`)
     }
     this.keysLost = lost
+  }
+
+  /**
+   * A share stays `pending` until the coordinator commits it. If the commit never came (the
+   * coordinator crashed, or this node was away), the synced key record decides: a record of the
+   * same session and group key, countersigned by every holder, commits it; no record long after
+   * the keygen's deadline means the keygen failed, and the share is discarded.
+   */
+  private async settlePendingShares (shares: ShareRecord[]): Promise<ShareRecord[]> {
+    const out: ShareRecord[] = []
+    for (const share of shares) {
+      if (share.status !== 'pending') {
+        out.push(share)
+        continue
+      }
+      const record = await this.keys.get(share.keyId)
+      if (record !== undefined && record.sessionId === share.sessionId && record.groupPublicKey === share.groupPublicKey) {
+        await this.vault.setStatus(share.keyId, 'active')
+        this.log.info({ keyId: share.keyId }, 'share committed by its synced key record')
+        out.push({ ...share, status: 'active' })
+      } else if (record === undefined && Date.now() - share.createdAtMs > PENDING_SHARE_TTL_MS) {
+        await this.vault.discardShare(share.keyId)
+        this.log.info({ keyId: share.keyId }, 'discarded the share of a keygen that was never recorded')
+      } else {
+        out.push(share)
+      }
+    }
+    return out
   }
 
   /** The event numbers this node holds (the coordinator's numbering), oldest first. */

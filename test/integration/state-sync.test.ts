@@ -100,6 +100,18 @@ describe('state sync: every member converges on the coordinator\'s records', () 
       e.peerId === node.peerId.toString() && e.culprits?.includes(cluster.coordinator.peerId.toString()) === true), 10_000)
   })
 
+  it('commits a share whose key commit was lost, on the strength of the synced key record, and signs with it', async () => {
+    const lossy = await cluster.startNode('lossy-commit', { faults: { dropKeyCommit: true } })
+    await waitAllUp(cluster)
+    const other = cluster.nodes.find(n => n !== lossy && n.libp2p.status === 'started')!
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 2, members: [lossy.peerId.toString(), other.peerId.toString()] })
+    await waitFor('the lossy node activated its share from the record', async () => (await lossy.shares()).some(s => s.keyId === key.id && s.status === 'active'), 10_000)
+    const message = new Uint8Array(32).fill(9)
+    const signed = await cluster.coordinator.tasks.sign(key.id, message)
+    expect(signed.signers).toContain(lossy.peerId.toString())
+    expect(verifiesExternally(key, message, signed.signature)).toBe(true)
+  })
+
   it('refuses records that are forged, from a peer that serves them, and keeps its own', async () => {
     const node = cluster.nodes[2]!
     const before = hex(node.sync.digest().hash)
