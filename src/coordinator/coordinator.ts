@@ -185,7 +185,7 @@ export class Coordinator {
       channels: () => this.channels,
       clusterId: () => roster.clusterId,
       rosterEpoch: () => roster.epoch,
-      mayAsk: (peer) => isRosterMember(roster.current?.roster, peer),
+      mayAsk: (peer) => roster.admits(peer),
       log
     })
     this.metrics = new PeerMetrics(libp2p, () => this.channels)
@@ -291,7 +291,7 @@ export class Coordinator {
       handlers: {
         join: async (req, ctx) => await this.handleJoin(req, ctx),
         ...this.sync.handlers(),
-        ...eventLogHandlers(this.store, (peer) => isRosterMember(this.roster.current?.roster, peer)),
+        ...eventLogHandlers(this.store, (peer) => this.roster.admits(peer)),
         status: async (_req, ctx) => {
           if (!isRosterMember(this.roster.current?.roster, ctx.remotePeer)) throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'status is served to cluster members')
           return {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { sendCommand, serveCommands, type CommandContext, type CommandHandlers } from '../protocols/command.js'
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
 import { ErrorCode } from '../protocols/messages.js'
-import { isRosterMember, openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
+import { openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
 import { formatJoinToken, parseJoinToken, type JoinToken } from '../protocols/token.js'
 import { loadOrCreateIdentity } from '../store/identity.js'
 import { Store } from '../store/store.js'
@@ -140,7 +140,7 @@ export class MpcNode {
       channels: () => this.channels,
       clusterId: () => roster.clusterId,
       rosterEpoch: () => roster.epoch,
-      mayAsk: (peer) => peer.equals(roster.coordinator) || isRosterMember(roster.current?.roster, peer),
+      mayAsk: (peer) => roster.admits(peer),
       log,
       onRosterBehind: () => { this.rejoin() },
       fallback: () => roster.coordinator
@@ -230,7 +230,7 @@ export class MpcNode {
           return { epoch: this.roster.epoch }
         },
         ...this.sync.handlers(),
-        ...eventLogHandlers(this.store, (peer) => peer.equals(this.roster.coordinator) || isRosterMember(this.roster.current?.roster, peer)),
+        ...eventLogHandlers(this.store, (peer) => this.roster.admits(peer)),
         ...this.observed(keyCommandHandlers({
           self: this.peerId,
           clusterId: () => this.roster.clusterId,

@@ -1,5 +1,5 @@
 import { SignedRoster } from '../protocols/messages.js'
-import { openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
+import { isRosterMember, openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
 import type { Store } from '../store/store.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -21,6 +21,11 @@ export class RosterBook {
 
   get epoch (): number {
     return this.latest?.roster.epoch ?? 0
+  }
+
+  /** True for the coordinator and the members of the current roster: who may ask for cluster state. */
+  admits (peer: PeerId): boolean {
+    return peer.equals(this.coordinator) || isRosterMember(this.latest?.roster, peer)
   }
 
   async load (): Promise<void> {
