@@ -16,6 +16,11 @@ import { CommandRefusedError, CommandTransportError } from './protocols/errors.j
 import { InvalidTokenError, parseJoinToken } from './protocols/token.js'
 import { DataDirError } from './store/errors.js'
 
+/** `--announce <addr>...` (a list), `--no-announce` (false) or neither (undefined), as start options. */
+function announceOf (announce: string[] | false | undefined): { announce?: string[], noAnnounce?: boolean } {
+  return announce === false ? { noAnnounce: true } : { announce }
+}
+
 function retentionOf (opts: { eventRetentionCount?: number, eventRetentionDays?: number }): { maxEvents?: number, maxAgeMs?: number } {
   return {
     ...(opts.eventRetentionCount !== undefined ? { maxEvents: opts.eventRetentionCount } : {}),
@@ -187,6 +192,7 @@ export function buildProgram (): Command {
     .addOption(dataDirOption())
     .addOption(multiaddrOption('--listen <multiaddr>', 'override the stored listen addresses (repeatable)'))
     .addOption(multiaddrOption('--announce <multiaddr>', 'override the stored announce addresses (repeatable)'))
+    .option('--no-announce', 'advertise no address of our own (only relay /p2p-circuit addresses, if any): reachable only through relays and the connections this peer dials; nodes must be able to dial the --listen address some other way')
     .option('--api <host:port>', 'override the stored API address')
     .option('--suspect-after-ms <ms>', 'heartbeat silence before a member is suspect (default 3000)', positiveInt('--suspect-after-ms'))
     .option('--down-after-ms <ms>', 'heartbeat silence before a member is down (default 6000)', positiveInt('--down-after-ms'))
@@ -195,14 +201,14 @@ export function buildProgram (): Command {
     .option('--event-retention-count <n>', 'keep at most this many events (default 1000000)', positiveInt('--event-retention-count'))
     .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))
     .option('--json', 'print the ready line as one JSON object')
-    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[], api?: string, suspectAfterMs?: number, downAfterMs?: number, keygenTimeoutMs?: number, signRoundTimeoutMs?: number, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
+    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[] | false, api?: string, suspectAfterMs?: number, downAfterMs?: number, keygenTimeoutMs?: number, signRoundTimeoutMs?: number, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
       const health = {
         ...(opts.suspectAfterMs !== undefined ? { suspectAfterMs: opts.suspectAfterMs } : {}),
         ...(opts.downAfterMs !== undefined ? { downAfterMs: opts.downAfterMs } : {})
       }
       const log = createLogger(logLevelOf(cmd), { role: 'coordinator' })
       const c = await Coordinator.start({
-        dataDir: opts.dataDir, log, listen: opts.listen, announce: opts.announce, api: opts.api, health,
+        dataDir: opts.dataDir, log, listen: opts.listen, ...announceOf(opts.announce), api: opts.api, health,
         keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs, eventRetention: retentionOf(opts)
       })
       const addrs = c.libp2p.getMultiaddrs().map(String)
@@ -231,13 +237,16 @@ export function buildProgram (): Command {
     .option('--join-file <file>', 'read the join token from a file instead')
     .addOption(multiaddrOption('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/0)'))
     .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
+    .option('--no-announce', 'advertise no address of our own, only relay /p2p-circuit addresses (with --relay): reachable only through relays and the connections this node dials')
+    .option('--relay', 'also listen on /p2p-circuit: hold a relay reservation on the coordinator (it relays for roster members only), reachable at <coordinator addr>/p2p-circuit/p2p/<node>')
+    .option('--members-only', 'once in a roster, refuse inbound connections from peers that are neither the coordinator nor roster members')
     .option('--heartbeat-ms <ms>', 'heartbeat interval (default 1000)', positiveInt('--heartbeat-ms'))
     .option('--passphrase-file <file>', 'file holding the key store passphrase (or set MPC_WALLET_PASSPHRASE)')
     .option('--http <host:port>', 'serve read-only GET /metrics (Prometheus) and GET /v1/events here, without a token')
     .option('--event-retention-count <n>', 'keep at most this many events (default 1000000)', positiveInt('--event-retention-count'))
     .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))
     .option('--json', 'print the ready line as one JSON object')
-    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[], heartbeatMs?: number, passphraseFile?: string, http?: string, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
+    .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[] | false, relay?: boolean, membersOnly?: boolean, heartbeatMs?: number, passphraseFile?: string, http?: string, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
       const joinToken = opts.joinFile !== undefined ? (await readSmallFile(opts.joinFile, '--join-file')).trim() : opts.join
       if (joinToken !== undefined) parseJoinToken(joinToken)
       const passphrase = opts.passphraseFile !== undefined
@@ -246,7 +255,7 @@ export function buildProgram (): Command {
       if (passphrase === undefined || passphrase === '') throw new ConfigError('the node needs its key store passphrase: set MPC_WALLET_PASSPHRASE or pass --passphrase-file <file>')
       const log = createLogger(logLevelOf(cmd), { role: 'node' })
       const http = opts.http === undefined ? undefined : parseHostPort(opts.http, '--http')
-      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, announce: opts.announce, heartbeatIntervalMs: opts.heartbeatMs, passphrase, http, eventRetention: retentionOf(opts) })
+      const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, ...announceOf(opts.announce), relay: opts.relay, membersOnly: opts.membersOnly, heartbeatIntervalMs: opts.heartbeatMs, passphrase, http, eventRetention: retentionOf(opts) })
       const status = node.status()
       const addrs = node.libp2p.getMultiaddrs().map(String)
       if (opts.json === true) {

@@ -112,6 +112,8 @@ export interface CoordinatorOptions {
   /** Overrides of what init stored. */
   listen?: string[]
   announce?: string[]
+  /** Advertise no address of our own (see PeerInit.noAnnounce); not stored. */
+  noAnnounce?: boolean
   api?: string
   health?: Partial<HealthThresholds>
   /** Deadline of a whole keygen (DKG and agreement). Default 30 s. */
@@ -261,12 +263,16 @@ export class Coordinator {
       parseMultiaddrs([...listen, ...announce], '--listen/--announce')
       const joinToken = await readSecretFile(opts.dataDir, JOIN_TOKEN_FILE)
       const apiToken = await readSecretFile(opts.dataDir, API_TOKEN_FILE)
-      const libp2p = await createPeer({ privateKey: key, clusterId: cluster.clusterId, listen, announce })
+      // Relay reservations only for roster members (read at each request, so new members are served).
+      const book = new RosterBook(store, cluster.clusterId, peerIdFromPrivateKey(key))
+      const libp2p = await createPeer({
+        privateKey: key, clusterId: cluster.clusterId, listen, announce, noAnnounce: opts.noAnnounce,
+        relayServer: { isAllowed: (peer) => book.admits(peer) }
+      })
       if (libp2p.peerId.toString() !== cluster.coordinator) {
         await libp2p.stop()
         throw new DataDirError(`the identity in ${opts.dataDir} is not the coordinator of cluster ${cluster.clusterId}`)
       }
-      const book = new RosterBook(store, cluster.clusterId, libp2p.peerId)
       await book.load()
       const records = new RecordBook(store, cluster.clusterId, libp2p.peerId)
       await records.load()

@@ -51,6 +51,20 @@ export interface NodeOptions {
   log: Logger
   listen?: string[]
   announce?: string[]
+  /** Advertise no address of our own, only relay (`/p2p-circuit`) addresses: see PeerInit.noAnnounce. */
+  noAnnounce?: boolean
+  /**
+   * Also listen on `/p2p-circuit`: hold a circuit relay v2 reservation on a relay this node is
+   * connected to (the coordinator, its bootstrap peer, runs one for roster members), so peers
+   * that cannot dial it directly reach it through `<relay addr>/p2p-circuit/p2p/<node>`.
+   */
+  relay?: boolean
+  /**
+   * Once this node has a roster, refuse inbound connections from peers that are neither the
+   * coordinator nor roster members (it may still dial anyone; the roster is read at each
+   * connection, so new members are admitted as soon as the roster naming them arrives). Off by default.
+   */
+  membersOnly?: boolean
   /** Multiaddrs to dial first; remembered for restarts. */
   bootstrap?: string[]
   /** Needed on the first start only; later starts rejoin as a known member. */
@@ -198,7 +212,11 @@ export class MpcNode {
       const vault = await ShareVault.open(store, opts.passphrase, peerIdFromPrivateKey(privateKey).toString(), opts.keystoreCost)
       const dropped = await vault.discardNonces()
       if (dropped > 0) log.info({ dropped }, 'discarded nonces of sessions interrupted by the last stop')
-      libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen: opts.listen ?? DEFAULT_NODE_LISTEN, announce: opts.announce, bootstrap })
+      const listen = [...(opts.listen ?? DEFAULT_NODE_LISTEN), ...(opts.relay === true ? ['/p2p-circuit'] : [])]
+      const admits = opts.membersOnly === true
+        ? (peer: PeerId) => roster.current === undefined ? undefined : roster.admits(peer)
+        : undefined
+      libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen, announce: opts.announce, noAnnounce: opts.noAnnounce, bootstrap, admits })
       const eventLog = await EventCatchUp.open(store, log)
       node = new MpcNode(libp2p, store, roster, records, vault, privateKey, eventLog, { ...opts, heartbeatIntervalMs, bootstrap }, log)
       await node.run(token, stored === undefined)
@@ -269,7 +287,7 @@ export class MpcNode {
       })
     }, this.opts.heartbeatIntervalMs)
     if (firstJoin) {
-      await this.join(token, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.opts.firstJoinTimeoutMs ?? DEFAULT_FIRST_JOIN_TIMEOUT_MS)]))
+      await this.join(token, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.opts.firstJoinTimeoutMs ?? DEFAULT_FIRST_JOIN_TIMEOUT_MS)]), true)
       await this.store.putJson(CLUSTER_RECORD, { clusterId: this.roster.clusterId, coordinator: this.roster.coordinator.toString() } satisfies ClusterRecord)
       await this.store.putJson(BOOTSTRAP_RECORD, this.opts.bootstrap)
     } else {
@@ -286,7 +304,7 @@ export class MpcNode {
    * Sends Join to the coordinator until it answers. Transport failures are retried with
    * back-off until `signal` aborts; a refusal (bad token, wrong cluster) ends the attempt.
    */
-  private async join (token: JoinToken | undefined, signal: AbortSignal): Promise<void> {
+  private async join (token: JoinToken | undefined, signal: AbortSignal, firstJoin = false): Promise<void> {
     let backoff = JOIN_BACKOFF_MS.first
     let lastError: Error | undefined
     while (!signal.aborted) {
@@ -300,6 +318,7 @@ export class MpcNode {
         if (response.roster === undefined) throw new CommandRefusedError(ErrorCode.INTERNAL, 'join answer carries no roster')
         await this.adoptRoster(await openSignedRoster(response.roster, this.roster))
         this.log.info({ epoch: this.roster.epoch }, 'joined cluster')
+        if (firstJoin) await this.askRelayAgain(signal)
         this.sync.syncFrom(this.roster.coordinator).then(() => this.countKeys()).catch(err => { this.log.debug({ err: (err as Error).message }, 'first sync failed') })
         this.eventLog.catchUp({ libp2p: this.libp2p, peer: this.roster.coordinator, clusterId: this.roster.clusterId })
           .catch(err => { this.log.debug({ err: (err as Error).message }, 'event catch-up failed') })
@@ -314,6 +333,18 @@ export class MpcNode {
     }
     if (this.stopping.signal.aborted) return
     throw new CommandTransportError(`could not reach the coordinator ${this.roster.coordinator.toString()}: ${lastError?.message ?? 'no attempt finished'}`)
+  }
+
+  /**
+   * With `relay`, the reservation is asked for as soon as the node connects to the coordinator;
+   * on a first join that is before the node is a member, so the coordinator refused it, and the
+   * relay client asks a connected relay only once. Reconnecting makes it ask again, as a member.
+   */
+  private async askRelayAgain (signal: AbortSignal): Promise<void> {
+    if (this.opts.relay !== true || this.libp2p.getMultiaddrs().some(a => a.protoNames().includes('p2p-circuit'))) return
+    this.log.debug('reconnecting to the coordinator for a relay reservation')
+    await this.libp2p.hangUp(this.roster.coordinator).catch(() => {})
+    await this.dialBootstrap(signal)
   }
 
   private async dialBootstrap (signal: AbortSignal): Promise<void> {
