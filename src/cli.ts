@@ -8,7 +8,7 @@ import { parseHostPort } from './peer/http-api.js'
 import { EVENT_TYPES, type EventView } from './peer/event-log.js'
 import { API_TOKEN_FILE, Coordinator, initCoordinator, JOIN_TOKEN_FILE, readApiInfo, readSecretFile, type ClusterView } from './coordinator/coordinator.js'
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js'
-import { ConfigError, parseMultiaddrs } from './peer/config.js'
+import { ConfigError, parseMultiaddrs, SOFTWARE_VERSION } from './peer/config.js'
 import { MpcNode } from './peer/node.js'
 import { PassphraseError } from './peer/shares.js'
 import { KeystoreError, SCHEMES } from './crypto/index.js'
@@ -162,6 +162,7 @@ export function formatClusterTable (view: ClusterView, now = Date.now()): string
 export function buildProgram (): Command {
   const program = new Command('mpc-wallet')
     .description('Threshold-signature wallet network on libp2p: a coordinator and MPC nodes')
+    .version(SOFTWARE_VERSION)
     .addOption(new Option('--log-level <level>', 'log level (logs are JSON on stderr)').choices(LOG_LEVELS).default('warn'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
