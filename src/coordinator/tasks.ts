@@ -6,7 +6,6 @@ import {
 } from '../crypto/index.js'
 import { sendCommand, type CommandKind, type CommandRequests, type CommandResponses } from '../protocols/command.js'
 import { CommandRefusedError } from '../protocols/errors.js'
-import { commitmentsFromWire } from '../protocols/frost-wire.js'
 import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode, EventKind, type Event, type NonceCommitment } from '../protocols/messages.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
@@ -290,7 +289,7 @@ export class Tasks {
       try {
         // RFC 9591 5.3: aggregate and verify against the group key; 5.4 share checks only if that fails.
         const aggregateStart = performance.now()
-        const signature = aggregateSignature(key.scheme, pub, commitmentsFromWire(commitments), message, shares, names)
+        const signature = aggregateSignature(key.scheme, pub, commitments, message, shares, names)
         this.deps.log.debug({ keyId, sessionId, round1Ms, round2Ms, aggregateMs: performance.now() - aggregateStart }, 'signature aggregated')
         await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}` })
         return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts: attempt }

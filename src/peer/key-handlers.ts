@@ -2,7 +2,6 @@ import {
   BlameError, CryptoInputError, commitNonces, encodePublic, isScheme, signShare, validateMessage, validateThreshold
 } from '../crypto/index.js'
 import { CommandRefusedError } from '../protocols/errors.js'
-import { commitmentsFromWire } from '../protocols/frost-wire.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
 import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode } from '../protocols/messages.js'
@@ -120,7 +119,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       deps.faults.afterNonceSpent?.()
       try {
         // RFC 9591 5.2; signShare checks that our own commitment is in the list.
-        const sigShare = signShare(share.record.scheme, share.key, own, commitmentsFromWire(req.commitments), req.message)
+        const sigShare = signShare(share.record.scheme, share.key, own, req.commitments, req.message)
         return { share: deps.faults.corruptSignatureShare === true ? flipBit(sigShare, 7) : sigShare }
       } catch (err) { refuseCrypto(err) }
     },
