@@ -18,6 +18,7 @@ import { launchCluster, ProcessGroup, type LocalCluster, type Peer } from './pro
 import { verifyKeySignature } from './verify.js'
 import { measureFloor, type FloorResult } from './bench-floor.js'
 import { measureEventLog } from './bench-store.js'
+import { wholeNumberArg } from './args.js'
 import type { Scheme } from '../src/crypto/index.js'
 import type { KeyView } from '../src/coordinator/requests.js'
 
@@ -55,8 +56,6 @@ interface Options {
   json: boolean
 }
 
-class UsageError extends Error {}
-
 function parseOptions (argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
@@ -78,20 +77,15 @@ function parseOptions (argv: string[]): Options {
     console.log(USAGE)
     process.exit(0)
   }
-  const int = (name: string, value: string, min: number, max: number): number => {
-    const n = Number(value)
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${value}"`)
-    return n
-  }
   return {
-    signs: int('signs', values.signs, 1, 100_000),
-    warmup: int('warmup', values.warmup, 0, 10_000),
-    keygens: int('keygens', values.keygens, 1, 100),
-    concurrentSigns: int('concurrent-signs', values['concurrent-signs'], 1, 100_000),
-    concurrency: int('concurrency', values.concurrency, 1, 256),
-    floorSigns: int('floor-signs', values['floor-signs'], 1, 100_000),
-    floorKeygens: int('floor-keygens', values['floor-keygens'], 1, 1000),
-    heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
+    signs: wholeNumberArg('signs', values.signs, 1, 100_000),
+    warmup: wholeNumberArg('warmup', values.warmup, 0, 10_000),
+    keygens: wholeNumberArg('keygens', values.keygens, 1, 100),
+    concurrentSigns: wholeNumberArg('concurrent-signs', values['concurrent-signs'], 1, 100_000),
+    concurrency: wholeNumberArg('concurrency', values.concurrency, 1, 256),
+    floorSigns: wholeNumberArg('floor-signs', values['floor-signs'], 1, 100_000),
+    floorKeygens: wholeNumberArg('floor-keygens', values['floor-keygens'], 1, 1000),
+    heartbeatMs: wholeNumberArg('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
     json: values.json
   }
 }

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { formatClusterTable } from '../src/cli.js'
 import { launchCluster, ProcessGroup } from './processes.js'
+import { UsageError, wholeNumberArg } from './args.js'
 import { externalVerifierName, verifyKeySignature } from './verify.js'
 import type { SignView } from '../src/coordinator/client.js'
 import type { KeyView } from '../src/coordinator/requests.js'
@@ -39,8 +40,6 @@ interface Options {
   joinDeadlineMs: number
 }
 
-class UsageError extends Error {}
-
 function parseOptions (argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
@@ -61,20 +60,15 @@ function parseOptions (argv: string[]): Options {
     console.log(USAGE)
     process.exit(0)
   }
-  const int = (name: string, value: string, min: number, max: number): number => {
-    const n = Number(value)
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${value}"`)
-    return n
-  }
   const opts: Options = {
-    nodes: int('nodes', values.nodes, 1, 32),
+    nodes: wholeNumberArg('nodes', values.nodes, 1, 32),
     json: values.json,
     keep: values.keep,
     dir: values.dir,
-    heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
-    suspectAfterMs: int('suspect-after-ms', values['suspect-after-ms'], 1, 600_000),
-    downAfterMs: int('down-after-ms', values['down-after-ms'], 1, 600_000),
-    joinDeadlineMs: int('join-deadline-ms', values['join-deadline-ms'], 100, 600_000)
+    heartbeatMs: wholeNumberArg('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
+    suspectAfterMs: wholeNumberArg('suspect-after-ms', values['suspect-after-ms'], 1, 600_000),
+    downAfterMs: wholeNumberArg('down-after-ms', values['down-after-ms'], 1, 600_000),
+    joinDeadlineMs: wholeNumberArg('join-deadline-ms', values['join-deadline-ms'], 100, 600_000)
   }
   if (opts.downAfterMs <= opts.suspectAfterMs) throw new UsageError('--down-after-ms must exceed --suspect-after-ms')
   return opts
