@@ -146,9 +146,11 @@ export function formatClusterTable (view: ClusterView, now = Date.now()): string
     m.rosterEpoch === undefined ? '-' : String(m.rosterEpoch),
     m.stateHash === undefined ? '-' : m.stateHash.slice(0, 12) + (m.stateHash === view.stateHash ? '' : ' (behind)'),
     m.keysHeld === undefined ? '-' : `${m.keysHeld}${(m.keysLost ?? 0) > 0 ? ` (${m.keysLost ?? 0} lost)` : ''}`,
+    m.link, m.reach,
+    m.links === undefined ? '-' : `${m.links.direct} direct, ${m.links.relayed} relayed`,
     m.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).join(',')
   ])
-  const header = ['PEER ID', 'STATE', 'LAST HEARTBEAT', 'EPOCH', 'SYNCED STATE', 'KEYS', 'ADDRESSES']
+  const header = ['PEER ID', 'STATE', 'LAST HEARTBEAT', 'EPOCH', 'SYNCED STATE', 'KEYS', 'LINK', 'REACH', 'MEMBER LINKS', 'ADDRESSES']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]?.length ?? 0)))
   const line = (cells: string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join('  ')
   const up = view.members.filter(m => m.state === 'up').length
@@ -240,7 +242,7 @@ export function buildProgram (): Command {
     .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
     .option('--no-announce', 'advertise no address of our own, only relay /p2p-circuit addresses (with --relay): reachable only through relays and the connections this node dials')
     .option('--relay', 'also listen on /p2p-circuit: hold a relay reservation on the coordinator (it relays for roster members only), reachable at <coordinator addr>/p2p-circuit/p2p/<node>')
-    .option('--members-only', 'once in a roster, refuse inbound connections from peers that are neither the coordinator nor roster members')
+    .option('--no-members-only', 'accept inbound connections from any peer (by default, once in a roster, a node refuses peers that are neither the coordinator nor roster members)')
     .option('--heartbeat-ms <ms>', 'heartbeat interval (default 1000)', positiveInt('--heartbeat-ms'))
     .option('--passphrase-file <file>', 'file holding the key store passphrase (or set MPC_WALLET_PASSPHRASE)')
     .option('--http <host:port>', 'serve read-only GET /metrics (Prometheus) and GET /v1/events here, without a token')
@@ -271,7 +273,7 @@ export function buildProgram (): Command {
 
   withApiOptions(program.command('status'))
     .description('show the cluster: members, health and last heartbeat')
-    .option('--json', 'print one JSON object per member: peerId, addrs, state, lastHeartbeatMs, rosterEpoch, stateHash, inSync, keysHeld, keysLost')
+    .option('--json', 'print one JSON object per member: peerId, addrs, state, lastHeartbeatMs, rosterEpoch, stateHash, inSync, keysHeld, keysLost, link, reach, links')
     .action(async (opts: ApiFlags & { json?: boolean }) => {
       const view = await (await clientOf(opts)).cluster()
       if (opts.json === true) {

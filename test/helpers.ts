@@ -49,8 +49,11 @@ export interface TestCluster {
   stop: () => Promise<void>
 }
 
-/** A coordinator and `n` nodes, in this process, over TCP on 127.0.0.1, with real stores on disk. */
-export async function startCluster (n: number, timeouts: Pick<CoordinatorOptions, 'keygenTimeoutMs' | 'signRoundTimeoutMs'> = {}): Promise<TestCluster> {
+/**
+ * A coordinator and `n` nodes, in this process, over TCP on 127.0.0.1, with real stores on disk.
+ * `nodeDefaults` applies to every node started, before a startNode call's own options.
+ */
+export async function startCluster (n: number, timeouts: Pick<CoordinatorOptions, 'keygenTimeoutMs' | 'signRoundTimeoutMs'> = {}, nodeDefaults: Partial<NodeOptions> = {}): Promise<TestCluster> {
   const dir = await tempDir()
   const coordinatorDir = join(dir.path, 'coordinator')
   const init = await initCoordinator({ dataDir: coordinatorDir, listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
@@ -60,7 +63,7 @@ export async function startCluster (n: number, timeouts: Pick<CoordinatorOptions
   const startNode = async (name: string, extra: Partial<NodeOptions> = {}): Promise<MpcNode> => {
     const node = await MpcNode.start({
       dataDir: join(dir.path, name), log, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, joinToken: init.joinToken,
-      heartbeatIntervalMs: FAST.heartbeatIntervalMs, firstJoinTimeoutMs: 10_000, ...VAULT, ...extra
+      heartbeatIntervalMs: FAST.heartbeatIntervalMs, firstJoinTimeoutMs: 10_000, ...VAULT, ...nodeDefaults, ...extra
     })
     nodes.push(node)
     return node

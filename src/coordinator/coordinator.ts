@@ -32,6 +32,8 @@ import { DEFAULT_HEALTH, HealthTracker, type HealthChange, type HealthState, typ
 import type { Logger } from '../log.js'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { reachOf } from '../peer/addresses.js'
+import { linkTo, type LinkCounts } from '../peer/links.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export const DEFAULT_COORDINATOR_LISTEN = ['/ip4/0.0.0.0/tcp/7400']
@@ -135,6 +137,12 @@ export interface MemberView {
   stateHash?: string
   keysHeld?: number
   keysLost?: number
+  /** How the coordinator reaches the member now: a direct connection, only through a relay, or not at all. */
+  link: 'direct' | 'relayed' | 'none'
+  /** The best address the member advertises: public, only a relay address, or only local (LAN, loopback) ones. */
+  reach: 'public' | 'relay' | 'local'
+  /** From its last heartbeat: members it has direct and only relayed connections to, and relayed links it upgraded. */
+  links?: LinkCounts
 }
 
 export interface ClusterView {
@@ -209,6 +217,7 @@ export class Coordinator {
       clusterId: roster.clusterId,
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
+      rosterAuthority: true,
       // The coordinator relays the rounds of the keygens it runs: gossipsub forwards only what a
       // peer accepted, and the coordinator is connected to every participant.
       hasSession: (id) => this.tasks.sessionParticipants(id) !== undefined,
@@ -480,7 +489,13 @@ export class Coordinator {
         const hb = this.lastHeartbeat.get(m.peerId.toString())
         return {
           peerId: m.peerId.toString(), addrs: m.addrs.map(String), state: h.state, lastHeartbeatMs: h.lastHeartbeatMs ?? null, joinedAtMs: m.joinedAtMs,
-          ...(hb !== undefined ? { rosterEpoch: hb.rosterEpoch, stateHash: hex(hb.stateHash), keysHeld: hb.keysHeld, keysLost: hb.keysLost } : {})
+          link: linkTo(this.libp2p, m.peerId), reach: reachOf(m.addrs),
+          ...(hb !== undefined
+            ? {
+                rosterEpoch: hb.rosterEpoch, stateHash: hex(hb.stateHash), keysHeld: hb.keysHeld, keysLost: hb.keysLost,
+                links: { direct: hb.directLinks, relayed: hb.relayedLinks, upgrades: hb.linkUpgrades }
+              }
+            : {})
         }
       })
     }

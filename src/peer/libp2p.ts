@@ -7,11 +7,12 @@ import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } f
 import { dcutr } from '@libp2p/dcutr'
 import { identify, identifyPush, type Identify, type IdentifyPush } from '@libp2p/identify'
 import { StrictSign, type ConnectionGater, type Libp2p, type PeerId, type PrivateKey, type PubSub } from '@libp2p/interface'
-import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { ping, type PingService } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { advertised, isRelayed } from './addresses.js'
 import { MAX_GOSSIP_BYTES } from '../protocols/constants.js'
 import { CHANNELS, topicName } from '../protocols/topics.js'
 
@@ -31,6 +32,7 @@ export interface PeerInit {
   privateKey: PrivateKey
   clusterId: string
   listen: string[]
+  /** Advertise exactly these (no filtering); otherwise see `advertised` in addresses.ts. */
   announce?: string[]
   bootstrap?: string[]
   /**
@@ -76,12 +78,17 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
     ...(admits !== undefined ? { denyInboundEncryptedConnection: (peer: PeerId) => admits(peer) === false } : {}),
     ...(relayServer !== undefined ? { denyInboundRelayReservation: (peer: PeerId) => !relayServer.isAllowed(peer) } : {})
   }
+  const bootstrapAddrs = bootstrapList.map(a => multiaddr(a))
+  const explicit = init.noAnnounce !== true && (init.announce ?? []).length > 0
   const libp2p = await createLibp2p({
     privateKey: init.privateKey,
     addresses: {
       listen: init.listen,
       announce: init.noAnnounce === true ? [] : init.announce ?? [],
-      ...(init.noAnnounce === true ? { announceFilter: (addrs: Multiaddr[]) => addrs.filter(a => a.protoNames().includes('p2p-circuit')) } : {})
+      announceFilter: (addrs: Multiaddr[]) => {
+        if (init.noAnnounce === true) return addrs.filter(isRelayed)
+        return explicit ? addrs : advertised(addrs, bootstrapAddrs)
+      }
     },
     connectionGater,
     transports: [tcp(), circuitRelayTransport()],
@@ -107,7 +114,9 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
             })
           }
         : {}),
-      dht: kadDHT({ protocol: `/mpc-wallet/${init.clusterId}/kad/1.0.0`, clientMode: false }),
+      // Every peer already filters what it advertises (addresses.ts), and a private cluster on a
+      // LAN or on loopback must find its members at private addresses: pass them through.
+      dht: kadDHT({ protocol: `/mpc-wallet/${init.clusterId}/kad/1.0.0`, clientMode: false, peerInfoMapper: passthroughMapper }),
       pubsub: gossipsub({
         globalSignaturePolicy: StrictSign,
         allowPublishToZeroTopicPeers: true,

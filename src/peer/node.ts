@@ -12,6 +12,7 @@ import { Store } from '../store/store.js'
 import { GossipChannels } from './channels.js'
 import { DkgSessions } from './dkg-sessions.js'
 import { keyCommandHandlers } from './key-handlers.js'
+import { MemberLinks } from './links.js'
 import { PeerMetrics } from './metrics.js'
 import { TextBody, UserApi } from './http-api.js'
 import { parseEventQuery, queryEvents } from './event-log.js'
@@ -62,7 +63,8 @@ export interface NodeOptions {
   /**
    * Once this node has a roster, refuse inbound connections from peers that are neither the
    * coordinator nor roster members (it may still dial anyone; the roster is read at each
-   * connection, so new members are admitted as soon as the roster naming them arrives). Off by default.
+   * connection, so new members are admitted as soon as the roster naming them arrives). On unless
+   * false: a cluster node has no business with strangers once it is a member.
    */
   membersOnly?: boolean
   /** Multiaddrs to dial first; remembered for restarts. */
@@ -114,6 +116,7 @@ export class MpcNode {
   readonly sync: StateSync
   private rejoining = false
   readonly metrics: PeerMetrics
+  readonly links: MemberLinks
   private http: UserApi | undefined
 
   private constructor (
@@ -147,6 +150,7 @@ export class MpcNode {
     }, log)
     this.dkg = new DkgSessions(this.channels, libp2p.peerId, log, opts.faults ?? {})
     this.metrics = new PeerMetrics(libp2p, () => this.channels)
+    this.links = new MemberLinks(libp2p, () => [roster.coordinator, ...(roster.current?.roster.members ?? []).map(m => m.peerId)])
     this.keys = new KeyRegistry(records)
     this.sync = new StateSync({
       libp2p,
@@ -213,7 +217,7 @@ export class MpcNode {
       const dropped = await vault.discardNonces()
       if (dropped > 0) log.info({ dropped }, 'discarded nonces of sessions interrupted by the last stop')
       const listen = [...(opts.listen ?? DEFAULT_NODE_LISTEN), ...(opts.relay === true ? ['/p2p-circuit'] : [])]
-      const admits = opts.membersOnly === true
+      const admits = opts.membersOnly !== false
         ? (peer: PeerId) => roster.current === undefined ? undefined : roster.admits(peer)
         : undefined
       libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen, announce: opts.announce, noAnnounce: opts.noAnnounce, bootstrap, admits })
@@ -404,7 +408,11 @@ export class MpcNode {
         .catch(() => {})
         .finally(() => { this.redialing = false })
     }
+    // Our advertised addresses changed (a relay reservation arrived or expired, an interface
+    // came or went): Join again so that the roster, which members dial from, says where we are.
+    if (this.addressesChanged()) this.rejoin()
     const load = loadavg()[0] ?? 0
+    const links = this.links.counts()
     await this.channels.publish('heartbeats', {
       heartbeat: {
         seq: ++this.heartbeatSeq,
@@ -416,9 +424,19 @@ export class MpcNode {
         rosterEpoch: this.roster.epoch,
         stateHash: this.sync.digest().hash,
         keysLost: this.keysLost.length,
-        recordConflicts: this.records.conflicts
+        recordConflicts: this.records.conflicts,
+        directLinks: links.direct,
+        relayedLinks: links.relayed,
+        linkUpgrades: links.upgrades
       }
     })
+  }
+
+  private addressesChanged (): boolean {
+    const listed = this.roster.current?.roster.members.find(m => m.peerId.equals(this.peerId))?.addrs
+    if (listed === undefined) return false
+    const now = this.libp2p.getMultiaddrs().map(String).sort().join()
+    return now !== '' && now !== listed.map(String).sort().join()
   }
 
   status (): NodeStatus {
@@ -514,6 +532,7 @@ export class MpcNode {
     clearInterval(this.digestTimer)
     this.stopCompaction()
     this.channels.stop()
+    this.links.stop()
     await this.libp2p.stop()
     await this.store.close()
   }

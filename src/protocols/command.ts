@@ -162,7 +162,9 @@ export async function serveCommands (libp2p: Libp2p, opts: CommandServerOptions)
       opts.log.debug({ err, peer: connection.remotePeer.toString() }, 'command stream failed')
       stream.abort(err as Error)
     })
-  }, { maxInboundStreams: MAX_INBOUND_COMMAND_STREAMS, maxOutboundStreams: MAX_INBOUND_COMMAND_STREAMS })
+    // Commands also run over a limited (relayed) connection: a member behind NAT is reached
+    // through the coordinator's relay until DCUtR upgrades the link. Relay caps bound the cost.
+  }, { maxInboundStreams: MAX_INBOUND_COMMAND_STREAMS, maxOutboundStreams: MAX_INBOUND_COMMAND_STREAMS, runOnLimitedConnection: true })
 }
 
 /**
@@ -176,7 +178,7 @@ export async function sendCommand<K extends CommandKind> (
   const request = CommandRequest.encode({ version: WIRE_VERSION, clusterId, [kind]: body })
   let stream: Stream
   try {
-    stream = await libp2p.dialProtocol(peer, COMMAND_PROTOCOL, { signal })
+    stream = await libp2p.dialProtocol(peer, COMMAND_PROTOCOL, { signal, runOnLimitedConnection: true })
   } catch (err) {
     throw new CommandTransportError(`cannot open a command stream to ${peer.toString()}: ${(err as Error).message}`)
   }

@@ -19,6 +19,11 @@ export interface GossipContext {
   clusterId: string
   coordinator: PeerId
   roster: RosterState | undefined
+  /**
+   * True on the coordinator, which writes the roster and so is never behind it: there a message
+   * from an author outside the roster is rejected (the sender's score drops), not ignored.
+   */
+  rosterAuthority?: boolean
   /** Sessions this node takes part in; no session exists until threshold keys arrive. */
   hasSession: (sessionId: string) => boolean
   /** The participants of a session this node takes part in (PeerId strings), if it knows them. */
@@ -47,7 +52,9 @@ function decodeEnvelope (channel: Channel, data: Uint8Array): GossipMessage {
 }
 
 function requireAuthorMember (author: PeerId, ctx: GossipContext): void {
-  if (!isRosterMember(ctx.roster, author)) ignore('unknown-sender', `author ${author.toString()} is not in roster epoch ${ctx.roster?.epoch ?? 0}`)
+  if (isRosterMember(ctx.roster, author)) return
+  const verdict = ctx.rosterAuthority === true ? reject : ignore
+  verdict('unknown-sender', `author ${author.toString()} is not in roster epoch ${ctx.roster?.epoch ?? 0}`)
 }
 
 /**

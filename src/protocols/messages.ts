@@ -581,6 +581,9 @@ export interface Heartbeat {
   stateHash: Uint8Array
   keysLost: number
   recordConflicts: number
+  directLinks: number
+  relayedLinks: number
+  linkUpgrades: number
 }
 
 export namespace Heartbeat {
@@ -643,6 +646,21 @@ export namespace Heartbeat {
           w.uint32(obj.recordConflicts)
         }
 
+        if ((obj.directLinks != null && obj.directLinks !== 0)) {
+          w.uint32(88)
+          w.uint32(obj.directLinks)
+        }
+
+        if ((obj.relayedLinks != null && obj.relayedLinks !== 0)) {
+          w.uint32(96)
+          w.uint32(obj.relayedLinks)
+        }
+
+        if ((obj.linkUpgrades != null && obj.linkUpgrades !== 0)) {
+          w.uint32(104)
+          w.uint32(obj.linkUpgrades)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -657,7 +675,10 @@ export namespace Heartbeat {
           rosterEpoch: 0,
           stateHash: uint8ArrayAlloc(0),
           keysLost: 0,
-          recordConflicts: 0
+          recordConflicts: 0,
+          directLinks: 0,
+          relayedLinks: 0,
+          linkUpgrades: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -704,6 +725,18 @@ export namespace Heartbeat {
             }
             case 10: {
               obj.recordConflicts = reader.uint32()
+              break
+            }
+            case 11: {
+              obj.directLinks = reader.uint32()
+              break
+            }
+            case 12: {
+              obj.relayedLinks = reader.uint32()
+              break
+            }
+            case 13: {
+              obj.linkUpgrades = reader.uint32()
               break
             }
             default: {

@@ -23,7 +23,8 @@ describe('round messages out of place: replays, unknown sessions, strangers', ()
   let rogue: MpcLibp2p
 
   beforeAll(async () => {
-    cluster = await startCluster(3)
+    // The members-only gate is off so the stranger's gossip reaches the nodes' validators.
+    cluster = await startCluster(3, {}, { membersOnly: false })
     await waitAllUp(cluster)
     rogue = await createPeer({ privateKey: await generateKeyPair('Ed25519'), clusterId: cluster.init.clusterId, listen: ['/ip4/127.0.0.1/tcp/0'] })
     for (const peer of [cluster.coordinator.libp2p, ...cluster.nodes.map(n => n.libp2p)]) await rogue.dial(peer.getMultiaddrs()[0]!)

@@ -51,8 +51,8 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
   beforeAll(async () => {
     cluster = await startCluster(0)
     relayed = await cluster.startNode('relayed', { relay: true, noAnnounce: true })
-    gated = await cluster.startNode('gated', { membersOnly: true })
-    plain = await cluster.startNode('plain')
+    gated = await cluster.startNode('gated')
+    plain = await cluster.startNode('plain', { membersOnly: false })
   })
   afterAll(async () => {
     await Promise.allSettled(strangers.map(async s => { await s.stop() }))
@@ -98,7 +98,7 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
     expect(relay.reservations.has(relayed.peerId)).toBe(true)
   })
 
-  it('a members-only node refuses a stranger once it has a roster, and still admits members', async () => {
+  it('a node (members-only by default) refuses a stranger once it has a roster, and still admits members', async () => {
     expect(gated.roster.current).toBeDefined()
     const rogue = await stranger(cluster)
     strangers.push(rogue)
@@ -123,5 +123,18 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
       expect(connection.status).toBe('open')
       await pingOver(connection)
     }
+  })
+
+  it('finds a member by its PeerId alone through the cluster DHT, and dials it', async () => {
+    // `plain` forgets all it knows of `gated`: its connections and every address it had.
+    await plain.libp2p.hangUp(gated.peerId)
+    await plain.libp2p.peerStore.delete(gated.peerId)
+    expect(await plain.libp2p.peerStore.has(gated.peerId)).toBe(false)
+    const found = await plain.libp2p.peerRouting.findPeer(gated.peerId, { signal: AbortSignal.timeout(10_000) })
+    const direct = gated.libp2p.getMultiaddrs().find(ma => !isCircuit(ma))!.decapsulate('/p2p').toString()
+    expect(found.multiaddrs.map(ma => ma.toString())).toContain(direct)
+    const connection = await plain.libp2p.dial(gated.peerId)
+    expect(isCircuit(connection.remoteAddr)).toBe(false)
+    await pingOver(connection)
   })
 })

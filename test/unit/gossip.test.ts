@@ -22,7 +22,7 @@ let outsider: PeerId
 let roster: RosterState
 let ctx: GossipContext
 
-const heartbeat: Heartbeat = { seq: 7, uptimeMs: 12_000, loadPermille: 250, activeSessions: 0, keysHeld: 0, softwareVersion: '0.1.0', rosterEpoch: 3, stateHash: new Uint8Array(32), keysLost: 0, recordConflicts: 0 }
+const heartbeat: Heartbeat = { seq: 7, uptimeMs: 12_000, loadPermille: 250, activeSessions: 0, keysHeld: 0, softwareVersion: '0.1.0', rosterEpoch: 3, stateHash: new Uint8Array(32), keysLost: 0, recordConflicts: 0, directLinks: 0, relayedLinks: 0, linkUpgrades: 0 }
 
 function round (sessionId: string, payload = new Uint8Array([1, 2, 3])): RoundMessage {
   return { sessionId, dkgRound1: { commitment: [], proofOfKnowledge: payload, ephemeralPublicKey: new Uint8Array(32) } }
@@ -134,6 +134,12 @@ describe('validateGossip: envelope', () => {
 describe('validateGossip: heartbeats', () => {
   it('ignores a heartbeat from a peer outside the roster', async () => {
     expect(await refusal('heartbeats', outsider, encodeGossip(CLUSTER, { heartbeat }))).toEqual({ verdict: 'ignore', reason: 'unknown-sender' })
+  })
+
+  it('rejects it on the coordinator, which writes the roster and so is never behind it', async () => {
+    const data = encodeGossip(CLUSTER, { heartbeat })
+    expect(await refusal('heartbeats', outsider, data, { ...ctx, rosterAuthority: true })).toEqual({ verdict: 'reject', reason: 'unknown-sender' })
+    await expect(validateGossip('heartbeats', memberA, data, { ...ctx, rosterAuthority: true })).resolves.toBeDefined()
   })
 
   it('ignores every heartbeat while this node has no roster yet', async () => {
