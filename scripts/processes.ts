@@ -24,6 +24,20 @@ export interface Ready {
   pid: number
 }
 
+/**
+ * Where a child runs: `wrap` prefixes its command line (e.g. `ip netns exec <ns>` to run it in a
+ * network namespace); `script` replaces the CLI with another built script.
+ */
+export interface Launch {
+  wrap?: string[]
+  script?: string
+}
+
+function commandLine (args: string[], launch: Launch): [string, string[]] {
+  const argv = [...(launch.wrap ?? []), process.execPath, launch.script ?? CLI, ...args]
+  return [argv[0]!, argv.slice(1)]
+}
+
 export interface Peer {
   name: string
   child: ChildProcess
@@ -43,22 +57,22 @@ export class ProcessGroup {
   constructor (private readonly logDir: string) {}
 
   /** Runs a CLI command to completion and returns its stdout; throws with its stderr on failure. */
-  async run (args: string[]): Promise<string> {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  async run (args: string[], launch: Launch = {}): Promise<string> {
+    const child = spawn(...commandLine(args, launch), { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => { out += d.toString() })
     child.stderr.on('data', (d: Buffer) => { err += d.toString() })
     const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
-    if (code !== 0) throw new Error(`mpc-wallet ${args.slice(0, 2).join(' ')} failed: ${err.trim()}`)
+    if (code !== 0) throw new Error(`${launch.script ?? 'mpc-wallet'} ${args.slice(0, 2).join(' ')} failed: ${err.trim() || out.trim()}`)
     return out
   }
 
   /** Starts a long-running CLI command with --json and waits for its ready line. */
-  async start (name: string, args: string[], timeoutMs = 15_000): Promise<Peer> {
+  async start (name: string, args: string[], timeoutMs = 15_000, launch: Launch = {}): Promise<Peer> {
     await mkdir(this.logDir, { recursive: true })
     const log = createWriteStream(join(this.logDir, `${name}.log`), { flags: 'a' })
-    const child = spawn(process.execPath, [CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(...commandLine([...args, '--json'], launch), { stdio: ['ignore', 'pipe', 'pipe'] })
     this.children.add(child)
     if (child.pid !== undefined) this.pids.push(child.pid)
     child.on('exit', () => { this.children.delete(child) })

@@ -280,7 +280,7 @@ export function buildProgram (): Command {
         console.log(JSON.stringify(view.members.map(m => ({
           peerId: m.peerId, addrs: m.addrs, state: m.state, lastHeartbeatMs: m.lastHeartbeatMs,
           rosterEpoch: m.rosterEpoch ?? null, stateHash: m.stateHash ?? null, inSync: m.stateHash === view.stateHash && m.rosterEpoch === view.epoch,
-          keysHeld: m.keysHeld ?? null, keysLost: m.keysLost ?? null
+          keysHeld: m.keysHeld ?? null, keysLost: m.keysLost ?? null, link: m.link, reach: m.reach, links: m.links ?? null
         }))))
       } else {
         console.log(formatClusterTable(view))

@@ -1,7 +1,6 @@
 import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
@@ -12,7 +11,7 @@ import { ping, type PingService } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { advertised, isRelayed } from './addresses.js'
+import { advertised, isRelayed, scopeOf } from './addresses.js'
 import { MAX_GOSSIP_BYTES } from '../protocols/constants.js'
 import { CHANNELS, topicName } from '../protocols/topics.js'
 
@@ -85,6 +84,9 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
     addresses: {
       listen: init.listen,
       announce: init.noAnnounce === true ? [] : init.announce ?? [],
+      // A public IP the operator named in --listen is ours: advertise it without waiting for
+      // confirmation to advertise it (libp2p holds back unconfirmed public transport addresses).
+      appendAnnounce: init.noAnnounce === true ? [] : namedPublicListenAddrs(init.listen),
       announceFilter: (addrs: Multiaddr[]) => {
         if (init.noAnnounce === true) return addrs.filter(isRelayed)
         return explicit ? addrs : advertised(addrs, bootstrapAddrs)
@@ -99,7 +101,6 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
       identify: identify(),
       identifyPush: identifyPush(),
       ping: ping(),
-      autoNAT: autoNAT(),
       dcutr: dcutr(),
       ...(relayServer !== undefined
         ? {
@@ -128,4 +129,13 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
     }
   })
   return libp2p
+}
+
+function namedPublicListenAddrs (listen: string[]): string[] {
+  return listen.filter(a => {
+    const ma = multiaddr(a)
+    if (isRelayed(ma) || scopeOf(ma) !== 'public') return false
+    const { host, port } = ma.toOptions()
+    return port !== 0 && host !== '0.0.0.0' && host !== '::'
+  })
 }

@@ -1,14 +1,12 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { pipe } from 'it-pipe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
+import { pingOver } from '../../scripts/ping.js'
 import { startCluster, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 import type { Connection } from '@libp2p/interface'
-
-const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 
 const isCircuit = (ma: Multiaddr): boolean => ma.protoNames().includes('p2p-circuit')
 
@@ -17,23 +15,6 @@ function coordinatorAddr (cluster: TestCluster): Multiaddr {
   const addr = cluster.coordinator.libp2p.getMultiaddrs().find(ma => !isCircuit(ma))
   if (addr === undefined) throw new Error('the coordinator has no TCP address')
   return addr
-}
-
-/** A libp2p ping (32 bytes echoed) over exactly this connection. */
-async function pingOver (connection: Connection): Promise<void> {
-  const stream = await connection.newStream(PING_PROTOCOL, { runOnLimitedConnection: true })
-  const data = crypto.getRandomValues(new Uint8Array(32))
-  const echoed = await pipe([data], stream, async source => {
-    const chunks: Uint8Array[] = []
-    let length = 0
-    for await (const chunk of source) {
-      chunks.push(chunk.subarray())
-      length += chunk.byteLength
-      if (length >= 32) break
-    }
-    return Buffer.concat(chunks)
-  })
-  expect(Buffer.from(echoed.subarray(0, 32)).equals(Buffer.from(data))).toBe(true)
 }
 
 /** A peer that speaks our protocols but is not in the roster. */
