@@ -37,6 +37,8 @@ export const DEFAULT_FIRST_JOIN_TIMEOUT_MS = 30_000
 const MAX_MEMBER_DIALS = 8
 const MEMBER_DIAL_TIMEOUT_MS = 5_000
 const JOIN_BACKOFF_MS = { first: 250, max: 5_000 }
+/** Between attempts to reconnect to a lost coordinator or members, while the attempts fail. */
+const REDIAL_BACKOFF_MS = { first: 1_000, max: 30_000 }
 const BOOTSTRAP_RECORD = 'bootstrap'
 /**
  * An unspent nonce older than this belongs to a signing session the coordinator abandoned: its
@@ -108,6 +110,8 @@ export class MpcNode {
   private stopCompaction: () => void = () => {}
   private heartbeatSeq = 0
   private redialing = false
+  private redialAt = 0
+  private redialBackoff = REDIAL_BACKOFF_MS.first
   private readonly channels: GossipChannels
   private readonly dkg: DkgSessions
   private keysHeld = 0
@@ -301,7 +305,7 @@ export class MpcNode {
         if (!this.stopping.signal.aborted) this.log.error({ err: (err as Error).message }, 'rejoin refused')
       })
     }
-    if (this.roster.current !== undefined) this.connectMembers(this.roster.current)
+    if (this.roster.current !== undefined) this.connectMembers()
   }
 
   /**
@@ -363,14 +367,13 @@ export class MpcNode {
         if (!m.peerId.equals(this.peerId) && m.addrs.length > 0) await this.libp2p.peerStore.merge(m.peerId, { multiaddrs: m.addrs }).catch(() => {})
       }
       this.log.info({ epoch: verified.roster.epoch, members: verified.roster.members.length }, 'roster updated')
-      this.connectMembers(verified)
+      this.connectMembers()
     }
   }
 
   /** Keeps direct connections to a bounded number of members so the gossip mesh can form. */
-  private connectMembers (verified: VerifiedRoster): void {
-    const others = verified.roster.members.filter(m => !m.peerId.equals(this.peerId)).map(m => m.peerId.toString())
-    void this.connect(others.slice(0, MAX_MEMBER_DIALS))
+  private connectMembers (): void {
+    void this.connect(this.meshMembers())
   }
 
   /**
@@ -391,6 +394,41 @@ export class MpcNode {
     }))
   }
 
+  /** The members this node keeps a connection to (the gossip mesh forms over them). */
+  private meshMembers (): string[] {
+    const others = (this.roster.current?.roster.members ?? []).filter(m => !m.peerId.equals(this.peerId))
+    return others.slice(0, MAX_MEMBER_DIALS).map(m => m.peerId.toString())
+  }
+
+  /**
+   * Lost the coordinator (it restarted, the network blipped) or members of the mesh: dial them
+   * again in the background, backing off (1 s doubling to 30 s) while the attempts fail.
+   */
+  private async maintainLinks (): Promise<void> {
+    if (this.redialing || Date.now() < this.redialAt || this.stopping.signal.aborted) return
+    const lost = (): { coordinator: boolean, members: string[] } => ({
+      coordinator: this.libp2p.getConnections(this.roster.coordinator).length === 0,
+      members: this.meshMembers().filter(id => this.libp2p.getConnections(peerIdFromString(id)).length === 0)
+    })
+    const before = lost()
+    if (before.coordinator || before.members.length > 0) {
+      this.redialing = true
+      try {
+        if (before.coordinator) await this.dialBootstrap(this.stopping.signal).catch(() => {})
+        if (before.members.length > 0) await this.connect(before.members)
+      } finally {
+        this.redialing = false
+      }
+    }
+    const after = lost()
+    if (after.coordinator || after.members.length > 0) {
+      this.redialAt = Date.now() + this.redialBackoff
+      this.redialBackoff = Math.min(this.redialBackoff * 2, REDIAL_BACKOFF_MS.max)
+    } else {
+      this.redialBackoff = REDIAL_BACKOFF_MS.first
+    }
+  }
+
   private requireCoordinator (ctx: CommandContext): void {
     if (!ctx.remotePeer.equals(this.roster.coordinator)) {
       throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'a node takes commands only from its coordinator')
@@ -401,13 +439,7 @@ export class MpcNode {
     if (this.stopping.signal.aborted) return
     await this.countKeys()
     if (this.stopping.signal.aborted) return
-    // Lost the coordinator (it restarted, or the network blipped): dial it again in the background.
-    if (this.libp2p.getConnections(this.roster.coordinator).length === 0 && !this.redialing) {
-      this.redialing = true
-      this.dialBootstrap(this.stopping.signal)
-        .catch(() => {})
-        .finally(() => { this.redialing = false })
-    }
+    void this.maintainLinks()
     // Our advertised addresses changed (a relay reservation arrived or expired, an interface
     // came or went): Join again so that the roster, which members dial from, says where we are.
     if (this.addressesChanged()) this.rejoin()

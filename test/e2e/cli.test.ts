@@ -62,13 +62,14 @@ describe('the mpc-wallet CLI', () => {
         return members[0]?.state === 'up'
       })
       expect(members).toHaveLength(1)
-      expect(members[0]).toMatchObject({ peerId: node.ready.peerId, state: 'up' })
+      expect(members[0]).toMatchObject({ peerId: node.ready.peerId, state: 'up', link: 'direct', reach: 'local', links: { direct: 1, relayed: 0 } })
       expect(members[0]!.addrs.length).toBeGreaterThan(0)
       expect(members[0]!.lastHeartbeatMs).toBeGreaterThan(0)
 
       const table = await cli('status', '--coordinator-dir', coordinatorDir)
-      expect(table.stdout).toMatch(/PEER ID\s+STATE\s+LAST HEARTBEAT\s+EPOCH\s+SYNCED STATE\s+KEYS\s+ADDRESSES/)
-      expect(table.stdout).toContain(node.ready.peerId)
+      expect(table.stdout).toMatch(/PEER ID\s+STATE\s+LAST HEARTBEAT\s+EPOCH\s+SYNCED STATE\s+KEYS\s+LINK\s+REACH\s+MEMBER LINKS\s+ADDRESSES/)
+      // On loopback the node dialled the coordinator directly and advertises a local address.
+      expect(table.stdout).toMatch(new RegExp(`${node.ready.peerId}\\s+up\\s.*\\sdirect\\s+local\\s+1 direct, 0 relayed`))
 
       const wrongToken = await cli('status', '--api', coordinator.ready.api!, '--api-token-file', tokenFile)
       expectOneLineError(wrongToken, 1, /401 missing or wrong bearer token/)
