@@ -8,7 +8,7 @@ import { Topology, removeStale, unsupportedReason, type TopologySpec } from './t
  * Builds a small topology and checks it with real traffic: TCP through each NAT kind, the
  * port forward, isolation of private hosts, partition/heal, and cleanup. Needs root.
  *
- *   npx tsx scripts/netns/topology-check.ts
+ *   npm run test:netns:topology
  *
  * Prints PASS/FAIL per check and exits non-zero on any failure (SKIP and 0 if unsupported).
  */
