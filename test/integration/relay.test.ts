@@ -4,7 +4,9 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
 import { pingOver } from '../../scripts/ping.js'
-import { startCluster, waitFor, type TestCluster } from '../helpers.js'
+import { FAST, log, startCluster, waitFor, type TestCluster } from '../helpers.js'
+import { Coordinator } from '../../src/coordinator/coordinator.js'
+import { join } from 'node:path'
 import type { MpcNode } from '../../src/peer/node.js'
 import type { Connection } from '@libp2p/interface'
 
@@ -123,5 +125,18 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
     }, 5_000, 250)
     expect(isCircuit(connection!.remoteAddr)).toBe(false)
     await pingOver(connection!)
+  })
+
+  // Last: it restarts the coordinator.
+  it('reserves again after the coordinator restarts, and the roster lists the relay address again', async () => {
+    const address = coordinatorAddr(cluster).decapsulateCode(421).toString()
+    await cluster.coordinator.stop()
+    await waitFor('the relay address gone with the relay', () => !relayed.libp2p.getMultiaddrs().some(isCircuit), 10_000)
+    cluster.coordinator = await Coordinator.start({ dataDir: join(cluster.root, 'coordinator'), log, health: FAST.health, listen: [address] })
+    const relay = cluster.coordinator.libp2p.services.relay!
+    await waitFor('a new reservation on the restarted coordinator', () => relay.reservations.has(relayed.peerId), 20_000)
+    await waitFor('the roster lists the relay address again', () =>
+      cluster.coordinator.cluster().members.find(m => m.peerId === relayed.peerId.toString())?.addrs.some(a => a.includes('/p2p-circuit')) === true, 10_000)
+    await waitFor('the relayed node up', () => cluster.coordinator.cluster().members.find(m => m.peerId === relayed.peerId.toString())?.state === 'up', 10_000)
   })
 })
