@@ -117,8 +117,9 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
   if (bootstrap === undefined) throw new Error(`the coordinator does not listen on ${coordIp}: ${coordinator.ready.addrs.join(', ')}`)
   say(`coordinator up at ${bootstrap}`)
 
-  // Two nodes behind each NAT: nat1's announce their forwarded port; all hold a relay slot, the
-  // only way in to nat2's.
+  // Two nodes behind each NAT. nat2's get nothing but the bootstrap address and the token (they
+  // see they are behind NAT and reserve a relay slot themselves); nat1's announce their forwarded
+  // port and also hold a relay slot (so that the probe can test DCUtR's upgrade with them).
   const startedAt: Record<string, number> = {}
   const startNode = async (name: string): Promise<Peer> => {
     const host = topo.host(name)
@@ -126,13 +127,13 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
     await writeFile(pass, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
     const addressing = host.publicAddr !== undefined
       ? ['--listen', `/ip4/0.0.0.0/tcp/${NODE_PORT}`, '--announce', `/ip4/${host.publicAddr.ip}/tcp/${host.publicAddr.port}`, '--relay']
-      : ['--listen', '/ip4/0.0.0.0/tcp/0', '--relay']
+      : []
     startedAt[name] = Date.now()
     const peer = await group.start(name, [
       '--log-level', LOG_LEVEL, 'node', 'start', '--data-dir', join(root, name), '--bootstrap', bootstrap, '--join', init.joinToken,
       '--passphrase-file', pass, '--heartbeat-ms', String(HEARTBEAT_MS), ...addressing
     ], 60_000, { wrap: topo.wrap(name) })
-    say(`${name} ready after ${Date.now() - startedAt[name]} ms (joined; ${host.publicAddr !== undefined ? 'port forward' : 'relay'})`)
+    say(`${name} ready after ${Date.now() - startedAt[name]} ms (joined; ${host.publicAddr !== undefined ? 'port forward' : 'no addressing flags'})`)
     return peer
   }
   const names = ['a1', 'a2', 'b1', 'b2'] as const
@@ -157,7 +158,7 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
   check('nodes behind the port-forwarding NAT join, reachable at their public address', member(await status(), 'a1')?.reach === 'public' && member(await status(), 'a2')?.reach === 'public', `a1 ${joined.a1 ?? '-'} ms, a2 ${joined.a2 ?? '-'} ms from process start to up`)
   const view = await status()
   const b1 = member(view, 'b1')
-  check('nodes behind the symmetric NAT join through the relay: a relay reservation, its /p2p-circuit address in the roster',
+  check('nodes behind the symmetric NAT, started with only --bootstrap and --join, reserve a relay slot themselves: their /p2p-circuit address is in the roster',
     ['b1', 'b2'].every(n => member(view, n as 'b1')?.addrs.some(a => a.includes('/p2p-circuit')) === true),
     `b1 ${joined.b1 ?? '-'} ms, b2 ${joined.b2 ?? '-'} ms from process start to up and relayed; b1 advertises ${b1?.addrs.join(' ') ?? '-'}`)
   check('no private address is advertised to the cluster', view.every(m => m.addrs.every(a => !/\/ip4\/10\./.test(a))), view.flatMap(m => m.addrs).join(' '))

@@ -1,6 +1,7 @@
 import { isLoopback } from '@libp2p/utils/multiaddr/is-loopback'
 import { isPrivate } from '@libp2p/utils/multiaddr/is-private'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { networkInterfaces } from 'node:os'
 
 /** How far an address reaches: loopback < private (LAN, NAT inside) < public (IP or DNS). */
 export type Scope = 'loopback' | 'private' | 'public'
@@ -32,4 +33,24 @@ export function advertised (own: Multiaddr[], bootstrap: Multiaddr[]): Multiaddr
 export function reachOf (addrs: Multiaddr[]): 'public' | 'relay' | 'local' {
   if (addrs.some(ma => !isRelayed(ma) && scopeOf(ma) === 'public')) return 'public'
   return addrs.some(isRelayed) ? 'relay' : 'local'
+}
+
+/** The addresses a set of listen multiaddrs binds: a wildcard stands for every local interface address. */
+export function boundAddresses (listen: Multiaddr[], interfaces = networkInterfaces()): Multiaddr[] {
+  const local = Object.values(interfaces).flatMap(list => list ?? [])
+  return listen.filter(ma => !isRelayed(ma)).flatMap(ma => {
+    const { host, family } = ma.toOptions()
+    if (host !== '0.0.0.0' && host !== '::') return [ma]
+    return local.filter(i => (family === 4) === (i.family === 'IPv4')).map(i => multiaddr(`/${family === 4 ? 'ip4' : 'ip6'}/${i.address}/tcp/0`))
+  })
+}
+
+/**
+ * Whether a node needs a relay to be reachable: none of the addresses it binds is as wide as its
+ * bootstrap peers' (a node behind NAT joining a public coordinator), so no member outside its
+ * network could dial it.
+ */
+export function needsRelay (listen: Multiaddr[], bootstrap: Multiaddr[], interfaces = networkInterfaces()): boolean {
+  const rank = (addrs: Multiaddr[]): number => Math.max(-1, ...addrs.filter(ma => !isRelayed(ma)).map(ma => RANK[scopeOf(ma)]))
+  return rank(boundAddresses(listen, interfaces)) < rank(bootstrap)
 }

@@ -12,6 +12,7 @@ import { Store } from '../store/store.js'
 import { GossipChannels } from './channels.js'
 import { DkgSessions } from './dkg-sessions.js'
 import { keyCommandHandlers } from './key-handlers.js'
+import { needsRelay } from './addresses.js'
 import { MemberLinks } from './links.js'
 import { PeerMetrics } from './metrics.js'
 import { TextBody, UserApi } from './http-api.js'
@@ -60,6 +61,8 @@ export interface NodeOptions {
    * Also listen on `/p2p-circuit`: hold a circuit relay v2 reservation on a relay this node is
    * connected to (the coordinator, its bootstrap peer, runs one for roster members), so peers
    * that cannot dial it directly reach it through `<relay addr>/p2p-circuit/p2p/<node>`.
+   * Undefined: on when the node needs it (see `needsRelay`: it is behind NAT, its bootstrap is
+   * public, and it announces no address of its own).
    */
   relay?: boolean
   /**
@@ -220,13 +223,16 @@ export class MpcNode {
       const vault = await ShareVault.open(store, opts.passphrase, peerIdFromPrivateKey(privateKey).toString(), opts.keystoreCost)
       const dropped = await vault.discardNonces()
       if (dropped > 0) log.info({ dropped }, 'discarded nonces of sessions interrupted by the last stop')
-      const listen = [...(opts.listen ?? DEFAULT_NODE_LISTEN), ...(opts.relay === true ? ['/p2p-circuit'] : [])]
+      const ownListen = opts.listen ?? DEFAULT_NODE_LISTEN
+      const relay = opts.relay ?? ((opts.announce ?? []).length === 0 && needsRelay(ownListen.map(a => multiaddr(a)), bootstrap.map(a => multiaddr(a))))
+      if (relay && opts.relay === undefined) log.info('no address of ours is as wide as the bootstrap\'s (behind NAT?): holding a relay reservation on the coordinator')
+      const listen = [...ownListen, ...(relay ? ['/p2p-circuit'] : [])]
       const admits = opts.membersOnly !== false
         ? (peer: PeerId) => roster.current === undefined ? undefined : roster.admits(peer)
         : undefined
       libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen, announce: opts.announce, noAnnounce: opts.noAnnounce, bootstrap, admits })
       const eventLog = await EventCatchUp.open(store, log)
-      node = new MpcNode(libp2p, store, roster, records, vault, privateKey, eventLog, { ...opts, heartbeatIntervalMs, bootstrap }, log)
+      node = new MpcNode(libp2p, store, roster, records, vault, privateKey, eventLog, { ...opts, relay, heartbeatIntervalMs, bootstrap }, log)
       await node.run(token, stored === undefined)
       return node
     } catch (err) {

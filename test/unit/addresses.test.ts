@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
-import { advertised, reachOf, scopeOf } from '../../src/peer/addresses.js'
+import { advertised, boundAddresses, needsRelay, reachOf, scopeOf } from '../../src/peer/addresses.js'
 
 const ma = (s: string): ReturnType<typeof multiaddr> => multiaddr(s)
 const loop = ma('/ip4/127.0.0.1/tcp/4001')
@@ -31,5 +31,27 @@ describe('which of its addresses a peer advertises', () => {
     expect(reachOf([lan, pub])).toBe('public')
     expect(reachOf([lan, circuit])).toBe('relay')
     expect(reachOf([loop, lan])).toBe('local')
+  })
+})
+
+describe('whether a node needs a relay', () => {
+  const behindNat = { lo: [{ address: '127.0.0.1', family: 'IPv4' }], eth0: [{ address: '10.2.0.2', family: 'IPv4' }] } as unknown as NodeJS.Dict<import('node:os').NetworkInterfaceInfo[]>
+  const onCloudVm = { lo: [{ address: '127.0.0.1', family: 'IPv4' }], eth0: [{ address: '11.0.0.5', family: 'IPv4' }] } as unknown as NodeJS.Dict<import('node:os').NetworkInterfaceInfo[]>
+  const any = [ma('/ip4/0.0.0.0/tcp/0')]
+  const publicCoordinator = [ma('/ip4/11.0.0.1/tcp/7400')]
+
+  it('behind NAT with a public coordinator: yes', () => {
+    expect(needsRelay(any, publicCoordinator, behindNat)).toBe(true)
+  })
+
+  it('with a public interface, or a coordinator on the same LAN or loopback: no', () => {
+    expect(needsRelay(any, publicCoordinator, onCloudVm)).toBe(false)
+    expect(needsRelay(any, [ma('/ip4/10.2.0.1/tcp/7400')], behindNat)).toBe(false)
+    expect(needsRelay([ma('/ip4/127.0.0.1/tcp/0')], [ma('/ip4/127.0.0.1/tcp/7400')], behindNat)).toBe(false)
+  })
+
+  it('expands a wildcard listen address to every interface address of its family', () => {
+    expect(show(boundAddresses(any, onCloudVm))).toEqual(['/ip4/127.0.0.1/tcp/0', '/ip4/11.0.0.5/tcp/0'])
+    expect(show(boundAddresses([ma('/ip4/10.2.0.2/tcp/4001')], onCloudVm))).toEqual(['/ip4/10.2.0.2/tcp/4001'])
   })
 })
