@@ -18,6 +18,8 @@ export interface Ready {
   peerId: string
   clusterId: string
   addrs: string[]
+  /** A node's: where it is reachable (public, relay or local), as it starts. */
+  reach?: string
   api?: string
   /** A node's roster epoch as read from its store at start (before it rejoins). */
   rosterEpoch?: number

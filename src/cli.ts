@@ -8,6 +8,7 @@ import { parseHostPort } from './peer/http-api.js'
 import { EVENT_TYPES, type EventView } from './peer/event-log.js'
 import { API_TOKEN_FILE, Coordinator, initCoordinator, JOIN_TOKEN_FILE, readApiInfo, readSecretFile, type ClusterView } from './coordinator/coordinator.js'
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js'
+import { reachOf } from './peer/addresses.js'
 import { ConfigError, parseMultiaddrs, SOFTWARE_VERSION } from './peer/config.js'
 import { MpcNode } from './peer/node.js'
 import { PassphraseError } from './peer/shares.js'
@@ -139,6 +140,12 @@ function formatKey (key: KeyView): string {
   ].join('\n')
 }
 
+const REACH_TEXT: Record<ReturnType<typeof reachOf>, string> = {
+  public: 'at a public address',
+  relay: 'through the coordinator\'s relay only (behind NAT; DCUtR upgrades links where the other side allows)',
+  local: 'on local addresses only (loopback or LAN)'
+}
+
 export function formatClusterTable (view: ClusterView, now = Date.now()): string {
   const state = view.stateHash.slice(0, 12)
   const rows = view.members.map(m => [
@@ -261,12 +268,15 @@ export function buildProgram (): Command {
       const http = opts.http === undefined ? undefined : parseHostPort(opts.http, '--http')
       const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, ...announceOf(opts.announce), relay: opts.relay, membersOnly: opts.membersOnly, heartbeatIntervalMs: opts.heartbeatMs, passphrase, http, eventRetention: retentionOf(opts) })
       const status = node.status()
-      const addrs = node.libp2p.getMultiaddrs().map(String)
+      const advertised = node.libp2p.getMultiaddrs()
+      const addrs = advertised.map(String)
+      const reach = reachOf(advertised)
       if (opts.json === true) {
-        console.log(JSON.stringify({ ready: true, role: 'node', clusterId: status.clusterId, peerId: status.peerId, addrs, rosterEpoch: status.rosterEpoch, http: node.httpUrl, pid: process.pid }))
+        console.log(JSON.stringify({ ready: true, role: 'node', clusterId: status.clusterId, peerId: status.peerId, addrs, reach, rosterEpoch: status.rosterEpoch, http: node.httpUrl, pid: process.pid }))
       } else {
         console.log(`node ${status.peerId} in cluster ${status.clusterId} (roster epoch ${status.rosterEpoch})`)
-        for (const a of addrs) console.log(`  listening on ${a}`)
+        console.log(`  reachable: ${REACH_TEXT[reach]}`)
+        for (const a of addrs) console.log(`  advertised: ${a}`)
         if (node.httpUrl !== undefined) console.log(`  metrics and events: ${node.httpUrl}/metrics, ${node.httpUrl}/v1/events`)
       }
       await runUntilSignal(async () => { await node.stop() })

@@ -12,7 +12,7 @@ import { Store } from '../store/store.js'
 import { GossipChannels } from './channels.js'
 import { DkgSessions } from './dkg-sessions.js'
 import { keyCommandHandlers } from './key-handlers.js'
-import { needsRelay } from './addresses.js'
+import { isRelayed, needsRelay } from './addresses.js'
 import { MemberLinks } from './links.js'
 import { PeerMetrics } from './metrics.js'
 import { TextBody, UserApi } from './http-api.js'
@@ -40,6 +40,8 @@ const MEMBER_DIAL_TIMEOUT_MS = 5_000
 const JOIN_BACKOFF_MS = { first: 250, max: 5_000 }
 /** Between attempts to reconnect to a lost coordinator or members, while the attempts fail. */
 const REDIAL_BACKOFF_MS = { first: 1_000, max: 30_000 }
+/** How long a first start waits for its relay reservation before it reports ready anyway. */
+const RESERVATION_WAIT_MS = 5_000
 const BOOTSTRAP_RECORD = 'bootstrap'
 /**
  * An unspent nonce older than this belongs to a signing session the coordinator abandoned: its
@@ -352,13 +354,21 @@ export class MpcNode {
   /**
    * With `relay`, the reservation is asked for as soon as the node connects to the coordinator;
    * on a first join that is before the node is a member, so the coordinator refused it, and the
-   * relay client asks a connected relay only once. Reconnecting makes it ask again, as a member.
+   * relay client asks a connected relay only once. Reconnecting makes it ask again, as a member;
+   * the first start then waits (bounded) for the reservation, so that it reports where it is reachable.
    */
   private async askRelayAgain (signal: AbortSignal): Promise<void> {
-    if (this.opts.relay !== true || this.libp2p.getMultiaddrs().some(a => a.protoNames().includes('p2p-circuit'))) return
+    const reserved = (): boolean => this.libp2p.getMultiaddrs().some(isRelayed)
+    if (this.opts.relay !== true || reserved()) return
     this.log.debug('reconnecting to the coordinator for a relay reservation')
     await this.libp2p.hangUp(this.roster.coordinator).catch(() => {})
     await this.dialBootstrap(signal)
+    // With --announce the relay address is not advertised (the announced ones are), so there is
+    // nothing to wait for or report.
+    if ((this.opts.announce ?? []).length > 0) return
+    const deadline = Date.now() + RESERVATION_WAIT_MS
+    while (!reserved() && Date.now() < deadline && !signal.aborted) await sleep(50)
+    if (!reserved()) this.log.warn('no relay reservation yet: members that cannot dial this node directly cannot reach it until one is granted')
   }
 
   private async dialBootstrap (signal: AbortSignal): Promise<void> {
