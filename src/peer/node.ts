@@ -49,6 +49,8 @@ const BOOTSTRAP_RECORD = 'bootstrap'
  */
 export const NONCE_TTL_MS = 60_000
 const NONCE_SWEEP_MS = 10_000
+/** Spent markers are kept this long (they only turn a late commit for a signed session into STALE). */
+export const SPENT_MARKER_TTL_MS = 7 * 24 * 60 * 60_000
 /** A pending share with no key record this long after its keygen belongs to a keygen that failed. */
 export const PENDING_SHARE_TTL_MS = 30 * 60_000
 
@@ -295,6 +297,7 @@ export class MpcNode {
     this.nonceSweepTimer = setInterval(() => {
       this.vault.discardNonces(Date.now() - NONCE_TTL_MS)
         .then(n => { if (n > 0) this.log.info({ dropped: n }, 'discarded nonces of abandoned signing sessions') })
+        .then(async () => await this.vault.forgetSpent(Date.now() - SPENT_MARKER_TTL_MS))
         .catch(err => { if (!this.stopping.signal.aborted) this.log.warn({ err: (err as Error).message }, 'nonce sweep failed') })
     }, NONCE_SWEEP_MS)
     this.heartbeatTimer = setInterval(() => {

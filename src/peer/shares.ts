@@ -143,6 +143,17 @@ export class ShareVault {
     return commit
   }
 
+  /**
+   * Drops the spent markers of sessions signed before `beforeMs`. A marker only lets a late or
+   * repeated commit for that session be refused as stale; its nonces are gone either way, so no
+   * nonce can be reused once it is dropped.
+   */
+  async forgetSpent (beforeMs: number): Promise<number> {
+    const old = (await this.store.listJson<{ spentAtMs: number }>('spent:')).filter(({ value }) => value.spentAtMs < beforeMs)
+    if (old.length > 0) await this.store.batch({ json: Object.fromEntries(old.map(({ name }) => [name, null])) })
+    return old.length
+  }
+
   async isSpent (sessionId: string): Promise<boolean> {
     return (await this.store.getJson(`spent:${sessionId}`)) !== undefined
   }

@@ -43,6 +43,23 @@ describe('the share vault on a real store', () => {
     expect(await vault.isSpent('new')).toBe(true)
   })
 
+  it('forgets only the spent markers older than the cut-off; the nonces stay gone', async () => {
+    const vault = await ShareVault.open(store, 'pass', 'peer-a', COST)
+    const share = secret()
+    await vault.saveNonces('s1', 'k1', commitNonces('ed25519', share))
+    await vault.takeNonces('s1', 'k1')
+    await sleep(5)
+    const cutoff = Date.now()
+    await sleep(5)
+    await vault.saveNonces('s2', 'k1', commitNonces('ed25519', share))
+    await vault.takeNonces('s2', 'k1')
+    expect(await vault.forgetSpent(cutoff)).toBe(1)
+    expect(await vault.isSpent('s1')).toBe(false)
+    expect(await vault.isSpent('s2')).toBe(true)
+    expect(await vault.takeNonces('s1', 'k1')).toBeUndefined()
+    expect(await vault.forgetSpent(cutoff)).toBe(0)
+  })
+
   it('refuses a wrong passphrase at open, and an empty one', async () => {
     await ShareVault.open(store, 'right', 'peer-a', COST)
     await expect(ShareVault.open(store, 'wrong', 'peer-a', COST)).rejects.toThrow(PassphraseError)
