@@ -123,6 +123,8 @@ export class MpcNode {
   private readonly dkg: DkgSessions
   private keysHeld = 0
   private keysLost: string[] = []
+  /** The record and share generations the key counts were made at, while no share is pending. */
+  private countedAt: string | undefined
   readonly keys: KeyRegistry
   readonly sync: StateSync
   private rejoining = false
@@ -509,7 +511,12 @@ export class MpcNode {
 
   /** Counts the shares held, and the keys this node should hold but has no share of (wiped or lost disk). */
   private async countKeys (): Promise<void> {
+    // Heartbeats ask every second; the counts change only with the records or the shares (a
+    // pending share also waits for time to settle it, so then they are always made again).
+    const stamp = (): string => `${this.records.generation}/${this.vault.generation}`
+    if (this.countedAt === stamp()) return
     const shares = await this.settlePendingShares(await this.vault.listShares())
+    const countedAt = shares.some(s => s.status === 'pending') ? undefined : stamp()
     this.keysHeld = shares.filter(s => s.status === 'active').length
     const held = new Set(shares.map(s => s.keyId))
     const me = this.peerId.toString()
@@ -518,6 +525,7 @@ export class MpcNode {
       this.log.warn({ keys: lost }, `this node is a holder of ${lost.length} key(s) but has no share of them: it cannot sign for ${lost.join(', ')}`)
     }
     this.keysLost = lost
+    this.countedAt = countedAt
   }
 
   /**

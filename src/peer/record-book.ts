@@ -23,6 +23,8 @@ export type ApplyOutcome = 'added' | 'updated' | 'unchanged' | 'stale' | 'confli
 export class RecordBook {
   private readonly records = new Map<string, VerifiedKeyRecord>()
   private writes: Promise<unknown> = Promise.resolve()
+  private changes = 0
+  private lastDigest: StateDigest | undefined
   conflicts = 0
 
   constructor (private readonly store: Store, readonly clusterId: string, readonly writer: PeerId) {}
@@ -51,8 +53,15 @@ export class RecordBook {
     return this.all().map(r => ({ id: r.signed.id, version: r.signed.version, bodyHash: r.bodyHash }))
   }
 
+  /** Counts the changes to the records: equal values mean the same records. */
+  get generation (): number {
+    return this.changes
+  }
+
+  /** The digest is asked for at every heartbeat and every peer's digest; it is computed once per change. */
   digest (rosterEpoch: number): StateDigest {
-    return digestOf(rosterEpoch, this.entries())
+    if (this.lastDigest?.rosterEpoch !== rosterEpoch) this.lastDigest = digestOf(rosterEpoch, this.entries())
+    return this.lastDigest
   }
 
   /** Stores a verified record if it is new, newer, or the winner of a conflict at its version. */
@@ -77,6 +86,8 @@ export class RecordBook {
         signature: toString(record.signed.signature, 'base64')
       } satisfies StoredRecord)
       this.records.set(record.signed.id, record)
+      this.changes++
+      this.lastDigest = undefined
       return outcome
     })
     this.writes = result.catch(() => undefined)

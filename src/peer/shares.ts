@@ -40,6 +40,7 @@ export class PassphraseError extends Error {
  * they are deleted, atomically with a "spent" marker, before a signature share leaves the node.
  */
 export class ShareVault {
+  private changes = 0
   /**
    * Opened shares by key id. Opening checks the share against every commitment (point
    * validation), which costs more than a signature share; a signing node keeps its shares in
@@ -72,7 +73,13 @@ export class ShareVault {
     return new TextEncoder().encode(`mpc-wallet/${kind}/1\0${this.owner}\0${id}`)
   }
 
+  /** Counts the changes to the shares: equal values mean the same shares with the same status. */
+  get generation (): number {
+    return this.changes
+  }
+
   async saveShare (record: ShareRecord, key: Key): Promise<void> {
+    this.changes++
     await this.store.batch({
       json: { [`share:${record.keyId}`]: record },
       bytes: { [`share:${record.keyId}`]: sealWithKey(this.key, encodeKey(key), this.aad('share', record.keyId)) }
@@ -104,11 +111,15 @@ export class ShareVault {
   async setStatus (keyId: string, status: ShareStatus): Promise<boolean> {
     const record = await this.shareRecord(keyId)
     if (record === undefined) return false
-    if (record.status !== status) await this.store.putJson(`share:${keyId}`, { ...record, status })
+    if (record.status !== status) {
+      this.changes++
+      await this.store.putJson(`share:${keyId}`, { ...record, status })
+    }
     return true
   }
 
   async discardShare (keyId: string): Promise<void> {
+    this.changes++
     this.opened.delete(keyId)
     await this.store.batch({ json: { [`share:${keyId}`]: null }, bytes: { [`share:${keyId}`]: null } })
   }
