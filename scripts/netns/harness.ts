@@ -213,11 +213,13 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
   // A stranger on the public segment.
   const a1Public = topo.host('a1').publicAddr!
   const stranger = JSON.parse(await group.run([
-    'stranger', '--bootstrap', bootstrap, '--cluster-id', init.clusterId, '--member', `/ip4/${a1Public.ip}/tcp/${a1Public.port}/p2p/${idOf('a1')}`
+    'stranger', '--bootstrap', bootstrap, '--cluster-id', init.clusterId,
+    '--member', `/ip4/${a1Public.ip}/tcp/${a1Public.port}/p2p/${idOf('a1')}`, '--member', `${bootstrap}/p2p-circuit/p2p/${idOf('b2')}`
   ], { wrap: topo.wrap('stranger'), script: PROBE })) as ProbeStranger
   figures.stranger = stranger
   check('a stranger cannot reserve a relay slot on the coordinator', /PERMISSION_DENIED/.test(stranger.reservation), stranger.reservation)
-  check('a stranger cannot open a command stream to a member', stranger.memberCommand !== 'accepted', stranger.memberCommand)
+  check('a stranger cannot open a command stream to a member, directly (a1) or through the relay (b2)',
+    Object.keys(stranger.memberCommands).length === 2 && Object.values(stranger.memberCommands).every(r => r !== 'accepted'), Object.values(stranger.memberCommands).join('; '))
   check('the coordinator refuses a stranger\'s command', stranger.coordinatorCommand.startsWith('refused'), stranger.coordinatorCommand)
   const rejected = await until('the coordinator to count the stranger\'s gossip', 10_000, async () => {
     const n = await coordinatorMetric(topo, coordDir, 'mpc_gossip_rejected{reason="unknown-sender"}')
@@ -271,7 +273,7 @@ interface ProbeTarget {
 }
 
 interface ProbeMember { joinMs: number, reservationMs: number, coordinatorRttMs?: number, targets: ProbeTarget[] }
-interface ProbeStranger { peerId: string, reservation: string, memberCommand: string, coordinatorCommand: string, gossipPublished: number }
+interface ProbeStranger { peerId: string, reservation: string, memberCommands: Record<string, string>, coordinatorCommand: string, gossipPublished: number }
 
 /** One sample of the coordinator's Prometheus metrics (read from inside its namespace; the API is on its loopback). */
 async function coordinatorMetric (topo: Topology, coordDir: string, series: string): Promise<number> {

@@ -39,7 +39,7 @@ const { values, positionals } = parseArgs({
     'cluster-id': { type: 'string' },
     passphrase: { type: 'string', default: 'netns probe passphrase' },
     target: { type: 'string', multiple: true, default: [] },
-    member: { type: 'string' }
+    member: { type: 'string', multiple: true, default: [] }
   }
 })
 
@@ -147,14 +147,17 @@ async function stranger (): Promise<object> {
   })
   const peer = await createPeer({ privateKey: await generateKeyPair('Ed25519'), clusterId, listen: ['/ip4/0.0.0.0/tcp/0'] })
   try {
-    const memberAddr = multiaddr(required('member'))
-    const memberId = peerIdFromString(memberAddr.getPeerId() ?? '')
-    // The member's gate closes the connection once Noise has proven who we are, so the command
-    // stream cannot open (or opens on a connection that is already closing, and fails).
-    const memberCommand = await refusal(async () => {
-      await peer.dial(memberAddr, { signal: AbortSignal.timeout(5_000) })
-      return await sendCommand(peer, memberId, clusterId, 'listRecords', { afterId: '' }, 5_000)
-    })
+    // A member's gate closes the connection once Noise has proven who we are (relayed or not),
+    // so the command stream cannot open (or opens on a connection that is closing, and fails).
+    const memberCommands: Record<string, string> = {}
+    for (const addr of values.member) {
+      const memberAddr = multiaddr(addr)
+      const memberId = peerIdFromString(memberAddr.getPeerId() ?? '')
+      memberCommands[addr] = await refusal(async () => {
+        await peer.dial(memberAddr, { signal: AbortSignal.timeout(5_000) })
+        return await sendCommand(peer, memberId, clusterId, 'listRecords', { afterId: '' }, 5_000)
+      })
+    }
     await peer.dial(multiaddr(bootstrap))
     const coordinatorCommand = await refusal(async () => await sendCommand(peer, coordinator, clusterId, 'listRecords', { afterId: '' }, 5_000))
     const topic = topicName(clusterId, 'heartbeats')
@@ -168,7 +171,7 @@ async function stranger (): Promise<object> {
       published += result.recipients.length > 0 ? 1 : 0
       await sleep(200)
     }
-    return { mode: 'stranger', peerId: peer.peerId.toString(), reservation, memberCommand, coordinatorCommand, gossipPublished: published }
+    return { mode: 'stranger', peerId: peer.peerId.toString(), reservation, memberCommands, coordinatorCommand, gossipPublished: published }
   } finally {
     await peer.stop()
   }
