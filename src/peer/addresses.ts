@@ -11,6 +11,12 @@ export function isRelayed (ma: Multiaddr): boolean {
   return ma.protoNames().includes('p2p-circuit')
 }
 
+/** A listen address on every interface (0.0.0.0 or ::). */
+export function isWildcard (ma: Multiaddr): boolean {
+  const { host } = ma.toOptions()
+  return host === '0.0.0.0' || host === '::'
+}
+
 export function scopeOf (ma: Multiaddr): Scope {
   if (isLoopback(ma)) return 'loopback'
   return isPrivate(ma) ? 'private' : 'public'
@@ -39,8 +45,8 @@ export function reachOf (addrs: Multiaddr[]): 'public' | 'relay' | 'local' {
 export function boundAddresses (listen: Multiaddr[], interfaces = networkInterfaces()): Multiaddr[] {
   const local = Object.values(interfaces).flatMap(list => list ?? [])
   return listen.filter(ma => !isRelayed(ma)).flatMap(ma => {
-    const { host, family } = ma.toOptions()
-    if (host !== '0.0.0.0' && host !== '::') return [ma]
+    if (!isWildcard(ma)) return [ma]
+    const { family } = ma.toOptions()
     return local.filter(i => (family === 4) === (i.family === 'IPv4')).map(i => multiaddr(`/${family === 4 ? 'ip4' : 'ip6'}/${i.address}/tcp/0`))
   })
 }

@@ -11,7 +11,7 @@ import { ping, type PingService } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { advertised, isRelayed, scopeOf } from './addresses.js'
+import { advertised, isRelayed, isWildcard, scopeOf } from './addresses.js'
 import { MAX_GOSSIP_BYTES } from '../protocols/constants.js'
 import { CHANNELS, topicName } from '../protocols/topics.js'
 
@@ -135,7 +135,6 @@ function namedPublicListenAddrs (listen: string[]): string[] {
   return listen.filter(a => {
     const ma = multiaddr(a)
     if (isRelayed(ma) || scopeOf(ma) !== 'public') return false
-    const { host, port } = ma.toOptions()
-    return port !== 0 && host !== '0.0.0.0' && host !== '::'
+    return ma.toOptions().port !== 0 && !isWildcard(ma)
   })
 }

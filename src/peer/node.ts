@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { sendCommand, serveCommands, type CommandContext, type CommandHandlers } from '../protocols/command.js'
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
 import { ErrorCode } from '../protocols/messages.js'
-import { openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
+import { openSignedRoster, type RosterMember, type VerifiedRoster } from '../protocols/roster.js'
 import { formatJoinToken, parseJoinToken, type JoinToken } from '../protocols/token.js'
 import { loadOrCreateIdentity } from '../store/identity.js'
 import { Store } from '../store/store.js'
@@ -394,7 +394,7 @@ export class MpcNode {
 
   /** Keeps direct connections to a bounded number of members so the gossip mesh can form. */
   private connectMembers (): void {
-    void this.connect(this.meshMembers())
+    void this.connect(this.meshMembers().map(m => m.peerId.toString()))
   }
 
   /**
@@ -416,9 +416,8 @@ export class MpcNode {
   }
 
   /** The members this node keeps a connection to (the gossip mesh forms over them). */
-  private meshMembers (): string[] {
-    const others = (this.roster.current?.roster.members ?? []).filter(m => !m.peerId.equals(this.peerId))
-    return others.slice(0, MAX_MEMBER_DIALS).map(m => m.peerId.toString())
+  private meshMembers (): RosterMember[] {
+    return (this.roster.current?.roster.members ?? []).filter(m => !m.peerId.equals(this.peerId)).slice(0, MAX_MEMBER_DIALS)
   }
 
   /**
@@ -429,7 +428,7 @@ export class MpcNode {
     if (this.redialing || Date.now() < this.redialAt || this.stopping.signal.aborted) return
     const lost = (): { coordinator: boolean, members: string[] } => ({
       coordinator: this.libp2p.getConnections(this.roster.coordinator).length === 0,
-      members: this.meshMembers().filter(id => this.libp2p.getConnections(peerIdFromString(id)).length === 0)
+      members: this.meshMembers().filter(m => this.libp2p.getConnections(m.peerId).length === 0).map(m => m.peerId.toString())
     })
     const before = lost()
     if (before.coordinator || before.members.length > 0) {

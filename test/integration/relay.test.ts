@@ -2,6 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isRelayed } from '../../src/peer/addresses.js'
 import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
 import { pingOver } from '../../scripts/ping.js'
 import { FAST, log, startCluster, waitFor, type TestCluster } from '../helpers.js'
@@ -10,11 +11,9 @@ import { join } from 'node:path'
 import type { MpcNode } from '../../src/peer/node.js'
 import type { Connection } from '@libp2p/interface'
 
-const isCircuit = (ma: Multiaddr): boolean => ma.protoNames().includes('p2p-circuit')
-
 /** The coordinator's loopback TCP address, with its PeerId. */
 function coordinatorAddr (cluster: TestCluster): Multiaddr {
-  const addr = cluster.coordinator.libp2p.getMultiaddrs().find(ma => !isCircuit(ma))
+  const addr = cluster.coordinator.libp2p.getMultiaddrs().find(ma => !isRelayed(ma))
   if (addr === undefined) throw new Error('the coordinator has no TCP address')
   return addr
 }
@@ -46,7 +45,7 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
     const relay = cluster.coordinator.libp2p.services.relay
     expect(relay).toBeDefined()
     await waitFor('a reservation of the relayed node on the coordinator', () =>
-      relay!.reservations.has(relayed.peerId) && relayed.libp2p.getMultiaddrs().some(isCircuit), 10_000)
+      relay!.reservations.has(relayed.peerId) && relayed.libp2p.getMultiaddrs().some(isRelayed), 10_000)
     const via = multiaddr(`${coordinatorAddr(cluster).toString()}/p2p-circuit/p2p/${relayed.peerId.toString()}`)
     expect(relayed.libp2p.getMultiaddrs().map(String)).toContain(via.toString())
 
@@ -59,7 +58,7 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
       return connection !== undefined
     }, 5_000, 100)
     if (connection === undefined) throw new Error('unreachable')
-    expect(isCircuit(connection.remoteAddr)).toBe(true)
+    expect(isRelayed(connection.remoteAddr)).toBe(true)
     expect(connection.remotePeer.equals(relayed.peerId)).toBe(true)
     expect(connection.limits).toBeDefined() // relayed connections are bounded by the relay
     await pingOver(connection)
@@ -102,7 +101,7 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
     await rogue.dial(plain.libp2p.getMultiaddrs()[0]!)
     // A member and the coordinator still connect, with fresh inbound connections.
     for (const member of [plain.libp2p, cluster.coordinator.libp2p]) {
-      const connection = await member.dial(gated.libp2p.getMultiaddrs().find(ma => !isCircuit(ma))!, { force: true })
+      const connection = await member.dial(gated.libp2p.getMultiaddrs().find(ma => !isRelayed(ma))!, { force: true })
       expect(connection.status).toBe('open')
       await pingOver(connection)
     }
@@ -114,7 +113,7 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
     await plain.libp2p.peerStore.delete(gated.peerId)
     expect(await plain.libp2p.peerStore.has(gated.peerId)).toBe(false)
     const found = await plain.libp2p.peerRouting.findPeer(gated.peerId, { signal: AbortSignal.timeout(10_000) })
-    const direct = gated.libp2p.getMultiaddrs().find(ma => !isCircuit(ma))!.decapsulate('/p2p').toString()
+    const direct = gated.libp2p.getMultiaddrs().find(ma => !isRelayed(ma))!.decapsulate('/p2p').toString()
     expect(found.multiaddrs.map(ma => ma.toString())).toContain(direct)
     // (Retried: libp2p takes at most 5 inbound connections a second from one host, and every peer
     // here is 127.0.0.1, so a dial right after the lookup's may be refused.)
@@ -123,7 +122,7 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
       connection = await plain.libp2p.dial(gated.peerId).catch(() => undefined)
       return connection !== undefined
     }, 5_000, 250)
-    expect(isCircuit(connection!.remoteAddr)).toBe(false)
+    expect(isRelayed(connection!.remoteAddr)).toBe(false)
     await pingOver(connection!)
   })
 
@@ -131,7 +130,7 @@ describe('circuit relay on the coordinator, and the members-only gate', () => {
   it('reserves again after the coordinator restarts, and the roster lists the relay address again', async () => {
     const address = coordinatorAddr(cluster).decapsulateCode(421).toString()
     await cluster.coordinator.stop()
-    await waitFor('the relay address gone with the relay', () => !relayed.libp2p.getMultiaddrs().some(isCircuit), 10_000)
+    await waitFor('the relay address gone with the relay', () => !relayed.libp2p.getMultiaddrs().some(isRelayed), 10_000)
     cluster.coordinator = await Coordinator.start({ dataDir: join(cluster.root, 'coordinator'), log, health: FAST.health, listen: [address] })
     const relay = cluster.coordinator.libp2p.services.relay!
     await waitFor('a new reservation on the restarted coordinator', () => relay.reservations.has(relayed.peerId), 20_000)
