@@ -165,6 +165,8 @@ export class Coordinator {
   private readonly health: HealthTracker
   private readonly timers: NodeJS.Timeout[] = []
   private rosterWrites: Promise<unknown> = Promise.resolve()
+  /** Event appends under way: a state change (health, roster) is visible before its event is on disk. */
+  private readonly eventWrites = new Set<Promise<void>>()
   private readonly unpublished: Event[] = []
   private stopCompaction: () => void = () => {}
   private api: UserApi | undefined
@@ -457,9 +459,14 @@ export class Coordinator {
     await this.recordEvent({ kind: EventKind.HEALTH_CHANGED, peerId: peerIdFromString(change.peerId).toMultihash().bytes, from: HEALTH_WIRE[change.from], to: HEALTH_WIRE[change.to] })
   }
 
-  /** Stores an event durably, then publishes it on `events`. */
   /** Stores an event durably; the members get it in the next published batch. */
   private async recordEvent (fields: Partial<Event> & { kind: EventKind }): Promise<void> {
+    const write = this.appendEvent(fields)
+    this.eventWrites.add(write)
+    try { await write } finally { this.eventWrites.delete(write) }
+  }
+
+  private async appendEvent (fields: Partial<Event> & { kind: EventKind }): Promise<void> {
     let event: Event | undefined
     await this.store.appendEvent(seq => {
       event = newEvent({ ...fields, seq })
@@ -467,6 +474,11 @@ export class Coordinator {
     })
     if (event !== undefined) this.unpublished.push(event)
     if (this.unpublished.length >= MAX_EVENTS_PER_BATCH) await this.publishEvents()
+  }
+
+  /** Waits for the events of every state change already made to be on disk (or to have failed, which is logged). */
+  private async eventsWritten (): Promise<void> {
+    await Promise.allSettled([...this.eventWrites])
   }
 
   /** Publishes the recorded events not yet published, as batches on `events`. */
@@ -501,18 +513,23 @@ export class Coordinator {
     }
   }
 
+  /** The event log; it holds the event of every change `cluster()` already shows. */
   async events (url?: URL): Promise<EventView[]> {
-    return await queryEvents(this.store, parseEventQuery(url?.searchParams ?? new URLSearchParams()))
+    const query = parseEventQuery(url?.searchParams ?? new URLSearchParams())
+    await this.eventsWritten()
+    return await queryEvents(this.store, query)
   }
 
   async stop (): Promise<void> {
     for (const t of this.timers) clearInterval(t)
     this.stopCompaction()
-    await this.publishEvents()
     await this.api?.stop()
+    await this.eventsWritten()
+    await this.publishEvents()
     this.channels.stop()
     await this.libp2p.stop()
     await this.rosterWrites
+    await this.eventsWritten()
     await this.store.close()
   }
 }
