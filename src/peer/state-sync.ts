@@ -38,7 +38,9 @@ export interface StateSyncDeps {
  * stores it. Any member can serve any record, and no single message needs to arrive.
  */
 export class StateSync {
-  private syncing: Promise<void> | undefined
+  /** Pulls run one at a time, in the order asked; a pull from a peer already waiting or running is joined. */
+  private lastPull: Promise<void> = Promise.resolve()
+  private readonly pulls = new Map<string, Promise<void>>()
   readonly counters = { syncs: 0, fetched: 0, applied: 0, refused: 0 }
 
   constructor (private readonly deps: StateSyncDeps) {}
@@ -95,9 +97,14 @@ export class StateSync {
 
   /** Pulls every record `peer` holds that is missing here, newer there, or in conflict. One at a time. */
   async syncFrom (peer: PeerId): Promise<void> {
-    if (this.syncing !== undefined) return await this.syncing
-    this.syncing = this.pull(peer).finally(() => { this.syncing = undefined })
-    return await this.syncing
+    const key = peer.toString()
+    let pull = this.pulls.get(key)
+    if (pull === undefined) {
+      pull = this.lastPull.catch(() => {}).then(async () => { await this.pull(peer) }).finally(() => { this.pulls.delete(key) })
+      this.pulls.set(key, pull)
+      this.lastPull = pull
+    }
+    await pull
   }
 
   private async pull (peer: PeerId): Promise<void> {
