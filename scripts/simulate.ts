@@ -204,13 +204,6 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   }
 }
 
-async function waitForSignal (): Promise<void> {
-  await new Promise<void>(resolve => {
-    process.once('SIGINT', () => { resolve() })
-    process.once('SIGTERM', () => { resolve() })
-  })
-}
-
 async function main (): Promise<number> {
   let opts: Options
   try {
@@ -221,10 +214,12 @@ async function main (): Promise<number> {
   }
   const root = opts.dir !== undefined ? resolve(opts.dir) : await mkdtemp(join(tmpdir(), 'mpc-wallet-sim-'))
   const group = new ProcessGroup(join(root, 'logs'))
-  // Ctrl-C in the middle of the scenario still stops every child before exiting.
-  const abort = (): void => { void group.stopAll().then(() => process.exit(130)) }
-  process.once('SIGINT', abort)
-  process.once('SIGTERM', abort)
+  // One handler for the whole run, so that no signal ever meets the default action and orphans
+  // the children: in the scenario it stops every child and exits; with --keep it ends the wait.
+  let onSignal = (): void => { void group.stopAll().then(() => process.exit(130)) }
+  const signalled = (): void => { onSignal() }
+  process.on('SIGINT', signalled)
+  process.on('SIGTERM', signalled)
   let summary: Record<string, unknown>
   try {
     summary = await simulate(opts, group, root)
@@ -232,12 +227,11 @@ async function main (): Promise<number> {
     summary = { nodes: opts.nodes, ok: false, error: (err as Error).message, dataDir: root }
     console.error(`simulate: ${(err as Error).message}`)
   }
-  process.off('SIGINT', abort)
-  process.off('SIGTERM', abort)
 
   if (opts.keep && summary.ok === true) {
     const coordinatorDir = join(root, 'coordinator')
     const info = summary.coordinator as { addrs: string[], api: string }
+    const stopAsked = new Promise<void>(resolve => { onSignal = resolve })
     console.log([
       '',
       'the cluster keeps running; Ctrl-C (or SIGTERM) stops every process.',
@@ -250,8 +244,9 @@ async function main (): Promise<number> {
       '  npx mpc-wallet status',
       `  npx mpc-wallet node start --data-dir ${join(root, 'node-extra')} --listen /ip4/127.0.0.1/tcp/0 --bootstrap ${info.addrs[0] ?? ''} --join-file ${join(coordinatorDir, 'join-token')}`
     ].join('\n'))
-    await waitForSignal()
+    await stopAsked
   }
+  onSignal = () => {} // the stop below is already under way
   await group.stopAll()
   summary.pids = group.pids
   say('stopped every process')

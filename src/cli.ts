@@ -83,9 +83,12 @@ function logLevelOf (cmd: Command): LogLevel {
   return cmd.optsWithGlobals<{ logLevel: LogLevel }>().logLevel
 }
 
-/** Runs a started peer until SIGINT or SIGTERM, then stops it cleanly and exits 0. */
-async function runUntilSignal (stop: () => Promise<void>): Promise<void> {
-  await new Promise<void>(resolve => {
+/**
+ * Settles at the first SIGINT or SIGTERM. Take it before printing that the peer is ready: whoever
+ * reads that line may signal at once, and a signal with no listener kills without a clean stop.
+ */
+function stopSignal (): Promise<void> {
+  return new Promise<void>(resolve => {
     const onSignal = (): void => {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
@@ -94,7 +97,6 @@ async function runUntilSignal (stop: () => Promise<void>): Promise<void> {
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
   })
-  await stop()
 }
 
 async function apiClientFrom (opts: { api?: string, apiToken?: string, coordinatorDir?: string }): Promise<ApiClient> {
@@ -222,6 +224,7 @@ export function buildProgram (): Command {
         keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs, eventRetention: retentionOf(opts)
       })
       const addrs = c.libp2p.getMultiaddrs().map(String)
+      const stopAsked = stopSignal()
       if (opts.json === true) {
         console.log(JSON.stringify({ ready: true, role: 'coordinator', clusterId: c.roster.clusterId, peerId: c.peerId.toString(), addrs, api: c.apiUrl, pid: process.pid }))
       } else {
@@ -229,7 +232,8 @@ export function buildProgram (): Command {
         for (const a of addrs) console.log(`  bootstrap multiaddr: ${a}`)
         console.log(`  api: ${c.apiUrl ?? ''} (bearer token in ${join(opts.dataDir, API_TOKEN_FILE)})`)
       }
-      await runUntilSignal(async () => { await c.stop() })
+      await stopAsked
+      await c.stop()
     })
 
   coordinator.command('token')
@@ -271,6 +275,7 @@ export function buildProgram (): Command {
       const advertised = node.libp2p.getMultiaddrs()
       const addrs = advertised.map(String)
       const reach = reachOf(advertised)
+      const stopAsked = stopSignal()
       if (opts.json === true) {
         console.log(JSON.stringify({ ready: true, role: 'node', clusterId: status.clusterId, peerId: status.peerId, addrs, reach, rosterEpoch: status.rosterEpoch, http: node.httpUrl, pid: process.pid }))
       } else {
@@ -279,7 +284,8 @@ export function buildProgram (): Command {
         for (const a of addrs) console.log(`  advertised: ${a}`)
         if (node.httpUrl !== undefined) console.log(`  metrics and events: ${node.httpUrl}/metrics, ${node.httpUrl}/v1/events`)
       }
-      await runUntilSignal(async () => { await node.stop() })
+      await stopAsked
+      await node.stop()
     })
 
   withApiOptions(program.command('status'))

@@ -52,13 +52,15 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
     const child = spawn(process.execPath, ['dist/scripts/simulate.js', '--nodes', '1', '--keep', '--json',
       '--heartbeat-ms', '200', '--suspect-after-ms', '600', '--down-after-ms', '1200'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
+    let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    const exited = new Promise<number | null>(resolve => child.on('exit', resolve))
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<string>(resolve => child.on('exit', (code, signal) => { resolve(`code ${code} signal ${signal}`) }))
     await waitFor('the keep message', () => stdout.includes('Ctrl-C'), 60_000)
     expect(stdout).toMatch(/export MPC_WALLET_COORDINATOR_DIR=/)
     expect(stdout).toMatch(/coordinator multiaddrs \(for --bootstrap\): \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
     child.kill('SIGTERM')
-    expect(await exited).toBe(0)
+    expect(await exited, `stderr: ${stderr.slice(-2000)}`).toBe('code 0 signal null')
     const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { pids: number[], dataDir: string }
     for (const pid of summary.pids) expect(alive(pid)).toBe(false)
     await rm(summary.dataDir, { recursive: true, force: true })
