@@ -39,7 +39,7 @@ interface MemberStatus {
   state: 'up' | 'suspect' | 'down'
   inSync: boolean
   link: 'direct' | 'relayed' | 'none'
-  reach: 'public' | 'relay' | 'local'
+  reach: 'public' | 'local' | 'relay' | 'unreachable' | 'unchecked'
   links: { direct: number, relayed: number, upgrades: number } | null
 }
 
@@ -142,20 +142,20 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
   const idOf = (n: typeof names[number]): string => nodes[n]?.ready.peerId ?? '-'
   const member = (view: MemberStatus[], n: typeof names[number]): MemberStatus | undefined => view.find(m => m.peerId === idOf(n))
 
-  // Join: every node up at the coordinator (status polled from the start); nat2's nodes
-  // advertise only their relay address.
+  // Join: every node up at the coordinator (status polled from the start), and dialled back by it:
+  // nat1's at their forwarded public address, nat2's (which advertise only a relay address) through the relay.
   const joined: Record<string, number> = {}
   await until('all four nodes up, and nat2\'s reachable through the relay', 60_000, async () => {
     const view = await status()
     for (const n of names) {
       const m = member(view, n)
-      if (joined[n] === undefined && m?.state === 'up' && (n.startsWith('a') || m.reach === 'relay')) joined[n] = Date.now() - startedAt[n]!
+      if (joined[n] === undefined && m?.state === 'up' && m.reach === (n.startsWith('a') ? 'public' : 'relay')) joined[n] = Date.now() - startedAt[n]!
     }
     return names.every(n => joined[n] !== undefined) ? view : undefined
   }).catch((err: Error) => { check('every node joins', false, err.message) })
   await starting
   figures.joinMs = joined
-  check('nodes behind the port-forwarding NAT join, reachable at their public address', member(await status(), 'a1')?.reach === 'public' && member(await status(), 'a2')?.reach === 'public', `a1 ${joined.a1 ?? '-'} ms, a2 ${joined.a2 ?? '-'} ms from process start to up`)
+  check('nodes behind the port-forwarding NAT join, and the coordinator dials them back at their forwarded public address', member(await status(), 'a1')?.reach === 'public' && member(await status(), 'a2')?.reach === 'public', `a1 ${joined.a1 ?? '-'} ms, a2 ${joined.a2 ?? '-'} ms from process start to up`)
   const view = await status()
   const b1 = member(view, 'b1')
   check('nodes behind the symmetric NAT, started with only --bootstrap and --join, reserve a relay slot themselves: their /p2p-circuit address is in the roster',

@@ -32,7 +32,7 @@ import { DEFAULT_HEALTH, HealthTracker, type HealthChange, type HealthState, typ
 import type { Logger } from '../log.js'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { reachOf } from '../peer/addresses.js'
+import { DialBack, type Reach } from './dial-back.js'
 import { linkTo, type LinkCounts } from '../peer/links.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -44,6 +44,8 @@ export const API_TOKEN_FILE = 'api-token'
 export const API_INFO_FILE = 'api.json'
 /** The signed roster is re-published this often, so a node that missed a change still converges. */
 const ROSTER_REPUBLISH_MS = 5_000
+/** How often the coordinator looks for members whose addresses need a dial-back (new, changed, or due again). */
+const DIAL_BACK_TICK_MS = 1_000
 const ROSTER_PUSH_TIMEOUT_MS = 3_000
 /** Recorded events go out on the events channel in one batch this often. */
 const EVENT_FLUSH_MS = 250
@@ -139,8 +141,8 @@ export interface MemberView {
   keysLost?: number
   /** How the coordinator reaches the member now: a direct connection, only through a relay, or not at all. */
   link: 'direct' | 'relayed' | 'none'
-  /** The best address the member advertises: public, only a relay address, or only local (LAN, loopback) ones. */
-  reach: 'public' | 'relay' | 'local'
+  /** Where the coordinator could dial the member back: a public address, only local ones, only its relay address, or nowhere. */
+  reach: Reach
   /** From its last heartbeat: members it has direct and only relayed connections to, and relayed links it upgraded. */
   links?: LinkCounts
 }
@@ -171,6 +173,7 @@ export class Coordinator {
   private stopCompaction: () => void = () => {}
   private api: UserApi | undefined
   private readonly startedAt = Date.now()
+  private readonly dialBack = new DialBack()
   readonly keys: KeyRegistry
   readonly sync: StateSync
   private readonly lastHeartbeat = new Map<string, Heartbeat>()
@@ -331,6 +334,9 @@ export class Coordinator {
       }
     }, tick))
     this.timers.push(setInterval(() => { void this.publishRoster() }, ROSTER_REPUBLISH_MS))
+    this.timers.push(setInterval(() => {
+      this.dialBack.refresh(this.members().map(m => ({ peerId: m.peerId.toString(), addrs: m.addrs })), Date.now())
+    }, DIAL_BACK_TICK_MS))
     this.timers.push(setInterval(() => { void this.sync.publishDigest() }, DIGEST_INTERVAL_MS))
     this.timers.push(setInterval(() => { void this.publishEvents() }, EVENT_FLUSH_MS))
     this.api = await UserApi.start({
@@ -501,7 +507,7 @@ export class Coordinator {
         const hb = this.lastHeartbeat.get(m.peerId.toString())
         return {
           peerId: m.peerId.toString(), addrs: m.addrs.map(String), state: h.state, lastHeartbeatMs: h.lastHeartbeatMs ?? null, joinedAtMs: m.joinedAtMs,
-          link: linkTo(this.libp2p, m.peerId), reach: reachOf(m.addrs),
+          link: linkTo(this.libp2p, m.peerId), reach: this.dialBack.reach(m.peerId.toString(), m.addrs),
           ...(hb !== undefined
             ? {
                 rosterEpoch: hb.rosterEpoch, stateHash: hex(hb.stateHash), keysHeld: hb.keysHeld, keysLost: hb.keysLost,

@@ -56,10 +56,10 @@ describe('the mpc-wallet CLI', () => {
       expect(node.ready.clusterId).toBe(coordinator.ready.clusterId)
 
       let members: Array<{ peerId: string, addrs: string[], state: string, lastHeartbeatMs: number | null }> = []
-      await waitFor('the node up in `status --json`', async () => {
+      await waitFor('the node up and dialled back in `status --json`', async () => {
         const status = await cli('status', '--coordinator-dir', coordinatorDir, '--json')
         members = JSON.parse(status.stdout) as typeof members
-        return members[0]?.state === 'up'
+        return members[0]?.state === 'up' && (members[0] as { reach?: string }).reach !== 'unchecked'
       })
       expect(members).toHaveLength(1)
       expect(members[0]).toMatchObject({ peerId: node.ready.peerId, state: 'up', link: 'direct', reach: 'local', links: { direct: 1, relayed: 0 } })

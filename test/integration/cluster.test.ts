@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MpcNode } from '../../src/peer/node.js'
 import { FAST, log, startCluster, VAULT, waitFor, type TestCluster } from '../helpers.js'
@@ -48,5 +49,22 @@ describe('a cluster of real peers over TCP on loopback', () => {
     // Down, then up again (its rejoin with a new address may be recorded before or after the up).
     expect(kinds).toContain('HEALTH_CHANGED:DOWN')
     expect(kinds.lastIndexOf('HEALTH_CHANGED:UP')).toBeGreaterThan(kinds.lastIndexOf('HEALTH_CHANGED:DOWN'))
+  })
+
+  it('dials every member back: one that announces an address where nothing listens shows as unreachable', async () => {
+    const { coordinator, nodes } = cluster
+    const port = await new Promise<number>(resolve => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo
+        server.close(() => { resolve(port) })
+      })
+    })
+    const wrong = await cluster.startNode('wrong-announce', { announce: [`/ip4/127.0.0.1/tcp/${port}`] })
+    const reach = (peerId: string): string | undefined => coordinator.cluster().members.find(m => m.peerId === peerId)?.reach
+    await waitFor('every member dialled back', () => coordinator.cluster().members.every(m => m.reach !== 'unchecked'), 10_000)
+    expect(reach(wrong.peerId.toString())).toBe('unreachable')
+    for (const node of nodes.filter(n => n !== wrong)) expect(reach(node.peerId.toString())).toBe('local')
+    // It still takes part: it dialled the coordinator, which reaches it over that connection.
+    await waitFor('the node up', () => coordinator.cluster().members.find(m => m.peerId === wrong.peerId.toString())?.state === 'up')
   })
 })
