@@ -529,6 +529,7 @@ export class Coordinator {
   async stop (): Promise<void> {
     for (const t of this.timers) clearInterval(t)
     this.stopCompaction()
+    this.dialBack.stop()
     await this.api?.stop()
     await this.eventsWritten()
     await this.publishEvents()

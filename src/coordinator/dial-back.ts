@@ -21,8 +21,8 @@ const MSS_HEADER = Buffer.from('\x13/multistream/1.0.0\n', 'latin1')
  * multistream-select's header comes back for ours (a middlebox that accepts every connection does
  * not answer). The connection is closed at once, before any security protocol is chosen.
  */
-export async function answersLibp2p (ma: Multiaddr, timeoutMs: number): Promise<boolean> {
-  if (isRelayed(ma)) return false
+export async function answersLibp2p (ma: Multiaddr, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  if (isRelayed(ma) || signal?.aborted === true) return false
   let target: { host: string, port: number, transport: string }
   try {
     target = ma.toOptions()
@@ -34,8 +34,15 @@ export async function answersLibp2p (ma: Multiaddr, timeoutMs: number): Promise<
   return await new Promise<boolean>(resolve => {
     const socket = connect({ host, port })
     let received = Buffer.alloc(0)
-    const done = (ok: boolean): void => { clearTimeout(timer); socket.destroy(); resolve(ok) }
-    const timer = setTimeout(() => { done(false) }, timeoutMs)
+    const done = (ok: boolean): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', abort)
+      socket.destroy()
+      resolve(ok)
+    }
+    const abort = (): void => { done(false) }
+    const timer = setTimeout(abort, timeoutMs)
+    signal?.addEventListener('abort', abort)
     socket.once('connect', () => { socket.write(MSS_HEADER) })
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk])
@@ -63,6 +70,7 @@ interface Checked { addrs: string, reach: Exclude<Reach, 'unchecked'>, atMs: num
 export class DialBack {
   private readonly checked = new Map<string, Checked>()
   private readonly running = new Set<string>()
+  private readonly stopping = new AbortController()
 
   constructor (private readonly timeoutMs = DIAL_BACK_TIMEOUT_MS, private readonly recheckMs = DIAL_BACK_RECHECK_MS) {}
 
@@ -75,6 +83,7 @@ export class DialBack {
   refresh (members: Array<{ peerId: string, addrs: Multiaddr[] }>, nowMs: number): void {
     const current = new Set(members.map(m => m.peerId))
     for (const id of this.checked.keys()) if (!current.has(id)) this.checked.delete(id)
+    if (this.stopping.signal.aborted) return
     for (const { peerId, addrs } of members) {
       const checked = this.checked.get(peerId)
       if (this.running.has(peerId) || (checked?.addrs === key(addrs) && nowMs - checked.atMs < this.recheckMs)) continue
@@ -85,9 +94,14 @@ export class DialBack {
     }
   }
 
+  /** Closes the connections of the checks under way; no check starts after. */
+  stop (): void {
+    this.stopping.abort()
+  }
+
   private async check (addrs: Multiaddr[]): Promise<Exclude<Reach, 'unchecked'>> {
     const direct = addrs.filter(ma => !isRelayed(ma))
-    const answers = await Promise.all(direct.map(async ma => await answersLibp2p(ma, this.timeoutMs)))
+    const answers = await Promise.all(direct.map(async ma => await answersLibp2p(ma, this.timeoutMs, this.stopping.signal)))
     return reachFrom(addrs, direct.filter((_, i) => answers[i]))
   }
 }

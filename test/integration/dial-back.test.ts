@@ -88,4 +88,17 @@ describe('the coordinator\'s dial-back', () => {
     refresh()
     expect(dialBack.reach('a', [open])).toBe('unchecked')
   })
+
+  it('stops: a check under way ends at once, and none starts after', async () => {
+    const silent = await silentServer()
+    cleanup.push(silent.close)
+    const dialBack = new DialBack(60_000, 60_000)
+    dialBack.refresh([{ peerId: 'a', addrs: [silent.addr] }], Date.now())
+    await new Promise(resolve => setTimeout(resolve, 100))
+    dialBack.stop()
+    await waitFor('the check ended', () => dialBack.reach('a', [silent.addr]) === 'unreachable', 2_000)
+    dialBack.refresh([{ peerId: 'b', addrs: [silent.addr] }], Date.now())
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(dialBack.reach('b', [silent.addr])).toBe('unchecked')
+  })
 })
