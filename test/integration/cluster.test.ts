@@ -36,8 +36,16 @@ describe('a cluster of real peers over TCP on loopback', () => {
     await waitFor('node up', () => coordinator.cluster().members.find(m => m.peerId === peerId)?.state === 'up')
     await node.stop()
     const stoppedAt = Date.now()
-    await waitFor('node down', () => coordinator.cluster().members.find(m => m.peerId === peerId)?.state === 'down', FAST.health.downAfterMs + 3_000)
-    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(FAST.health.downAfterMs - FAST.heartbeatIntervalMs)
+    let down: { atMs: number, lastHeartbeatMs: number } | undefined
+    await waitFor('node down', () => {
+      const member = coordinator.cluster().members.find(m => m.peerId === peerId)
+      if (member?.state === 'down') down = { atMs: Date.now(), lastHeartbeatMs: member.lastHeartbeatMs ?? 0 }
+      return down !== undefined
+    }, FAST.health.downAfterMs + 3_000)
+    // Not declared down early: the whole threshold passed after the last heartbeat it had, which came before the stop.
+    expect(down!.lastHeartbeatMs).toBeGreaterThan(0)
+    expect(down!.lastHeartbeatMs).toBeLessThanOrEqual(stoppedAt)
+    expect(down!.atMs - down!.lastHeartbeatMs).toBeGreaterThanOrEqual(FAST.health.downAfterMs)
 
     // Restart from the data directory alone: no token, no bootstrap flag.
     const restarted = await MpcNode.start({ ...VAULT, dataDir, log, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeatIntervalMs: FAST.heartbeatIntervalMs })
