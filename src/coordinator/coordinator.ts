@@ -198,9 +198,7 @@ export class Coordinator {
       libp2p,
       book: records,
       channels: () => this.channels,
-      clusterId: () => roster.clusterId,
-      rosterEpoch: () => roster.epoch,
-      mayAsk: (peer) => roster.admits(peer),
+      roster,
       log
     })
     this.metrics = new PeerMetrics(libp2p, () => this.channels)

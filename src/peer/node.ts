@@ -169,9 +169,7 @@ export class MpcNode {
       libp2p,
       book: records,
       channels: () => this.channels,
-      clusterId: () => roster.clusterId,
-      rosterEpoch: () => roster.epoch,
-      mayAsk: (peer) => roster.admits(peer),
+      roster,
       log,
       onRosterBehind: () => { this.rejoin() },
       fallback: () => roster.coordinator

@@ -6,6 +6,7 @@ import { hex, MAX_RECORD_ID_LENGTH } from '../protocols/records.js'
 import type { GossipChannels } from './channels.js'
 import type { MpcLibp2p } from './libp2p.js'
 import type { RecordBook } from './record-book.js'
+import type { RosterBook } from './roster-book.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -19,10 +20,8 @@ export interface StateSyncDeps {
   libp2p: MpcLibp2p
   book: RecordBook
   channels: () => GossipChannels
-  clusterId: () => string
-  rosterEpoch: () => number
-  /** Who may ask this peer for records: roster members and the coordinator. */
-  mayAsk: (peer: PeerId) => boolean
+  /** The cluster id, our roster epoch, and who may ask us for records (roster members and the coordinator). */
+  roster: Pick<RosterBook, 'clusterId' | 'epoch' | 'admits'>
   log: Logger
   /** A digest showed a newer roster than ours. */
   onRosterBehind?: (epoch: number) => void
@@ -46,7 +45,7 @@ export class StateSync {
   constructor (private readonly deps: StateSyncDeps) {}
 
   digest (): StateDigest {
-    return this.deps.book.digest(this.deps.rosterEpoch())
+    return this.deps.book.digest(this.deps.roster.epoch)
   }
 
   async publishDigest (): Promise<void> {
@@ -78,12 +77,12 @@ export class StateSync {
   }
 
   private authorize (ctx: CommandContext): void {
-    if (!this.deps.mayAsk(ctx.remotePeer)) throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'records are served to cluster members')
+    if (!this.deps.roster.admits(ctx.remotePeer)) throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'records are served to cluster members')
   }
 
   /** A digest seen on `state`: catch up from its author if it holds something we do not. */
   async onDigest (digest: StateDigest, author: PeerId): Promise<void> {
-    if (digest.rosterEpoch > this.deps.rosterEpoch()) this.deps.onRosterBehind?.(digest.rosterEpoch)
+    if (digest.rosterEpoch > this.deps.roster.epoch) this.deps.onRosterBehind?.(digest.rosterEpoch)
     if (digest.records === 0 || hex(digest.hash) === hex(this.digest().hash)) return
     try {
       await this.syncFrom(author)
@@ -109,11 +108,11 @@ export class StateSync {
 
   private async pull (peer: PeerId): Promise<void> {
     this.counters.syncs++
-    const { book, libp2p, clusterId } = this.deps
+    const { book, libp2p, roster } = this.deps
     const wanted: string[] = []
     let afterId = ''
     for (;;) {
-      const page = await sendCommand(libp2p, peer, clusterId(), 'listRecords', { afterId }, SYNC_TIMEOUT_MS)
+      const page = await sendCommand(libp2p, peer, roster.clusterId, 'listRecords', { afterId }, SYNC_TIMEOUT_MS)
       for (const entry of page.records) {
         if (entry.id.length > MAX_RECORD_ID_LENGTH) continue
         const mine = book.get(entry.id)
@@ -124,7 +123,7 @@ export class StateSync {
     }
     let changed = false
     for (let i = 0; i < wanted.length;) {
-      const { records } = await sendCommand(libp2p, peer, clusterId(), 'fetchRecords', { ids: wanted.slice(i, i + MAX_RECORDS_PER_FETCH) }, SYNC_TIMEOUT_MS)
+      const { records } = await sendCommand(libp2p, peer, roster.clusterId, 'fetchRecords', { ids: wanted.slice(i, i + MAX_RECORDS_PER_FETCH) }, SYNC_TIMEOUT_MS)
       if (records.length === 0) break
       i += records.length
       this.counters.fetched += records.length
