@@ -2,6 +2,7 @@ import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -23,6 +24,15 @@ export const FAST = { heartbeatIntervalMs: 100, health: { suspectAfterMs: 400, d
 
 /** Every test node's key store: a passphrase and a cheap scrypt cost (the default costs ~0.3 s a start). */
 export const VAULT = { passphrase: 'correct horse battery staple', keystoreCost: { logN: 8, r: 8, p: 1 } }
+
+/** A loopback TCP port that was free a moment ago: nothing listens there (until someone binds it). */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
 
 export async function tempDir (prefix = 'mpcw-test-'): Promise<{ path: string, [Symbol.asyncDispose]: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))

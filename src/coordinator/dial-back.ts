@@ -86,10 +86,11 @@ export class DialBack {
     if (this.stopping.signal.aborted) return
     for (const { peerId, addrs } of members) {
       const checked = this.checked.get(peerId)
-      if (this.running.has(peerId) || (checked?.addrs === key(addrs) && nowMs - checked.atMs < this.recheckMs)) continue
+      const addrsKey = key(addrs)
+      if (this.running.has(peerId) || (checked?.addrs === addrsKey && nowMs - checked.atMs < this.recheckMs)) continue
       this.running.add(peerId)
       void this.check(addrs).then(reach => {
-        this.checked.set(peerId, { addrs: key(addrs), reach, atMs: Date.now() })
+        this.checked.set(peerId, { addrs: addrsKey, reach, atMs: Date.now() })
       }).finally(() => { this.running.delete(peerId) })
     }
   }

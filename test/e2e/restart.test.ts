@@ -1,18 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ProcessGroup } from '../../scripts/processes.js'
 import { ApiClient } from '../../src/coordinator/client.js'
-import { tempDir, waitFor } from '../helpers.js'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
+import { freePort, tempDir, waitFor } from '../helpers.js'
 
 describe('kill -9 of the coordinator', () => {
   it('loses no roster or event, and the running nodes are up again once it is back', async () => {

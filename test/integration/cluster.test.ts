@@ -1,7 +1,6 @@
-import { createServer, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MpcNode } from '../../src/peer/node.js'
-import { FAST, log, startCluster, VAULT, waitFor, type TestCluster } from '../helpers.js'
+import { FAST, freePort, log, startCluster, VAULT, waitFor, type TestCluster } from '../helpers.js'
 
 describe('a cluster of real peers over TCP on loopback', () => {
   let cluster: TestCluster
@@ -61,13 +60,7 @@ describe('a cluster of real peers over TCP on loopback', () => {
 
   it('dials every member back: one that announces an address where nothing listens shows as unreachable', async () => {
     const { coordinator, nodes } = cluster
-    const port = await new Promise<number>(resolve => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as AddressInfo
-        server.close(() => { resolve(port) })
-      })
-    })
-    const wrong = await cluster.startNode('wrong-announce', { announce: [`/ip4/127.0.0.1/tcp/${port}`] })
+    const wrong = await cluster.startNode('wrong-announce', { announce: [`/ip4/127.0.0.1/tcp/${await freePort()}`] })
     const reach = (peerId: string): string | undefined => coordinator.cluster().members.find(m => m.peerId === peerId)?.reach
     await waitFor('every member dialled back', () => coordinator.cluster().members.every(m => m.reach !== 'unchecked'), 10_000)
     expect(reach(wrong.peerId.toString())).toBe('unreachable')

@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { answersLibp2p, DialBack, reachFrom } from '../../src/coordinator/dial-back.js'
 import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
-import { waitFor } from '../helpers.js'
+import { freePort, waitFor } from '../helpers.js'
 
 /** A TCP server that accepts every connection and never says a word, like a middlebox. */
 async function silentServer (): Promise<{ addr: Multiaddr, close: () => Promise<void> }> {
@@ -21,9 +21,7 @@ async function silentServer (): Promise<{ addr: Multiaddr, close: () => Promise<
 }
 
 async function closedAddr (): Promise<Multiaddr> {
-  const { addr, close } = await silentServer()
-  await close()
-  return addr
+  return multiaddr(`/ip4/127.0.0.1/tcp/${await freePort()}`)
 }
 
 async function peer (): Promise<MpcLibp2p> {
