@@ -405,6 +405,7 @@ export function formatEvent (e: EventView): string {
     ...(e.keyId !== undefined ? [`key=${e.keyId}`] : []),
     ...(e.sessionId !== undefined ? [`session=${e.sessionId}`] : []),
     ...(e.culprits !== undefined ? [`culprits=${e.culprits.join(',')}`] : []),
+    ...(e.accused !== undefined ? [`accused=${e.accused.join(',')}`] : []),
     ...(e.detail !== undefined ? [`(${e.detail})`] : [])
   ]
   return parts.join('  ')

@@ -16,6 +16,8 @@ export interface EventView {
   keyId?: string
   detail?: string
   culprits?: string[]
+  /** BLAME_CLAIM: the peers `peerId` named, on its word alone. */
+  accused?: string[]
 }
 
 export interface EventQuery {
@@ -80,7 +82,8 @@ export function eventView (e: Event): EventView {
     ...(e.sessionId !== '' ? { sessionId: e.sessionId } : {}),
     ...(e.keyId !== '' ? { keyId: e.keyId } : {}),
     ...(e.detail !== '' ? { detail: e.detail } : {}),
-    ...(e.culprits.length > 0 ? { culprits: e.culprits.map(c => peerIdFromBytes(c).toString()) } : {})
+    ...(e.culprits.length > 0 ? { culprits: e.culprits.map(c => peerIdFromBytes(c).toString()) } : {}),
+    ...(e.accused.length > 0 ? { accused: e.accused.map(c => peerIdFromBytes(c).toString()) } : {})
   }
 }
 

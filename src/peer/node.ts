@@ -477,7 +477,9 @@ export class MpcNode {
         recordConflicts: this.records.conflicts,
         directLinks: links.direct,
         relayedLinks: links.relayed,
-        linkUpgrades: links.upgrades
+        linkUpgrades: links.upgrades,
+        startedAtMs: this.startedAt,
+        sentAtMs: Date.now()
       }
     })
   }

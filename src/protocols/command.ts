@@ -84,7 +84,7 @@ export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
 
 export function decodeCommandResponse (bytes: Uint8Array): CommandResponse {
   try {
-    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH }, fetchEvents: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS } } } })
+    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH }, fetchEvents: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS } } } })
   } catch (err) {
     throw new MalformedMessageError(`response does not decode: ${(err as Error).message}`)
   }

@@ -14,6 +14,7 @@ export function newEvent (fields: Partial<Event> & { kind: EventKind }): Event {
     keyId: '',
     detail: '',
     culprits: [],
+    accused: [],
     ...fields
   }
 }

@@ -45,7 +45,7 @@ function ignore (reason: ConstructorParameters<typeof GossipValidationError>[1],
 function decodeEnvelope (channel: Channel, data: Uint8Array): GossipMessage {
   if (data.byteLength > MAX_GOSSIP_BYTES[channel]) reject('oversized', `${data.byteLength} bytes exceeds the ${channel} limit of ${MAX_GOSSIP_BYTES[channel]}`)
   try {
-    return GossipMessage.decode(data, { limits: { events: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS } }, round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
+    return GossipMessage.decode(data, { limits: { events: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS } }, round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
   } catch (err) {
     reject('malformed', `does not decode: ${(err as Error).message}`)
   }
@@ -102,6 +102,7 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
         if (!Number.isSafeInteger(event.seq) || event.seq < 1) reject('malformed', 'event without a sequence number')
         if (event.peerId.length > 0) parsePeerId(event.peerId)
         event.culprits.forEach(parsePeerId)
+        event.accused.forEach(parsePeerId)
         if (event.kind === EventKind.HEALTH_CHANGED && (event.to === Health.HEALTH_UNKNOWN)) reject('malformed', 'health event without a state')
       }
       return batch.events as GossipBodies[C]

@@ -584,6 +584,8 @@ export interface Heartbeat {
   directLinks: number
   relayedLinks: number
   linkUpgrades: number
+  startedAtMs: number
+  sentAtMs: number
 }
 
 export namespace Heartbeat {
@@ -661,6 +663,16 @@ export namespace Heartbeat {
           w.uint32(obj.linkUpgrades)
         }
 
+        if ((obj.startedAtMs != null && obj.startedAtMs !== 0)) {
+          w.uint32(112)
+          w.uint64Number(obj.startedAtMs)
+        }
+
+        if ((obj.sentAtMs != null && obj.sentAtMs !== 0)) {
+          w.uint32(120)
+          w.uint64Number(obj.sentAtMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -678,7 +690,9 @@ export namespace Heartbeat {
           recordConflicts: 0,
           directLinks: 0,
           relayedLinks: 0,
-          linkUpgrades: 0
+          linkUpgrades: 0,
+          startedAtMs: 0,
+          sentAtMs: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -737,6 +751,14 @@ export namespace Heartbeat {
             }
             case 13: {
               obj.linkUpgrades = reader.uint32()
+              break
+            }
+            case 14: {
+              obj.startedAtMs = reader.uint64Number()
+              break
+            }
+            case 15: {
+              obj.sentAtMs = reader.uint64Number()
               break
             }
             default: {
@@ -1062,7 +1084,12 @@ export enum EventKind {
   SESSION_FINISHED = 'SESSION_FINISHED',
   SESSION_FAILED = 'SESSION_FAILED',
   BLAME = 'BLAME',
-  CONFLICT = 'CONFLICT'
+  CONFLICT = 'CONFLICT',
+  MEMBER_PENDING = 'MEMBER_PENDING',
+  MEMBER_REJECTED = 'MEMBER_REJECTED',
+  MEMBER_REMOVED = 'MEMBER_REMOVED',
+  INVITATION_CREATED = 'INVITATION_CREATED',
+  BLAME_CLAIM = 'BLAME_CLAIM'
 }
 
 enum __EventKindValues {
@@ -1074,7 +1101,12 @@ enum __EventKindValues {
   SESSION_FINISHED = 5,
   SESSION_FAILED = 6,
   BLAME = 7,
-  CONFLICT = 8
+  CONFLICT = 8,
+  MEMBER_PENDING = 9,
+  MEMBER_REJECTED = 10,
+  MEMBER_REMOVED = 11,
+  INVITATION_CREATED = 12,
+  BLAME_CLAIM = 13
 }
 
 export namespace EventKind {
@@ -1096,6 +1128,7 @@ export interface Event {
   keyId: string
   detail: string
   culprits: Uint8Array[]
+  accused: Uint8Array[]
 }
 
 export namespace Event {
@@ -1170,6 +1203,13 @@ export namespace Event {
           }
         }
 
+        if (obj.accused != null) {
+          for (const value of obj.accused) {
+            w.uint32(106)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1186,7 +1226,8 @@ export namespace Event {
           sessionId: '',
           keyId: '',
           detail: '',
-          culprits: []
+          culprits: [],
+          accused: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1245,6 +1286,14 @@ export namespace Event {
               }
 
               obj.culprits.push(reader.bytes())
+              break
+            }
+            case 13: {
+              if (opts.limits?.accused != null && obj.accused.length === opts.limits.accused) {
+                throw new MaxLengthError('Decode error - map field "accused" had too many elements')
+              }
+
+              obj.accused.push(reader.bytes())
               break
             }
             default: {
@@ -2144,7 +2193,9 @@ export enum ErrorCode {
   INTERNAL = 'INTERNAL',
   BLAME = 'BLAME',
   NOT_FOUND = 'NOT_FOUND',
-  TIMEOUT = 'TIMEOUT'
+  TIMEOUT = 'TIMEOUT',
+  PENDING = 'PENDING',
+  LIMIT = 'LIMIT'
 }
 
 enum __ErrorCodeValues {
@@ -2158,7 +2209,9 @@ enum __ErrorCodeValues {
   INTERNAL = 7,
   BLAME = 8,
   NOT_FOUND = 9,
-  TIMEOUT = 10
+  TIMEOUT = 10,
+  PENDING = 11,
+  LIMIT = 12
 }
 
 export namespace ErrorCode {
