@@ -15,6 +15,12 @@ export interface NodeFaults {
   dropFirstRound1?: boolean
   /** Answers the coordinator's key commit without acting on it (as if the commit was lost). */
   dropKeyCommit?: boolean
+  /** Answers signing round one with a hiding commitment that is not a valid point. */
+  invalidCommitment?: boolean
+  /** Answers every listRecords with a page of invented versions and `more: true`, forever. */
+  endlessRecordList?: boolean
+  /** Publishes a digest that claims records it does not have (a random hash), every interval. */
+  falseDigest?: boolean
 }
 
 export function flipBit (bytes: Uint8Array, index = 0): Uint8Array {

@@ -104,6 +104,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       // RFC 9591 5.1: fresh nonces, stored before their commitments leave this node.
       const commit = commitNonces(share.record.scheme, share.key.secret)
       await vault.saveNonces(req.sessionId, req.keyId, commit)
+      if (deps.faults.invalidCommitment === true) return { commitment: { ...commit.commitments, hiding: new Uint8Array(commit.commitments.hiding.length).fill(0xff) } }
       return { commitment: commit.commitments }
     },
 

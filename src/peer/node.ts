@@ -172,7 +172,8 @@ export class MpcNode {
       roster,
       log,
       onRosterBehind: () => { this.rejoin() },
-      fallback: () => roster.coordinator
+      fallback: () => roster.coordinator,
+      faults: opts.faults
     })
   }
 

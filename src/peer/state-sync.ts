@@ -4,6 +4,7 @@ import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, type SignedRecord, type StateDigest } from '../protocols/messages.js'
 import { hex, MAX_RECORD_ID_LENGTH } from '../protocols/records.js'
 import type { GossipChannels } from './channels.js'
+import type { NodeFaults } from './faults.js'
 import type { MpcLibp2p } from './libp2p.js'
 import type { RecordBook } from './record-book.js'
 import type { RosterBook } from './roster-book.js'
@@ -27,6 +28,8 @@ export interface StateSyncDeps {
   onRosterBehind?: (epoch: number) => void
   /** Who to sync from when the author of a digest cannot be reached (the coordinator). */
   fallback?: () => PeerId
+  /** Misbehaviour for tests (endlessRecordList, falseDigest); off in every real node. */
+  faults?: Pick<NodeFaults, 'endlessRecordList' | 'falseDigest'>
 }
 
 /**
