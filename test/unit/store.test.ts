@@ -1,6 +1,6 @@
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -41,6 +41,19 @@ describe('Store', () => {
     const nested = join(dir, 'a', 'data')
     await openStore(nested)
     expect((await stat(nested)).mode & 0o777).toBe(0o700)
+  })
+
+  it('tightens an existing data directory that others can read to 0700 at every open', async () => {
+    const existing = join(dir, 'loose')
+    await mkdir(existing, { mode: 0o755 })
+    await chmod(existing, 0o755)
+    const store = await openStore(existing)
+    expect((await stat(existing)).mode & 0o777).toBe(0o700)
+    await store.close()
+    open.splice(open.indexOf(store), 1)
+    await chmod(existing, 0o750)
+    await openStore(existing)
+    expect((await stat(existing)).mode & 0o777).toBe(0o700)
   })
 
   it('returns undefined for records never written', async () => {
@@ -151,6 +164,12 @@ describe('Store', () => {
 
 describe('loadOrCreateIdentity', () => {
   const keyPath = (): string => join(dir, IDENTITY_FILE)
+
+  it('tightens an existing data directory that others can read to 0700 before it writes the key', async () => {
+    await chmod(dir, 0o755)
+    await loadOrCreateIdentity(dir)
+    expect((await stat(dir)).mode & 0o777).toBe(0o700)
+  })
 
   it('creates an Ed25519 identity key readable only by its owner', async () => {
     const key = await loadOrCreateIdentity(dir)
