@@ -1,13 +1,14 @@
+import { sha256 } from '@noble/hashes/sha2.js'
 import {
   BlameError, CryptoInputError, commitNonces, encodePublic, isScheme, signShare, validateMessage, validateThreshold
 } from '../crypto/index.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
 import { agreementBytes } from '../protocols/records.js'
-import { ErrorCode } from '../protocols/messages.js'
+import { ErrorCode, type SignShareRequest } from '../protocols/messages.js'
 import { DkgTimeoutError, type DkgSessions } from './dkg-sessions.js'
 import { flipBit, type NodeFaults } from './faults.js'
-import type { ShareVault } from './shares.js'
+import type { CommitRefusal, ShareVault, TakeRefusal } from './shares.js'
 import type { CommandContext, CommandHandlers } from '../protocols/command.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
@@ -34,6 +35,47 @@ export interface KeyHandlerDeps {
 function checkId (what: string, id: string): void {
   if (id.length === 0 || id.length > MAX_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(id)) {
     throw new CommandRefusedError(ErrorCode.BAD_REQUEST, `${what} must be 1-${MAX_ID_LENGTH} characters of A-Z a-z 0-9 _ -`)
+  }
+}
+
+/** Domain separation of the digest that binds a signing session to the request it answered. */
+const SIGN_REQUEST_DOMAIN = 'mpc-wallet/sign-request/1'
+
+/**
+ * The digest (hex) of what a signShare request asks: key, message and commitment list, each
+ * field length-prefixed so no two requests encode alike. The session id is not in it: the
+ * digest is stored under the session it belongs to.
+ */
+function signRequestDigest (req: Pick<SignShareRequest, 'keyId' | 'message' | 'commitments'>): string {
+  const encoder = new TextEncoder()
+  const hash = sha256.create().update(encoder.encode(`${SIGN_REQUEST_DOMAIN}\0`))
+  const u32 = (n: number): Uint8Array => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n); return b }
+  const field = (bytes: Uint8Array): void => { hash.update(u32(bytes.length)).update(bytes) }
+  field(encoder.encode(req.keyId))
+  field(req.message)
+  hash.update(u32(req.commitments.length))
+  for (const c of req.commitments) {
+    field(encoder.encode(c.identifier))
+    field(c.hiding)
+    field(c.binding)
+  }
+  return Buffer.from(hash.digest()).toString('hex')
+}
+
+function commitRefusal (sessionId: string, refusal: CommitRefusal): string {
+  switch (refusal) {
+    case 'busy': return `another command for session ${sessionId} is at work on this node`
+    case 'committed': return `session ${sessionId} already has a commitment on this node`
+    case 'spent': return `session ${sessionId} was already signed on this node`
+  }
+}
+
+function takeRefusal (sessionId: string, refusal: TakeRefusal): string {
+  switch (refusal) {
+    case 'busy': return `another command for session ${sessionId} is at work on this node`
+    case 'signed': return `session ${sessionId} was already signed on this node`
+    case 'bound': return `session ${sessionId} is bound to another message/commitment list`
+    case 'none': return `no unspent nonce for session ${sessionId}: it was discarded, never committed, or committed for another key`
   }
 }
 
@@ -100,27 +142,32 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       checkId('session id', req.sessionId)
       const share = await vault.loadShare(req.keyId)
       if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
-      if (await vault.isSpent(req.sessionId)) throw new CommandRefusedError(ErrorCode.STALE, `session ${req.sessionId} already signed on this node`)
-      // RFC 9591 5.1: fresh nonces, stored before their commitments leave this node.
+      // RFC 9591 5.1: fresh nonces, stored before their commitments leave this node. The vault
+      // refuses a session that has nonces already, is spent, or is being committed or signed.
       const commit = commitNonces(share.record.scheme, share.key.secret)
-      await vault.saveNonces(req.sessionId, req.keyId, commit)
+      const saved = await vault.saveNonces(req.sessionId, req.keyId, commit)
+      if (!saved.saved) throw new CommandRefusedError(ErrorCode.STALE, commitRefusal(req.sessionId, saved.refusal))
       if (deps.faults.invalidCommitment === true) return { commitment: { ...commit.commitments, hiding: new Uint8Array(commit.commitments.hiding.length).fill(0xff) } }
       return { commitment: commit.commitments }
     },
 
     signShare: async (req, ctx) => {
       deps.requireCoordinator(ctx)
+      checkId('session id', req.sessionId)
       const share = await vault.loadShare(req.keyId)
       if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
       try {
         validateMessage(share.record.scheme, req.message)
       } catch (err) { refuseCrypto(err) }
-      const own = await vault.takeNonces(req.sessionId, req.keyId)
-      if (own === undefined) throw new CommandRefusedError(ErrorCode.STALE, `no unspent nonce for session ${req.sessionId.slice(0, MAX_ID_LENGTH)}: it was used, discarded, or never committed`)
+      // The first request to take the nonces binds the session to what it asked (key, message,
+      // commitment list): two shares from one nonce pair over different messages or lists
+      // would let the sender solve for our signing share, so any later request is refused.
+      const taken = await vault.takeNonces(req.sessionId, req.keyId, signRequestDigest(req))
+      if (!taken.taken) throw new CommandRefusedError(ErrorCode.STALE, takeRefusal(req.sessionId, taken.refusal))
       deps.faults.afterNonceSpent?.()
       try {
         // RFC 9591 5.2; signShare checks that our own commitment is in the list.
-        const sigShare = signShare(share.record.scheme, share.key, own, req.commitments, req.message)
+        const sigShare = signShare(share.record.scheme, share.key, taken.nonces, req.commitments, req.message)
         return { share: deps.faults.corruptSignatureShare === true ? flipBit(sigShare, 7) : sigShare }
       } catch (err) { refuseCrypto(err) }
     },

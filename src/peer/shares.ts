@@ -28,6 +28,38 @@ interface NonceRecord {
   createdAtMs: number
 }
 
+/**
+ * The durable mark that a session's nonces were used. `request` is the digest (hex) of the one
+ * request they answered, so a later request for the session is told apart as a repeat or as an
+ * attempt to sign something else with the same nonces. Markers written before the digest was
+ * kept have none and count as bound to another request: refused either way.
+ */
+interface SpentRecord {
+  keyId: string
+  spentAtMs: number
+  request?: string
+}
+
+/** Why the vault will not hand out a session's nonces, or store new ones for it. */
+export type NonceRefusal =
+  /** Another commit or take of this session is at work on this node right now. */
+  | 'busy'
+  /** Nonces of this session are stored already: their commitment is out, they must not be replaced. */
+  | 'committed'
+  /** The session's nonces were used (a commit sees only this; a take tells the two below apart). */
+  | 'spent'
+  /** The session was signed on this node, answering this very request. */
+  | 'signed'
+  /** The session was signed on this node, answering another request (message or commitment list). */
+  | 'bound'
+  /** No nonces of this session for this key: never committed, discarded, or committed for another key. */
+  | 'none'
+
+export type CommitRefusal = Extract<NonceRefusal, 'busy' | 'committed' | 'spent'>
+export type TakeRefusal = Extract<NonceRefusal, 'busy' | 'signed' | 'bound' | 'none'>
+export type NonceSave = { saved: true } | { saved: false, refusal: CommitRefusal }
+export type NonceTake = { taken: true, nonces: SignerCommit } | { taken: false, refusal: TakeRefusal }
+
 /** The passphrase is wrong, or missing: the node must not start. */
 export class PassphraseError extends Error {
   override name = 'PassphraseError'
@@ -38,6 +70,8 @@ export class PassphraseError extends Error {
  * operator's passphrase (scrypt → XChaCha20-Poly1305), each bound by associated data to what
  * it is, so a sealed blob cannot be moved to another record. Nonces live from commit to share:
  * they are deleted, atomically with a "spent" marker, before a signature share leaves the node.
+ * Each session's nonces are handed out at most once, even to concurrent requests: two shares
+ * from the same nonces over different messages would give away the signing share.
  */
 export class ShareVault {
   private changes = 0
@@ -47,6 +81,16 @@ export class ShareVault {
    * memory anyway while it signs.
    */
   private readonly opened = new Map<string, Key>()
+  /**
+   * Sessions whose nonces a take is at work on, and sessions a commit is at work on, in this
+   * process. A session enters synchronously before the first await of the operation and leaves
+   * when the operation settles: by then the spent marker (or the stored nonces) on disk answers
+   * every later request, so the sets hold only work in flight, which the command protocol's
+   * stream limits bound; no expiry is needed. A crash empties them, and at start every unspent
+   * nonce is discarded anyway.
+   */
+  private readonly claimed = new Set<string>()
+  private readonly committing = new Set<string>()
 
   private constructor (private readonly store: Store, private readonly key: Uint8Array, private readonly owner: string) {}
 
@@ -128,36 +172,69 @@ export class ShareVault {
     return (await this.store.listJson<ShareRecord>('share:')).map(r => r.value)
   }
 
-  /** Stores fresh nonces before their commitments leave the node. */
-  async saveNonces (sessionId: string, keyId: string, commit: SignerCommit): Promise<void> {
-    await this.store.batch({
-      json: { [`nonce:${sessionId}`]: { keyId, sessionId, createdAtMs: Date.now() } satisfies NonceRecord },
-      bytes: { [`nonce:${sessionId}`]: sealWithKey(this.key, encodeNonces(commit), this.aad('nonce', sessionId)) }
-    })
-  }
-
   /**
-   * Takes the nonces of a session out of the store for their single use: they are deleted and
-   * the session marked spent, in one synchronous batch, before the caller computes the share.
-   * A crash after this point can never reuse them; undefined if there are none (never committed,
-   * already spent, or discarded).
+   * Stores fresh nonces before their commitments leave the node, unless the session already has
+   * nonces (a second commit must not replace nonces whose commitment is out), is spent, or has
+   * another command at work on it right now. The check-and-claim is synchronous, ahead of the
+   * first await, so two commits for one session arriving together cannot both pass it.
    */
-  async takeNonces (sessionId: string, keyId: string): Promise<SignerCommit | undefined> {
-    const record = await this.store.getJson<NonceRecord>(`nonce:${sessionId}`)
-    const sealed = await this.store.getBytes(`nonce:${sessionId}`)
-    if (record === undefined || sealed === undefined || record.keyId !== keyId) return undefined
-    const commit = decodeNonces(openWithKey(this.key, sealed, this.aad('nonce', sessionId)))
-    await this.store.batch({
-      json: { [`nonce:${sessionId}`]: null, [`spent:${sessionId}`]: { keyId, spentAtMs: Date.now() } },
-      bytes: { [`nonce:${sessionId}`]: null }
-    })
-    return commit
+  async saveNonces (sessionId: string, keyId: string, commit: SignerCommit): Promise<NonceSave> {
+    if (this.busy(sessionId)) return { saved: false, refusal: 'busy' }
+    this.committing.add(sessionId)
+    try {
+      if (await this.isSpent(sessionId)) return { saved: false, refusal: 'spent' }
+      if (await this.store.getJson<NonceRecord>(`nonce:${sessionId}`) !== undefined) return { saved: false, refusal: 'committed' }
+      await this.store.batch({
+        json: { [`nonce:${sessionId}`]: { keyId, sessionId, createdAtMs: Date.now() } satisfies NonceRecord },
+        bytes: { [`nonce:${sessionId}`]: sealWithKey(this.key, encodeNonces(commit), this.aad('nonce', sessionId)) }
+      })
+      return { saved: true }
+    } finally {
+      this.committing.delete(sessionId)
+    }
   }
 
   /**
-   * Drops the spent markers of sessions signed before `beforeMs`. A marker only lets a late or
-   * repeated commit for that session be refused as stale; its nonces are gone either way, so no
-   * nonce can be reused once it is dropped.
+   * Takes the nonces of a session out of the store for their single use, on behalf of the
+   * request whose digest is `request` (see SpentRecord). The session is claimed synchronously,
+   * as the first statement, so of any number of concurrent calls only one gets past it; that
+   * one deletes the nonces and writes the spent marker in one batch before it returns them, so
+   * a crash after this point can never reuse them either. Every other call, concurrent or
+   * later, gets a refusal and no nonces.
+   */
+  async takeNonces (sessionId: string, keyId: string, request: string): Promise<NonceTake> {
+    if (this.busy(sessionId)) return { taken: false, refusal: 'busy' }
+    this.claimed.add(sessionId)
+    try {
+      const spent = await this.store.getJson<SpentRecord>(`spent:${sessionId}`)
+      if (spent !== undefined) return { taken: false, refusal: spent.request === request ? 'signed' : 'bound' }
+      const record = await this.store.getJson<NonceRecord>(`nonce:${sessionId}`)
+      const sealed = await this.store.getBytes(`nonce:${sessionId}`)
+      if (record === undefined || sealed === undefined || record.keyId !== keyId) return { taken: false, refusal: 'none' }
+      const nonces = decodeNonces(openWithKey(this.key, sealed, this.aad('nonce', sessionId)))
+      await this.store.batch({
+        json: { [`nonce:${sessionId}`]: null, [`spent:${sessionId}`]: { keyId, spentAtMs: Date.now(), request } satisfies SpentRecord },
+        bytes: { [`nonce:${sessionId}`]: null }
+      })
+      return { taken: true, nonces }
+    } finally {
+      // Settled: either the spent marker is on disk (and every later call reads it), or no
+      // nonce left the store. Releasing here keeps the claim set as small as the work in flight.
+      this.claimed.delete(sessionId)
+    }
+  }
+
+  /** A commit or a take of this session is at work in this process. */
+  private busy (sessionId: string): boolean {
+    return this.claimed.has(sessionId) || this.committing.has(sessionId)
+  }
+
+  /**
+   * Drops the spent markers of sessions signed before `beforeMs`. A marker lets a late or
+   * repeated commit or share for that session be refused as stale, and says whether a share
+   * request repeats the one answered; its nonces are gone either way, so no nonce can be reused
+   * once it is dropped (a late share request then finds no nonce, and a new commit under the
+   * old session id gets fresh nonces).
    */
   async forgetSpent (beforeMs: number): Promise<number> {
     const old = (await this.store.listJson<{ spentAtMs: number }>('spent:')).filter(({ value }) => value.spentAtMs < beforeMs)
@@ -169,6 +246,11 @@ export class ShareVault {
     return (await this.store.getJson(`spent:${sessionId}`)) !== undefined
   }
 
+  /**
+   * Drops the unspent nonces of a session (it was aborted). The session's claim, if a take is
+   * at work on it, is left alone: the take already holds the nonces it read and will mark the
+   * session spent; removing the claim here would let a second take in beside it.
+   */
   async discardSessionNonces (sessionId: string): Promise<void> {
     await this.store.batch({ json: { [`nonce:${sessionId}`]: null }, bytes: { [`nonce:${sessionId}`]: null } })
   }
