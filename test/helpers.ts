@@ -63,7 +63,7 @@ export interface TestCluster {
  * A coordinator and `n` nodes, in this process, over TCP on 127.0.0.1, with real stores on disk.
  * `nodeDefaults` applies to every node started, before a startNode call's own options.
  */
-export async function startCluster (n: number, timeouts: Pick<CoordinatorOptions, 'keygenTimeoutMs' | 'signRoundTimeoutMs'> = {}, nodeDefaults: Partial<NodeOptions> = {}): Promise<TestCluster> {
+export async function startCluster (n: number, timeouts: Partial<Omit<CoordinatorOptions, 'dataDir' | 'log'>> = {}, nodeDefaults: Partial<NodeOptions> = {}): Promise<TestCluster> {
   const dir = await tempDir()
   const coordinatorDir = join(dir.path, 'coordinator')
   const init = await initCoordinator({ dataDir: coordinatorDir, listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
@@ -71,14 +71,15 @@ export async function startCluster (n: number, timeouts: Pick<CoordinatorOptions
   const bootstrap = coordinator.libp2p.getMultiaddrs().map(String)
   const nodes: MpcNode[] = []
   const startNode = async (name: string, extra: Partial<NodeOptions> = {}): Promise<MpcNode> => {
+    // One invitation per node, as an operator makes them (they are single use).
+    const joinToken = (await cluster.coordinator.invitations.create({ note: name })).token
     const node = await MpcNode.start({
-      dataDir: join(dir.path, name), log, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, joinToken: init.joinToken,
+      dataDir: join(dir.path, name), log, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, joinToken,
       heartbeatIntervalMs: FAST.heartbeatIntervalMs, firstJoinTimeoutMs: 10_000, ...VAULT, ...nodeDefaults, ...extra
     })
     nodes.push(node)
     return node
   }
-  await Promise.all(Array.from({ length: n }, async (_, i) => await startNode(`node-${i + 1}`)))
   const cluster: TestCluster = {
     root: dir.path,
     init,
@@ -93,6 +94,7 @@ export async function startCluster (n: number, timeouts: Pick<CoordinatorOptions
       await dir[Symbol.asyncDispose]()
     }
   }
+  await Promise.all(Array.from({ length: n }, async (_, i) => await startNode(`node-${i + 1}`)))
   return cluster
 }
 

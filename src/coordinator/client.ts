@@ -1,6 +1,9 @@
 import type { ClusterView } from './coordinator.js'
 import type { EventView } from '../peer/event-log.js'
 import type { KeyView } from './requests.js'
+import type { PendingJoin } from './membership.js'
+import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'
+import type { MemberView } from './coordinator.js'
 
 export interface SignView {
   keyId: string
@@ -61,6 +64,23 @@ export class ApiClient {
 
   async sign (keyId: string, messageHex: string): Promise<SignView> {
     return await this.request<SignView>('POST', `/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex }, TASK_TIMEOUT_MS)
+  }
+
+  async members (): Promise<{ members: MemberView[], pending: PendingJoin[] }> {
+    return await this.get('/v1/members')
+  }
+
+  /** `approve`, `reject` or `remove` a peer. */
+  async member (action: 'approve' | 'reject' | 'remove', peerId: string): Promise<void> {
+    await this.request('POST', `/v1/members/${encodeURIComponent(peerId)}/${action}`, {}, this.timeoutMs)
+  }
+
+  async invite (opts: InvitationOptions): Promise<NewInvitation> {
+    return await this.request<NewInvitation>('POST', '/v1/invitations', opts, this.timeoutMs)
+  }
+
+  async invitations (): Promise<InvitationRecord[]> {
+    return await this.get('/v1/invitations')
   }
 
   private async get<T> (path: string): Promise<T> {

@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { sendCommand, serveCommands, type CommandContext } from '../protocols/command.js'
-import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.js'
+import { serveCommands } from '../protocols/command.js'
+import { CommandRefusedError } from '../protocols/errors.js'
 import { MAX_EVENTS_PER_BATCH } from '../protocols/constants.js'
 import { newEvent } from '../protocols/events.js'
-import { multiaddrFromBytes } from '../protocols/ids.js'
-import { ErrorCode, Event, EventKind, Health, type Heartbeat, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
-import { isRosterMember, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
-import { formatJoinToken, InvalidTokenError, newTokenSecret, parseJoinToken, tokenSecretMatches } from '../protocols/token.js'
+import { ErrorCode, Event, EventKind, Health, type Heartbeat } from '../protocols/messages.js'
+import { isRosterMember, signRoster, type RosterMember } from '../protocols/roster.js'
 import { GossipChannels } from '../peer/channels.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, type ClusterRecord } from '../peer/config.js'
 import { createPeer, type MpcLibp2p } from '../peer/libp2p.js'
@@ -25,7 +23,7 @@ import { DIGEST_INTERVAL_MS, StateSync } from '../peer/state-sync.js'
 import { eventLogHandlers } from '../peer/event-sync.js'
 import { DEFAULT_EVENT_RETENTION, startEventCompaction, type EventRetention } from '../peer/event-retention.js'
 import { hex } from '../protocols/records.js'
-import { keyView, parseKeygenBody, parseNetwork, parseSignBody } from './requests.js'
+import { keyView, parseKeygenBody, parseNetwork, parseSignBody, type HolderState } from './requests.js'
 import { TaskError, Tasks } from './tasks.js'
 import { PeerMetrics } from '../peer/metrics.js'
 import { DEFAULT_HEALTH, HealthTracker, type HealthChange, type HealthState, type HealthThresholds } from './health.js'
@@ -34,10 +32,13 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { DialBack, type Reach } from './dial-back.js'
 import { linkTo, type LinkCounts } from '../peer/links.js'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { checkInvitationOptions, Invitations, InvitationError, type InvitationOptions, type NewInvitation } from './invitations.js'
+import { Membership, MembershipError } from './membership.js'
+import { HeartbeatFreshness } from '../protocols/freshness.js'
 
 export const DEFAULT_COORDINATOR_LISTEN = ['/ip4/0.0.0.0/tcp/7400']
 export const DEFAULT_API_LISTEN = '127.0.0.1:7401'
+/** The first invitation, written by init (single use, 24 h): `coordinator invite` makes more. */
 export const JOIN_TOKEN_FILE = 'join-token'
 export const API_TOKEN_FILE = 'api-token'
 /** Written at every start: where the running coordinator's API listens. */
@@ -46,7 +47,6 @@ export const API_INFO_FILE = 'api.json'
 const ROSTER_REPUBLISH_MS = 5_000
 /** How often the coordinator looks for members whose addresses need a dial-back (new, changed, or due again). */
 const DIAL_BACK_TICK_MS = 1_000
-const ROSTER_PUSH_TIMEOUT_MS = 3_000
 /** Recorded events go out on the events channel in one batch this often. */
 const EVENT_FLUSH_MS = 250
 const COORDINATOR_RECORD = 'coordinator'
@@ -90,7 +90,9 @@ export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
     const key = await loadOrCreateIdentity(opts.dataDir)
     const peerId = peerIdFromPrivateKey(key)
     const clusterId = `mpc-${randomBytes(6).toString('hex')}`
-    const joinToken = formatJoinToken({ clusterId, coordinator: peerId, secret: newTokenSecret() })
+    const first = await new Invitations(store, { clusterId, coordinator: peerId }).create({ note: 'first invitation (coordinator init)' })
+    await appendEventTo(store, invitationEvent(first))
+    const joinToken = first.token
     await writeFileAtomic(join(opts.dataDir, JOIN_TOKEN_FILE), joinToken + '\n')
     await writeFileAtomic(join(opts.dataDir, API_TOKEN_FILE), randomBytes(32).toString('base64url') + '\n')
     const book = new RosterBook(store, clusterId, peerId)
@@ -102,6 +104,39 @@ export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
   } finally {
     await store.close()
   }
+}
+
+/**
+ * Makes an invitation in the data directory of a coordinator that is not running (its store is
+ * locked while it runs: then ask its API, `POST /v1/invitations`). Records the event as the
+ * running coordinator does.
+ */
+export async function inviteOffline (dataDir: string, opts: InvitationOptions): Promise<NewInvitation> {
+  const store = await Store.open(dataDir)
+  try {
+    const cluster = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
+    if (cluster === undefined) throw new ConfigError(`${dataDir} holds no cluster; create one with: mpc-wallet coordinator init --data-dir ${dataDir}`)
+    const made = await new Invitations(store, { clusterId: cluster.clusterId, coordinator: peerIdFromString(cluster.coordinator) }).create(opts)
+    await appendEventTo(store, invitationEvent(made))
+    return made
+  } finally {
+    await store.close()
+  }
+}
+
+function invitationEvent (made: NewInvitation): Partial<Event> & { kind: EventKind } {
+  const { id, uses, expiresAtMs, note } = made.invitation
+  return { kind: EventKind.INVITATION_CREATED, detail: `invitation ${id}, ${uses} use${uses === 1 ? '' : 's'}, until ${new Date(expiresAtMs).toISOString()}${note !== '' ? `: ${note}` : ''}` }
+}
+
+/** Appends one event to the log in `store`; returns it as recorded. */
+async function appendEventTo (store: Store, fields: Partial<Event> & { kind: EventKind }): Promise<Event> {
+  let event: Event | undefined
+  await store.appendEvent(seq => {
+    event = newEvent({ ...fields, seq })
+    return Event.encode(event)
+  })
+  return event!
 }
 
 export async function readSecretFile (dataDir: string, name: string): Promise<string> {
@@ -126,6 +161,10 @@ export interface CoordinatorOptions {
   signRoundTimeoutMs?: number
   /** Bounds of the persisted event log (DEFAULT_EVENT_RETENTION otherwise). */
   eventRetention?: Partial<EventRetention>
+  /** A join waits as pending until `members approve` (or `reject`). */
+  approveJoins?: boolean
+  /** At most this many members (default and ceiling: MAX_MEMBERS). */
+  maxMembers?: number
 }
 
 export interface MemberView {
@@ -166,7 +205,6 @@ export class Coordinator {
   private readonly channels: GossipChannels
   private readonly health: HealthTracker
   private readonly timers: NodeJS.Timeout[] = []
-  private rosterWrites: Promise<unknown> = Promise.resolve()
   /** Event appends under way: a state change (health, roster) is visible before its event is on disk. */
   private readonly eventWrites = new Set<Promise<void>>()
   private readonly unpublished: Event[] = []
@@ -179,7 +217,13 @@ export class Coordinator {
   private readonly lastHeartbeat = new Map<string, Heartbeat>()
   readonly tasks: Tasks
   readonly metrics: PeerMetrics
+  readonly invitations: Invitations
+  readonly membership: Membership
+  /** Heartbeats must be fresh: a replayed or long-delayed one does not bring a member up. */
+  private readonly freshness = new HeartbeatFreshness()
   private readonly healthOf = (peerId: string): HealthState => this.health.get(peerId).state
+  /** A key holder as the key views show it: its health, or `removed` once the operator took it out. */
+  private readonly holderState = (peerId: string): HolderState => this.membership.isDenied(peerId) ? 'removed' : this.healthOf(peerId)
 
   private constructor (
     readonly libp2p: MpcLibp2p,
@@ -187,12 +231,26 @@ export class Coordinator {
     readonly roster: RosterBook,
     records: RecordBook,
     private readonly key: PrivateKey,
-    private readonly joinToken: string,
     private readonly thresholds: HealthThresholds,
     private readonly log: Logger,
-    timeouts: { keygenTimeoutMs?: number, signRoundTimeoutMs?: number }
+    opts: Pick<CoordinatorOptions, 'keygenTimeoutMs' | 'signRoundTimeoutMs' | 'approveJoins' | 'maxMembers'>
   ) {
     this.health = new HealthTracker(thresholds)
+    this.invitations = new Invitations(store, { clusterId: roster.clusterId, coordinator: libp2p.peerId })
+    this.membership = new Membership({
+      libp2p,
+      store,
+      roster,
+      key,
+      invitations: this.invitations,
+      channels: () => this.channels,
+      onMembers: (members) => { this.health.setMembers(members.map(m => m.peerId.toString())) },
+      isDown: (peerId) => this.health.get(peerId).state === 'down',
+      record: async (event) => { await this.recordEvent(event) },
+      log,
+      approveJoins: opts.approveJoins,
+      maxMembers: opts.maxMembers
+    })
     this.keys = new KeyRegistry(records)
     this.sync = new StateSync({
       libp2p,
@@ -214,13 +272,15 @@ export class Coordinator {
       },
       record: async (event) => { await this.recordEvent(event) },
       log,
-      ...timeouts
+      keygenTimeoutMs: opts.keygenTimeoutMs,
+      signRoundTimeoutMs: opts.signRoundTimeoutMs
     })
     this.channels = new GossipChannels(libp2p, () => ({
       clusterId: roster.clusterId,
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
       rosterAuthority: true,
+      heartbeatFreshness: this.freshness,
       // The coordinator relays the rounds of the keygens it runs: gossipsub forwards only what a
       // peer accepted, and the coordinator is connected to every participant.
       hasSession: (id) => this.tasks.sessionParticipants(id) !== undefined,
@@ -273,13 +333,14 @@ export class Coordinator {
       const announce = opts.announce ?? saved.announce
       const apiListen = parseApiListen(opts.api ?? saved.api)
       parseMultiaddrs([...listen, ...announce], '--listen/--announce')
-      const joinToken = await readSecretFile(opts.dataDir, JOIN_TOKEN_FILE)
       const apiToken = await readSecretFile(opts.dataDir, API_TOKEN_FILE)
       // Relay reservations only for roster members (read at each request, so new members are served).
       const book = new RosterBook(store, cluster.clusterId, peerIdFromPrivateKey(key))
+      // Removed and rejected peers are refused at the gate (after Noise proves who they are).
       const libp2p = await createPeer({
         privateKey: key, clusterId: cluster.clusterId, listen, announce, noAnnounce: opts.noAnnounce,
-        relayServer: { isAllowed: (peer) => book.admits(peer) }
+        relayServer: { isAllowed: (peer) => book.admits(peer) },
+        admits: (peer) => coordinator?.membership.isDenied(peer) === true ? false : undefined
       })
       if (libp2p.peerId.toString() !== cluster.coordinator) {
         await libp2p.stop()
@@ -289,7 +350,7 @@ export class Coordinator {
       const records = new RecordBook(store, cluster.clusterId, libp2p.peerId)
       await records.load()
       const log = opts.log.child({ component: 'coordinator' })
-      coordinator = new Coordinator(libp2p, store, book, records, key, joinToken, thresholds, log, { keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs })
+      coordinator = new Coordinator(libp2p, store, book, records, key, thresholds, log, opts)
       await coordinator.run(apiListen, apiToken, opts.dataDir, { ...DEFAULT_EVENT_RETENTION, ...opts.eventRetention })
       return coordinator
     } catch (err) {
@@ -300,6 +361,7 @@ export class Coordinator {
   }
 
   private async run (apiListen: { host: string, port: number }, apiToken: string, dataDir: string, retention: EventRetention): Promise<void> {
+    await this.membership.load()
     this.stopCompaction = startEventCompaction(this.store, retention, this.log)
     this.health.setMembers(this.members().map(m => m.peerId.toString()))
     this.channels.start()
@@ -307,7 +369,7 @@ export class Coordinator {
       clusterId: () => this.roster.clusterId,
       log: this.log,
       handlers: {
-        join: async (req, ctx) => await this.handleJoin(req, ctx),
+        join: async (req, ctx) => await this.membership.join(req, ctx.remotePeer),
         ...this.sync.handlers(),
         ...eventLogHandlers(this.store, (peer) => this.roster.admits(peer)),
         status: async (_req, ctx) => {
@@ -331,7 +393,7 @@ export class Coordinator {
         this.recordHealthChange(change).catch(err => { this.log.error({ err }, 'recording a health change failed') })
       }
     }, tick))
-    this.timers.push(setInterval(() => { void this.publishRoster() }, ROSTER_REPUBLISH_MS))
+    this.timers.push(setInterval(() => { void this.membership.publishRoster() }, ROSTER_REPUBLISH_MS))
     this.timers.push(setInterval(() => {
       this.dialBack.refresh(this.members().map(m => ({ peerId: m.peerId.toString(), addrs: m.addrs })), Date.now())
     }, DIAL_BACK_TICK_MS))
@@ -346,17 +408,17 @@ export class Coordinator {
         'GET /v1/events': async ({ url }) => await this.events(url),
         'GET /v1/keys': async ({ url }) => {
           const network = parseNetwork(url.searchParams.get('network') ?? undefined)
-          return (await this.keys.list()).map(k => keyView(k, this.healthOf, network))
+          return (await this.keys.list()).map(k => keyView(k, this.holderState, network))
         },
         'GET /v1/keys/:id': async ({ url, params }) => {
           const key = await this.keys.get(params.id ?? '')
           if (key === undefined) throw new ApiError(404, 'not_found', `no key ${params.id ?? ''}`)
-          return keyView(key, this.healthOf, parseNetwork(url.searchParams.get('network') ?? undefined))
+          return keyView(key, this.holderState, parseNetwork(url.searchParams.get('network') ?? undefined))
         },
         'POST /v1/keys': async ({ body }) => {
           const req = parseKeygenBody(body)
           const key = await this.metrics.observe('keygen', async () => await this.tasks.keygen(req).catch(taskToApi))
-          return keyView(key, this.healthOf, req.network)
+          return keyView(key, this.holderState, req.network)
         },
         'POST /v1/keys/:id/sign': async ({ params, body }) => {
           const message = parseSignBody(body)
@@ -371,91 +433,39 @@ export class Coordinator {
             attempts: result.attempts
           }
         },
+        'GET /v1/members': async () => ({ members: this.cluster().members, pending: this.membership.pendingJoins() }),
+        'POST /v1/members/:id/approve': async ({ params }) => {
+          const member = await this.membership.approve(params.id ?? '').catch(membershipToApi)
+          return { peerId: member.peerId.toString(), approved: true }
+        },
+        'POST /v1/members/:id/reject': async ({ params }) => {
+          await this.membership.reject(params.id ?? '').catch(membershipToApi)
+          return { peerId: params.id, rejected: true }
+        },
+        'POST /v1/members/:id/remove': async ({ params }) => {
+          await this.membership.remove(params.id ?? '').catch(membershipToApi)
+          return { peerId: params.id, removed: true }
+        },
+        'GET /v1/invitations': async () => await this.invitations.list(),
+        'POST /v1/invitations': async ({ body }) => await this.invite(parseInvitationBody(body)),
         'GET /metrics': async () => new TextBody(await this.metrics.text())
       }
     })
     await writeFileAtomic(join(dataDir, API_INFO_FILE), JSON.stringify({ url: this.api.url, pid: process.pid }) + '\n', 0o600)
   }
 
+  /** A new invitation (its whole text is returned once and never stored), recorded as an event. */
+  async invite (opts: InvitationOptions): Promise<NewInvitation> {
+    const made = await this.invitations.create(opts).catch((err: unknown) => {
+      if (err instanceof InvitationError) throw new ApiError(400, 'bad_request', err.message)
+      throw err
+    })
+    await this.recordEvent(invitationEvent(made))
+    return made
+  }
+
   private members (): RosterMember[] {
     return this.roster.current?.roster.members ?? []
-  }
-
-  private async handleJoin (req: JoinRequest, ctx: CommandContext): Promise<JoinResponse> {
-    const peer = ctx.remotePeer
-    if (!isRosterMember(this.roster.current?.roster, peer)) this.checkToken(req.token)
-    let addrs: Multiaddr[]
-    try {
-      addrs = req.addrs.map(multiaddrFromBytes)
-    } catch (err) {
-      throw new CommandRefusedError(ErrorCode.BAD_REQUEST, (err as MalformedMessageError).message)
-    }
-    await this.changeRoster(async (current) => {
-      const existing = current.members.find(m => m.peerId.equals(peer))
-      if (existing === undefined) {
-        return { members: [...current.members, { peerId: peer, addrs, joinedAtMs: Date.now() }], event: EventKind.MEMBER_JOINED }
-      }
-      const same = existing.addrs.map(String).sort().join() === addrs.map(String).sort().join()
-      if (same || addrs.length === 0) return undefined
-      return { members: current.members.map(m => m.peerId.equals(peer) ? { ...m, addrs } : m), event: EventKind.MEMBER_ADDRS_CHANGED }
-    }, peer)
-    const signed = this.roster.current?.signed
-    if (signed === undefined) throw new CommandRefusedError(ErrorCode.INTERNAL, 'coordinator has no roster')
-    return { roster: signed }
-  }
-
-  private checkToken (presented: string): void {
-    if (presented === '') throw new CommandRefusedError(ErrorCode.BAD_TOKEN, 'a join token is required to join this cluster')
-    let token
-    try {
-      token = parseJoinToken(presented)
-    } catch (err) {
-      throw new CommandRefusedError(ErrorCode.BAD_TOKEN, (err as InvalidTokenError).message)
-    }
-    const expected = parseJoinToken(this.joinToken)
-    if (token.clusterId !== expected.clusterId || !token.coordinator.equals(expected.coordinator) || !tokenSecretMatches(token.secret, expected.secret)) {
-      throw new CommandRefusedError(ErrorCode.BAD_TOKEN, 'join token refused')
-    }
-  }
-
-  /**
-   * Applies one membership change as a new signed epoch, serialised with every other change:
-   * sign, store, then tell the cluster (event, gossip, direct push to each member).
-   */
-  private async changeRoster (
-    change: (current: RosterState) => Promise<{ members: RosterMember[], event: EventKind } | undefined>, subject: PeerId
-  ): Promise<void> {
-    const done = this.rosterWrites.then(async () => {
-      const current = this.roster.current?.roster
-      if (current === undefined) throw new CommandRefusedError(ErrorCode.INTERNAL, 'coordinator has no roster')
-      const next = await change(current)
-      if (next === undefined) return
-      const roster: RosterState = { ...current, epoch: current.epoch + 1, members: next.members, issuedAtMs: Date.now() }
-      await this.roster.apply(await signRoster(this.key, roster))
-      this.health.setMembers(roster.members.map(m => m.peerId.toString()))
-      await this.recordEvent({ kind: next.event, peerId: subject.toMultihash().bytes, epoch: roster.epoch })
-      this.log.info({ epoch: roster.epoch, members: roster.members.length, peer: subject.toString(), event: next.event }, 'roster changed')
-      void this.publishRoster()
-      this.pushRoster(subject)
-    })
-    this.rosterWrites = done.catch(() => {})
-    await done
-  }
-
-  private async publishRoster (): Promise<void> {
-    const signed = this.roster.current?.signed
-    if (signed !== undefined) await this.channels.publish('state', { roster: signed })
-  }
-
-  /** Delivers the new roster to every member over the command protocol, not only by gossip. */
-  private pushRoster (except: PeerId): void {
-    const signed = this.roster.current?.signed
-    if (signed === undefined) return
-    for (const member of this.members()) {
-      if (member.peerId.equals(except) || this.health.get(member.peerId.toString()).state === 'down') continue
-      sendCommand(this.libp2p, member.peerId, this.roster.clusterId, 'rosterUpdate', { roster: signed }, ROSTER_PUSH_TIMEOUT_MS)
-        .catch(err => { this.log.debug({ peer: member.peerId.toString(), err: (err as Error).message }, 'roster push failed') })
-    }
   }
 
   private async recordHealthChange (change: HealthChange): Promise<void> {
@@ -471,12 +481,7 @@ export class Coordinator {
   }
 
   private async appendEvent (fields: Partial<Event> & { kind: EventKind }): Promise<void> {
-    let event: Event | undefined
-    await this.store.appendEvent(seq => {
-      event = newEvent({ ...fields, seq })
-      return Event.encode(event)
-    })
-    if (event !== undefined) this.unpublished.push(event)
+    this.unpublished.push(await appendEventTo(this.store, fields))
     if (this.unpublished.length >= MAX_EVENTS_PER_BATCH) await this.publishEvents()
   }
 
@@ -533,7 +538,7 @@ export class Coordinator {
     await this.publishEvents()
     this.channels.stop()
     await this.libp2p.stop()
-    await this.rosterWrites
+    await this.membership.settled()
     await this.eventsWritten()
     await this.store.close()
   }
@@ -544,6 +549,29 @@ export async function readApiInfo (dataDir: string): Promise<{ url: string }> {
     return JSON.parse(await readFile(join(dataDir, API_INFO_FILE), 'utf8')) as { url: string }
   } catch {
     throw new DataDirError(`no running coordinator API recorded in ${dataDir} (${API_INFO_FILE} missing): is the coordinator started?`)
+  }
+}
+
+const MEMBERSHIP_STATUS: Record<MembershipError['code'], number> = { bad_request: 400, not_found: 404, conflict: 409, limit: 409 }
+
+function membershipToApi (err: unknown): never {
+  if (err instanceof MembershipError) throw new ApiError(MEMBERSHIP_STATUS[err.code], err.code, err.message)
+  throw err
+}
+
+/** `POST /v1/invitations` body: `{ ttlMs?, uses?, note? }`. */
+function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOptions {
+  const unknown = Object.keys(body).filter(k => !['ttlMs', 'uses', 'note'].includes(k))
+  if (unknown.length > 0) throw new ApiError(400, 'bad_request', `unknown field(s): ${unknown.join(', ')} (allowed: ttlMs, uses, note)`)
+  const { ttlMs, uses, note } = body
+  if (ttlMs !== undefined && typeof ttlMs !== 'number') throw new ApiError(400, 'bad_request', 'ttlMs must be a number of milliseconds')
+  if (uses !== undefined && typeof uses !== 'number') throw new ApiError(400, 'bad_request', 'uses must be a whole number')
+  if (note !== undefined && typeof note !== 'string') throw new ApiError(400, 'bad_request', 'note must be a string')
+  try {
+    return checkInvitationOptions({ ttlMs, uses, note })
+  } catch (err) {
+    if (err instanceof InvitationError) throw new ApiError(400, 'bad_request', err.message)
+    throw err
   }
 }
 

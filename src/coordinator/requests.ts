@@ -53,14 +53,19 @@ export function parseSignBody (body: Record<string, unknown> = {}): Uint8Array {
   return parseHex(body.message, 'message')
 }
 
+/** A holder's state in a key view: its health, or `removed` from the cluster (its share awaits a reshare). */
+export type HolderState = HealthState | 'removed'
+
 export interface KeyView {
   id: string
   scheme: string
   threshold: number
   parties: number
-  holders: Array<{ peerId: string, state: HealthState }>
-  /** ok: every holder up; degraded: some down but at least `threshold` up; unavailable: fewer. */
+  holders: Array<{ peerId: string, state: HolderState }>
+  /** ok: every holder up; degraded: some down or removed but at least `threshold` up; unavailable: fewer. */
   status: 'ok' | 'degraded' | 'unavailable'
+  /** Why the key needs attention, e.g. a removed holder whose share stays valid until a reshare. */
+  note?: string
   groupPublicKey: string
   xOnlyPublicKey?: string
   address?: string
@@ -68,9 +73,10 @@ export interface KeyView {
   createdAtMs: number
 }
 
-export function keyView (key: KeyRecord, health: (peerId: string) => HealthState, network: BitcoinNetwork): KeyView {
-  const holders = key.holders.map(peerId => ({ peerId, state: health(peerId) }))
+export function keyView (key: KeyRecord, state: (peerId: string) => HolderState, network: BitcoinNetwork): KeyView {
+  const holders = key.holders.map(peerId => ({ peerId, state: state(peerId) }))
   const up = holders.filter(h => h.state === 'up').length
+  const removed = holders.filter(h => h.state === 'removed').map(h => h.peerId)
   const described = describeGroupKey(key.scheme, Buffer.from(key.groupPublicKey, 'hex'), network)
   return {
     id: key.id,
@@ -79,6 +85,7 @@ export function keyView (key: KeyRecord, health: (peerId: string) => HealthState
     parties: key.holders.length,
     holders,
     status: up === holders.length ? 'ok' : up >= key.threshold ? 'degraded' : 'unavailable',
+    ...(removed.length > 0 ? { note: `reshare due: ${removed.join(', ')} ${removed.length === 1 ? 'was' : 'were'} removed from the cluster, and ${removed.length === 1 ? 'its share stays' : 'their shares stay'} valid until the key is reshared` } : {}),
     groupPublicKey: described.publicKey,
     ...(described.xOnlyPublicKey !== undefined ? { xOnlyPublicKey: described.xOnlyPublicKey, address: described.address, network } : {}),
     createdAtMs: key.createdAtMs

@@ -10,6 +10,7 @@ import { formatJoinToken, parseJoinToken, type JoinToken } from '../protocols/to
 import { loadOrCreateIdentity } from '../store/identity.js'
 import { Store } from '../store/store.js'
 import { GossipChannels } from './channels.js'
+import { HeartbeatFreshness } from '../protocols/freshness.js'
 import { DkgSessions } from './dkg-sessions.js'
 import { keyCommandHandlers } from './key-handlers.js'
 import { isRelayed, needsRelay } from './addresses.js'
@@ -53,6 +54,8 @@ const NONCE_SWEEP_MS = 10_000
 export const SPENT_MARKER_TTL_MS = 7 * 24 * 60 * 60_000
 /** A pending share with no key record this long after its keygen belongs to a keygen that failed. */
 export const PENDING_SHARE_TTL_MS = 30 * 60_000
+/** How long a first join that waits for the operator's approval keeps asking. */
+export const DEFAULT_APPROVAL_WAIT_MS = 60 * 60_000
 
 export interface NodeOptions {
   dataDir: string
@@ -82,6 +85,8 @@ export interface NodeOptions {
   joinToken?: string
   heartbeatIntervalMs?: number
   firstJoinTimeoutMs?: number
+  /** How long a first join waits for the operator's approval (`coordinator start --approve-joins`). */
+  approvalTimeoutMs?: number
   /** Unlocks the key store (key shares and nonces are sealed under it). */
   passphrase: string
   /** scrypt cost of a new key store; tests lower it. Default: DEFAULT_SCRYPT of src/crypto. */
@@ -120,6 +125,8 @@ export class MpcNode {
   private redialAt = 0
   private redialBackoff = REDIAL_BACKOFF_MS.first
   private readonly channels: GossipChannels
+  /** Members' heartbeats must be fresh here too, so that a replayed one is not forwarded. */
+  private readonly freshness = new HeartbeatFreshness()
   private readonly dkg: DkgSessions
   private keysHeld = 0
   private keysLost: string[] = []
@@ -147,6 +154,7 @@ export class MpcNode {
       clusterId: roster.clusterId,
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
+      heartbeatFreshness: this.freshness,
       hasSession: (id) => this.dkg.has(id),
       sessionParticipants: (id) => this.dkg.participants(id)
     }), {
@@ -327,6 +335,7 @@ export class MpcNode {
   private async join (token: JoinToken | undefined, signal: AbortSignal, firstJoin = false): Promise<void> {
     let backoff = JOIN_BACKOFF_MS.first
     let lastError: Error | undefined
+    let pending = false
     while (!signal.aborted) {
       try {
         await this.dialBootstrap(signal)
@@ -344,14 +353,24 @@ export class MpcNode {
           .catch(err => { this.log.debug({ err: (err as Error).message }, 'event catch-up failed') })
         return
       } catch (err) {
-        if (!(err instanceof CommandTransportError)) throw err
-        lastError = err
-        this.log.debug({ err: err.message, backoff }, 'coordinator not reachable yet')
+        if (err instanceof CommandRefusedError && err.code === ErrorCode.PENDING) {
+          // The operator approves joins: ask again until approved (or rejected, or stopped),
+          // however long the first-join deadline was.
+          if (!pending) this.log.warn({ peerId: this.peerId.toString() }, `waiting for the operator to approve this node: mpc-wallet members approve ${this.peerId.toString()}`)
+          if (!pending) signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.opts.approvalTimeoutMs ?? DEFAULT_APPROVAL_WAIT_MS)])
+          pending = true
+          lastError = err
+        } else {
+          if (!(err instanceof CommandTransportError)) throw err
+          lastError = err
+          this.log.debug({ err: err.message, backoff }, 'coordinator not reachable yet')
+        }
       }
       await sleep(backoff, undefined, { signal }).catch(() => {})
       backoff = Math.min(backoff * 2, JOIN_BACKOFF_MS.max)
     }
     if (this.stopping.signal.aborted) return
+    if (pending) throw new CommandRefusedError(ErrorCode.PENDING, `the operator did not approve this node (${this.peerId.toString()}) in time`)
     throw new CommandTransportError(`could not reach the coordinator ${this.roster.coordinator.toString()}: ${lastError?.message ?? 'no attempt finished'}`)
   }
 
@@ -381,7 +400,13 @@ export class MpcNode {
   }
 
   private async adoptRoster (verified: VerifiedRoster): Promise<void> {
+    const before = this.roster.current?.roster.members ?? []
     if (await this.roster.apply(verified)) {
+      // Members taken out of the cluster lose their connections here at once; the members-only
+      // gate refuses them from now on.
+      for (const gone of before.filter(m => !this.roster.admits(m.peerId) && !m.peerId.equals(this.peerId))) {
+        await this.libp2p.hangUp(gone.peerId).catch(() => {})
+      }
       // Every member's roster addresses, so that any of them can be reached by PeerId alone.
       for (const m of verified.roster.members) {
         if (!m.peerId.equals(this.peerId) && m.addrs.length > 0) await this.libp2p.peerStore.merge(m.peerId, { multiaddrs: m.addrs }).catch(() => {})

@@ -25,6 +25,12 @@ export const MAX_EVENTS_PER_BATCH = 64
 export const MAX_MEMBERS = 256
 export const MAX_ADDRS_PER_MEMBER = 16
 export const MAX_ADDR_BYTES = 256
+/**
+ * The largest encoded roster. A roster travels whole in a Join answer and a rosterUpdate command
+ * (MAX_COMMAND_BYTES) and in a gossip message on `state` (MAX_GOSSIP_BYTES.state); this leaves
+ * room for the signature and the envelopes. A change that would make it larger is refused.
+ */
+export const MAX_ROSTER_BYTES = 60 * 1024
 export const MAX_CLUSTER_ID_LENGTH = 64
 export const MAX_TOKEN_LENGTH = 256
 export const MAX_SESSION_ID_LENGTH = 128

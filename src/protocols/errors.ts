@@ -20,6 +20,7 @@ export type GossipRejectReason =
   | 'bad-signature'
   | 'unknown-session'
   | 'not-participant'
+  | 'stale'
 
 export class GossipValidationError extends Error {
   override name = 'GossipValidationError'

@@ -4,6 +4,7 @@ import { peerIdFromBytes } from './ids.js'
 import { EventKind, GossipMessage, Health, type Event, type Heartbeat, type RoundMessage, type StateDigest } from './messages.js'
 import { isRosterMember, openSignedRoster, RosterVerificationError, type RosterState, type VerifiedRoster } from './roster.js'
 import type { Channel } from './topics.js'
+import type { HeartbeatFreshness } from './freshness.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** A gossip message that passed validation, typed by the channel it came on. */
@@ -28,6 +29,8 @@ export interface GossipContext {
   hasSession: (sessionId: string) => boolean
   /** The participants of a session this node takes part in (PeerId strings), if it knows them. */
   sessionParticipants?: (sessionId: string) => readonly string[] | undefined
+  /** Per-sender freshness of heartbeats: a replayed or old one is ignored (not forwarded, not acted on). */
+  heartbeatFreshness?: HeartbeatFreshness
 }
 
 export function encodeGossip (clusterId: string, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'events' | 'round' | 'digest'>>): Uint8Array {
@@ -76,6 +79,8 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
       const hb = msg.heartbeat ?? reject('wrong-channel', 'heartbeats carries only heartbeats')
       if (hb.softwareVersion.length > MAX_VERSION_STRING_LENGTH) reject('malformed', 'software version too long')
       requireAuthorMember(author, ctx)
+      const stale = ctx.heartbeatFreshness?.check(author.toString(), hb)
+      if (stale !== undefined) ignore('stale', `heartbeat ${hb.seq} of ${author.toString()} is ${stale}`)
       return hb as GossipBodies[C]
     }
     case 'state': {

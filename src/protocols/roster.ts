@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { concat } from 'uint8arrays/concat'
 import { fromString } from 'uint8arrays/from-string'
-import { MAX_ADDRS_PER_MEMBER, MAX_MEMBERS, ROSTER_SIGNATURE_DOMAIN } from './constants.js'
+import { MAX_ADDR_BYTES, MAX_ADDRS_PER_MEMBER, MAX_MEMBERS, MAX_ROSTER_BYTES, ROSTER_SIGNATURE_DOMAIN } from './constants.js'
 import { MalformedMessageError } from './errors.js'
 import { multiaddrFromBytes, peerIdFromBytes, peerIdToBytes } from './ids.js'
 import { Roster, SignedRoster } from './messages.js'
@@ -36,13 +36,13 @@ export class RosterVerificationError extends Error {
   override name = 'RosterVerificationError'
 }
 
-function signedBytes (rosterBytes: Uint8Array): Uint8Array {
-  return concat([fromString(ROSTER_SIGNATURE_DOMAIN), rosterBytes])
+/** A roster change would break a bound every member relies on to decode and carry the roster. */
+export class RosterBoundsError extends Error {
+  override name = 'RosterBoundsError'
 }
 
-/** Encodes and signs a roster with the coordinator's identity key. */
-export async function signRoster (key: PrivateKey, roster: RosterState): Promise<VerifiedRoster> {
-  const rosterBytes = Roster.encode({
+function encodeRoster (roster: RosterState): Uint8Array {
+  return Roster.encode({
     clusterId: roster.clusterId,
     epoch: roster.epoch,
     coordinator: peerIdToBytes(roster.coordinator),
@@ -53,6 +53,32 @@ export async function signRoster (key: PrivateKey, roster: RosterState): Promise
     })),
     issuedAtMs: roster.issuedAtMs
   })
+}
+
+/**
+ * Checks a roster before it is signed: members (at most `maxMembers`, never above MAX_MEMBERS,
+ * which is what a roster decodes with), addresses per member and bytes per address, and the
+ * encoded size (MAX_ROSTER_BYTES). Throws RosterBoundsError saying which bound and by how much.
+ */
+export function checkRosterBounds (roster: RosterState, maxMembers = MAX_MEMBERS): void {
+  const cap = Math.min(maxMembers, MAX_MEMBERS)
+  if (roster.members.length > cap) throw new RosterBoundsError(`the cluster is full: ${cap} members at most`)
+  for (const m of roster.members) {
+    if (m.addrs.length > MAX_ADDRS_PER_MEMBER) throw new RosterBoundsError(`${m.peerId.toString()} advertises ${m.addrs.length} addresses; at most ${MAX_ADDRS_PER_MEMBER}`)
+    const long = m.addrs.find(a => a.bytes.length > MAX_ADDR_BYTES)
+    if (long !== undefined) throw new RosterBoundsError(`an address of ${m.peerId.toString()} is ${long.bytes.length} bytes; at most ${MAX_ADDR_BYTES}`)
+  }
+  const size = encodeRoster(roster).length
+  if (size > MAX_ROSTER_BYTES) throw new RosterBoundsError(`the roster would be ${size} bytes, over its limit of ${MAX_ROSTER_BYTES}: members must advertise fewer or shorter addresses (--announce)`)
+}
+
+function signedBytes (rosterBytes: Uint8Array): Uint8Array {
+  return concat([fromString(ROSTER_SIGNATURE_DOMAIN), rosterBytes])
+}
+
+/** Encodes and signs a roster with the coordinator's identity key. */
+export async function signRoster (key: PrivateKey, roster: RosterState): Promise<VerifiedRoster> {
+  const rosterBytes = encodeRoster(roster)
   const signature = await key.sign(signedBytes(rosterBytes))
   return { roster, signed: { roster: rosterBytes, signature } }
 }
