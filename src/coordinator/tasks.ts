@@ -1,11 +1,11 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { randomBytes } from 'node:crypto'
 import {
-  aggregateSignature, BlameError, CryptoInputError, decodePublic, isScheme, participantIdentifier, SCHEMES,
+  aggregateSignature, BlameError, CryptoInputError, decodePublic, isScheme, isValidNonceCommitment, participantIdentifier, SCHEMES,
   validateMessage, validateThreshold, type Scheme
 } from '../crypto/index.js'
 import { sendCommand, type CommandKind, type CommandRequests, type CommandResponses } from '../protocols/command.js'
-import { CommandRefusedError } from '../protocols/errors.js'
+import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../protocols/errors.js'
 import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode, EventKind, type Event, type NonceCommitment } from '../protocols/messages.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
@@ -20,10 +20,20 @@ const MAX_CACHED_KEYS = 1024
 
 export type TaskErrorCode = 'bad_request' | 'not_found' | 'unavailable' | 'failed'
 
-/** A task that could not run or did not succeed; `culprits` are the peers blamed, if any. */
+/** What one member said of others, on its word alone: recorded, never counted as proof (invariant 10). */
+export interface Claim {
+  claimant: string
+  accused: string[]
+  reason: string
+}
+
+/**
+ * A task that could not run or did not succeed. `culprits` are only the peers the coordinator
+ * proved at fault by its own checks; `claims` are what members said of each other, unproven.
+ */
 export class TaskError extends Error {
   override name = 'TaskError'
-  constructor (readonly code: TaskErrorCode, message: string, readonly culprits: string[] = []) {
+  constructor (readonly code: TaskErrorCode, message: string, readonly culprits: string[] = [], readonly claims: Claim[] = []) {
     super(message)
   }
 }
@@ -67,13 +77,68 @@ function newSessionId (): string {
 const bytesOf = (peerIds: string[]): Uint8Array[] => peerIds.map(p => peerIdFromString(p).toMultihash().bytes)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
-/** Who to blame for a failed command: the culprits a peer named, or the peer itself when it did not answer. */
-function blameOf (peer: string, err: unknown): { culprits: string[], reason: string } {
+/** The most of a peer's own words (an error message it sent) kept in an event or a task error. */
+const MAX_PEER_TEXT = 512
+/** The most of a failure's summary kept in an event's `detail`. */
+const MAX_DETAIL = 512
+
+const peerText = (err: unknown): string => (err as Error).message.slice(0, MAX_PEER_TEXT)
+
+/** What the coordinator's own check of one failed command shows. */
+export type FailureVerdict =
+  /** Proof against the peer: it gave no answer by the deadline, or one that does not decode. */
+  | { kind: 'proven', reason: string }
+  /** The peer refused and named others (BLAME, TIMEOUT): its claim against them, not evidence. */
+  | { kind: 'claim', accused: string[], reason: string }
+  /**
+   * The peer refused without naming anyone, or the failure arose on this side: no evidence against
+   * it. A refusal can be caused by others (a co-signer's bad commitment, a coordinator restart
+   * that lost a session), so it only takes the peer out of the request at hand.
+   */
+  | { kind: 'refused', reason: string }
+
+/**
+ * Classifies a failed command to `peer` (invariant 10: blame follows evidence). Only peers among
+ * `within` (the session's participants) can be accused; anything else a peer names is dropped.
+ */
+export function judgeFailure (peer: string, err: unknown, within: readonly string[]): FailureVerdict {
+  if (err instanceof CommandTransportError) return { kind: 'proven', reason: `${peer} did not answer: ${peerText(err)}` }
+  if (err instanceof MalformedMessageError) return { kind: 'proven', reason: `${peer} answered with a malformed response: ${peerText(err)}` }
   if (err instanceof CommandRefusedError) {
-    if (err.code === ErrorCode.BLAME || err.code === ErrorCode.TIMEOUT) return { culprits: err.culprits.length > 0 ? err.culprits : [peer], reason: err.message }
-    return { culprits: [peer], reason: `${peer} refused: ${err.message}` }
+    const accused = [...new Set(err.culprits)].filter(c => c !== peer && within.includes(c))
+    if (accused.length > 0 && err.code === ErrorCode.BLAME) return { kind: 'claim', accused, reason: `${peer} claims ${accused.join(', ')} misbehaved: ${peerText(err)}` }
+    if (accused.length > 0 && err.code === ErrorCode.TIMEOUT) return { kind: 'claim', accused, reason: `${peer} claims it received nothing from ${accused.join(', ')}: ${peerText(err)}` }
+    return { kind: 'refused', reason: `${peer} refused (${err.code}): ${peerText(err)}` }
   }
-  return { culprits: [peer], reason: `${peer} did not answer: ${(err as Error).message}` }
+  return { kind: 'refused', reason: `command to ${peer} failed on the coordinator: ${peerText(err)}` }
+}
+
+/** Why a round-one answer cannot go into the commitment list, or undefined if it can (RFC 9591 5.1). */
+export function commitmentProblem (scheme: Scheme, commitment: NonceCommitment | undefined, identifier: string): string | undefined {
+  if (commitment === undefined) return 'sent no commitment'
+  if (commitment.identifier !== identifier) return 'committed under a wrong identifier'
+  if (!isValidNonceCommitment(scheme, commitment)) return 'sent a commitment that is not a pair of valid points'
+  return undefined
+}
+
+/** One failed session: what the coordinator proved, what members claimed, and what else went wrong. */
+interface Failure {
+  /** Culprits by the coordinator's own checks, each with its reason. */
+  proven: Array<{ peer: string, reason: string }>
+  claims: Claim[]
+  /** Refusals and other failures that prove nothing against anyone. */
+  notes: string[]
+}
+
+const noFailure = (): Failure => ({ proven: [], claims: [], notes: [] })
+const isFailure = (f: Failure): boolean => f.proven.length > 0 || f.claims.length > 0 || f.notes.length > 0
+const culpritsOf = (f: Failure): string[] => [...new Set(f.proven.map(p => p.peer))]
+const summary = (f: Failure): string => [...f.proven.map(p => p.reason), ...f.claims.map(c => c.reason), ...f.notes].join('; ')
+
+function addVerdict (failure: Failure, peer: string, verdict: FailureVerdict): void {
+  if (verdict.kind === 'proven') failure.proven.push({ peer, reason: verdict.reason })
+  else if (verdict.kind === 'claim') failure.claims.push({ claimant: peer, accused: verdict.accused, reason: verdict.reason })
+  else failure.notes.push(verdict.reason)
 }
 
 /**
@@ -150,8 +215,9 @@ export class Tasks {
     let ok: Map<string, CommandResponses['keygen']>
     let failed: Map<string, unknown>
     try {
-      // The first member to name a culprit ends the session for everyone: the others would only
-      // wait out the deadline for messages that will not come, and then blame the wrong peers.
+      // The first member to claim misbehaviour ends the session for everyone: the others would
+      // only wait out the deadline for messages that will not come, and then accuse the wrong peers.
+      // The keygen fails on a claim (nothing unproven is recorded as a key), but the claim names no culprit.
       let aborted = false
       const abortOnBlame = (err: unknown): void => {
         if (aborted || !(err instanceof CommandRefusedError) || err.code !== ErrorCode.BLAME) return
@@ -165,20 +231,19 @@ export class Tasks {
       this.keygens.delete(sessionId)
     }
 
-    let failure: { culprits: string[], reason: string } | undefined
+    let failure: Failure | undefined
     if (failed.size > 0) {
-      const all = [...failed].map(([peer, err]) => ({ peer, err, ...blameOf(peer, err) }))
-      // A member's proof of misbehaviour outranks timeouts and aborts, which it causes.
-      const blamed = all.filter(b => b.err instanceof CommandRefusedError && b.err.code === ErrorCode.BLAME)
-      const counted = blamed.length > 0 ? blamed : all
-      failure = { culprits: [...new Set(counted.flatMap(b => b.culprits))], reason: counted.map(b => b.reason).join('; ') }
+      failure = noFailure()
+      for (const [peer, err] of failed) addVerdict(failure, peer, judgeFailure(peer, err, participants))
     } else {
       failure = this.disagreement(participants, ok) ?? await this.uncountersigned(keyId, sessionId, participants, ok)
     }
     if (failure !== undefined) {
       await this.fanOut(participants, 'keyCommit', () => ({ keyId, sessionId, commit: false }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
       await this.fail('keygen', sessionId, keyId, failure)
-      throw new TaskError('failed', `keygen failed: ${failure.reason}`, failure.culprits)
+      const culprits = culpritsOf(failure)
+      const proof = culprits.length > 0 ? '' : failure.claims.length > 0 ? ' (no culprit proven; members\' claims follow)' : ' (no culprit proven)'
+      throw new TaskError('failed', `keygen failed${proof}: ${summary(failure)}`, culprits, failure.claims)
     }
 
     const first = ok.get(participants[0]!)!
@@ -195,42 +260,78 @@ export class Tasks {
 
   /**
    * The agreement step: every member must report the same group key, public package and
-   * round-1 transcript. Where members saw different round-1 messages from one participant,
-   * that participant equivocated and is named.
+   * round-1 transcript. A disagreement fails the keygen, but names no culprit: what a member
+   * reports having received is its word, not proof (it can lie about it), so what can be
+   * inferred from the reports is recorded as claims.
    */
-  private disagreement (participants: string[], answers: Map<string, CommandResponses['keygen']>): { culprits: string[], reason: string } | undefined {
+  private disagreement (participants: string[], answers: Map<string, CommandResponses['keygen']>): Failure | undefined {
     const all = participants.map(p => answers.get(p)!)
     const same = (f: (a: CommandResponses['keygen']) => Uint8Array): boolean => all.every(a => hex(f(a)) === hex(f(all[0]!)))
     if (same(a => a.transcriptHash) && same(a => a.groupPublicKey) && same(a => a.publicPackage)) return undefined
-    const equivocators = participants.filter((_, j) => new Set(all.map(a => hex(a.round1Digests[j] ?? new Uint8Array()))).size > 1)
-    if (equivocators.length > 0) return { culprits: equivocators, reason: `equivocation: members received different round-1 messages from ${equivocators.join(', ')}` }
-    const counts = new Map<string, number>()
-    for (const a of all) counts.set(hex(a.groupPublicKey), (counts.get(hex(a.groupPublicKey)) ?? 0) + 1)
-    const majority = [...counts].sort((x, y) => y[1] - x[1])[0]![0]
-    const odd = participants.filter(p => hex(answers.get(p)!.groupPublicKey) !== majority)
-    return { culprits: odd, reason: `members derived different group keys: ${odd.join(', ')} disagree with the rest` }
+    const failure = noFailure()
+    const digestOf = (reporter: string, j: number): string => hex(answers.get(reporter)!.round1Digests[j] ?? new Uint8Array())
+
+    // Equivocation as the reports show it: a member whose digest of participant j's round-1
+    // message differs from the digest j reports of its own message says j sent it something else.
+    const accusedBy = new Map<string, string[]>()
+    participants.forEach((suspect, j) => {
+      if (new Set(participants.map(p => digestOf(p, j))).size <= 1) return
+      for (const claimant of participants) {
+        if (claimant !== suspect && digestOf(claimant, j) !== digestOf(suspect, j)) accusedBy.set(claimant, [...accusedBy.get(claimant) ?? [], suspect])
+      }
+    })
+    for (const [claimant, accused] of accusedBy) {
+      failure.claims.push({ claimant, accused, reason: `${claimant} reports round-1 messages from ${accused.join(', ')} other than they report sending (equivocation, or a false report)` })
+    }
+    if (failure.claims.length > 0) return failure
+
+    // Otherwise a vote: a strict majority of members on one group key stands against the rest.
+    const groups = new Map<string, string[]>()
+    for (const p of participants) groups.set(hex(answers.get(p)!.groupPublicKey), [...groups.get(hex(answers.get(p)!.groupPublicKey)) ?? [], p])
+    const [majorityKey, majority] = [...groups].sort((x, y) => y[1].length - x[1].length)[0]!
+    const odd = participants.filter(p => hex(answers.get(p)!.groupPublicKey) !== majorityKey)
+    if (odd.length === 0) {
+      failure.notes.push('members derived the same group key but different public packages or transcripts')
+    } else if (majority.length * 2 > participants.length) {
+      for (const claimant of majority) failure.claims.push({ claimant, accused: odd, reason: `${claimant}, with the majority, derived a group key that ${odd.join(', ')} did not` })
+    } else {
+      failure.notes.push(`members derived different group keys and no majority agrees: ${[...groups.values()].map(g => g.join(', ')).join(' | ')}`)
+    }
+    return failure
   }
 
-  /** Every holder must sign the agreement with its identity key; a missing or bad signature names it. */
-  private async uncountersigned (keyId: string, sessionId: string, participants: string[], answers: Map<string, CommandResponses['keygen']>): Promise<{ culprits: string[], reason: string } | undefined> {
+  /** Every holder must sign the agreement with its identity key; a missing or bad signature (checked here) names it. */
+  private async uncountersigned (keyId: string, sessionId: string, participants: string[], answers: Map<string, CommandResponses['keygen']>): Promise<Failure | undefined> {
     const first = answers.get(participants[0]!)!
     const agreed = agreementBytes(this.deps.clusterId(), keyId, sessionId, first.groupPublicKey, first.transcriptHash)
-    const bad: string[] = []
+    const failure = noFailure()
     for (const p of participants) {
       const signature = answers.get(p)!.agreementSignature
       const key = peerIdFromString(p).publicKey
       const ok = key !== undefined && signature.length === 64 && await Promise.resolve(key.verify(agreed, signature)).catch(() => false)
-      if (!ok) bad.push(p)
+      if (!ok) failure.proven.push({ peer: p, reason: `no valid agreement signature from ${p}` })
     }
-    return bad.length === 0 ? undefined : { culprits: bad, reason: `no valid agreement signature from ${bad.join(', ')}` }
+    return isFailure(failure) ? failure : undefined
   }
 
-  private async fail (operation: string, sessionId: string, keyId: string, failure: { culprits: string[], reason: string }): Promise<void> {
-    for (const culprit of failure.culprits) {
-      await this.deps.record({ kind: EventKind.BLAME, operation, sessionId, keyId, peerId: peerIdFromString(culprit).toMultihash().bytes, detail: failure.reason.slice(0, 512) })
+  /**
+   * Records a failed session: a BLAME per culprit the coordinator proved, a BLAME_CLAIM per
+   * member's claim (the claimant in `peerId`, the peers it named in `accused`), then SESSION_FAILED
+   * with the proven culprits only.
+   */
+  private async fail (operation: string, sessionId: string, keyId: string, failure: Failure): Promise<void> {
+    for (const { peer, reason } of failure.proven) {
+      await this.deps.record({ kind: EventKind.BLAME, operation, sessionId, keyId, peerId: peerIdFromString(peer).toMultihash().bytes, detail: reason.slice(0, MAX_DETAIL) })
     }
-    await this.deps.record({ kind: EventKind.SESSION_FAILED, operation, sessionId, keyId, detail: failure.reason.slice(0, 512), culprits: bytesOf(failure.culprits) })
-    this.deps.log.warn({ operation, sessionId, keyId, culprits: failure.culprits, reason: failure.reason }, 'session failed')
+    for (const claim of failure.claims) {
+      await this.deps.record({
+        kind: EventKind.BLAME_CLAIM, operation, sessionId, keyId, peerId: peerIdFromString(claim.claimant).toMultihash().bytes, accused: bytesOf(claim.accused), detail: claim.reason.slice(0, MAX_DETAIL)
+      })
+    }
+    const culprits = culpritsOf(failure)
+    const reason = summary(failure)
+    await this.deps.record({ kind: EventKind.SESSION_FAILED, operation, sessionId, keyId, detail: reason.slice(0, MAX_DETAIL), culprits: bytesOf(culprits) })
+    this.deps.log.warn({ operation, sessionId, keyId, culprits, claims: failure.claims, reason }, 'session failed')
   }
 
   async sign (keyId: string, message: Uint8Array): Promise<SignResult> {
@@ -242,7 +343,10 @@ export class Tasks {
     }
     const pub = this.publicPackage(key)
     const identifierOf = new Map(key.holders.map((h, i) => [h, participantIdentifier(key.scheme, i + 1)]))
+    /** Out of this request: proven culprits, and holders that refused (no evidence against them). */
     const excluded = new Set<string>()
+    /** Proven culprits only (invariant 10). */
+    const blamed = new Set<string>()
     const roundTimeout = this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS
     const rank: Record<HealthState, number> = { up: 0, suspect: 1, down: 2 }
 
@@ -260,24 +364,34 @@ export class Tasks {
       const started = performance.now()
       const [round1] = await Promise.all([this.fanOut(signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout), startedEvent])
       const round1Ms = performance.now() - started
-      if (round1.failed.size > 0) {
-        await this.retryAfter('sign', sessionId, keyId, round1.failed, excluded, signers)
+      // Every commitment is checked here, where it arrives: one bad point would otherwise make
+      // every honest co-signer refuse round two, and the refusals would hide who sent it.
+      const failure1 = noFailure()
+      const out1 = new Set(round1.failed.keys())
+      for (const [peer, err] of round1.failed) addVerdict(failure1, peer, judgeFailure(peer, err, signers))
+      for (const [peer, answer] of round1.ok) {
+        const problem = commitmentProblem(key.scheme, answer.commitment, identifierOf.get(peer)!)
+        if (problem === undefined) continue
+        failure1.proven.push({ peer, reason: `${peer} ${problem}` })
+        out1.add(peer)
+      }
+      if (out1.size > 0) {
+        // Whoever answered holds nonces for this session: they are discarded (the culprit's too).
+        await this.retryAfter('sign', sessionId, keyId, failure1, out1, excluded, blamed, [...round1.ok.keys()])
         continue
       }
-      // In identifier order, as RFC 9591 encodes the commitment list.
+      // In identifier order, as RFC 9591 encodes the commitment list: one per signer, since each
+      // answer carries one commitment under that signer's own (distinct) identifier.
       const commitments: NonceCommitment[] = signers.map(s => round1.ok.get(s)!.commitment!)
-      const wrongId = signers.find(s => round1.ok.get(s)!.commitment?.identifier !== identifierOf.get(s))
-      if (wrongId !== undefined) {
-        await this.retryAfter('sign', sessionId, keyId, new Map([[wrongId, new CommandRefusedError(ErrorCode.BAD_REQUEST, 'commitment under a wrong identifier')]]), excluded, signers)
-        continue
-      }
 
       // RFC 9591 5.2, round two: each signer signs over the same commitment list.
       const round2Start = performance.now()
       const round2 = await this.fanOut(signers, 'signShare', () => ({ keyId, sessionId, message, commitments }), roundTimeout)
       const round2Ms = performance.now() - round2Start
       if (round2.failed.size > 0) {
-        await this.retryAfter('sign', sessionId, keyId, round2.failed, excluded, [])
+        const failure2 = noFailure()
+        for (const [peer, err] of round2.failed) addVerdict(failure2, peer, judgeFailure(peer, err, signers))
+        await this.retryAfter('sign', sessionId, keyId, failure2, new Set(round2.failed.keys()), excluded, blamed, [])
         continue
       }
       const shares: Record<string, Uint8Array> = {}
@@ -295,23 +409,31 @@ export class Tasks {
         return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts: attempt }
       } catch (err) {
         if (!(err instanceof BlameError)) throw err
-        await this.fail('sign', sessionId, keyId, { culprits: err.culprits, reason: `invalid signature share from ${err.culprits.join(', ')}` })
-        err.culprits.forEach(c => excluded.add(c))
+        // Proven here: each culprit's share fails RFC 9591 share verification.
+        const proven = err.culprits.map(peer => ({ peer, reason: `invalid signature share from ${peer}` }))
+        await this.fail('sign', sessionId, keyId, { proven, claims: [], notes: [] })
+        err.culprits.forEach(c => { excluded.add(c); blamed.add(c) })
         if (err.culprits.length === 0) break
       }
     }
     const healthy = key.holders.filter(h => !excluded.has(h) && this.deps.health(h) !== 'down').length
-    const reason = `cannot sign with key ${keyId}: ${healthy} usable holders, ${key.threshold} needed` + (excluded.size > 0 ? ` (excluded after failures: ${[...excluded].join(', ')})` : '')
-    throw new TaskError('unavailable', reason, [...excluded])
+    const refused = [...excluded].filter(h => !blamed.has(h))
+    const reason = `cannot sign with key ${keyId}: ${healthy} usable holders, ${key.threshold} needed` +
+      (blamed.size > 0 ? ` (excluded as proven at fault: ${[...blamed].join(', ')})` : '') +
+      (refused.length > 0 ? ` (excluded after refusing, not blamed: ${refused.join(', ')})` : '')
+    throw new TaskError('unavailable', reason, [...blamed])
   }
 
-  /** Records a failed attempt, excludes who failed, and discards the nonces the others committed. */
-  private async retryAfter (operation: string, sessionId: string, keyId: string, failed: Map<string, unknown>, excluded: Set<string>, committed: string[]): Promise<void> {
-    const blames = [...failed].map(([peer, err]) => blameOf(peer, err))
-    const culprits = [...failed.keys()]
-    culprits.forEach(c => excluded.add(c))
-    await this.fail(operation, sessionId, keyId, { culprits, reason: blames.map(b => b.reason).join('; ') })
-    const others = committed.filter(p => !failed.has(p))
-    if (others.length > 0) await this.fanOut(others, 'abort', () => ({ sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
+  /**
+   * Records a failed attempt, takes `out` out of the rest of this request (blaming only the
+   * proven culprits), and discards the nonces that `committed` hold for the session.
+   */
+  private async retryAfter (
+    operation: string, sessionId: string, keyId: string, failure: Failure, out: Set<string>, excluded: Set<string>, blamed: Set<string>, committed: string[]
+  ): Promise<void> {
+    out.forEach(p => excluded.add(p))
+    culpritsOf(failure).forEach(p => blamed.add(p))
+    await this.fail(operation, sessionId, keyId, failure)
+    if (committed.length > 0) await this.fanOut(committed, 'abort', () => ({ sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
   }
 }
