@@ -223,7 +223,7 @@ export class Coordinator {
   private readonly freshness = new HeartbeatFreshness()
   private readonly healthOf = (peerId: string): HealthState => this.health.get(peerId).state
   /** A key holder as the key views show it: its health, or `removed` once the operator took it out. */
-  private readonly holderState = (peerId: string): HolderState => this.membership.isDenied(peerId) ? 'removed' : this.healthOf(peerId)
+  private readonly holderState = (peerId: string): HolderState => this.membership.isRemoved(peerId) ? 'removed' : this.healthOf(peerId)
 
   private constructor (
     readonly libp2p: MpcLibp2p,
@@ -336,11 +336,11 @@ export class Coordinator {
       const apiToken = await readSecretFile(opts.dataDir, API_TOKEN_FILE)
       // Relay reservations only for roster members (read at each request, so new members are served).
       const book = new RosterBook(store, cluster.clusterId, peerIdFromPrivateKey(key))
-      // Removed and rejected peers are refused at the gate (after Noise proves who they are).
+      // Removed members are refused at the gate (after Noise proves who they are).
       const libp2p = await createPeer({
         privateKey: key, clusterId: cluster.clusterId, listen, announce, noAnnounce: opts.noAnnounce,
         relayServer: { isAllowed: (peer) => book.admits(peer) },
-        admits: (peer) => coordinator?.membership.isDenied(peer) === true ? false : undefined
+        admits: (peer) => coordinator?.membership.isRemoved(peer) === true ? false : undefined
       })
       if (libp2p.peerId.toString() !== cluster.coordinator) {
         await libp2p.stop()
@@ -579,6 +579,10 @@ const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_f
 
 /** A task failure as the API reports it: a JSON error with the culprits, never a bare 500. */
 function taskToApi (err: unknown): never {
-  if (err instanceof TaskError) throw new ApiError(TASK_STATUS[err.code], err.code, err.message, err.culprits.length > 0 ? { culprits: err.culprits } : undefined)
+  if (err instanceof TaskError) {
+    // Culprits are what the coordinator proved; claims are what members said of each other.
+    const details = { ...(err.culprits.length > 0 ? { culprits: err.culprits } : {}), ...(err.claims.length > 0 ? { claims: err.claims } : {}) }
+    throw new ApiError(TASK_STATUS[err.code], err.code, err.message, Object.keys(details).length > 0 ? details : undefined)
+  }
   throw err
 }

@@ -111,9 +111,12 @@ export class Membership {
     return this.pending.has(peer.toString())
   }
 
-  /** Removed or rejected: refused at the connection gate, at Join, at the relay. */
-  isDenied (peer: PeerId | string): boolean {
-    return this.denied.has(peer.toString())
+  /**
+   * Removed by the operator: refused at the connection gate and the relay, and shown as removed in
+   * its keys. (A rejected join is refused at Join, with the reason; the stranger guard then drops it.)
+   */
+  isRemoved (peer: PeerId | string): boolean {
+    return this.denied.get(peer.toString())?.reason === 'removed'
   }
 
   private isMember (peer: PeerId): boolean {

@@ -197,6 +197,10 @@ export class Tasks {
       if (unknown.length > 0) throw new TaskError('bad_request', `not cluster members: ${unknown.join(', ')}`)
       if (new Set(req.members).size !== req.members.length) throw new TaskError('bad_request', 'members are listed twice')
       if (req.parties !== req.members.length) throw new TaskError('bad_request', `parties is ${req.parties} but ${req.members.length} members are named`)
+      // Holders only among members the operator admitted and that are up now: a key is made once,
+      // and a holder that is down (or a peer that never ran) would leave it short from the start.
+      const notUp = req.members.filter(m => this.deps.health(m) !== 'up')
+      if (notUp.length > 0) throw new TaskError('unavailable', `not up now: ${notUp.join(', ')}`)
       participants = [...req.members]
     } else {
       participants = roster.filter(m => this.deps.health(m) === 'up')
