@@ -3,7 +3,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MalformedMessageError } from '../../src/protocols/errors.js'
-import { isRosterMember, openSignedRoster, RosterVerificationError, signRoster, type RosterState } from '../../src/protocols/roster.js'
+import { checkRosterBounds, isRosterMember, openSignedRoster, RosterBoundsError, RosterVerificationError, signRoster, type RosterState } from '../../src/protocols/roster.js'
+import { MAX_ADDR_BYTES, MAX_COMMAND_BYTES, MAX_MEMBERS } from '../../src/protocols/constants.js'
 import type { SignedRoster } from '../../src/protocols/messages.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
@@ -126,5 +127,41 @@ describe('signRoster / openSignedRoster', () => {
     const { signed } = await signRoster(key, duplicate)
     await expect(openSignedRoster(signed, { clusterId: CLUSTER, coordinator })).rejects.toThrow(MalformedMessageError)
     await expect(openSignedRoster(signed, { clusterId: CLUSTER, coordinator })).rejects.toThrow(/twice/)
+  })
+})
+
+describe('roster bounds, checked before a change is signed', () => {
+  /** A member advertising `addrs` addresses of about `bytes` bytes each (a long DNS name). */
+  async function member (addrs: number, bytes: number): Promise<RosterState['members'][number]> {
+    const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const host = 'h'.repeat(Math.max(1, bytes - 6)) // dns4 code, length varint, tcp code and port: 6 bytes
+    return { peerId, addrs: Array.from({ length: addrs }, (_, i) => multiaddr(`/dns4/${host}/tcp/${4000 + i}`)), joinedAtMs: 1 }
+  }
+
+  it('refuses 16 members with 16 long addresses each: that roster would not fit a Join answer or a gossip message', async () => {
+    const members = await Promise.all(Array.from({ length: 16 }, async () => await member(16, MAX_ADDR_BYTES)))
+    const big = { ...roster, members }
+    expect(() => { checkRosterBounds(big) }).toThrow(RosterBoundsError)
+    expect(() => { checkRosterBounds(big) }).toThrow(/roster would be \d+ bytes, over its limit of 61440/)
+    // What the check prevents: the signed roster is larger than a command or a gossip message may be.
+    const signed = await signRoster(key, big)
+    expect(signed.signed.roster.length).toBeGreaterThan(MAX_COMMAND_BYTES)
+  })
+
+  it('refuses a 257th member, and a roster at the cap (256 members) still decodes, so the coordinator restarts with it', async () => {
+    const members = await Promise.all(Array.from({ length: MAX_MEMBERS }, async () => await member(2, 20)))
+    const full = { ...roster, members }
+    checkRosterBounds(full)
+    const reopened = await openSignedRoster((await signRoster(key, full)).signed, { clusterId: CLUSTER, coordinator })
+    expect(reopened.roster.members).toHaveLength(MAX_MEMBERS)
+    const oneMore = await member(1, 20)
+    expect(() => { checkRosterBounds({ ...full, members: [...members, oneMore] }) }).toThrow(/cluster is full: 256 members at most/)
+    expect(() => { checkRosterBounds(full, 10) }).toThrow(/cluster is full: 10 members at most/)
+  })
+
+  it('refuses too many or too long addresses for one member', async () => {
+    expect(() => { checkRosterBounds({ ...roster, members: [roster.members[0]!, { ...roster.members[1]!, addrs: Array.from({ length: 17 }, (_, i) => multiaddr(`/ip4/10.0.0.1/tcp/${i + 1}`)) }] }) }).toThrow(/17 addresses; at most 16/)
+    const long = await member(1, 300)
+    expect(() => { checkRosterBounds({ ...roster, members: [long] }) }).toThrow(/bytes; at most 256/)
   })
 })
