@@ -134,7 +134,7 @@ describe('state sync: every member converges on the coordinator\'s records', () 
       })
       await node.libp2p.peerStore.merge(rogue.peerId, { multiaddrs: rogue.getMultiaddrs() })
       const refusedBefore = node.sync.counters.refused
-      // Asked while a pull from the coordinator is under way, the pull from the rogue still happens (after it).
+      // Asked while a pull from the coordinator is under way, the pull from the rogue still happens (beside it: pulls from different peers do not wait for each other).
       await Promise.all([node.sync.syncFrom(cluster.coordinator.peerId), node.sync.syncFrom(rogue.peerId)])
       expect(node.sync.counters.refused).toBe(refusedBefore + 1)
       expect(await node.keys.get('forged')).toBeUndefined()
