@@ -30,6 +30,7 @@ describe('keys through the CLI, against a real coordinator and three node proces
   let api: ApiClient
   let nodes: Peer[]
   let passphraseFile: string
+  let bootstrap: string
   const viaDir = (): string[] => ['--coordinator-dir', coordinatorDir]
 
   beforeAll(async () => {
@@ -38,9 +39,15 @@ describe('keys through the CLI, against a real coordinator and three node proces
     group = new ProcessGroup(join(dir.path, 'logs'))
     const init = await cli('coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0')
     expect(init.code, init.stderr).toBe(0)
+    // One invitation for the three nodes, made before the coordinator runs (straight into its store).
+    const invite = await cli('coordinator', 'invite', '--data-dir', coordinatorDir, '--uses', '3', '--ttl', '10m', '--note', 'three test nodes', '--json')
+    expect(invite.code, invite.stderr).toBe(0)
+    const invitation = JSON.parse(invite.stdout) as { token: string, invitation: { uses: number, usesLeft: number, note: string } }
+    expect(invitation.invitation).toMatchObject({ uses: 3, usesLeft: 3, note: 'three test nodes' })
     const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir])
+    bootstrap = coordinator.ready.addrs[0]!
     const tokenFile = join(dir.path, 'join-token')
-    await writeFile(tokenFile, (await readFile(join(coordinatorDir, 'join-token'), 'utf8')).trim() + '\n', { mode: 0o600 })
+    await writeFile(tokenFile, invitation.token + '\n', { mode: 0o600 })
     passphraseFile = join(dir.path, 'passphrase')
     await writeFile(passphraseFile, 'a cli passphrase\n', { mode: 0o600 })
     nodes = await Promise.all([1, 2, 3].map(async i => await group.start(`node-${i}`, [
@@ -120,6 +127,39 @@ describe('keys through the CLI, against a real coordinator and three node proces
     expectOneLineError(neither, /--message.*--file|--file.*--message/, 2)
     // Nothing was created.
     expect((await api.keys()).map(k => k.id)).toEqual(before.map(k => k.id))
+  })
+
+  it('invites a fourth node through the running coordinator, lists it, removes it, and refuses its invitation a second time', async () => {
+    const invite = await cli('coordinator', 'invite', '--data-dir', coordinatorDir, '--note', 'host four')
+    expect(invite.code, invite.stderr).toBe(0)
+    const token = /mpcw1\.[^\s]+/.exec(invite.stdout)?.[0]
+    expect(token, invite.stdout).toBeDefined()
+    const tokenFile = join(dir.path, 'fourth-token')
+    await writeFile(tokenFile, token! + '\n', { mode: 0o600 })
+    const fourthArgs = (name: string): string[] => ['node', 'start', '--data-dir', join(dir.path, name), '--bootstrap', bootstrap, '--join-file', tokenFile,
+      '--passphrase-file', passphraseFile, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200']
+    const fourth = await group.start('node-4', fourthArgs('node-4'), 30_000)
+    // The same invitation again, for another node: used up.
+    expectOneLineError(await cli(...fourthArgs('node-5')), /used up/, 1)
+
+    const listed = await cli('members', ...viaDir(), '--json')
+    expect(listed.code, listed.stderr).toBe(0)
+    const view = JSON.parse(listed.stdout) as { members: Array<{ peerId: string }>, pending: unknown[] }
+    expect(view.members.map(m => m.peerId)).toContain(fourth.ready.peerId)
+    expect(view.pending).toEqual([])
+    const text = await cli('members', ...viaDir())
+    expect(text.stdout).toContain('4 members')
+
+    const removed = await cli('members', 'remove', fourth.ready.peerId, ...viaDir())
+    expect(removed.code, removed.stderr).toBe(0)
+    expect(removed.stdout).toContain('removed')
+    expect((await api.cluster()).members.map(m => m.peerId)).not.toContain(fourth.ready.peerId)
+    expectOneLineError(await cli('members', 'remove', fourth.ready.peerId, ...viaDir()), /404 .*is not a member/, 1)
+    expectOneLineError(await cli('members', 'approve', 'not-a-peer-id', ...viaDir()), /400 .*not a PeerId/, 1)
+    const events = await cli('events', ...viaDir(), '--type', 'member_removed', 'invitation_created', '--json')
+    const kinds = events.stdout.trim().split('\n').map(l => (JSON.parse(l) as { kind: string }).kind)
+    expect(kinds.filter(k => k === 'INVITATION_CREATED')).toHaveLength(3)
+    expect(kinds.filter(k => k === 'MEMBER_REMOVED')).toHaveLength(1)
   })
 
   it('refuses to start a node with a wrong or missing passphrase, in one line, and starts it with the right one', async () => {
