@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { DataDirError } from './errors.js'
@@ -8,6 +9,8 @@ const PRIVATE_DIR_MODE = 0o700
 const PERMISSION_BITS = 0o777
 /** The group and other permission bits: a secret file with any of them set is refused. */
 const SHARED_BITS = 0o077
+/** Random bytes in a temporary file's name: two writes in one directory in one millisecond must not collide. */
+const TMP_NAME_RANDOM_BYTES = 6
 
 /**
  * Creates the data directory private to its owner, and makes an existing one private at every
@@ -30,7 +33,7 @@ export async function ensurePrivateDir (dir: string): Promise<void> {
  * temp file with the final mode, fsync, rename over, fsync the directory.
  */
 export async function writeFileAtomic (path: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
-  const tmp = join(dirname(path), `.${Date.now()}-${process.pid}.tmp`)
+  const tmp = join(dirname(path), `.${Date.now()}-${process.pid}-${randomBytes(TMP_NAME_RANDOM_BYTES).toString('hex')}.tmp`)
   const fh = await open(tmp, 'wx', mode)
   try {
     await fh.writeFile(data)

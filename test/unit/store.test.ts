@@ -231,6 +231,12 @@ describe('private files', () => {
     expect(await readdir(dir)).toEqual(['secret'])
   })
 
+  it('writes many files into one directory at once without a temporary name colliding', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `secret-${i}`)
+    await Promise.all(names.map(async (name, i) => { await writeFileAtomic(join(dir, name), String(i)) }))
+    expect((await readdir(dir)).sort()).toEqual([...names].sort())
+  })
+
   it('reads a missing private file as undefined', async () => {
     expect(await readPrivateFile(join(dir, 'absent'))).toBeUndefined()
   })
