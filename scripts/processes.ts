@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ApiClient } from '../src/coordinator/client.js'
 import { packageRoot } from '../src/peer/config.js'
+import { writeFileAtomic } from '../src/store/files.js'
 
 /** The built CLI, run with the same Node that runs this script (the project's Node 22). */
 export const CLI = join(packageRoot(), 'bin', 'mpc-wallet.js')
@@ -144,23 +145,37 @@ export interface LocalClusterOptions {
 }
 
 /**
- * A coordinator and `nodes` MPC nodes as CLI processes on 127.0.0.1 under `root`, each node
- * with its own passphrase file; resolves once every node is up at the coordinator.
+ * Writes a secret a child reads with `--join-file` or `--passphrase-file`. A secret on a command
+ * line is visible to every local user (`ps`, /proc/<pid>/cmdline); this file has mode 0600 from
+ * its creation (a new file renamed over any old one, whose mode would otherwise be kept), which
+ * is also what the CLI demands of it.
+ */
+export async function writeSecretFile (path: string, secret: string): Promise<void> {
+  await writeFileAtomic(path, secret + '\n', 0o600)
+}
+
+/**
+ * A coordinator and `nodes` MPC nodes as CLI processes on 127.0.0.1 under `root`; resolves once
+ * every node is up at the coordinator. Each node gets its own passphrase file and its own
+ * single-use invitation in a file (`node-<i>.join-token`), as an operator hands them out; the
+ * first invitation, the one `coordinator init` wrote, is left for the user.
  */
 export async function launchCluster (group: ProcessGroup, root: string, opts: LocalClusterOptions): Promise<LocalCluster> {
   const coordinatorDir = join(root, 'coordinator')
   const nodeDir = (i: number): string => join(root, `node-${i}`)
   const passFile = (i: number): string => join(root, `node-${i}.passphrase`)
   const nodeArgs = (i: number): string[] => ['--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs)]
-  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string, joinToken: string }
+  const joinFile = (i: number): string => join(root, `node-${i}.join-token`)
+  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string }
   const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...(opts.coordinatorArgs ?? [])])
   const bootstrap = coordinator.ready.addrs[0]
   if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
   const api = new ApiClient(coordinator.ready.api, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
   const nodes = await Promise.all(Array.from({ length: opts.nodes }, async (_, k) => {
     const i = k + 1
-    await writeFile(passFile(i), randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
-    return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join', init.joinToken, ...nodeArgs(i)], 30_000)
+    await writeSecretFile(passFile(i), randomBytes(24).toString('base64url'))
+    await writeSecretFile(joinFile(i), (await api.invite({ note: `simulation node-${i}` })).token)
+    return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join-file', joinFile(i), ...nodeArgs(i)], 30_000)
   }))
   const end = Date.now() + opts.joinDeadlineMs
   for (;;) {

@@ -237,12 +237,12 @@ async function main (): Promise<number> {
       'the cluster keeps running; Ctrl-C (or SIGTERM) stops every process.',
       `coordinator multiaddrs (for --bootstrap): ${info.addrs.join(' ')}`,
       `coordinator API: ${info.api}`,
-      `join token: ${join(coordinatorDir, 'join-token')}`,
+      `an unused invitation (single use, from coordinator init): ${join(coordinatorDir, 'join-token')}`,
       `data directories: ${root}/{coordinator,node-1..node-${opts.nodes}}; logs in ${join(root, 'logs')}`,
       'try the CLI against it:',
       `  export MPC_WALLET_COORDINATOR_DIR=${coordinatorDir}`,
       '  npx mpc-wallet status',
-      `  npx mpc-wallet node start --data-dir ${join(root, 'node-extra')} --listen /ip4/127.0.0.1/tcp/0 --bootstrap ${info.addrs[0] ?? ''} --join-file ${join(coordinatorDir, 'join-token')}`
+      `  npx mpc-wallet node start --data-dir ${join(root, 'node-extra')} --listen /ip4/127.0.0.1/tcp/0 --bootstrap ${info.addrs[0] ?? ''} --join-file ${join(coordinatorDir, 'join-token')} --passphrase-file FILE (mode 600)`
     ].join('\n'))
     await stopAsked
   }

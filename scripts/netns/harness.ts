@@ -12,12 +12,13 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { inviteOffline } from '../../src/coordinator/coordinator.js'
 import { packageRoot } from '../../src/peer/config.js'
-import { ProcessGroup, type Peer } from '../processes.js'
+import { ProcessGroup, writeSecretFile, type Peer } from '../processes.js'
 import { verifyKeySignature } from '../verify.js'
 import { removeStale, Topology, unsupportedReason } from './topology.js'
 import type { KeyView } from '../../src/coordinator/requests.js'
@@ -111,7 +112,14 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
 
   // The coordinator on the public segment, with its relay for members.
   const coordIp = topo.host('coord').ip
-  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordDir, '--listen', `/ip4/${coordIp}/tcp/${COORD_PORT}`, '--api', API, '--json'], inCoord)) as { clusterId: string, joinToken: string }
+  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordDir, '--listen', `/ip4/${coordIp}/tcp/${COORD_PORT}`, '--api', API, '--json'], inCoord)) as { clusterId: string }
+  // One single-use invitation for each node and the probe, made before the coordinator runs (its
+  // API listens on loopback inside its namespace), each in a 0600 file that every namespace sees
+  // (they share this file system): a token on a command line is visible to every local user.
+  const joinFile = (name: string): string => join(root, `${name}.join-token`)
+  for (const name of ['a1', 'a2', 'b1', 'b2', 'probe']) {
+    await writeSecretFile(joinFile(name), (await inviteOffline(coordDir, { note: `netns ${name}` })).token)
+  }
   const coordinator = await group.start('coordinator', ['--log-level', LOG_LEVEL, 'coordinator', 'start', '--data-dir', coordDir], 15_000, inCoord)
   const bootstrap = coordinator.ready.addrs.find(a => a.includes(`/ip4/${coordIp}/`))
   if (bootstrap === undefined) throw new Error(`the coordinator does not listen on ${coordIp}: ${coordinator.ready.addrs.join(', ')}`)
@@ -124,13 +132,13 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
   const startNode = async (name: string): Promise<Peer> => {
     const host = topo.host(name)
     const pass = join(root, `${name}.passphrase`)
-    await writeFile(pass, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
+    await writeSecretFile(pass, randomBytes(24).toString('base64url'))
     const addressing = host.publicAddr !== undefined
       ? ['--listen', `/ip4/0.0.0.0/tcp/${NODE_PORT}`, '--announce', `/ip4/${host.publicAddr.ip}/tcp/${host.publicAddr.port}`, '--relay']
       : []
     startedAt[name] = Date.now()
     const peer = await group.start(name, [
-      '--log-level', LOG_LEVEL, 'node', 'start', '--data-dir', join(root, name), '--bootstrap', bootstrap, '--join', init.joinToken,
+      '--log-level', LOG_LEVEL, 'node', 'start', '--data-dir', join(root, name), '--bootstrap', bootstrap, '--join-file', joinFile(name),
       '--passphrase-file', pass, '--heartbeat-ms', String(HEARTBEAT_MS), ...addressing
     ], 60_000, { wrap: topo.wrap(name) })
     say(`${name} ready after ${Date.now() - startedAt[name]} ms (joined; ${host.publicAddr !== undefined ? 'port forward' : 'no addressing flags'})`)
@@ -158,7 +166,7 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
   check('nodes behind the port-forwarding NAT join, and the coordinator dials them back at their forwarded public address', member(await status(), 'a1')?.reach === 'public' && member(await status(), 'a2')?.reach === 'public', `a1 ${joined.a1 ?? '-'} ms, a2 ${joined.a2 ?? '-'} ms from process start to up`)
   const view = await status()
   const b1 = member(view, 'b1')
-  check('nodes behind the symmetric NAT, started with only --bootstrap and --join, reserve a relay slot themselves: their /p2p-circuit address is in the roster',
+  check('nodes behind the symmetric NAT, started with only --bootstrap and a join token, reserve a relay slot themselves: their /p2p-circuit address is in the roster',
     (['b1', 'b2'] as const).every(n => nodes[n]?.ready.reach === 'relay' && member(view, n)?.addrs.some(a => a.includes('/p2p-circuit')) === true),
     `b1 ${joined.b1 ?? '-'} ms, b2 ${joined.b2 ?? '-'} ms from process start to up and relayed; b1 advertises ${b1?.addrs.join(' ') ?? '-'}`)
   check('no private address is advertised to the cluster', view.every(m => m.addrs.every(a => !/\/ip4\/10\./.test(a))), view.flatMap(m => m.addrs).join(' '))
@@ -198,7 +206,7 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
 
   // The probe, a member behind nat2: DHT lookup, relayed link, command over it, DCUtR.
   const probe = JSON.parse(await group.run([
-    'member', '--data-dir', join(root, 'probe'), '--bootstrap', bootstrap, '--join', init.joinToken, '--target', idOf('a1'), '--target', idOf('b2')
+    'member', '--data-dir', join(root, 'probe'), '--bootstrap', bootstrap, '--join-file', joinFile('probe'), '--target', idOf('a1'), '--target', idOf('b2')
   ], { wrap: topo.wrap('probe'), script: PROBE })) as ProbeMember
   figures.probe = probe
   const [toA1, toB2] = [probe.targets[0], probe.targets[1]]

@@ -1,7 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ProcessGroup } from '../../scripts/processes.js'
+import { ProcessGroup, writeSecretFile } from '../../scripts/processes.js'
 import { ApiClient } from '../../src/coordinator/client.js'
 import { freePort, tempDir, waitFor } from '../helpers.js'
 
@@ -13,15 +13,20 @@ describe('kill -9 of the coordinator', () => {
       const coordinatorDir = join(dir.path, 'coordinator')
       const port = await freePort()
       await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--api', '127.0.0.1:0'])
-      const token = (await readFile(join(coordinatorDir, 'join-token'), 'utf8')).trim()
       const apiToken = (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim()
       const health = ['--suspect-after-ms', '600', '--down-after-ms', '1200']
       let coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...health])
       const passphraseFile = join(dir.path, 'passphrase')
-      await writeFile(passphraseFile, 'restart test passphrase\n', { mode: 0o600 })
-      const nodes = await Promise.all([1, 2].map(async i => await group.start(`node-${i}`, ['node', 'start', '--data-dir', join(dir.path, `node-${i}`),
-        '--bootstrap', coordinator.ready.addrs[0]!, '--join', token, '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200', '--passphrase-file', passphraseFile])))
+      await writeSecretFile(passphraseFile, 'restart test passphrase')
       let api = new ApiClient(coordinator.ready.api!, apiToken)
+      // Secrets in 0600 files, never on a command line (visible to every local user); one single-use invitation per node.
+      const tokenFile = async (i: number): Promise<string> => {
+        const path = join(dir.path, `node-${i}.join-token`)
+        await writeSecretFile(path, (await api.invite({ note: `node-${i}` })).token)
+        return path
+      }
+      const nodes = await Promise.all([1, 2].map(async i => await group.start(`node-${i}`, ['node', 'start', '--data-dir', join(dir.path, `node-${i}`),
+        '--bootstrap', coordinator.ready.addrs[0]!, '--join-file', await tokenFile(i), '--listen', '/ip4/127.0.0.1/tcp/0', '--heartbeat-ms', '200', '--passphrase-file', passphraseFile])))
       await waitFor('both nodes up', async () => (await api.cluster()).members.filter(m => m.state === 'up').length === 2)
       const before = await api.cluster()
       const eventsBefore = await api.events()

@@ -1,8 +1,34 @@
 import { describe, expect, it } from 'vitest'
-import { rm } from 'node:fs/promises'
+import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { waitFor } from '../helpers.js'
 import { verifyKeySignature } from '../../scripts/verify.js'
 import { alive, ROOT, runNode } from './cli.js'
+
+/** How often the --keep test reads every process's command line. */
+const CMDLINE_SAMPLE_MS = 50
+
+/**
+ * The command lines (arguments joined by spaces) of the processes whose command line mentions
+ * `text`, by pid, as /proc shows them to every user of the machine. Synchronous, so that one
+ * sample is one moment.
+ */
+function commandLinesMentioning (text: string): Map<number, string> {
+  const found = new Map<number, string>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let line: string
+    try {
+      line = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ')
+    } catch {
+      continue // the process ended meanwhile
+    }
+    if (line.includes(text)) found.set(Number(entry), line)
+  }
+  return found
+}
 
 describe('npm run simulate, as a user runs it (built script, real processes)', () => {
   it('joins every node, detects a SIGKILL, restarts the node under the same PeerId, and leaves nothing running', async () => {
@@ -49,20 +75,44 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
   })
   it('with --keep runs until SIGTERM, prints how to reach the cluster, then stops every process', async () => {
     const { spawn } = await import('node:child_process')
-    const child = spawn(process.execPath, ['dist/scripts/simulate.js', '--nodes', '1', '--keep', '--json',
+    const root = await mkdtemp(join(tmpdir(), 'mpcw-sim-keep-'))
+    // Every command line of the run, as any local user can read it (`ps`, /proc/<pid>/cmdline),
+    // sampled from the start: the nodes that join with the token are restarted without it later.
+    const cmdlines = new Map<number, string>()
+    const sample = (): void => { for (const [pid, line] of commandLinesMentioning(root)) cmdlines.set(pid, line) }
+    const sampler = setInterval(sample, CMDLINE_SAMPLE_MS)
+    const child = spawn(process.execPath, ['dist/scripts/simulate.js', '--nodes', '1', '--keep', '--json', '--dir', root,
       '--heartbeat-ms', '200', '--suspect-after-ms', '600', '--down-after-ms', '1200'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const exited = new Promise<string>(resolve => child.on('exit', (code, signal) => { resolve(`code ${code} signal ${signal}`) }))
-    await waitFor('the keep message', () => stdout.includes('Ctrl-C'), 60_000)
-    expect(stdout).toMatch(/export MPC_WALLET_COORDINATOR_DIR=/)
-    expect(stdout).toMatch(/coordinator multiaddrs \(for --bootstrap\): \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
-    child.kill('SIGTERM')
+    try {
+      await waitFor('the keep message', () => stdout.includes('Ctrl-C'), 60_000)
+      sample()
+      clearInterval(sampler)
+      expect(stdout).toMatch(/export MPC_WALLET_COORDINATOR_DIR=/)
+      expect(stdout).toMatch(/coordinator multiaddrs \(for --bootstrap\): \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+
+      // No secret on any command line: no join token (the node's, the one init wrote), no passphrase.
+      const secrets = await Promise.all(['node-1.join-token', join('coordinator', 'join-token'), 'node-1.passphrase']
+        .map(async file => (await readFile(join(root, file), 'utf8')).trim()))
+      const lines = [...cmdlines.values()]
+      expect(lines.filter(l => l.includes(' node start ')).length, lines.join('\n')).toBeGreaterThanOrEqual(2) // the first start and the restart
+      expect(lines.some(l => l.includes(' coordinator start '))).toBe(true)
+      for (const line of lines) {
+        expect(line).not.toContain('mpcw1.')
+        for (const secret of secrets) expect(line).not.toContain(secret)
+      }
+    } finally {
+      clearInterval(sampler)
+      child.kill('SIGTERM')
+      await exited
+      await rm(root, { recursive: true, force: true })
+    }
     expect(await exited, `stderr: ${stderr.slice(-2000)}`).toBe('code 0 signal null')
-    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { pids: number[], dataDir: string }
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { pids: number[] }
     for (const pid of summary.pids) expect(alive(pid)).toBe(false)
-    await rm(summary.dataDir, { recursive: true, force: true })
   })
 })
