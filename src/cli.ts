@@ -6,7 +6,9 @@ import { ApiClient, ApiClientError } from './coordinator/client.js'
 import { NETWORKS, type KeyView } from './coordinator/requests.js'
 import { parseHostPort } from './peer/http-api.js'
 import { EVENT_TYPES, type EventView } from './peer/event-log.js'
-import { API_TOKEN_FILE, Coordinator, initCoordinator, JOIN_TOKEN_FILE, readApiInfo, readSecretFile, type ClusterView } from './coordinator/coordinator.js'
+import { API_TOKEN_FILE, Coordinator, initCoordinator, inviteOffline, JOIN_TOKEN_FILE, readApiInfo, readSecretFile, type ClusterView } from './coordinator/coordinator.js'
+import { InvitationError, type InvitationOptions, type NewInvitation } from './coordinator/invitations.js'
+import type { PendingJoin } from './coordinator/membership.js'
 import { createLogger, LOG_LEVELS, type LogLevel } from './log.js'
 import { reachOf } from './peer/addresses.js'
 import { ConfigError, parseMultiaddrs, SOFTWARE_VERSION } from './peer/config.js'
@@ -16,6 +18,8 @@ import { KeystoreError, SCHEMES } from './crypto/index.js'
 import { CommandRefusedError, CommandTransportError } from './protocols/errors.js'
 import { InvalidTokenError, parseJoinToken } from './protocols/token.js'
 import { DataDirError } from './store/errors.js'
+import { readPrivateFile } from './store/files.js'
+import { printable } from './terminal.js'
 
 /** `--announce <addr>...` (a list), `--no-announce` (false) or neither (undefined), as start options. */
 function announceOf (announce: string[] | false | undefined): { announce?: string[], noAnnounce?: boolean } {
@@ -41,6 +45,24 @@ async function readSmallFile (path: string, flag: string): Promise<string> {
   }
 }
 
+/**
+ * Reads a secret named on the command line by its file (the key store passphrase, a join token),
+ * refusing a file that group or others may read, as ssh refuses such a private key and as the
+ * data directory's own secret files are refused. Runs before anything is written to the data
+ * directory, so a refused start leaves nothing behind.
+ */
+async function readSecretOption (path: string, flag: string): Promise<string> {
+  let bytes: Uint8Array | undefined
+  try {
+    bytes = await readPrivateFile(path)
+  } catch (err) {
+    if (err instanceof DataDirError) throw new ConfigError(`${flag}: ${err.message}`)
+    throw new ConfigError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  if (bytes === undefined) throw new ConfigError(`${flag}: cannot read ${path} (ENOENT)`)
+  return Buffer.from(bytes).toString('utf8')
+}
+
 /** Errors whose message is the whole story for the user: printed as one line, no stack. */
 const USER_ERRORS = [ConfigError, DataDirError, InvalidTokenError, CommandRefusedError, CommandTransportError, ApiClientError, PassphraseError, KeystoreError]
 
@@ -58,6 +80,60 @@ function positiveInt (flag: string) {
     if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} takes a positive whole number of milliseconds, not "${value}"`)
     return n
   }
+}
+
+function positiveWhole (flag: string) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} takes a whole number of at least 1, not "${value}"`)
+    return n
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `90s`, `30m`, `24h`, `7d` as milliseconds. */
+function duration (flag: string) {
+  return (value: string): number => {
+    const m = /^(\d+)([smhd])$/.exec(value)
+    if (m === null) throw new InvalidArgumentError(`${flag} takes a duration such as 90s, 30m, 24h or 7d, not "${value}"`)
+    return Number(m[1]) * DURATION_UNITS[m[2]!]!
+  }
+}
+
+/**
+ * An invitation from the coordinator of `dataDir`: through its API while it runs (its store is
+ * locked then), else written to its store directly.
+ */
+async function invite (dataDir: string, opts: InvitationOptions): Promise<NewInvitation> {
+  let client: ApiClient | undefined
+  try {
+    client = new ApiClient((await readApiInfo(dataDir)).url, await readSecretFile(dataDir, API_TOKEN_FILE))
+  } catch (err) {
+    if (!(err instanceof DataDirError)) throw err
+  }
+  if (client !== undefined) {
+    try {
+      return await client.invite(opts)
+    } catch (err) {
+      // Not running (a stale api.json): write to the store. A refusal (status) is final.
+      if (!(err instanceof ApiClientError) || err.status !== undefined) throw err
+    }
+  }
+  try {
+    return await inviteOffline(dataDir, opts)
+  } catch (err) {
+    if (err instanceof InvitationError) throw new ConfigError(err.message)
+    throw err
+  }
+}
+
+function formatMembers (members: ClusterView['members'], pending: PendingJoin[], now = Date.now()): string {
+  const lines = [`${members.length} member${members.length === 1 ? '' : 's'}`]
+  for (const m of members) lines.push(`  ${m.peerId}  ${m.state}  joined ${new Date(m.joinedAtMs).toISOString()}  last heartbeat ${ago(m.lastHeartbeatMs, now)}`)
+  lines.push(pending.length === 0 ? 'no joins wait for approval' : `${pending.length} join${pending.length === 1 ? '' : 's'} waiting for approval (mpc-wallet members approve|reject <peer id>)`)
+  for (const p of pending) lines.push(`  ${p.peerId}  asked ${new Date(p.requestedAtMs).toISOString()}  invitation ${p.invitation}${p.note !== '' ? `  (${p.note})` : ''}`)
+  return lines.join('\n')
 }
 
 function collect (value: string, previous: string[] | undefined): string[] {
@@ -133,13 +209,14 @@ async function clientOf (opts: ApiFlags): Promise<ApiClient> {
   return await apiClientFrom({ ...opts, apiToken })
 }
 
-function formatKey (key: KeyView): string {
+/** A key as text lines; each line goes through printable(): ids and states come from the API, not from us. */
+export function formatKey (key: KeyView): string {
   return [
     `key ${key.id}: ${key.scheme} ${key.threshold}-of-${key.parties}, ${key.status}`,
     `  group public key: ${key.groupPublicKey}`,
     ...(key.xOnlyPublicKey !== undefined ? [`  x-only public key: ${key.xOnlyPublicKey}`, `  P2TR address (${key.network ?? 'mainnet'}): ${key.address ?? ''}`] : []),
     `  holders: ${key.holders.map(h => `${h.peerId} (${h.state})`).join(', ')}`
-  ].join('\n')
+  ].map(printable).join('\n')
 }
 
 const REACH_TEXT: Record<ReturnType<typeof reachOf>, string> = {
@@ -148,6 +225,11 @@ const REACH_TEXT: Record<ReturnType<typeof reachOf>, string> = {
   local: 'on local addresses only (loopback or LAN)'
 }
 
+/**
+ * The `status` table. Members report their own addresses, versions and state hashes, so every
+ * cell is made printable() before the column widths are measured: a member's text can neither
+ * drive the terminal nor break the table's lines.
+ */
 export function formatClusterTable (view: ClusterView, now = Date.now()): string {
   const state = view.stateHash.slice(0, 12)
   const rows = view.members.map(m => [
@@ -158,13 +240,13 @@ export function formatClusterTable (view: ClusterView, now = Date.now()): string
     m.link, m.reach,
     m.links === undefined ? '-' : `${m.links.direct} direct, ${m.links.relayed} relayed`,
     m.addrs.map(a => a.replace(/\/p2p\/[^/]+$/, '')).join(',')
-  ])
+  ].map(printable))
   const header = ['PEER ID', 'STATE', 'LAST HEARTBEAT', 'EPOCH', 'SYNCED STATE', 'KEYS', 'LINK', 'REACH', 'MEMBER LINKS', 'ADDRESSES']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]?.length ?? 0)))
   const line = (cells: string[]): string => cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join('  ')
   const up = view.members.filter(m => m.state === 'up').length
   return [
-    `cluster ${view.clusterId}  epoch ${view.epoch}  state ${state}  coordinator ${view.coordinator.peerId}  members ${view.members.length} (${up} up)`,
+    printable(`cluster ${view.clusterId}  epoch ${view.epoch}  state ${state}  coordinator ${view.coordinator.peerId}  members ${view.members.length} (${up} up)`),
     line(header),
     ...rows.map(line)
   ].join('\n')
@@ -181,7 +263,7 @@ export function buildProgram (): Command {
   const coordinator = program.command('coordinator').description('create and run the cluster coordinator')
 
   coordinator.command('init')
-    .description('create a cluster in an empty data directory and print its join token')
+    .description('create a cluster in an empty data directory and print its first invitation (single use, 24 h)')
     .addOption(dataDirOption())
     .addOption(multiaddrOption('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/7400)'))
     .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
@@ -194,7 +276,8 @@ export function buildProgram (): Command {
         return
       }
       console.log(`cluster ${result.clusterId} created; coordinator peer id ${result.peerId}`)
-      console.log(`join token (also in ${join(opts.dataDir, JOIN_TOKEN_FILE)}):\n  ${result.joinToken}`)
+      console.log(`first invitation, for one node, valid 24 h (also in ${join(opts.dataDir, JOIN_TOKEN_FILE)}):\n  ${result.joinToken}`)
+      console.log(`make more with: mpc-wallet coordinator invite --data-dir ${opts.dataDir} [--uses N] [--ttl 24h] [--note TEXT]`)
       console.log(`start it with:\n  mpc-wallet coordinator start --data-dir ${opts.dataDir}`)
       console.log('it then prints the multiaddrs nodes pass to --bootstrap')
     })
@@ -212,8 +295,10 @@ export function buildProgram (): Command {
     .option('--sign-round-timeout-ms <ms>', 'deadline of each signing round at each signer (default 5000)', positiveInt('--sign-round-timeout-ms'))
     .option('--event-retention-count <n>', 'keep at most this many events (default 1000000)', positiveInt('--event-retention-count'))
     .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))
+    .option('--approve-joins', 'a node that joins with a valid invitation waits as pending until "mpc-wallet members approve <peer id>" (or reject)')
+    .option('--max-members <n>', 'at most this many members (default and ceiling 256)', positiveWhole('--max-members'))
     .option('--json', 'print the ready line as one JSON object')
-    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[] | false, api?: string, suspectAfterMs?: number, downAfterMs?: number, keygenTimeoutMs?: number, signRoundTimeoutMs?: number, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
+    .action(async (opts: { dataDir: string, listen?: string[], announce?: string[] | false, api?: string, suspectAfterMs?: number, downAfterMs?: number, keygenTimeoutMs?: number, signRoundTimeoutMs?: number, eventRetentionCount?: number, eventRetentionDays?: number, approveJoins?: boolean, maxMembers?: number, json?: boolean }, cmd: Command) => {
       const health = {
         ...(opts.suspectAfterMs !== undefined ? { suspectAfterMs: opts.suspectAfterMs } : {}),
         ...(opts.downAfterMs !== undefined ? { downAfterMs: opts.downAfterMs } : {})
@@ -221,7 +306,8 @@ export function buildProgram (): Command {
       const log = createLogger(logLevelOf(cmd), { role: 'coordinator' })
       const c = await Coordinator.start({
         dataDir: opts.dataDir, log, listen: opts.listen, ...announceOf(opts.announce), api: opts.api, health,
-        keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs, eventRetention: retentionOf(opts)
+        keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs, eventRetention: retentionOf(opts),
+        approveJoins: opts.approveJoins, maxMembers: opts.maxMembers
       })
       const addrs = c.libp2p.getMultiaddrs().map(String)
       const stopAsked = stopSignal()
@@ -237,17 +323,37 @@ export function buildProgram (): Command {
     })
 
   coordinator.command('token')
-    .description('print the join token of an initialised coordinator')
+    .description('print the first invitation, written by init (single use, valid 24 h): make more with "coordinator invite"')
     .addOption(dataDirOption())
     .action(async (opts: { dataDir: string }) => {
       console.log(await readSecretFile(opts.dataDir, JOIN_TOKEN_FILE))
+    })
+
+  coordinator.command('invite')
+    .description('make an invitation for a node to join (single use and expiring by default); it is printed once, and the coordinator keeps only its hash')
+    .addOption(dataDirOption())
+    .option('--ttl <duration>', 'how long it stays valid: e.g. 90s, 30m, 24h, 7d (default 24h, at most 30d)', duration('--ttl'))
+    .option('--uses <n>', 'how many nodes it admits (default 1)', positiveWhole('--uses'))
+    .option('--note <text>', 'a note shown with the join in "members" and "events" (who it is for)')
+    .option('--json', 'print { token, invitation } as one JSON object')
+    .action(async (opts: { dataDir: string, ttl?: number, uses?: number, note?: string, json?: boolean }) => {
+      const made = await invite(opts.dataDir, { ttlMs: opts.ttl, uses: opts.uses, note: opts.note })
+      if (opts.json === true) {
+        console.log(JSON.stringify(made))
+        return
+      }
+      const { id, uses, expiresAtMs } = made.invitation
+      console.log(`invitation ${id}: ${uses} join${uses === 1 ? '' : 's'}, valid until ${new Date(expiresAtMs).toISOString()}`)
+      console.log(`  ${made.token}`)
+      console.log('give it to the node\'s operator over a private channel; they start the node with it in a file (mode 600):')
+      console.log('  mpc-wallet node start --data-dir <dir> --bootstrap <coordinator multiaddr> --join-file <file>')
     })
 
   program.command('node').description('run an MPC node').command('start')
     .description('join a cluster (first start) or rejoin it, and run until SIGINT/SIGTERM')
     .addOption(dataDirOption())
     .addOption(multiaddrOption('--bootstrap <multiaddr>', 'coordinator or member multiaddr to dial (repeatable; remembered after the first start)'))
-    .addOption(new Option('--join <token>', 'join token from "mpc-wallet coordinator init" (first start only)').env('MPC_WALLET_JOIN_TOKEN'))
+    .addOption(new Option('--join <token>', 'invitation from "mpc-wallet coordinator invite" (first start only; prefer --join-file or the environment: a command line is visible to every user)').env('MPC_WALLET_JOIN_TOKEN'))
     .option('--join-file <file>', 'read the join token from a file instead')
     .addOption(multiaddrOption('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/0)'))
     .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
@@ -262,10 +368,10 @@ export function buildProgram (): Command {
     .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))
     .option('--json', 'print the ready line as one JSON object')
     .action(async (opts: { dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[] | false, relay?: boolean, membersOnly?: boolean, heartbeatMs?: number, passphraseFile?: string, http?: string, eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean }, cmd: Command) => {
-      const joinToken = opts.joinFile !== undefined ? (await readSmallFile(opts.joinFile, '--join-file')).trim() : opts.join
+      const joinToken = opts.joinFile !== undefined ? (await readSecretOption(opts.joinFile, '--join-file')).trim() : opts.join
       if (joinToken !== undefined) parseJoinToken(joinToken)
       const passphrase = opts.passphraseFile !== undefined
-        ? (await readSmallFile(opts.passphraseFile, '--passphrase-file')).replace(/\r?\n$/, '')
+        ? (await readSecretOption(opts.passphraseFile, '--passphrase-file')).replace(/\r?\n$/, '')
         : process.env.MPC_WALLET_PASSPHRASE
       if (passphrase === undefined || passphrase === '') throw new ConfigError('the node needs its key store passphrase: set MPC_WALLET_PASSPHRASE or pass --passphrase-file <file>')
       const log = createLogger(logLevelOf(cmd), { role: 'node' })
@@ -350,6 +456,33 @@ export function buildProgram (): Command {
       else console.log(keys.length === 0 ? 'no keys yet (create one with: mpc-wallet keygen)' : keys.map(formatKey).join('\n'))
     })
 
+  const members = program.command('members').description('list, approve, reject and remove cluster members')
+
+  withApiOptions(members.command('list', { isDefault: true }))
+    .description('list the members and the joins waiting for approval (the default)')
+    .option('--json', 'print { members, pending } as one JSON object')
+    .action(async (opts: ApiFlags & { json?: boolean }) => {
+      const view = await (await clientOf(opts)).members()
+      if (opts.json === true) {
+        console.log(JSON.stringify(view))
+        return
+      }
+      console.log(formatMembers(view.members, view.pending))
+    })
+
+  for (const [action, description] of [
+    ['approve', 'admit a node whose join waits for approval (coordinator start --approve-joins)'],
+    ['reject', 'refuse a waiting join for good'],
+    ['remove', 'take a member out of the cluster: a new roster without it, its connections closed and refused everywhere; its keys need a reshare']
+  ] as const) {
+    withApiOptions(members.command(`${action} <peerId>`))
+      .description(description)
+      .action(async (peerId: string, opts: ApiFlags) => {
+        await (await clientOf(opts)).member(action, peerId)
+        console.log(`${peerId}: ${action === 'approve' ? 'approved' : action === 'reject' ? 'rejected' : 'removed'}`)
+      })
+  }
+
   withApiOptions(program.command('events'))
     .description('read the persisted event log: joins, health, sessions, blame, conflicts')
     .option('--node <url>', 'read a node\'s copy of the log instead (its --http address, e.g. http://127.0.0.1:9464)')
@@ -395,6 +528,10 @@ export function buildProgram (): Command {
 
 const FOLLOW_POLL_MS = 1_000
 
+/**
+ * One event as one line. Details, ids and operation names may come from members (a failed
+ * session's error text is the member's own), so the whole line goes through printable().
+ */
 export function formatEvent (e: EventView): string {
   const parts = [
     `#${e.seq}`, new Date(e.atMs).toISOString(), e.kind.toLowerCase(),
@@ -408,7 +545,7 @@ export function formatEvent (e: EventView): string {
     ...(e.accused !== undefined ? [`accused=${e.accused.join(',')}`] : []),
     ...(e.detail !== undefined ? [`(${e.detail})`] : [])
   ]
-  return parts.join('  ')
+  return printable(parts.join('  '))
 }
 
 /** Parses argv and runs the command; every failure is one line on stderr and a non-zero exit code. */
@@ -422,14 +559,16 @@ export async function main (argv = process.argv): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2
       return
     }
+    // Error messages can carry text from peers (a refusal's reason, an API error body): one
+    // printable line on stderr.
     if (err instanceof UsageError) {
-      console.error(`mpc-wallet: ${err.message}`)
+      console.error(`mpc-wallet: ${printable(err.message)}`)
       process.exitCode = 2
       return
     }
     const known = USER_ERRORS.some(E => err instanceof E)
     const message = err instanceof Error ? err.message : String(err)
-    console.error(`mpc-wallet: ${known ? message : `unexpected error: ${message} (run with --log-level debug for details)`}`)
+    console.error(`mpc-wallet: ${printable(known ? message : `unexpected error: ${message} (run with --log-level debug for details)`)}`)
     if (!known && program.opts<{ logLevel?: string }>().logLevel === 'debug') console.error(err)
     process.exitCode = 1
   }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ProcessGroup } from '../../scripts/processes.js'
@@ -25,6 +25,27 @@ describe('the mpc-wallet CLI', () => {
     expectOneLineError(await cli('launch'), 2, /unknown command/)
     expectOneLineError(await cli('status', '--api', 'http://127.0.0.1:9', '--api-token-file', '/nonexistent'), 1, /ENOENT|no such file/)
     expectOneLineError(await cli('node', 'start', '--data-dir', '/tmp/x', '--join', 'mpcw1.bad'), 1, /join token must look like/)
+  })
+
+  it('refuses a passphrase or join-token file that others can read, as ssh does, before it creates the data directory', async () => {
+    await using dir = await tempDir('mpcw-cli-modes-')
+    const dataDir = join(dir.path, 'node')
+    const passphraseFile = join(dir.path, 'passphrase')
+    await writeFile(passphraseFile, 'a passphrase others can read\n')
+    await chmod(passphraseFile, 0o644)
+    const tokenFile = join(dir.path, 'token')
+    await writeFile(tokenFile, 'mpcw1.not-checked-before-the-mode\n')
+    await chmod(tokenFile, 0o640)
+    const env = { ...process.env, MPC_WALLET_PASSPHRASE: undefined, MPC_WALLET_JOIN_TOKEN: undefined }
+    const start = async (...flags: string[]): ReturnType<typeof runNode> =>
+      await runNode([CLI, 'node', 'start', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', ...flags], 30_000, env)
+
+    const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    expectOneLineError(await start('--passphrase-file', passphraseFile), 1,
+      new RegExp(`^mpc-wallet: --passphrase-file: ${literal(passphraseFile)} is readable by other users \\(mode 644\\); run: chmod 600 ${literal(passphraseFile)}$`))
+    expectOneLineError(await start('--join-file', tokenFile, '--passphrase-file', passphraseFile), 1,
+      new RegExp(`^mpc-wallet: --join-file: ${literal(tokenFile)} is readable by other users \\(mode 640\\); run: chmod 600 ${literal(tokenFile)}$`))
+    await expect(stat(dataDir)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   describe('against a running coordinator and node', () => {
