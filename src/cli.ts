@@ -36,15 +36,6 @@ function retentionOf (opts: { eventRetentionCount?: number, eventRetentionDays?:
 /** A wrong combination of options found after parsing: one line, exit code 2, as for bad flags. */
 class UsageError extends Error {}
 
-/** Reads a small text file given on the command line, with the flag named in any error. */
-async function readSmallFile (path: string, flag: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    throw new ConfigError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-  }
-}
-
 /**
  * Reads a secret named on the command line by its file (the key store passphrase, a join token),
  * refusing a file that group or others may read, as ssh refuses such a private key and as the
@@ -205,7 +196,7 @@ function withApiOptions (cmd: Command): Command {
 interface ApiFlags { coordinatorDir?: string, api?: string, apiTokenFile?: string }
 
 async function clientOf (opts: ApiFlags): Promise<ApiClient> {
-  const apiToken = opts.apiTokenFile !== undefined ? (await readSmallFile(opts.apiTokenFile, '--api-token-file')).trim() : undefined
+  const apiToken = opts.apiTokenFile !== undefined ? (await readSecretOption(opts.apiTokenFile, '--api-token-file')).trim() : undefined
   return await apiClientFrom({ ...opts, apiToken })
 }
 
@@ -517,7 +508,7 @@ export function buildProgram (): Command {
         } catch (err) {
           // A coordinator that restarts is waited for; an answer that refuses the query ends the command.
           if (!(err instanceof ApiClientError) || err.status !== undefined) throw err
-          if (!unreachable) console.error(`mpc-wallet: ${err.message}; still trying`)
+          if (!unreachable) console.error(`mpc-wallet: ${printable(err.message)}; still trying`)
           unreachable = true
         }
       }
