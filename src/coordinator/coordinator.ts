@@ -9,7 +9,8 @@ import { ErrorCode, Event, EventKind, Health, type Heartbeat } from '../protocol
 import { isRosterMember, signRoster, type RosterMember } from '../protocols/roster.js'
 import { GossipChannels } from '../peer/channels.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, type ClusterRecord } from '../peer/config.js'
-import { createPeer, type MpcLibp2p } from '../peer/libp2p.js'
+import { createPeer, rescorePeers, type MpcLibp2p } from '../peer/libp2p.js'
+import { Strangers } from './strangers.js'
 import { RosterBook } from '../peer/roster-book.js'
 import { DataDirError } from '../store/errors.js'
 import { readPrivateFile, writeFileAtomic } from '../store/files.js'
@@ -165,6 +166,8 @@ export interface CoordinatorOptions {
   approveJoins?: boolean
   /** At most this many members (default and ceiling: MAX_MEMBERS). */
   maxMembers?: number
+  /** How long a peer that is neither a member nor a pending join may stay connected (DEFAULT_STRANGER_GRACE_MS otherwise). */
+  strangerGraceMs?: number
 }
 
 export interface MemberView {
@@ -212,6 +215,8 @@ export class Coordinator {
   private api: UserApi | undefined
   private readonly startedAt = Date.now()
   private readonly dialBack = new DialBack()
+  /** Hangs up on peers that are neither members nor pending joins, after a grace period. */
+  private readonly strangers: Strangers
   readonly keys: KeyRegistry
   readonly sync: StateSync
   private readonly lastHeartbeat = new Map<string, Heartbeat>()
@@ -233,7 +238,7 @@ export class Coordinator {
     private readonly key: PrivateKey,
     private readonly thresholds: HealthThresholds,
     private readonly log: Logger,
-    opts: Pick<CoordinatorOptions, 'keygenTimeoutMs' | 'signRoundTimeoutMs' | 'approveJoins' | 'maxMembers'>
+    opts: Pick<CoordinatorOptions, 'keygenTimeoutMs' | 'signRoundTimeoutMs' | 'approveJoins' | 'maxMembers' | 'strangerGraceMs'>
   ) {
     this.health = new HealthTracker(thresholds)
     this.invitations = new Invitations(store, { clusterId: roster.clusterId, coordinator: libp2p.peerId })
@@ -244,13 +249,19 @@ export class Coordinator {
       key,
       invitations: this.invitations,
       channels: () => this.channels,
-      onMembers: (members) => { this.health.setMembers(members.map(m => m.peerId.toString())) },
+      onMembers: (members) => {
+        this.health.setMembers(members.map(m => m.peerId.toString()))
+        // Gossipsub caches scores for a heartbeat: score a new member as one (a removed one as a stranger) at once.
+        rescorePeers(libp2p)
+      },
       isDown: (peerId) => this.health.get(peerId).state === 'down',
       record: async (event) => { await this.recordEvent(event) },
       log,
       approveJoins: opts.approveJoins,
       maxMembers: opts.maxMembers
     })
+    // Who may stay connected: members and joins waiting for approval; any other peer is hung up on after its grace period.
+    this.strangers = new Strangers({ libp2p, isKnown: (peer) => this.membership.isKnown(peer), graceMs: opts.strangerGraceMs, log })
     this.keys = new KeyRegistry(records)
     this.sync = new StateSync({
       libp2p,
@@ -340,6 +351,8 @@ export class Coordinator {
       const libp2p = await createPeer({
         privateKey: key, clusterId: cluster.clusterId, listen, announce, noAnnounce: opts.noAnnounce,
         relayServer: { isAllowed: (peer) => book.admits(peer) },
+        // Gossip goes to the coordinator and roster members only (peer scoring: see libp2p.ts).
+        isMember: (peer) => book.admits(peer),
         admits: (peer) => coordinator?.membership.isRemoved(peer) === true ? false : undefined
       })
       if (libp2p.peerId.toString() !== cluster.coordinator) {
@@ -365,6 +378,7 @@ export class Coordinator {
     this.stopCompaction = startEventCompaction(this.store, retention, this.log)
     this.health.setMembers(this.members().map(m => m.peerId.toString()))
     this.channels.start()
+    this.strangers.start()
     await serveCommands(this.libp2p, {
       clusterId: () => this.roster.clusterId,
       log: this.log,
@@ -533,6 +547,7 @@ export class Coordinator {
     for (const t of this.timers) clearInterval(t)
     this.stopCompaction()
     this.dialBack.stop()
+    this.strangers.stop()
     await this.api?.stop()
     await this.eventsWritten()
     await this.publishEvents()

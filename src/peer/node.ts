@@ -26,7 +26,7 @@ import { EventCatchUp, eventLogHandlers } from './event-sync.js'
 import { DEFAULT_EVENT_RETENTION, startEventCompaction, type EventRetention } from './event-retention.js'
 import { KeyRegistry } from './key-registry.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, SOFTWARE_VERSION, type ClusterRecord } from './config.js'
-import { createPeer, type MpcLibp2p } from './libp2p.js'
+import { createPeer, rescorePeers, type MpcLibp2p } from './libp2p.js'
 import { RosterBook } from './roster-book.js'
 import type { Logger } from '../log.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -243,7 +243,10 @@ export class MpcNode {
       const admits = opts.membersOnly !== false
         ? (peer: PeerId) => roster.current === undefined ? undefined : roster.admits(peer)
         : undefined
-      libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen, announce: opts.announce, noAnnounce: opts.noAnnounce, bootstrap, admits })
+      // Gossip goes to the coordinator and roster members only (peer scoring: see libp2p.ts), and to
+      // nobody before Join has answered with a roster: the coordinator would refuse it as a stranger's.
+      const isMember = (peer: PeerId): boolean => roster.current !== undefined && roster.admits(peer)
+      libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen, announce: opts.announce, noAnnounce: opts.noAnnounce, bootstrap, admits, isMember })
       const eventLog = await EventCatchUp.open(store, log)
       node = new MpcNode(libp2p, store, roster, records, vault, privateKey, eventLog, { ...opts, relay, heartbeatIntervalMs, bootstrap }, log)
       await node.run(token, stored === undefined)
@@ -402,6 +405,8 @@ export class MpcNode {
   private async adoptRoster (verified: VerifiedRoster): Promise<void> {
     const before = this.roster.current?.roster.members ?? []
     if (await this.roster.apply(verified)) {
+      // Gossipsub caches scores for a heartbeat: score new members as such (removed ones as strangers) at once.
+      rescorePeers(this.libp2p)
       // Members taken out of the cluster lose their connections here at once; the members-only
       // gate refuses them from now on.
       for (const gone of before.filter(m => !this.roster.admits(m.peerId) && !m.peerId.equals(this.peerId))) {
