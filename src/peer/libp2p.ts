@@ -72,6 +72,8 @@ export const RELAY_DURATION_LIMIT_MS = 2 * 60_000
 export const RELAY_DATA_LIMIT_BYTES = 1n << 17n
 
 const MAX_GOSSIP_DATA = Math.max(...Object.values(MAX_GOSSIP_BYTES))
+/** The shortest wait for a connection monitor ping before the connection is aborted (see createPeer). */
+export const CONNECTION_PING_MIN_TIMEOUT_MS = 30_000
 
 // ---- Gossipsub peer scoring ----
 //
@@ -273,6 +275,13 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
       }
     },
     connectionGater,
+    // libp2p pings every connection every 10 s and aborts it when a ping takes longer than its
+    // adaptive timeout (5 s at least). A DKG among 8-10 members keeps a node's event loop busy for
+    // seconds on noble's point checks, so those pings time out and every stream on the connection,
+    // keygen commands included, dies with it: a 10-node simulation failed its keygens that way.
+    // A dead peer is noticed by its missing heartbeats anyway; the monitor only needs to find
+    // connections that are gone for good.
+    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS } },
     transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
