@@ -243,12 +243,11 @@ export class MpcNode {
       const admits = opts.membersOnly !== false
         ? (peer: PeerId) => roster.current === undefined ? undefined : roster.admits(peer)
         : undefined
-      // No gossip before Join has answered with a roster: the coordinator would refuse a graft from
-      // a stranger and back off for a minute. After that every connected peer counts: the members-
-      // only gate keeps strangers out, and a member our roster does not list *yet* (it joined a
-      // moment ago; the new epoch is on its way) must not be refused a graft, or the two could not
-      // mesh for the 60 s of gossipsub's prune backoff (a 10-node cluster then failed its keygens).
-      const isMember = (): boolean => roster.current !== undefined
+      // Gossip goes to the coordinator and roster members only (peer scoring: see libp2p.ts), and to
+      // nobody before Join has answered with a roster: the coordinator would refuse it as a stranger's.
+      // (A connection to a member our roster does not list yet cannot exist: the members-only gate
+      // refused it, and we dial only members. A peer we dialled from the DHT's table is no member.)
+      const isMember = (peer: PeerId): boolean => roster.current !== undefined && roster.admits(peer)
       libp2p = await createPeer({ privateKey, clusterId: cluster.clusterId, listen, announce: opts.announce, noAnnounce: opts.noAnnounce, bootstrap, admits, isMember })
       const eventLog = await EventCatchUp.open(store, log)
       node = new MpcNode(libp2p, store, roster, records, vault, privateKey, eventLog, { ...opts, relay, heartbeatIntervalMs, bootstrap }, log)
