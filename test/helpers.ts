@@ -105,6 +105,16 @@ export function memberState (cluster: TestCluster, peerId: string): string | und
   return cluster.coordinator.cluster().members.find(m => m.peerId === peerId)?.state
 }
 
+/** The coordinator's event log after event `seq` (all of it: its first page would hold only 1000 events). */
+export async function eventsAfter (cluster: TestCluster, seq: number): Promise<Awaited<ReturnType<Coordinator['events']>>> {
+  return await cluster.coordinator.events(new URL(`http://events.invalid/?after=${seq}&limit=10000`))
+}
+
+/** The number of the coordinator's last event (0 if none). */
+export async function lastEventSeq (cluster: TestCluster): Promise<number> {
+  return (await eventsAfter(cluster, 0)).at(-1)?.seq ?? 0
+}
+
 /** Waits until the coordinator sees these nodes (default: every running node of the cluster) up. */
 export async function waitAllUp (cluster: TestCluster, nodes?: MpcNode[], timeoutMs = 15_000): Promise<void> {
   const running = nodes ?? cluster.nodes.filter(n => n.libp2p.status === 'started')

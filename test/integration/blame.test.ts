@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { judgeFailure, TaskError } from '../../src/coordinator/tasks.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../../src/protocols/errors.js'
 import { ErrorCode } from '../../src/protocols/messages.js'
-import { messageFor, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, type TestCluster } from '../helpers.js'
+import { eventsAfter, lastEventSeq, messageFor, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 
 const id = (node: MpcNode): string => node.peerId.toString()
@@ -53,9 +53,6 @@ describe('blame follows evidence', () => {
     })
     afterAll(async () => { await cluster.stop() })
 
-    const eventsAfter = async (seq: number): Promise<Awaited<ReturnType<typeof cluster.coordinator.events>>> =>
-      await cluster.coordinator.events(new URL(`http://events.invalid/?after=${seq}&limit=10000`))
-    const seqNow = async (): Promise<number> => (await eventsAfter(0)).at(-1)?.seq ?? 0
 
     describe.each([
       { scheme: 'ed25519' as const, threshold: 3 },
@@ -69,7 +66,7 @@ describe('blame follows evidence', () => {
           // Holder 1, so among the first signers.
           expect(key.holders[0]).toBe(id(bad))
 
-          const since = await seqNow()
+          const since = await lastEventSeq(cluster)
           const message = messageFor(scheme, `sign around an invalid ${scheme} commitment`)
           const outcome = await cluster.coordinator.tasks.sign(key.id, message).then(r => r, (e: unknown) => e)
           expect(outcome, (outcome as Error).message).not.toBeInstanceOf(TaskError)
@@ -79,7 +76,7 @@ describe('blame follows evidence', () => {
           // One failed attempt, the faulty holder's; then the honest holders sign at once.
           expect(result.attempts).toBe(2)
 
-          const events = (await eventsAfter(since)).filter(e => e.keyId === key.id)
+          const events = (await eventsAfter(cluster, since)).filter(e => e.keyId === key.id)
           const blames = events.filter(e => e.kind === 'BLAME')
           expect(blames.map(e => e.peerId)).toEqual([id(bad)])
           expect(blames[0]!.detail).toContain('not a pair of valid points')
@@ -107,14 +104,14 @@ describe('blame follows evidence', () => {
         const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 4, members: [id(refuser), ...honest.map(id)] })
         expect(key.holders[0]).toBe(id(refuser))
 
-        const since = await seqNow()
+        const since = await lastEventSeq(cluster)
         const message = messageFor('taproot', 'one holder refuses round two')
         const result = await cluster.coordinator.tasks.sign(key.id, message)
         expect(verifiesExternally(key, message, result.signature)).toBe(true)
         expect(result.signers).not.toContain(id(refuser))
         expect(result.attempts).toBe(2)
 
-        const events = (await eventsAfter(since)).filter(e => e.keyId === key.id)
+        const events = (await eventsAfter(cluster, since)).filter(e => e.keyId === key.id)
         expect(events.filter(e => e.kind === 'BLAME' || e.kind === 'BLAME_CLAIM')).toEqual([])
         const failed = events.filter(e => e.kind === 'SESSION_FAILED')
         expect(failed).toHaveLength(1)

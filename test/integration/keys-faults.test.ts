@@ -5,9 +5,7 @@ import { sendCommand } from '../../src/protocols/command.js'
 import { CommandRefusedError } from '../../src/protocols/errors.js'
 import { peerIdFromBytes } from '../../src/protocols/ids.js'
 import { ErrorCode, EventKind, type Event } from '../../src/protocols/messages.js'
-import {
-  messageFor, recordEvents, restartNode, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, waitFor, type TestCluster
-} from '../helpers.js'
+import { eventsAfter, lastEventSeq, messageFor, recordEvents, restartNode, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 import type { ShareRecord } from '../../src/peer/shares.js'
 
@@ -52,10 +50,6 @@ describe('keygen and signing with faulty peers', () => {
   })
   afterAll(async () => { await cluster.stop() })
 
-  // The event log of the coordinator (its first page holds 1000 events; ask for the most).
-  const eventsAfter = async (seq: number): Promise<Awaited<ReturnType<typeof cluster.coordinator.events>>> =>
-    await cluster.coordinator.events(new URL(`http://events.invalid/?after=${seq}&limit=10000`))
-  const seqNow = async (): Promise<number> => (await eventsAfter(0)).at(-1)?.seq ?? 0
 
   describe.each([
     { scheme: 'ed25519' as const, threshold: 3 },
@@ -69,7 +63,7 @@ describe('keygen and signing with faulty peers', () => {
       // Holder 1, so the coordinator asks it first.
       expect(key.holders[0]).toBe(id(bad))
 
-      const since = await seqNow()
+      const since = await lastEventSeq(cluster)
       const message = messageFor(scheme, `sign around ${scheme} corruption`)
       const result = await cluster.coordinator.tasks.sign(key.id, message)
       expect(result.attempts).toBeGreaterThan(1)
@@ -77,7 +71,7 @@ describe('keygen and signing with faulty peers', () => {
       expect(result.signers).toHaveLength(threshold)
       expect(verifiesExternally(key, message, result.signature)).toBe(true)
 
-      const events = await eventsAfter(since)
+      const events = await eventsAfter(cluster, since)
       const blamed = events.filter(e => e.kind === 'BLAME').map(e => e.peerId)
       expect(blamed).toContain(id(bad))
       // Only the corrupt holder is blamed.
@@ -94,7 +88,7 @@ describe('keygen and signing with faulty peers', () => {
     const expectCleanFailure = async (bad: MpcNode, members: string[], scheme: 'ed25519' | 'taproot', claimant?: MpcNode): Promise<void> => {
       const keysBefore = await cluster.coordinator.keys.list()
       const sharesBefore = await allShares(cluster)
-      const since = await seqNow()
+      const since = await lastEventSeq(cluster)
       const recorder = recordEvents(cluster, honest()[1]!)
       try {
         const err = await taskFailure(cluster.coordinator.tasks.keygen({ scheme, threshold: 2, parties: members.length, members }))
@@ -113,7 +107,7 @@ describe('keygen and signing with faulty peers', () => {
         // No holder kept a share of it, active or pending.
         expect(await allShares(cluster)).toEqual(sharesBefore)
 
-        const events = await eventsAfter(since)
+        const events = await eventsAfter(cluster, since)
         expect(events.filter(e => e.kind === 'BLAME')).toEqual([])
         const claims = events.filter(e => e.kind === 'BLAME_CLAIM')
         expect(claims.map(e => e.peerId).sort()).toEqual(err.claims.map(c => c.claimant).sort())
