@@ -50,7 +50,7 @@ const BOOTSTRAP_RECORD = 'bootstrap'
  */
 export const NONCE_TTL_MS = 60_000
 const NONCE_SWEEP_MS = 10_000
-/** Spent markers are kept this long (they only turn a late commit for a signed session into STALE). */
+/** Spent markers are kept this long: a late commit or share request for a signed session is refused STALE, and a repeat told from another message (after that, a share request finds no nonce and is refused all the same). */
 export const SPENT_MARKER_TTL_MS = 7 * 24 * 60 * 60_000
 /** A pending share with no key record this long after its keygen belongs to a keygen that failed. */
 export const PENDING_SHARE_TTL_MS = 30 * 60_000
