@@ -73,8 +73,12 @@ function parsePeer (text: string): PeerId {
   }
 }
 
-function refuseBounds (err: unknown): never {
-  if (err instanceof RosterBoundsError) throw new CommandRefusedError(ErrorCode.LIMIT, err.message)
+/** A join that would break a roster bound: refused to the node with the reason, and told to the operator. */
+function refuseBounds (err: unknown, peer: PeerId, log: Logger): never {
+  if (err instanceof RosterBoundsError) {
+    log.warn({ peer: peer.toString(), reason: err.message }, 'join refused: the roster would break a bound')
+    throw new CommandRefusedError(ErrorCode.LIMIT, err.message)
+  }
   throw err
 }
 
@@ -156,13 +160,13 @@ export class Membership {
         const same = existing.addrs.map(String).sort().join() === addrs.map(String).sort().join()
         if (same || addrs.length === 0) return
         const members = current.members.map(m => m.peerId.equals(peer) ? { ...m, addrs } : m)
-        try { checkRosterBounds({ ...current, members }, this.maxMembers) } catch (err) { refuseBounds(err) }
+        try { checkRosterBounds({ ...current, members }, this.maxMembers) } catch (err) { refuseBounds(err, peer, this.deps.log) }
         await this.commit(current, members, { kind: EventKind.MEMBER_ADDRS_CHANGED, peerId: peer.toMultihash().bytes }, peer)
         return
       }
       if (this.pending.has(peer.toString())) throw this.waiting(peer)
       const members = [...current.members, { peerId: peer, addrs, joinedAtMs: Date.now() }]
-      try { checkRosterBounds({ ...current, members }, this.maxMembers) } catch (err) { refuseBounds(err) }
+      try { checkRosterBounds({ ...current, members }, this.maxMembers) } catch (err) { refuseBounds(err, peer, this.deps.log) }
       if (this.deps.approveJoins === true && this.pending.size >= MAX_PENDING_JOINS) {
         throw new CommandRefusedError(ErrorCode.LIMIT, `${this.pending.size} joins already wait for approval; ask the operator to approve or reject them first`)
       }
