@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ApiClient } from '../src/coordinator/client.js'
-import { packageRoot } from '../src/peer/config.js'
+import { packageRoot } from '../src/runtime/config.js'
 import { writeFileAtomic } from '../src/store/files.js'
 
 /** The built CLI, run with the same Node that runs this script (the project's Node 22). */

@@ -14,7 +14,7 @@ import { MpcNode, type NodeOptions } from '../src/peer/node.js'
 import { GossipMessage, type Event } from '../src/protocols/messages.js'
 import { topicName } from '../src/protocols/topics.js'
 import { IDENTITY_FILE } from '../src/store/identity.js'
-import type { KeyRecord } from '../src/peer/key-registry.js'
+import type { KeyRecord } from '../src/state/key-registry.js'
 import type { Message } from '@libp2p/interface'
 
 export const log = createLogger((process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent')

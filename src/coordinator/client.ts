@@ -1,5 +1,5 @@
 import type { ClusterView } from './coordinator.js'
-import type { EventView } from '../peer/event-log.js'
+import type { EventView } from '../state/event-log.js'
 import type { KeyView } from './requests.js'
 import type { PendingJoin } from './membership.js'
 import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'

@@ -1,6 +1,6 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { connect } from 'node:net'
-import { isRelayed, scopeOf } from '../peer/addresses.js'
+import { isRelayed, scopeOf } from '../runtime/addresses.js'
 
 /**
  * Where a member can be dialled, as the coordinator found by dialling back: at a public address,

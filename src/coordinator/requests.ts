@@ -1,6 +1,6 @@
 import { describeGroupKey, SCHEMES, type BitcoinNetwork } from '../crypto/index.js'
-import { ApiError } from '../peer/http-api.js'
-import type { KeyRecord } from '../peer/key-registry.js'
+import { ApiError } from '../protocols/errors.js'
+import type { KeyRecord } from '../state/key-registry.js'
 import type { HealthState } from './health.js'
 import type { KeygenRequest } from './tasks.js'
 

@@ -10,8 +10,8 @@ import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode, EventKind, type Event, type NonceCommitment } from '../protocols/messages.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import type { HealthState } from './health.js'
-import type { KeyAgreement, KeyRecord, KeyRegistry } from '../peer/key-registry.js'
-import type { MpcLibp2p } from '../peer/libp2p.js'
+import type { KeyAgreement, KeyRecord, KeyRegistry } from '../state/key-registry.js'
+import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { Logger } from '../log.js'
 
 export const DEFAULT_KEYGEN_TIMEOUT_MS = 30_000

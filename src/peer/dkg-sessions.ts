@@ -3,8 +3,8 @@ import { BlameError, missingDkgMessages, ownDkgMessages, receiveDkg, startDkg, t
 import { peerIdFromBytes } from '../protocols/ids.js'
 import { DkgRound1, type RoundMessage } from '../protocols/messages.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { flipBit, type NodeFaults } from './faults.js'
-import type { GossipChannels } from './channels.js'
+import { flipBit, type NodeFaults } from '../runtime/faults.js'
+import type { GossipChannels } from '../runtime/channels.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
 

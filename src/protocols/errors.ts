@@ -47,3 +47,11 @@ export class MalformedMessageError extends Error {
 export class CommandTransportError extends Error {
   override name = 'CommandTransportError'
 }
+
+/** A client error the API answers with its status and a message; never a 500 for bad input. */
+export class ApiError extends Error {
+  override name = 'ApiError'
+  constructor (readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>) {
+    super(message)
+  }
+}

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { hex } from '../../src/protocols/records.js'
 import { restartNode, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
-import type { KeyRecord } from '../../src/peer/key-registry.js'
+import type { KeyRecord } from '../../src/state/key-registry.js'
 import type { MpcNode } from '../../src/peer/node.js'
 
 /** A small seeded PRNG (mulberry32), so that a failing run can be replayed with its seed. */

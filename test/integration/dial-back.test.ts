@@ -3,7 +3,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { answersLibp2p, DialBack, reachFrom } from '../../src/coordinator/dial-back.js'
-import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
+import { createPeer, type MpcLibp2p } from '../../src/runtime/libp2p.js'
 import { freePort, waitFor } from '../helpers.js'
 
 /** A TCP server that accepts every connection and never says a word, like a middlebox. */

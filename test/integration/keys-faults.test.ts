@@ -7,7 +7,7 @@ import { peerIdFromBytes } from '../../src/protocols/ids.js'
 import { ErrorCode, EventKind, type Event } from '../../src/protocols/messages.js'
 import { eventsAfter, lastEventSeq, messageFor, recordEvents, restartNode, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
-import type { ShareRecord } from '../../src/peer/shares.js'
+import type { ShareRecord } from '../../src/state/share-vault.js'
 
 const id = (node: MpcNode): string => node.peerId.toString()
 const peerIdOf = (bytes: Uint8Array): string => peerIdFromBytes(bytes).toString()

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ShareVault } from '../../src/peer/shares.js'
+import { ShareVault } from '../../src/state/share-vault.js'
 import { Store } from '../../src/store/store.js'
 import { memberState, messageFor, restartNode, startCluster, VAULT, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { SignResult } from '../../src/coordinator/tasks.js'

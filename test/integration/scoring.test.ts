@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GRAYLIST_THRESHOLD, type MpcLibp2p } from '../../src/peer/libp2p.js'
+import { GRAYLIST_THRESHOLD, type MpcLibp2p } from '../../src/runtime/libp2p.js'
 import { CHANNELS, clusterTopics } from '../../src/protocols/topics.js'
 import { messageFor, startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 

@@ -1,6 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
+import { createPeer, type MpcLibp2p } from '../../src/runtime/libp2p.js'
 import { serveCommands } from '../../src/protocols/command.js'
 import { KeyRecordBody } from '../../src/protocols/messages.js'
 import { loadOrCreateIdentity } from '../../src/store/identity.js'

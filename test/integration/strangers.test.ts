@@ -1,6 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPeer, type MpcLibp2p } from '../../src/peer/libp2p.js'
+import { createPeer, type MpcLibp2p } from '../../src/runtime/libp2p.js'
 import { clusterTopics, parseTopic, type Channel } from '../../src/protocols/topics.js'
 import { startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { GossipsubMessage } from '@chainsafe/libp2p-gossipsub'

@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
-import { advertised, boundAddresses, needsRelay, reachOf, scopeOf } from '../../src/peer/addresses.js'
+import { advertised, boundAddresses, needsRelay, reachOf, scopeOf } from '../../src/runtime/addresses.js'
 
 const ma = (s: string): ReturnType<typeof multiaddr> => multiaddr(s)
 const loop = ma('/ip4/127.0.0.1/tcp/4001')

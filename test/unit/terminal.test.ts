@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { formatClusterTable, formatEvent, formatKey, main } from '../../src/cli.js'
 import type { ClusterView, MemberView } from '../../src/coordinator/coordinator.js'
 import type { KeyView } from '../../src/coordinator/requests.js'
-import type { EventView } from '../../src/peer/event-log.js'
+import type { EventView } from '../../src/state/event-log.js'
 import { printable } from '../../src/terminal.js'
 
 /** What a hostile member puts in its error text: clear the screen, turn red, start a new line. */

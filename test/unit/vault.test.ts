@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { commitNonces, frostSuite, participantIdentifier } from '../../src/crypto/index.js'
-import { PassphraseError, ShareVault } from '../../src/peer/shares.js'
+import { PassphraseError, ShareVault } from '../../src/state/share-vault.js'
 import { Store } from '../../src/store/store.js'
 
 const COST = { logN: 6, r: 8, p: 1 }

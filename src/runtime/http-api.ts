@@ -1,16 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { ConfigError } from './config.js'
+import { ApiError } from '../protocols/errors.js'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../log.js'
-
-/** A client error the API answers with its status and a message; never a 500 for bad input. */
-export class ApiError extends Error {
-  override name = 'ApiError'
-  constructor (readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>) {
-    super(message)
-  }
-}
 
 export interface RouteRequest {
   url: URL

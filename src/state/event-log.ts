@@ -1,6 +1,6 @@
 import { peerIdFromBytes } from '../protocols/ids.js'
 import { Event, EventKind, Health } from '../protocols/messages.js'
-import { ApiError } from './http-api.js'
+import { ApiError } from '../protocols/errors.js'
 import type { Store } from '../store/store.js'
 
 export interface EventView {
