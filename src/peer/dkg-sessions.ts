@@ -4,30 +4,17 @@ import { peerIdFromBytes } from '../protocols/ids.js'
 import { DkgRound1, type RoundMessage } from '../protocols/messages.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
+import { DEFAULT_NACK_INTERVAL_MS, DKG_LINGER_MS, MAX_FINISHED_DKG_REMEMBERED, MAX_LIVE_DKG_SESSIONS } from './constants.js'
+import { DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
 import type { GossipChannels } from '../runtime/channels.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
 
-/** How often a participant still missing messages asks for them again. */
-export const DEFAULT_NACK_INTERVAL_MS = 300
-/** A finished session keeps answering nacks this long, for participants still behind. */
-const LINGER_MS = 10_000
-/** At most this many DKG sessions run on one node at once. */
-const MAX_LIVE_SESSIONS = 16
-const MAX_FINISHED_REMEMBERED = 1024
 
 export interface DkgRunResult {
   outcome: DkgOutcome
   /** sha256 of each participant's round-1 message as this node received it, in participant order. */
   round1Digests: Uint8Array[]
-}
-
-/** The session ran out of time; `missing` are the participants we never heard from. */
-export class DkgTimeoutError extends Error {
-  override name = 'DkgTimeoutError'
-  constructor (readonly missing: string[], message: string) {
-    super(message)
-  }
 }
 
 interface LiveSession {
@@ -88,8 +75,8 @@ export class DkgSessions {
   }
 
   async run (params: DkgParams, timeoutMs: number): Promise<DkgRunResult> {
-    if (this.live.has(params.sessionId) || this.finished.has(params.sessionId)) throw new Error(`session ${params.sessionId} already ran on this node`)
-    if (this.active >= MAX_LIVE_SESSIONS) throw new Error(`too many DKG sessions at once (${MAX_LIVE_SESSIONS})`)
+    if (this.live.has(params.sessionId) || this.finished.has(params.sessionId)) throw new DkgSessionRefusedError(`session ${params.sessionId} already ran on this node`)
+    if (this.active >= MAX_LIVE_DKG_SESSIONS) throw new DkgSessionRefusedError(`too many DKG sessions at once (${MAX_LIVE_DKG_SESSIONS})`)
     const { state, outbound } = startDkg(params)
     const result = new Promise<DkgRunResult>((resolve, reject) => {
       const session: LiveSession = { state, digests: new Map(), settled: false, resolve, reject, timers: [], lastResend: new Map() }
@@ -174,8 +161,8 @@ export class DkgSessions {
     session.timers.push(setTimeout(() => {
       this.live.delete(sessionId)
       this.finished.add(sessionId)
-      if (this.finished.size > MAX_FINISHED_REMEMBERED) this.finished.delete(this.finished.values().next().value!)
-    }, LINGER_MS))
+      if (this.finished.size > MAX_FINISHED_DKG_REMEMBERED) this.finished.delete(this.finished.values().next().value!)
+    }, DKG_LINGER_MS))
   }
 
   private async nack (sessionId: string): Promise<void> {

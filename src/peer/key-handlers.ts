@@ -6,16 +6,14 @@ import { CommandRefusedError } from '../protocols/errors.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
 import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode, type SignShareRequest } from '../protocols/messages.js'
-import { DkgTimeoutError, type DkgSessions } from './dkg-sessions.js'
+import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_ID_LENGTH, MAX_KEYGEN_TIMEOUT_MS } from './constants.js'
+import { DkgTimeoutError } from './errors.js'
+import type { DkgSessions } from './dkg-sessions.js'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
 import type { CommitRefusal, ShareVault, TakeRefusal } from '../state/share-vault.js'
 import type { CommandContext, CommandHandlers } from '../protocols/command.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
-
-const MAX_ID_LENGTH = 128
-export const DEFAULT_KEYGEN_TIMEOUT_MS = 30_000
-const MAX_KEYGEN_TIMEOUT_MS = 300_000
 
 export interface KeyHandlerDeps {
   self: PeerId

@@ -28,34 +28,14 @@ import { KeyRegistry } from '../state/key-registry.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, SOFTWARE_VERSION, type ClusterRecord } from '../runtime/config.js'
 import { createPeer, rescorePeers, type MpcLibp2p } from '../runtime/libp2p.js'
 import { RosterBook } from '../state/roster-book.js'
+import {
+  BOOTSTRAP_RECORD, DEFAULT_APPROVAL_WAIT_MS, DEFAULT_FIRST_JOIN_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_NODE_LISTEN, JOIN_BACKOFF_MS, MAX_MEMBER_DIALS,
+  MEMBER_DIAL_TIMEOUT_MS, NONCE_SWEEP_MS, NONCE_TTL_MS, PENDING_SHARE_TTL_MS, REDIAL_BACKOFF_MS, RESERVATION_WAIT_MS, SPENT_MARKER_TTL_MS
+} from './constants.js'
 import type { Logger } from '../log.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
-export const DEFAULT_NODE_LISTEN = ['/ip4/0.0.0.0/tcp/0']
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000
-/** How long a first start keeps trying to reach the coordinator before it gives up. */
-export const DEFAULT_FIRST_JOIN_TIMEOUT_MS = 30_000
-/** Members a node keeps a direct connection to, beyond the coordinator, for a healthy mesh. */
-const MAX_MEMBER_DIALS = 8
-const MEMBER_DIAL_TIMEOUT_MS = 5_000
-const JOIN_BACKOFF_MS = { first: 250, max: 5_000 }
-/** Between attempts to reconnect to a lost coordinator or members, while the attempts fail. */
-const REDIAL_BACKOFF_MS = { first: 1_000, max: 30_000 }
-/** How long a first start waits for its relay reservation before it reports ready anyway. */
-const RESERVATION_WAIT_MS = 5_000
-const BOOTSTRAP_RECORD = 'bootstrap'
-/**
- * An unspent nonce older than this belongs to a signing session the coordinator abandoned: its
- * second round would have come within the coordinator's round deadline (5 s by default).
- */
-export const NONCE_TTL_MS = 60_000
-const NONCE_SWEEP_MS = 10_000
-/** Spent markers are kept this long: a late commit or share request for a signed session is refused STALE, and a repeat told from another message (after that, a share request finds no nonce and is refused all the same). */
-export const SPENT_MARKER_TTL_MS = 7 * 24 * 60 * 60_000
-/** A pending share with no key record this long after its keygen belongs to a keygen that failed. */
-export const PENDING_SHARE_TTL_MS = 30 * 60_000
-/** How long a first join that waits for the operator's approval keeps asking. */
-export const DEFAULT_APPROVAL_WAIT_MS = 60 * 60_000
+export { DEFAULT_APPROVAL_WAIT_MS, DEFAULT_FIRST_JOIN_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_NODE_LISTEN, NONCE_TTL_MS, PENDING_SHARE_TTL_MS, SPENT_MARKER_TTL_MS } from './constants.js'
 
 export interface NodeOptions {
   dataDir: string
