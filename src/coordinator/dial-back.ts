@@ -1,6 +1,7 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { connect } from 'node:net'
 import { isRelayed, scopeOf } from '../runtime/addresses.js'
+import { DIAL_BACK_RECHECK_MS, DIAL_BACK_TIMEOUT_MS } from './constants.js'
 
 /**
  * Where a member can be dialled, as the coordinator found by dialling back: at a public address,
@@ -8,10 +9,6 @@ import { isRelayed, scopeOf } from '../runtime/addresses.js'
  * only over the connections it dials). `unchecked` until the first dial-back of its addresses ends.
  */
 export type Reach = 'public' | 'local' | 'relay' | 'unreachable' | 'unchecked'
-
-export const DIAL_BACK_TIMEOUT_MS = 3_000
-/** A member's addresses are checked again this long after the last check (and at once when they change). */
-export const DIAL_BACK_RECHECK_MS = 5 * 60_000
 
 /** multistream-select's header, length-prefixed (multiformats/multistream-select, "Protocol"). */
 const MSS_HEADER = Buffer.from('\x13/multistream/1.0.0\n', 'latin1')

@@ -7,8 +7,6 @@ export interface HealthThresholds {
   downAfterMs: number
 }
 
-export const DEFAULT_HEALTH: HealthThresholds = { suspectAfterMs: 3_000, downAfterMs: 6_000 }
-
 export interface HealthChange {
   peerId: string
   from: HealthState

@@ -1,20 +1,12 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { toString } from 'uint8arrays/to-string'
+import { EventKind, type Event } from '../protocols/messages.js'
 import { formatJoinToken, newTokenSecret, parseJoinToken, InvalidTokenError } from '../protocols/token.js'
 import type { Store } from '../store/store.js'
+import { DEFAULT_INVITATION_TTL_MS, MAX_INVITATION_NOTE_LENGTH, MAX_INVITATION_TTL_MS, MAX_INVITATION_USES, MAX_OPEN_INVITATIONS, SPENT_INVITATION_KEEP_MS } from './constants.js'
+import { InvitationError } from './errors.js'
 import type { PeerId } from '@libp2p/interface'
 
-/** An invitation lasts this long unless `--ttl` says otherwise. */
-export const DEFAULT_INVITATION_TTL_MS = 24 * 60 * 60_000
-/** The longest an invitation may last: an old invitation is a standing way in. */
-export const MAX_INVITATION_TTL_MS = 30 * 24 * 60 * 60_000
-/** Joins one invitation may admit, at most (a simulation's whole cluster, not an open door). */
-export const MAX_INVITATION_USES = 256
-/** Unexpired invitations kept at once: each is a row the coordinator stores and lists. */
-export const MAX_OPEN_INVITATIONS = 1024
-export const MAX_INVITATION_NOTE_LENGTH = 200
-/** Used-up and expired invitations are kept this long (so a late join says why), then dropped. */
-const SPENT_INVITATION_KEEP_MS = 7 * 24 * 60 * 60_000
 const PREFIX = 'invite:'
 const HASH_DOMAIN = 'mpc-wallet/invitation/1:'
 
@@ -41,11 +33,6 @@ export interface InvitationOptions {
   ttlMs?: number
   uses?: number
   note?: string
-}
-
-/** An invitation that cannot be made (bad options, too many open) or used (unknown, expired, used up). */
-export class InvitationError extends Error {
-  override name = 'InvitationError'
 }
 
 function hashOf (secret: string): string {
@@ -115,4 +102,10 @@ export class Invitations {
     if (old.length > 0) await this.store.batch({ json: Object.fromEntries(old.map(({ name }) => [name, null])) })
     return rows.filter(r => !old.includes(r)).map(r => r.value).sort((a, b) => b.createdAtMs - a.createdAtMs)
   }
+}
+
+/** The event that records a new invitation (by its id, never its secret). */
+export function invitationEvent (made: NewInvitation): Partial<Event> & { kind: EventKind } {
+  const { id, uses, expiresAtMs, note } = made.invitation
+  return { kind: EventKind.INVITATION_CREATED, detail: `invitation ${id}, ${uses} use${uses === 1 ? '' : 's'}, until ${new Date(expiresAtMs).toISOString()}${note !== '' ? `: ${note}` : ''}` }
 }

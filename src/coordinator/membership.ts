@@ -4,7 +4,9 @@ import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.
 import { multiaddrFromBytes } from '../protocols/ids.js'
 import { ErrorCode, EventKind, type Event, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
 import { checkRosterBounds, RosterBoundsError, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
-import { InvitationError, type Invitations } from './invitations.js'
+import type { Invitations } from './invitations.js'
+import { MAX_PENDING_JOINS, ROSTER_PUSH_TIMEOUT_MS } from './constants.js'
+import { InvitationError, MembershipError } from './errors.js'
 import { MAX_MEMBERS } from '../protocols/constants.js'
 import type { GossipChannels } from '../runtime/channels.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
@@ -14,9 +16,6 @@ import type { Logger } from '../log.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 
-const ROSTER_PUSH_TIMEOUT_MS = 3_000
-/** Joins waiting for the operator at once: each used an invitation, but the list stays short to read. */
-export const MAX_PENDING_JOINS = 64
 const PENDING_PREFIX = 'pending:'
 const DENIED_PREFIX = 'denied:'
 
@@ -34,16 +33,6 @@ export interface PendingJoin {
 interface Denied {
   reason: 'removed' | 'rejected'
   atMs: number
-}
-
-export type MembershipErrorCode = 'bad_request' | 'not_found' | 'conflict' | 'limit'
-
-/** An operator's membership request that cannot be done; the code maps to an HTTP status. */
-export class MembershipError extends Error {
-  override name = 'MembershipError'
-  constructor (readonly code: MembershipErrorCode, message: string) {
-    super(message)
-  }
 }
 
 export interface MembershipDeps {

@@ -1,20 +1,6 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Logger } from '../log.js'
-
-/**
- * How long a peer that is neither a member nor a join waiting for approval may stay connected to
- * the coordinator: a joining node needs a dial, identify and one Join command (well under a
- * second on a LAN, a few over a slow relayed link), and Join makes it known; a stranger holds
- * a connection slot for no longer than this.
- */
-export const DEFAULT_STRANGER_GRACE_MS = 10_000
-
-/**
- * At most this many connected strangers are waited for at once; one more is hung up on at once.
- * Above libp2p's default connection limit (300), so it only bites under a flood of strangers,
- * and then no more timers are kept than this.
- */
-export const MAX_WATCHED_STRANGERS = 512
+import { DEFAULT_STRANGER_GRACE_MS, MAX_WATCHED_STRANGERS } from './constants.js'
 
 export interface StrangersInit {
   libp2p: Pick<Libp2p, 'addEventListener' | 'removeEventListener' | 'getPeers' | 'getConnections' | 'hangUp'>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_HEALTH, HealthTracker } from '../../src/coordinator/health.js'
+import { HealthTracker } from '../../src/coordinator/health.js'
+import { DEFAULT_HEALTH } from '../../src/coordinator/constants.js'
 
 const T = { suspectAfterMs: 3_000, downAfterMs: 6_000 }
 
