@@ -7,6 +7,7 @@ import { flipBit, type NodeFaults } from '../runtime/faults.js'
 import { DEFAULT_NACK_INTERVAL_MS, DKG_LINGER_MS, MAX_FINISHED_DKG_REMEMBERED, MAX_LIVE_DKG_SESSIONS } from './constants.js'
 import { DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
 import type { GossipChannels } from '../runtime/channels.js'
+import type { NodeService } from './service.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -47,7 +48,7 @@ function fromWire (round: RoundMessage, author: string): DkgMessage | undefined 
  * is missing, answers others' nacks by publishing its own messages again, and fails a session
  * only at its deadline.
  */
-export class DkgSessions {
+export class DkgSessions implements NodeService {
   private readonly live = new Map<string, LiveSession>()
   private readonly finished = new Set<string>()
   readonly rejected = { notParticipant: 0, finished: 0 }
@@ -135,6 +136,8 @@ export class DkgSessions {
   abort (sessionId: string, reason = 'aborted'): void {
     if (this.live.has(sessionId)) this.settle(sessionId, new Error(`DKG session ${reason}`))
   }
+
+  start (): void {}
 
   stop (): void {
     for (const id of [...this.live.keys()]) this.abort(id, 'stopped')
