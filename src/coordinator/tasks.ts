@@ -1,15 +1,13 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { randomBytes } from 'node:crypto'
-import {
-  aggregateSignature, BlameError, CryptoInputError, decodePublic, isScheme, isValidNonceCommitment, participantIdentifier, SCHEMES,
-  validateMessage, validateThreshold, type Scheme
-} from '../crypto/index.js'
+import { CryptoInputError, decodePublic, isScheme, SCHEMES, validateMessage, validateThreshold, type Scheme } from '../crypto/index.js'
 import { sendCommand, type CommandKind, type CommandRequests, type CommandResponses } from '../protocols/command.js'
-import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../protocols/errors.js'
+import { CommandRefusedError } from '../protocols/errors.js'
 import { agreementBytes } from '../protocols/records.js'
-import { ErrorCode, EventKind, type Event, type NonceCommitment } from '../protocols/messages.js'
+import { ErrorCode, EventKind, type Event } from '../protocols/messages.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import type { HealthState } from './health.js'
+import { addVerdict, culpritsOf, isFailure, judgeFailure, noFailure, SigningSession, summary, type Claim, type Failure } from './signing-session.js'
 import type { KeyAgreement, KeyRecord, KeyRegistry } from '../state/key-registry.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { Logger } from '../log.js'
@@ -19,13 +17,6 @@ export const DEFAULT_SIGN_ROUND_TIMEOUT_MS = 5_000
 const MAX_CACHED_KEYS = 1024
 
 export type TaskErrorCode = 'bad_request' | 'not_found' | 'unavailable' | 'failed'
-
-/** What one member said of others, on its word alone: recorded, never counted as proof (invariant 10). */
-export interface Claim {
-  claimant: string
-  accused: string[]
-  reason: string
-}
 
 /**
  * A task that could not run or did not succeed. `culprits` are only the peers the coordinator
@@ -77,69 +68,8 @@ function newSessionId (): string {
 const bytesOf = (peerIds: string[]): Uint8Array[] => peerIds.map(p => peerIdFromString(p).toMultihash().bytes)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
-/** The most of a peer's own words (an error message it sent) kept in an event or a task error. */
-const MAX_PEER_TEXT = 512
 /** The most of a failure's summary kept in an event's `detail`. */
 const MAX_DETAIL = 512
-
-const peerText = (err: unknown): string => (err as Error).message.slice(0, MAX_PEER_TEXT)
-
-/** What the coordinator's own check of one failed command shows. */
-export type FailureVerdict =
-  /** Proof against the peer: it gave no answer by the deadline, or one that does not decode. */
-  | { kind: 'proven', reason: string }
-  /** The peer refused and named others (BLAME, TIMEOUT): its claim against them, not evidence. */
-  | { kind: 'claim', accused: string[], reason: string }
-  /**
-   * The peer refused without naming anyone, or the failure arose on this side: no evidence against
-   * it. A refusal can be caused by others (a co-signer's bad commitment, a coordinator restart
-   * that lost a session), so it only takes the peer out of the request at hand.
-   */
-  | { kind: 'refused', reason: string }
-
-/**
- * Classifies a failed command to `peer` (invariant 10: blame follows evidence). Only peers among
- * `within` (the session's participants) can be accused; anything else a peer names is dropped.
- */
-export function judgeFailure (peer: string, err: unknown, within: readonly string[]): FailureVerdict {
-  if (err instanceof CommandTransportError) return { kind: 'proven', reason: `${peer} did not answer: ${peerText(err)}` }
-  if (err instanceof MalformedMessageError) return { kind: 'proven', reason: `${peer} answered with a malformed response: ${peerText(err)}` }
-  if (err instanceof CommandRefusedError) {
-    const accused = [...new Set(err.culprits)].filter(c => c !== peer && within.includes(c))
-    if (accused.length > 0 && err.code === ErrorCode.BLAME) return { kind: 'claim', accused, reason: `${peer} claims ${accused.join(', ')} misbehaved: ${peerText(err)}` }
-    if (accused.length > 0 && err.code === ErrorCode.TIMEOUT) return { kind: 'claim', accused, reason: `${peer} claims it received nothing from ${accused.join(', ')}: ${peerText(err)}` }
-    return { kind: 'refused', reason: `${peer} refused (${err.code}): ${peerText(err)}` }
-  }
-  return { kind: 'refused', reason: `command to ${peer} failed on the coordinator: ${peerText(err)}` }
-}
-
-/** Why a round-one answer cannot go into the commitment list, or undefined if it can (RFC 9591 5.1). */
-export function commitmentProblem (scheme: Scheme, commitment: NonceCommitment | undefined, identifier: string): string | undefined {
-  if (commitment === undefined) return 'sent no commitment'
-  if (commitment.identifier !== identifier) return 'committed under a wrong identifier'
-  if (!isValidNonceCommitment(scheme, commitment)) return 'sent a commitment that is not a pair of valid points'
-  return undefined
-}
-
-/** One failed session: what the coordinator proved, what members claimed, and what else went wrong. */
-interface Failure {
-  /** Culprits by the coordinator's own checks, each with its reason. */
-  proven: Array<{ peer: string, reason: string }>
-  claims: Claim[]
-  /** Refusals and other failures that prove nothing against anyone. */
-  notes: string[]
-}
-
-const noFailure = (): Failure => ({ proven: [], claims: [], notes: [] })
-const isFailure = (f: Failure): boolean => f.proven.length > 0 || f.claims.length > 0 || f.notes.length > 0
-const culpritsOf = (f: Failure): string[] => [...new Set(f.proven.map(p => p.peer))]
-const summary = (f: Failure): string => [...f.proven.map(p => p.reason), ...f.claims.map(c => c.reason), ...f.notes].join('; ')
-
-function addVerdict (failure: Failure, peer: string, verdict: FailureVerdict): void {
-  if (verdict.kind === 'proven') failure.proven.push({ peer, reason: verdict.reason })
-  else if (verdict.kind === 'claim') failure.claims.push({ claimant: peer, accused: verdict.accused, reason: verdict.reason })
-  else failure.notes.push(verdict.reason)
-}
 
 /**
  * The coordinator's tasks: keygen (DKG among members, then an agreement step before anything
@@ -338,6 +268,10 @@ export class Tasks {
     this.deps.log.warn({ operation, sessionId, keyId, culprits, claims: failure.claims, reason }, 'session failed')
   }
 
+  /**
+   * Signing as a thin driver over a SigningSession: the session chooses signers, checks answers
+   * and judges failures; this sends its commands, records its events and loops.
+   */
   async sign (keyId: string, message: Uint8Array): Promise<SignResult> {
     const key = await this.deps.keys.get(keyId)
     if (key === undefined) throw new TaskError('not_found', `no key ${keyId}`)
@@ -345,99 +279,44 @@ export class Tasks {
       if (err instanceof CryptoInputError) throw new TaskError('bad_request', err.message)
       throw err
     }
-    const pub = this.publicPackage(key)
-    const identifierOf = new Map(key.holders.map((h, i) => [h, participantIdentifier(key.scheme, i + 1)]))
-    /** Out of this request: proven culprits, and holders that refused (no evidence against them). */
-    const excluded = new Set<string>()
-    /** Proven culprits only (invariant 10). */
-    const blamed = new Set<string>()
+    const session = new SigningSession(
+      { keyId, scheme: key.scheme, threshold: key.threshold, holders: key.holders, publicPackage: this.publicPackage(key), message },
+      { availability: peer => this.deps.health(peer), newSessionId }
+    )
     const roundTimeout = this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS
-    const rank: Record<HealthState, number> = { up: 0, suspect: 1, down: 2 }
-
-    for (let attempt = 1; attempt <= key.holders.length - key.threshold + 1; attempt++) {
-      const candidates = key.holders.filter(h => !excluded.has(h) && this.deps.health(h) !== 'down')
-        .sort((a, b) => rank[this.deps.health(a)] - rank[this.deps.health(b)])
-      if (candidates.length < key.threshold) break
-      const signers = candidates.slice(0, key.threshold).sort((a, b) => key.holders.indexOf(a) - key.holders.indexOf(b))
-      const sessionId = newSessionId()
-      // Recorded beside round one rather than before it: the start of a signing session is worth
-      // a log line, not a wait (its end is recorded before the signature is returned).
-      const startedEvent = this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${attempt}` })
-
-      // RFC 9591 5.1, round one: each signer commits to fresh nonces.
-      const started = performance.now()
-      const [round1] = await Promise.all([this.fanOut(signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout), startedEvent])
-      const round1Ms = performance.now() - started
-      // Every commitment is checked here, where it arrives: one bad point would otherwise make
-      // every honest co-signer refuse round two, and the refusals would hide who sent it.
-      const failure1 = noFailure()
-      const out1 = new Set(round1.failed.keys())
-      for (const [peer, err] of round1.failed) addVerdict(failure1, peer, judgeFailure(peer, err, signers))
-      for (const [peer, answer] of round1.ok) {
-        const problem = commitmentProblem(key.scheme, answer.commitment, identifierOf.get(peer)!)
-        if (problem === undefined) continue
-        failure1.proven.push({ peer, reason: `${peer} ${problem}` })
-        out1.add(peer)
+    const timing = { round1Ms: 0, round2Ms: 0, aggregateMs: 0 }
+    let transition = session.start()
+    for (;;) {
+      const { ended, next: step } = transition
+      if (ended !== undefined) {
+        await this.fail('sign', ended.sessionId, keyId, ended.failure)
+        if (ended.abort.length > 0) await this.fanOut(ended.abort, 'abort', () => ({ sessionId: ended.sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
       }
-      if (out1.size > 0) {
-        // Whoever answered holds nonces for this session: they are discarded (the culprit's too).
-        await this.retryAfter('sign', sessionId, keyId, failure1, out1, excluded, blamed, [...round1.ok.keys()])
-        continue
-      }
-      // In identifier order, as RFC 9591 encodes the commitment list: one per signer, since each
-      // answer carries one commitment under that signer's own (distinct) identifier.
-      const commitments: NonceCommitment[] = signers.map(s => round1.ok.get(s)!.commitment!)
-
-      // RFC 9591 5.2, round two: each signer signs over the same commitment list.
-      const round2Start = performance.now()
-      const round2 = await this.fanOut(signers, 'signShare', () => ({ keyId, sessionId, message, commitments }), roundTimeout)
-      const round2Ms = performance.now() - round2Start
-      if (round2.failed.size > 0) {
-        const failure2 = noFailure()
-        for (const [peer, err] of round2.failed) addVerdict(failure2, peer, judgeFailure(peer, err, signers))
-        await this.retryAfter('sign', sessionId, keyId, failure2, new Set(round2.failed.keys()), excluded, blamed, [])
-        continue
-      }
-      const shares: Record<string, Uint8Array> = {}
-      const names: Record<string, string> = {}
-      for (const s of signers) {
-        shares[identifierOf.get(s)!] = round2.ok.get(s)!.share
-        names[identifierOf.get(s)!] = s
-      }
-      try {
-        // RFC 9591 5.3: aggregate and verify against the group key; 5.4 share checks only if that fails.
-        const aggregateStart = performance.now()
-        const signature = aggregateSignature(key.scheme, pub, commitments, message, shares, names)
-        this.deps.log.debug({ keyId, sessionId, round1Ms, round2Ms, aggregateMs: performance.now() - aggregateStart }, 'signature aggregated')
+      if (step.kind === 'failed') throw new TaskError('unavailable', step.reason, step.culprits)
+      if (step.kind === 'done') {
+        const { sessionId, signers, signature, attempts } = step
+        this.deps.log.debug({ keyId, sessionId, ...timing }, 'signature aggregated')
         await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}` })
-        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts: attempt }
-      } catch (err) {
-        if (!(err instanceof BlameError)) throw err
-        // Proven here: each culprit's share fails RFC 9591 share verification.
-        const proven = err.culprits.map(peer => ({ peer, reason: `invalid signature share from ${peer}` }))
-        await this.fail('sign', sessionId, keyId, { proven, claims: [], notes: [] })
-        err.culprits.forEach(c => { excluded.add(c); blamed.add(c) })
-        if (err.culprits.length === 0) break
+        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts }
+      }
+      const { sessionId, signers } = step
+      if (step.kind === 'roundOne') {
+        // Recorded beside round one rather than before it: the start of a signing session is worth
+        // a log line, not a wait (its end is recorded before the signature is returned).
+        const startedEvent = this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${step.attempt}` })
+        const started = performance.now()
+        const [answers] = await Promise.all([this.fanOut(signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout), startedEvent])
+        timing.round1Ms = performance.now() - started
+        transition = session.onRoundOne(sessionId, answers)
+      } else {
+        const { commitments } = step
+        const started = performance.now()
+        const answers = await this.fanOut(signers, 'signShare', () => ({ keyId, sessionId, message, commitments }), roundTimeout)
+        timing.round2Ms = performance.now() - started
+        const aggregateStart = performance.now()
+        transition = session.onRoundTwo(sessionId, answers)
+        timing.aggregateMs = performance.now() - aggregateStart
       }
     }
-    const healthy = key.holders.filter(h => !excluded.has(h) && this.deps.health(h) !== 'down').length
-    const refused = [...excluded].filter(h => !blamed.has(h))
-    const reason = `cannot sign with key ${keyId}: ${healthy} usable holders, ${key.threshold} needed` +
-      (blamed.size > 0 ? ` (excluded as proven at fault: ${[...blamed].join(', ')})` : '') +
-      (refused.length > 0 ? ` (excluded after refusing, not blamed: ${refused.join(', ')})` : '')
-    throw new TaskError('unavailable', reason, [...blamed])
-  }
-
-  /**
-   * Records a failed attempt, takes `out` out of the rest of this request (blaming only the
-   * proven culprits), and discards the nonces that `committed` hold for the session.
-   */
-  private async retryAfter (
-    operation: string, sessionId: string, keyId: string, failure: Failure, out: Set<string>, excluded: Set<string>, blamed: Set<string>, committed: string[]
-  ): Promise<void> {
-    out.forEach(p => excluded.add(p))
-    culpritsOf(failure).forEach(p => blamed.add(p))
-    await this.fail(operation, sessionId, keyId, failure)
-    if (committed.length > 0) await this.fanOut(committed, 'abort', () => ({ sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
   }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { judgeFailure, TaskError } from '../../src/coordinator/tasks.js'
+import { TaskError } from '../../src/coordinator/tasks.js'
+import { judgeFailure } from '../../src/coordinator/signing-session.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../../src/protocols/errors.js'
 import { ErrorCode } from '../../src/protocols/messages.js'
 import { eventsAfter, lastEventSeq, messageFor, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, type TestCluster } from '../helpers.js'

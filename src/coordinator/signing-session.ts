@@ -1,0 +1,304 @@
+/**
+ * The coordinator's side of one signature request (RFC 9591 section 5, the coordinator as
+ * aggregator) as a pure state machine, beside the nodes' side in the share vault and DKG's in
+ * crypto/dkg.ts. It chooses the signers of each attempt, checks round-one commitments where they
+ * arrive, aggregates round-two shares (verifying them one by one only when the aggregate fails),
+ * and keeps apart what it proved (culprits), what members claimed of each other, and refusals.
+ *
+ * No sockets, no clock, no events: each step takes the answers of the round just run and returns
+ * what to record about an attempt that ended and what to do next. The caller (Tasks.sign) sends
+ * the commands, records the events and loops. Steps run in order only:
+ *
+ *   new --start--> roundOne --onRoundOne--> roundTwo --onRoundTwo--> done
+ *                     ^  |                     |
+ *                     +--+---- retry ----------+      (either round, when holders remain)
+ *                        +---------------------+----> failed (out of holders or attempts)
+ *
+ * A step called out of order, for another attempt's session, or with answers that are not
+ * exactly the signers' throws SigningSessionError and changes nothing.
+ */
+import type { FrostPublic } from '@noble/curves/abstract/frost.js'
+import { aggregateSignature, BlameError, isScheme, isValidNonceCommitment, participantIdentifier, validateMessage, validateThreshold, type Scheme } from '../crypto/index.js'
+import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../protocols/errors.js'
+import { ErrorCode, type NonceCommitment } from '../protocols/messages.js'
+
+/** A holder's availability as the coordinator sees it now (the coordinator's HealthState). */
+export type Availability = 'up' | 'suspect' | 'down'
+
+/** What one member said of others, on its word alone: recorded, never counted as proof (invariant 10). */
+export interface Claim {
+  claimant: string
+  accused: string[]
+  reason: string
+}
+
+/** The most of a peer's own words (an error message it sent) kept in an event or a task error. */
+const MAX_PEER_TEXT = 512
+const peerText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, MAX_PEER_TEXT)
+
+/** What the coordinator's own check of one failed command shows. */
+export type FailureVerdict =
+  /** Proof against the peer: it gave no answer by the deadline, or one that does not decode. */
+  | { kind: 'proven', reason: string }
+  /** The peer refused and named others (BLAME, TIMEOUT): its claim against them, not evidence. */
+  | { kind: 'claim', accused: string[], reason: string }
+  /**
+   * The peer refused without naming anyone, or the failure arose on this side: no evidence against
+   * it. A refusal can be caused by others (a co-signer's bad commitment, a coordinator restart
+   * that lost a session), so it only takes the peer out of the request at hand.
+   */
+  | { kind: 'refused', reason: string }
+
+/**
+ * Classifies a failed command to `peer` (invariant 10: blame follows evidence). Only peers among
+ * `within` (the session's participants) can be accused; anything else a peer names is dropped.
+ */
+export function judgeFailure (peer: string, err: unknown, within: readonly string[]): FailureVerdict {
+  if (err instanceof CommandTransportError) return { kind: 'proven', reason: `${peer} did not answer: ${peerText(err)}` }
+  if (err instanceof MalformedMessageError) return { kind: 'proven', reason: `${peer} answered with a malformed response: ${peerText(err)}` }
+  if (err instanceof CommandRefusedError) {
+    const accused = [...new Set(err.culprits)].filter(c => c !== peer && within.includes(c))
+    if (accused.length > 0 && err.code === ErrorCode.BLAME) return { kind: 'claim', accused, reason: `${peer} claims ${accused.join(', ')} misbehaved: ${peerText(err)}` }
+    if (accused.length > 0 && err.code === ErrorCode.TIMEOUT) return { kind: 'claim', accused, reason: `${peer} claims it received nothing from ${accused.join(', ')}: ${peerText(err)}` }
+    return { kind: 'refused', reason: `${peer} refused (${err.code}): ${peerText(err)}` }
+  }
+  return { kind: 'refused', reason: `command to ${peer} failed on the coordinator: ${peerText(err)}` }
+}
+
+/** Why a round-one answer cannot go into the commitment list, or undefined if it can (RFC 9591 5.1). */
+export function commitmentProblem (scheme: Scheme, commitment: NonceCommitment | undefined, identifier: string): string | undefined {
+  if (commitment === undefined) return 'sent no commitment'
+  if (commitment.identifier !== identifier) return 'committed under a wrong identifier'
+  if (!isValidNonceCommitment(scheme, commitment)) return 'sent a commitment that is not a pair of valid points'
+  return undefined
+}
+
+/** One failed session: what the coordinator proved, what members claimed, and what else went wrong. */
+export interface Failure {
+  /** Culprits by the coordinator's own checks, each with its reason. */
+  proven: Array<{ peer: string, reason: string }>
+  claims: Claim[]
+  /** Refusals and other failures that prove nothing against anyone. */
+  notes: string[]
+}
+
+export const noFailure = (): Failure => ({ proven: [], claims: [], notes: [] })
+export const isFailure = (f: Failure): boolean => f.proven.length > 0 || f.claims.length > 0 || f.notes.length > 0
+export const culpritsOf = (f: Failure): string[] => [...new Set(f.proven.map(p => p.peer))]
+export const summary = (f: Failure): string => [...f.proven.map(p => p.reason), ...f.claims.map(c => c.reason), ...f.notes].join('; ')
+
+export function addVerdict (failure: Failure, peer: string, verdict: FailureVerdict): void {
+  if (verdict.kind === 'proven') failure.proven.push({ peer, reason: verdict.reason })
+  else if (verdict.kind === 'claim') failure.claims.push({ claimant: peer, accused: verdict.accused, reason: verdict.reason })
+  else failure.notes.push(verdict.reason)
+}
+
+/** The outcome of one round's commands: each signer either answered or failed, never both. */
+export interface RoundAnswers<T> {
+  ok: ReadonlyMap<string, T>
+  failed: ReadonlyMap<string, unknown>
+}
+
+export interface SigningParams {
+  keyId: string
+  scheme: Scheme
+  threshold: number
+  /** The key's holders in identifier order: holder i (0-based) has participantIdentifier(scheme, i + 1). */
+  holders: readonly string[]
+  /** The key's public package (decoded and point-validated). */
+  publicPackage: FrostPublic
+  message: Uint8Array
+}
+
+export interface SigningDeps {
+  /** A holder's availability now, asked whenever signers are chosen. */
+  availability: (peer: string) => Availability
+  /** A fresh, unguessable id for each attempt's session. */
+  newSessionId: () => string
+}
+
+/** What the caller does next. */
+export type SigningStep =
+  /** Send signCommit to each signer (RFC 9591 5.1). */
+  | { kind: 'roundOne', attempt: number, sessionId: string, signers: string[] }
+  /** Send signShare with this commitment list to each signer (RFC 9591 5.2). */
+  | { kind: 'roundTwo', attempt: number, sessionId: string, signers: string[], commitments: NonceCommitment[] }
+  /** The signature verifies under the group key; record the session as finished. */
+  | { kind: 'done', attempts: number, sessionId: string, signers: string[], signature: Uint8Array }
+  /** No attempt is left: too few usable holders. `culprits` are the holders proven at fault. */
+  | { kind: 'failed', reason: string, culprits: string[] }
+
+/** An attempt that ended without a signature: what to record, and whose nonces to discard. */
+export interface EndedAttempt {
+  sessionId: string
+  failure: Failure
+  /** Signers that hold nonces for the session (send them `abort`). */
+  abort: string[]
+}
+
+export interface SigningTransition {
+  ended?: EndedAttempt
+  next: SigningStep
+}
+
+export type SigningState = 'new' | 'roundOne' | 'roundTwo' | 'done' | 'failed'
+
+export type SigningSessionErrorCode = 'out_of_order' | 'wrong_session' | 'bad_answers' | 'bad_params'
+
+/** A step misused: called out of order, for another session, or with answers that do not fit. */
+export class SigningSessionError extends Error {
+  override name = 'SigningSessionError'
+  constructor (readonly code: SigningSessionErrorCode, message: string) {
+    super(message)
+  }
+}
+
+const RANK: Readonly<Record<Availability, number>> = { up: 0, suspect: 1, down: 2 }
+
+export class SigningSession {
+  private state: SigningState = 'new'
+  private attempt = 0
+  private current: { sessionId: string, signers: string[], commitments?: NonceCommitment[] } | undefined
+  private readonly identifierOf: ReadonlyMap<string, string>
+  /** Out of this request: proven culprits, and holders that refused (no evidence against them). */
+  private readonly excluded = new Set<string>()
+  /** Proven culprits only (invariant 10). */
+  private readonly blamed = new Set<string>()
+  private readonly params: Readonly<SigningParams>
+
+  constructor (params: SigningParams, private readonly deps: SigningDeps) {
+    const { keyId, scheme, threshold, holders, publicPackage, message } = params
+    if (typeof keyId !== 'string' || keyId.length === 0) throw new SigningSessionError('bad_params', 'key id missing')
+    if (!isScheme(scheme)) throw new SigningSessionError('bad_params', 'unknown scheme')
+    const holderList: unknown = holders
+    if (!Array.isArray(holderList) || new Set(holders).size !== holders.length) throw new SigningSessionError('bad_params', 'holders must be distinct')
+    validateThreshold(threshold, holders.length)
+    if (publicPackage?.signers?.min !== threshold || publicPackage.signers.max !== holders.length) {
+      throw new SigningSessionError('bad_params', 'the public package is not for this threshold and holder count')
+    }
+    validateMessage(scheme, message)
+    this.params = Object.freeze({ keyId, scheme, threshold, holders: Object.freeze([...holders]), publicPackage, message: Uint8Array.from(message) })
+    this.identifierOf = new Map(holders.map((h, i) => [h, participantIdentifier(scheme, i + 1)]))
+  }
+
+  get step (): SigningState { return this.state }
+  get attempts (): number { return this.attempt }
+  /** Holders proven at fault so far. */
+  get culprits (): string[] { return [...this.blamed] }
+  /** Holders out of this request so far (culprits and refusals). */
+  get excludedHolders (): string[] { return [...this.excluded] }
+
+  /** Chooses the first attempt's signers. */
+  start (): SigningTransition {
+    this.guard('new')
+    return { next: this.nextAttempt() }
+  }
+
+  /** Round one's answers: every commitment is checked here, where it arrives. */
+  onRoundOne (sessionId: string, answers: RoundAnswers<{ commitment?: NonceCommitment }>): SigningTransition {
+    const { signers } = this.guard('roundOne', sessionId)
+    this.checkAnswers(signers, answers)
+    // One bad point would otherwise make every honest co-signer refuse round two, and the
+    // refusals would hide who sent it.
+    const failure = noFailure()
+    const out = new Set(answers.failed.keys())
+    for (const [peer, err] of answers.failed) addVerdict(failure, peer, judgeFailure(peer, err, signers))
+    for (const [peer, answer] of answers.ok) {
+      const problem = commitmentProblem(this.params.scheme, answer.commitment, this.identifierOf.get(peer)!)
+      if (problem === undefined) continue
+      failure.proven.push({ peer, reason: `${peer} ${problem}` })
+      out.add(peer)
+    }
+    // Whoever answered holds nonces for this session: they are discarded (the culprit's too).
+    if (out.size > 0) return this.retry(failure, out, signers.filter(s => answers.ok.has(s)))
+    // In identifier order, as RFC 9591 encodes the commitment list: one per signer, since each
+    // answer carries one commitment under that signer's own (distinct) identifier.
+    const commitments = signers.map(s => answers.ok.get(s)!.commitment!)
+    this.current = { sessionId, signers, commitments }
+    this.state = 'roundTwo'
+    return { next: { kind: 'roundTwo', attempt: this.attempt, sessionId, signers: [...signers], commitments: [...commitments] } }
+  }
+
+  /**
+   * Round two's answers: aggregate and verify against the group key (RFC 9591 5.3); only if that
+   * fails, verify each share (5.4) to prove whose is bad. An aggregation that fails with every
+   * share valid (an inconsistent public package) throws, and the session is over.
+   */
+  onRoundTwo (sessionId: string, answers: RoundAnswers<{ share: Uint8Array }>): SigningTransition {
+    const { signers, commitments } = this.guard('roundTwo', sessionId)
+    this.checkAnswers(signers, answers)
+    if (answers.failed.size > 0) {
+      const failure = noFailure()
+      for (const [peer, err] of answers.failed) addVerdict(failure, peer, judgeFailure(peer, err, signers))
+      return this.retry(failure, new Set(answers.failed.keys()), [])
+    }
+    const shares: Record<string, Uint8Array> = {}
+    const names: Record<string, string> = {}
+    for (const s of signers) {
+      shares[this.identifierOf.get(s)!] = answers.ok.get(s)!.share
+      names[this.identifierOf.get(s)!] = s
+    }
+    const { scheme, publicPackage, message } = this.params
+    let signature: Uint8Array
+    try {
+      signature = aggregateSignature(scheme, publicPackage, commitments!, message, shares, names)
+    } catch (err) {
+      if (!(err instanceof BlameError) || err.culprits.length === 0) {
+        this.state = 'failed'
+        throw err
+      }
+      // Proven here: each culprit's share fails RFC 9591 share verification.
+      const proven = err.culprits.map(peer => ({ peer, reason: `invalid signature share from ${peer}` }))
+      return this.retry({ proven, claims: [], notes: [] }, new Set(err.culprits), [])
+    }
+    this.state = 'done'
+    this.current = undefined
+    return { next: { kind: 'done', attempts: this.attempt, sessionId, signers: [...signers], signature } }
+  }
+
+  private guard (want: SigningState, sessionId?: string): { sessionId: string, signers: string[], commitments?: NonceCommitment[] } {
+    if (this.state !== want) throw new SigningSessionError('out_of_order', `signing session is at ${this.state}, not ${want}`)
+    const current = this.current
+    if (want === 'new') return { sessionId: '', signers: [] }
+    if (current === undefined || current.sessionId !== sessionId) throw new SigningSessionError('wrong_session', 'answers for another session of this signature request')
+    return current
+  }
+
+  /** Exactly one answer or failure per signer, from no one else. */
+  private checkAnswers (signers: readonly string[], answers: RoundAnswers<unknown>): void {
+    if (!(answers?.ok instanceof Map) || !(answers.failed instanceof Map)) throw new SigningSessionError('bad_answers', 'answers must be maps')
+    const from = [...answers.ok.keys(), ...answers.failed.keys()]
+    if (from.length !== signers.length || !signers.every(s => answers.ok.has(s) !== answers.failed.has(s))) {
+      throw new SigningSessionError('bad_answers', 'answers must come from exactly the signers of the attempt, one each')
+    }
+  }
+
+  /** Ends the attempt: `out` leave this request (only proven culprits are blamed); then the next attempt. */
+  private retry (failure: Failure, out: Set<string>, abort: string[]): SigningTransition {
+    const ended: EndedAttempt = { sessionId: this.current!.sessionId, failure, abort }
+    out.forEach(p => this.excluded.add(p))
+    culpritsOf(failure).forEach(p => this.blamed.add(p))
+    return { ended, next: this.nextAttempt() }
+  }
+
+  /** Signers for the next attempt: usable holders, up before suspect, in identifier order; or the end. */
+  private nextAttempt (): SigningStep {
+    const { holders, threshold, keyId } = this.params
+    const usable = holders.filter(h => !this.excluded.has(h) && this.deps.availability(h) !== 'down')
+    if (this.attempt < holders.length - threshold + 1 && usable.length >= threshold) {
+      const ranked = [...usable].sort((a, b) => RANK[this.deps.availability(a)] - RANK[this.deps.availability(b)])
+      const signers = ranked.slice(0, threshold).sort((a, b) => holders.indexOf(a) - holders.indexOf(b))
+      this.attempt++
+      this.current = { sessionId: this.deps.newSessionId(), signers }
+      this.state = 'roundOne'
+      return { kind: 'roundOne', attempt: this.attempt, sessionId: this.current.sessionId, signers: [...signers] }
+    }
+    this.state = 'failed'
+    this.current = undefined
+    const refused = [...this.excluded].filter(h => !this.blamed.has(h))
+    const reason = `cannot sign with key ${keyId}: ${usable.length} usable holders, ${threshold} needed` +
+      (this.blamed.size > 0 ? ` (excluded as proven at fault: ${[...this.blamed].join(', ')})` : '') +
+      (refused.length > 0 ? ` (excluded after refusing, not blamed: ${refused.join(', ')})` : '')
+    return { kind: 'failed', reason, culprits: [...this.blamed] }
+  }
+}
