@@ -17,7 +17,7 @@ import { UsageError, wholeNumberArg } from './args.js'
 import { externalVerifierName, verifyKeySignature } from './verify.js'
 import type { SignView } from '../src/coordinator/client.js'
 import type { KeyView } from '../src/coordinator/requests.js'
-import type { ClusterView, MemberView } from '../src/coordinator/coordinator.js'
+import type { ClusterView, MemberView } from '../src/coordinator/cluster-view.js'
 
 const USAGE = `usage: npm run simulate -- [options]
   --nodes N              MPC nodes to start (1-32, default 5)

@@ -1,9 +1,8 @@
-import type { ClusterView } from './coordinator.js'
+import type { ClusterView, MemberView } from './cluster-view.js'
 import type { EventView } from '../state/event-log.js'
 import type { KeyView } from './requests.js'
 import type { PendingJoin } from './membership.js'
 import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'
-import type { MemberView } from './coordinator.js'
 
 export interface SignView {
   keyId: string

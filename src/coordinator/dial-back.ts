@@ -1,7 +1,7 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { connect } from 'node:net'
 import { isRelayed, scopeOf } from '../runtime/addresses.js'
-import { DIAL_BACK_RECHECK_MS, DIAL_BACK_TIMEOUT_MS } from './constants.js'
+import { DIAL_BACK_RECHECK_MS, DIAL_BACK_TICK_MS, DIAL_BACK_TIMEOUT_MS } from './constants.js'
 
 /**
  * Where a member can be dialled, as the coordinator found by dialling back: at a public address,
@@ -68,6 +68,7 @@ export class DialBack {
   private readonly checked = new Map<string, Checked>()
   private readonly running = new Set<string>()
   private readonly stopping = new AbortController()
+  private timer: NodeJS.Timeout | undefined
 
   constructor (private readonly timeoutMs = DIAL_BACK_TIMEOUT_MS, private readonly recheckMs = DIAL_BACK_RECHECK_MS) {}
 
@@ -92,8 +93,14 @@ export class DialBack {
     }
   }
 
+  /** Refreshes `members()` every DIAL_BACK_TICK_MS until stop(). */
+  start (members: () => Array<{ peerId: string, addrs: Multiaddr[] }>): void {
+    this.timer = setInterval(() => { this.refresh(members(), Date.now()) }, DIAL_BACK_TICK_MS)
+  }
+
   /** Closes the connections of the checks under way; no check starts after. */
   stop (): void {
+    clearInterval(this.timer)
     this.stopping.abort()
   }
 

@@ -2,10 +2,11 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { sendCommand } from '../protocols/command.js'
 import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.js'
 import { multiaddrFromBytes } from '../protocols/ids.js'
-import { ErrorCode, EventKind, type Event, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
+import { ErrorCode, EventKind, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
 import { checkRosterBounds, RosterBoundsError, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
 import type { Invitations } from './invitations.js'
-import { MAX_PENDING_JOINS, ROSTER_PUSH_TIMEOUT_MS } from './constants.js'
+import type { EventFields } from './journal.js'
+import { MAX_PENDING_JOINS, ROSTER_PUSH_TIMEOUT_MS, ROSTER_REPUBLISH_MS } from './constants.js'
 import { InvitationError, MembershipError } from './errors.js'
 import { MAX_MEMBERS } from '../protocols/constants.js'
 import type { GossipChannels } from '../runtime/channels.js'
@@ -46,7 +47,7 @@ export interface MembershipDeps {
   onMembers: (members: RosterMember[]) => void
   /** Whether a member is down (the roster is not pushed to members that are down). */
   isDown: (peerId: string) => boolean
-  record: (event: Partial<Event> & { kind: EventKind }) => Promise<void>
+  record: (event: EventFields) => Promise<void>
   log: Logger
   /** Joins wait as pending until the operator approves them. */
   approveJoins?: boolean
@@ -82,14 +83,22 @@ export class Membership {
   private readonly pending = new Map<string, PendingJoin>()
   private readonly denied = new Map<string, Denied>()
   private readonly maxMembers: number
+  private republish: NodeJS.Timeout | undefined
 
   constructor (private readonly deps: MembershipDeps) {
     this.maxMembers = Math.min(deps.maxMembers ?? MAX_MEMBERS, MAX_MEMBERS)
   }
 
-  async load (): Promise<void> {
+  /** Loads the pending joins and denied peers, and re-publishes the roster every ROSTER_REPUBLISH_MS. */
+  async start (): Promise<void> {
     for (const { value } of await this.deps.store.listJson<PendingJoin>(PENDING_PREFIX)) this.pending.set(value.peerId, value)
     for (const { name, value } of await this.deps.store.listJson<Denied>(DENIED_PREFIX)) this.denied.set(name.slice(DENIED_PREFIX.length), value)
+    this.republish = setInterval(() => { void this.publishRoster() }, ROSTER_REPUBLISH_MS)
+  }
+
+  /** Stops re-publishing; changes under way go on (await settled()). */
+  stop (): void {
+    clearInterval(this.republish)
   }
 
   members (): RosterMember[] {
@@ -258,7 +267,7 @@ export class Membership {
   }
 
   /** Signs, stores and announces the next epoch with `members`. Runs under the lock. */
-  private async commit (current: RosterState, members: RosterMember[], event: Partial<Event> & { kind: EventKind }, subject: PeerId): Promise<void> {
+  private async commit (current: RosterState, members: RosterMember[], event: EventFields, subject: PeerId): Promise<void> {
     const roster: RosterState = { ...current, epoch: current.epoch + 1, members, issuedAtMs: Date.now() }
     await this.deps.roster.apply(await signRoster(this.deps.key, roster))
     this.deps.onMembers(members)

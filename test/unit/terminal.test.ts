@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { formatClusterTable, formatEvent, formatKey, main } from '../../src/cli.js'
-import type { ClusterView, MemberView } from '../../src/coordinator/coordinator.js'
+import type { ClusterView, MemberView } from '../../src/coordinator/cluster-view.js'
 import type { KeyView } from '../../src/coordinator/requests.js'
 import type { EventView } from '../../src/state/event-log.js'
 import { printable } from '../../src/terminal.js'

@@ -1,0 +1,149 @@
+import { ApiError } from '../protocols/errors.js'
+import { TextBody, UserApi, type RouteTable } from '../runtime/http-api.js'
+import type { PeerMetrics } from '../runtime/metrics.js'
+import { parseEventQuery } from '../state/event-log.js'
+import type { KeyRegistry } from '../state/key-registry.js'
+import type { Logger } from '../log.js'
+import type { ClusterView } from './cluster-view.js'
+import { writeApiInfo } from './data-dir.js'
+import { InvitationError, MembershipError } from './errors.js'
+import { checkInvitationOptions, type InvitationOptions, type Invitations, type NewInvitation } from './invitations.js'
+import type { Journal } from './journal.js'
+import type { Membership } from './membership.js'
+import { keyView, parseKeygenBody, parseNetwork, parseSignBody, type HolderState } from './requests.js'
+import { TaskError, type Tasks } from './tasks.js'
+
+/** What the routes answer from. */
+export interface ApiSources {
+  tasks: Tasks
+  keys: KeyRegistry
+  membership: Membership
+  invitations: Invitations
+  /** Makes and records an invitation (Coordinator.invite). */
+  invite: (opts: InvitationOptions) => Promise<NewInvitation>
+  journal: Journal
+  cluster: () => ClusterView
+  metrics: PeerMetrics
+  /** A key holder as the key views show it. */
+  holderState: (peerId: string) => HolderState
+}
+
+/** The coordinator's user API: every route, each answering from `s`; failures mapped to API errors here. */
+export function apiRoutes (s: ApiSources): RouteTable {
+  return {
+    'GET /v1/cluster': async () => s.cluster(),
+    'GET /v1/events': async ({ url }) => await s.journal.events(parseEventQuery(url.searchParams)),
+    'GET /v1/keys': async ({ url }) => {
+      const network = parseNetwork(url.searchParams.get('network') ?? undefined)
+      return (await s.keys.list()).map(k => keyView(k, s.holderState, network))
+    },
+    'GET /v1/keys/:id': async ({ url, params }) => {
+      const key = await s.keys.get(params.id ?? '')
+      if (key === undefined) throw new ApiError(404, 'not_found', `no key ${params.id ?? ''}`)
+      return keyView(key, s.holderState, parseNetwork(url.searchParams.get('network') ?? undefined))
+    },
+    'POST /v1/keys': async ({ body }) => {
+      const req = parseKeygenBody(body)
+      const key = await s.metrics.observe('keygen', async () => await s.tasks.keygen(req).catch(taskToApi))
+      return keyView(key, s.holderState, req.network)
+    },
+    'POST /v1/keys/:id/sign': async ({ params, body }) => {
+      const message = parseSignBody(body)
+      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message).catch(taskToApi))
+      return {
+        keyId: result.keyId,
+        scheme: result.scheme,
+        message: Buffer.from(result.message).toString('hex'),
+        signature: Buffer.from(result.signature).toString('hex'),
+        signers: result.signers,
+        sessionId: result.sessionId,
+        attempts: result.attempts
+      }
+    },
+    'GET /v1/members': async () => ({ members: s.cluster().members, pending: s.membership.pendingJoins() }),
+    'POST /v1/members/:id/approve': async ({ params }) => {
+      const member = await s.membership.approve(params.id ?? '').catch(membershipToApi)
+      return { peerId: member.peerId.toString(), approved: true }
+    },
+    'POST /v1/members/:id/reject': async ({ params }) => {
+      await s.membership.reject(params.id ?? '').catch(membershipToApi)
+      return { peerId: params.id, rejected: true }
+    },
+    'POST /v1/members/:id/remove': async ({ params }) => {
+      await s.membership.remove(params.id ?? '').catch(membershipToApi)
+      return { peerId: params.id, removed: true }
+    },
+    'GET /v1/invitations': async () => await s.invitations.list(),
+    'POST /v1/invitations': async ({ body }) => await s.invite(parseInvitationBody(body)),
+    'GET /metrics': async () => new TextBody(await s.metrics.text())
+  }
+}
+
+export interface CoordinatorApiInit {
+  listen: { host: string, port: number }
+  token: string
+  /** Where api.json is written once the server listens. */
+  dataDir: string
+  routes: RouteTable
+  log: Logger
+}
+
+/** The user API server: listens in start() and records where in the data directory; closes in stop(). */
+export class CoordinatorApi {
+  private server: UserApi | undefined
+
+  constructor (private readonly init: CoordinatorApiInit) {}
+
+  async start (): Promise<void> {
+    this.server = await UserApi.start({ ...this.init.listen, token: this.init.token, log: this.init.log, routes: this.init.routes })
+    await writeApiInfo(this.init.dataDir, this.server.url)
+  }
+
+  async stop (): Promise<void> {
+    await this.server?.stop()
+  }
+
+  get url (): string | undefined {
+    return this.server?.url
+  }
+}
+
+const MEMBERSHIP_STATUS: Record<MembershipError['code'], number> = { bad_request: 400, not_found: 404, conflict: 409, limit: 409 }
+
+function membershipToApi (err: unknown): never {
+  if (err instanceof MembershipError) throw new ApiError(MEMBERSHIP_STATUS[err.code], err.code, err.message)
+  throw err
+}
+
+/** An invitation that cannot be made is the asker's mistake: 400. */
+export function invitationToApi (err: unknown): never {
+  if (err instanceof InvitationError) throw new ApiError(400, 'bad_request', err.message)
+  throw err
+}
+
+/** `POST /v1/invitations` body: `{ ttlMs?, uses?, note? }`. */
+function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOptions {
+  const unknown = Object.keys(body).filter(k => !['ttlMs', 'uses', 'note'].includes(k))
+  if (unknown.length > 0) throw new ApiError(400, 'bad_request', `unknown field(s): ${unknown.join(', ')} (allowed: ttlMs, uses, note)`)
+  const { ttlMs, uses, note } = body
+  if (ttlMs !== undefined && typeof ttlMs !== 'number') throw new ApiError(400, 'bad_request', 'ttlMs must be a number of milliseconds')
+  if (uses !== undefined && typeof uses !== 'number') throw new ApiError(400, 'bad_request', 'uses must be a whole number')
+  if (note !== undefined && typeof note !== 'string') throw new ApiError(400, 'bad_request', 'note must be a string')
+  try {
+    return checkInvitationOptions({ ttlMs, uses, note })
+  } catch (err) {
+    return invitationToApi(err)
+  }
+}
+
+const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502 }
+
+/** A task failure as the API reports it: a JSON error with the culprits, never a bare 500. */
+function taskToApi (err: unknown): never {
+  if (err instanceof TaskError) {
+    // Culprits are what the coordinator proved; claims are what members said of each other.
+    const details = { ...(err.culprits.length > 0 ? { culprits: err.culprits } : {}), ...(err.claims.length > 0 ? { claims: err.claims } : {}) }
+    throw new ApiError(TASK_STATUS[err.code], err.code, err.message, Object.keys(details).length > 0 ? details : undefined)
+  }
+  throw err
+}
