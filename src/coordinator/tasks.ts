@@ -129,8 +129,9 @@ export class Tasks {
       if (req.parties !== req.members.length) throw new TaskError('bad_request', `parties is ${req.parties} but ${req.members.length} members are named`)
       // Holders only among members the operator admitted and that are up now: a key is made once,
       // and a holder that is down (or a peer that never ran) would leave it short from the start.
-      const notUp = req.members.filter(m => this.deps.health(m) !== 'up')
-      if (notUp.length > 0) throw new TaskError('unavailable', `not up now: ${notUp.join(', ')}`)
+      // (A suspect member, a heartbeat or two late on a busy host, may still take part.)
+      const down = req.members.filter(m => this.deps.health(m) === 'down')
+      if (down.length > 0) throw new TaskError('unavailable', `down now: ${down.join(', ')}`)
       participants = [...req.members]
     } else {
       participants = roster.filter(m => this.deps.health(m) === 'up')
