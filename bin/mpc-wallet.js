@@ -5,5 +5,5 @@ if (major < 22) {
   console.error(`mpc-wallet: needs Node.js 22 or later, this is ${process.version}; run it as "npx mpc-wallet ..." to use the project's own Node 22`)
   process.exit(1)
 }
-const { main } = await import('../dist/src/cli.js')
+const { main } = await import('../dist/src/cli/index.js')
 await main()

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { formatClusterTable, formatEvent, formatKey, main } from '../../src/cli.js'
+import { formatClusterTable, formatEvent, formatKey, main } from '../../src/cli/index.js'
 import type { ClusterView, MemberView } from '../../src/coordinator/cluster-view.js'
 import type { KeyView } from '../../src/coordinator/requests.js'
 import type { EventView } from '../../src/state/event-log.js'
