@@ -1,3 +1,4 @@
+import { toHex } from '../crypto/bytes.js'
 import { ApiError } from '../protocols/errors.js'
 import { TextBody, UserApi, type RouteTable } from '../runtime/http-api.js'
 import type { PeerMetrics } from '../runtime/metrics.js'
@@ -11,7 +12,8 @@ import { checkInvitationOptions, type InvitationOptions, type Invitations, type 
 import type { Journal } from './journal.js'
 import type { Membership } from './membership.js'
 import { keyView, parseKeygenBody, parseNetwork, parseSignBody, type HolderState } from './requests.js'
-import { TaskError, type Tasks } from './tasks.js'
+import type { Tasks } from './tasks.js'
+import { TaskError } from './errors.js'
 
 /** What the routes answer from. */
 export interface ApiSources {
@@ -53,8 +55,8 @@ export function apiRoutes (s: ApiSources): RouteTable {
       return {
         keyId: result.keyId,
         scheme: result.scheme,
-        message: Buffer.from(result.message).toString('hex'),
-        signature: Buffer.from(result.signature).toString('hex'),
+        message: toHex(result.message),
+        signature: toHex(result.signature),
         signers: result.signers,
         sessionId: result.sessionId,
         attempts: result.attempts

@@ -1,5 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
-import { hex } from '../protocols/records.js'
+import { toHex } from '../crypto/bytes.js'
 import { linkTo, type LinkCounts } from '../runtime/links.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { StateSync } from '../runtime/state-sync.js'
@@ -50,7 +50,7 @@ export function clusterView ({ libp2p, roster, sync, health, dialBack }: Cluster
   return {
     clusterId: roster.clusterId,
     epoch: roster.epoch,
-    stateHash: hex(sync.digest().hash),
+    stateHash: toHex(sync.digest().hash),
     coordinator: { peerId: self.toString(), addrs: libp2p.getMultiaddrs().map(String) },
     members: (roster.current?.roster.members ?? []).map(m => {
       const h = health.get(m.peerId.toString())
@@ -60,7 +60,7 @@ export function clusterView ({ libp2p, roster, sync, health, dialBack }: Cluster
         link: linkTo(libp2p, m.peerId), reach: dialBack.reach(m.peerId.toString(), m.addrs),
         ...(hb !== undefined
           ? {
-              rosterEpoch: hb.rosterEpoch, stateHash: hex(hb.stateHash), keysHeld: hb.keysHeld, keysLost: hb.keysLost,
+              rosterEpoch: hb.rosterEpoch, stateHash: toHex(hb.stateHash), keysHeld: hb.keysHeld, keysLost: hb.keysLost,
               links: { direct: hb.directLinks, relayed: hb.relayedLinks, upgrades: hb.linkUpgrades }
             }
           : {})

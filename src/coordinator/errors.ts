@@ -1,4 +1,5 @@
-/** The coordinator's own errors (TaskError lives with the tasks for now). The API maps each to a status in api.ts. */
+/** The coordinator's own errors. The API maps each to a status in api.ts. */
+import type { Claim } from './signing-session.js'
 
 export type MembershipErrorCode = 'bad_request' | 'not_found' | 'conflict' | 'limit'
 
@@ -13,4 +14,27 @@ export class MembershipError extends Error {
 /** An invitation that cannot be made (bad options, too many open) or used (unknown, expired, used up). */
 export class InvitationError extends Error {
   override name = 'InvitationError'
+}
+
+export type TaskErrorCode = 'bad_request' | 'not_found' | 'unavailable' | 'failed'
+
+/**
+ * A task that could not run or did not succeed. `culprits` are only the peers the coordinator
+ * proved at fault by its own checks; `claims` are what members said of each other, unproven.
+ */
+export class TaskError extends Error {
+  override name = 'TaskError'
+  constructor (readonly code: TaskErrorCode, message: string, readonly culprits: string[] = [], readonly claims: Claim[] = []) {
+    super(message)
+  }
+}
+
+export type SigningSessionErrorCode = 'out_of_order' | 'wrong_session' | 'bad_answers' | 'bad_params'
+
+/** A step misused: called out of order, for another session, or with answers that do not fit. */
+export class SigningSessionError extends Error {
+  override name = 'SigningSessionError'
+  constructor (readonly code: SigningSessionErrorCode, message: string) {
+    super(message)
+  }
 }

@@ -17,6 +17,7 @@
  * A step called out of order, for another attempt's session, or with answers that are not
  * exactly the signers' throws SigningSessionError and changes nothing.
  */
+import { SigningSessionError } from './errors.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import { aggregateSignature, BlameError, isScheme, isValidNonceCommitment, participantIdentifier, validateMessage, validateThreshold, type Scheme } from '../crypto/index.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../protocols/errors.js'
@@ -143,15 +144,6 @@ export interface SigningTransition {
 
 export type SigningState = 'new' | 'roundOne' | 'roundTwo' | 'done' | 'failed'
 
-export type SigningSessionErrorCode = 'out_of_order' | 'wrong_session' | 'bad_answers' | 'bad_params'
-
-/** A step misused: called out of order, for another session, or with answers that do not fit. */
-export class SigningSessionError extends Error {
-  override name = 'SigningSessionError'
-  constructor (readonly code: SigningSessionErrorCode, message: string) {
-    super(message)
-  }
-}
 
 const RANK: Readonly<Record<Availability, number>> = { up: 0, suspect: 1, down: 2 }
 

@@ -1,4 +1,7 @@
+import { TaskError } from './errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { toHex } from '../crypto/bytes.js'
+import { DEFAULT_KEYGEN_TIMEOUT_MS, DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
 import { randomBytes } from 'node:crypto'
 import { CryptoInputError, decodePublic, isScheme, SCHEMES, validateMessage, validateThreshold, type Scheme } from '../crypto/index.js'
 import { sendCommand, type CommandKind, type CommandRequests, type CommandResponses } from '../protocols/command.js'
@@ -7,27 +10,13 @@ import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode, EventKind, type Event } from '../protocols/messages.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import type { HealthState } from './health.js'
-import { addVerdict, culpritsOf, isFailure, judgeFailure, noFailure, SigningSession, summary, type Claim, type Failure } from './signing-session.js'
+import { addVerdict, culpritsOf, isFailure, judgeFailure, noFailure, SigningSession, summary, type Failure } from './signing-session.js'
 import type { KeyAgreement, KeyRecord, KeyRegistry } from '../state/key-registry.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { Logger } from '../log.js'
 
-export const DEFAULT_KEYGEN_TIMEOUT_MS = 30_000
-export const DEFAULT_SIGN_ROUND_TIMEOUT_MS = 5_000
 const MAX_CACHED_KEYS = 1024
 
-export type TaskErrorCode = 'bad_request' | 'not_found' | 'unavailable' | 'failed'
-
-/**
- * A task that could not run or did not succeed. `culprits` are only the peers the coordinator
- * proved at fault by its own checks; `claims` are what members said of each other, unproven.
- */
-export class TaskError extends Error {
-  override name = 'TaskError'
-  constructor (readonly code: TaskErrorCode, message: string, readonly culprits: string[] = [], readonly claims: Claim[] = []) {
-    super(message)
-  }
-}
 
 export interface KeygenRequest {
   scheme: string
@@ -66,7 +55,6 @@ function newSessionId (): string {
 }
 
 const bytesOf = (peerIds: string[]): Uint8Array[] => peerIds.map(p => peerIdFromString(p).toMultihash().bytes)
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
 /** The most of a failure's summary kept in an event's `detail`. */
 const MAX_DETAIL = 512
@@ -184,7 +172,7 @@ export class Tasks {
     const first = ok.get(participants[0]!)!
     const record: KeyRecord = {
       id: keyId, scheme: req.scheme, threshold: req.threshold, holders: participants,
-      groupPublicKey: hex(first.groupPublicKey), publicPackage: hex(first.publicPackage), sessionId, createdAtMs: Date.now()
+      groupPublicKey: toHex(first.groupPublicKey), publicPackage: toHex(first.publicPackage), sessionId, createdAtMs: Date.now()
     }
     await this.deps.recordKey(record, { transcriptHash: first.transcriptHash, holderSignatures: participants.map(p => ok.get(p)!.agreementSignature) })
     const commit = await this.fanOut(participants, 'keyCommit', () => ({ keyId, sessionId, commit: true }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
@@ -201,10 +189,10 @@ export class Tasks {
    */
   private disagreement (participants: string[], answers: Map<string, CommandResponses['keygen']>): Failure | undefined {
     const all = participants.map(p => answers.get(p)!)
-    const same = (f: (a: CommandResponses['keygen']) => Uint8Array): boolean => all.every(a => hex(f(a)) === hex(f(all[0]!)))
+    const same = (f: (a: CommandResponses['keygen']) => Uint8Array): boolean => all.every(a => toHex(f(a)) === toHex(f(all[0]!)))
     if (same(a => a.transcriptHash) && same(a => a.groupPublicKey) && same(a => a.publicPackage)) return undefined
     const failure = noFailure()
-    const digestOf = (reporter: string, j: number): string => hex(answers.get(reporter)!.round1Digests[j] ?? new Uint8Array())
+    const digestOf = (reporter: string, j: number): string => toHex(answers.get(reporter)!.round1Digests[j] ?? new Uint8Array())
 
     // Equivocation as the reports show it: a member whose digest of participant j's round-1
     // message differs from the digest j reports of its own message says j sent it something else.
@@ -222,9 +210,9 @@ export class Tasks {
 
     // Otherwise a vote: a strict majority of members on one group key stands against the rest.
     const groups = new Map<string, string[]>()
-    for (const p of participants) groups.set(hex(answers.get(p)!.groupPublicKey), [...groups.get(hex(answers.get(p)!.groupPublicKey)) ?? [], p])
+    for (const p of participants) groups.set(toHex(answers.get(p)!.groupPublicKey), [...groups.get(toHex(answers.get(p)!.groupPublicKey)) ?? [], p])
     const [majorityKey, majority] = [...groups].sort((x, y) => y[1].length - x[1].length)[0]!
-    const odd = participants.filter(p => hex(answers.get(p)!.groupPublicKey) !== majorityKey)
+    const odd = participants.filter(p => toHex(answers.get(p)!.groupPublicKey) !== majorityKey)
     if (odd.length === 0) {
       failure.notes.push('members derived the same group key but different public packages or transcripts')
     } else if (majority.length * 2 > participants.length) {

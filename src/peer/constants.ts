@@ -36,8 +36,6 @@ export const PENDING_SHARE_TTL_MS = 30 * 60_000
 
 /** Key and session ids in commands: at most this long, of A-Z a-z 0-9 _ -. */
 export const MAX_ID_LENGTH = 128
-export const DEFAULT_KEYGEN_TIMEOUT_MS = 30_000
-export const MAX_KEYGEN_TIMEOUT_MS = 300_000
 
 /** How often a participant still missing DKG messages asks for them again. */
 export const DEFAULT_NACK_INTERVAL_MS = 300

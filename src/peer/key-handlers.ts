@@ -1,3 +1,4 @@
+import { toHex } from '../crypto/bytes.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
   BlameError, CryptoInputError, commitNonces, encodePublic, isScheme, signShare, validateMessage, validateThreshold
@@ -6,7 +7,8 @@ import { CommandRefusedError } from '../protocols/errors.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
 import { agreementBytes } from '../protocols/records.js'
 import { ErrorCode, type SignShareRequest } from '../protocols/messages.js'
-import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_ID_LENGTH, MAX_KEYGEN_TIMEOUT_MS } from './constants.js'
+import { MAX_ID_LENGTH } from './constants.js'
+import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS } from '../protocols/constants.js'
 import { DkgTimeoutError } from './errors.js'
 import type { DkgSessions } from './dkg-sessions.js'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
@@ -57,7 +59,7 @@ function signRequestDigest (req: Pick<SignShareRequest, 'keyId' | 'message' | 'c
     field(c.hiding)
     field(c.binding)
   }
-  return Buffer.from(hash.digest()).toString('hex')
+  return toHex(hash.digest())
 }
 
 function commitRefusal (sessionId: string, refusal: CommitRefusal): string {
@@ -115,7 +117,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       const { outcome, round1Digests } = result
       await vault.saveShare({
         keyId: req.keyId, scheme: req.scheme, sessionId: req.sessionId, status: 'pending',
-        groupPublicKey: Buffer.from(outcome.groupPublicKey).toString('hex'), createdAtMs: Date.now()
+        groupPublicKey: toHex(outcome.groupPublicKey), createdAtMs: Date.now()
       }, outcome.key)
       log.info({ keyId: req.keyId, session: req.sessionId }, 'DKG finished; share stored, pending agreement')
       const agreementSignature = await deps.sign(agreementBytes(deps.clusterId(), req.keyId, req.sessionId, outcome.groupPublicKey, outcome.transcriptHash))

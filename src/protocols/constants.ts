@@ -7,6 +7,12 @@ export const COMMAND_PROTOCOL = '/mpc-wallet/command/1.0.0'
 export const MAX_COMMAND_BYTES = 64 * 1024
 /** How long a command may take end to end, from dial to decoded response. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000
+/** A whole keygen (DKG and agreement), when the request names no deadline: both sides use it. */
+export const DEFAULT_KEYGEN_TIMEOUT_MS = 30_000
+/** The longest keygen deadline a node accepts from a request. */
+export const MAX_KEYGEN_TIMEOUT_MS = 300_000
+/** Each signing round at each signer (and the short commands around a session: abort, key commit). */
+export const DEFAULT_SIGN_ROUND_TIMEOUT_MS = 5_000
 /** Concurrent inbound command streams one peer connection may hold open. */
 export const MAX_INBOUND_COMMAND_STREAMS = 32
 

@@ -1,7 +1,6 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concat } from 'uint8arrays/concat'
 import { fromString } from 'uint8arrays/from-string'
-import { toString } from 'uint8arrays/to-string'
 import { MAX_MEMBERS } from './constants.js'
 import { MalformedMessageError } from './errors.js'
 import { peerIdFromBytes } from './ids.js'
@@ -102,8 +101,4 @@ export function digestOf (rosterEpoch: number, entries: Iterable<RecordEntry>): 
   const sorted = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   const hash = sha256(lengthPrefixed(fromString(DIGEST_DOMAIN), ...sorted.flatMap(e => [fromString(e.id), u64(e.version), e.bodyHash])))
   return { rosterEpoch, records: sorted.length, hash }
-}
-
-export function hex (bytes: Uint8Array): string {
-  return toString(bytes, 'base16')
 }

@@ -3,7 +3,8 @@ import { sendCommand, type CommandContext, type CommandHandlers, type CommandReq
 import { MAX_COMMAND_BYTES, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, type ListRecordsResponse, type SignedRecord, type StateDigest } from '../protocols/messages.js'
-import { hex, MAX_RECORD_ID_LENGTH } from '../protocols/records.js'
+import { MAX_RECORD_ID_LENGTH } from '../protocols/records.js'
+import { toHex } from '../crypto/bytes.js'
 import type { GossipChannels } from './channels.js'
 import type { NodeFaults } from './faults.js'
 import type { MpcLibp2p } from './libp2p.js'
@@ -188,7 +189,7 @@ export class StateSync {
   /** A digest seen on `state`: catch up from its author if it holds something we do not. */
   async onDigest (digest: StateDigest, author: PeerId): Promise<void> {
     if (digest.rosterEpoch > this.deps.roster.epoch) this.deps.onRosterBehind?.(digest.rosterEpoch)
-    if (digest.records === 0 || hex(digest.hash) === hex(this.digest().hash)) return
+    if (digest.records === 0 || toHex(digest.hash) === toHex(this.digest().hash)) return
     if (!this.isCoordinator(author) && Date.now() < (this.peers.get(author.toString())?.quietUntil ?? 0)) {
       this.counters.throttled++
       return
@@ -269,7 +270,7 @@ export class StateSync {
         run.bytes += entry.id.length + entry.bodyHash.length + ENTRY_OVERHEAD_BYTES
         if (entry.id.length > MAX_RECORD_ID_LENGTH) continue
         const mine = book.get(entry.id)
-        if (mine === undefined || mine.signed.version < entry.version || (mine.signed.version === entry.version && hex(mine.bodyHash) !== hex(entry.bodyHash))) {
+        if (mine === undefined || mine.signed.version < entry.version || (mine.signed.version === entry.version && toHex(mine.bodyHash) !== toHex(entry.bodyHash))) {
           if (wanted.length >= MAX_WANTED_PER_PULL) {
             run.cap = 'wanted'
             return wanted

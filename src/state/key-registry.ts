@@ -1,6 +1,7 @@
 import { isScheme, type Scheme } from '../crypto/index.js'
 import { KeyRecordBody } from '../protocols/messages.js'
-import { hex, KEY_RECORD_PREFIX, signRecord, type VerifiedKeyRecord } from '../protocols/records.js'
+import { KEY_RECORD_PREFIX, signRecord, type VerifiedKeyRecord } from '../protocols/records.js'
+import { toHex } from '../crypto/bytes.js'
 import type { RecordBook } from './record-book.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -35,8 +36,8 @@ function toKeyRecord (r: VerifiedKeyRecord): KeyRecord {
     scheme,
     threshold: r.body.threshold,
     holders: r.holders.map(String),
-    groupPublicKey: hex(r.body.groupPublicKey),
-    publicPackage: hex(r.body.publicPackage),
+    groupPublicKey: toHex(r.body.groupPublicKey),
+    publicPackage: toHex(r.body.publicPackage),
     sessionId: r.body.sessionId,
     createdAtMs: r.body.createdAtMs
   }

@@ -1,5 +1,6 @@
 import { toString, fromString } from 'uint8arrays'
-import { digestOf, hex, openKeyRecord, type RecordEntry, type VerifiedKeyRecord } from '../protocols/records.js'
+import { digestOf, openKeyRecord, type RecordEntry, type VerifiedKeyRecord } from '../protocols/records.js'
+import { toHex } from '../crypto/bytes.js'
 import type { SignedRecord, StateDigest } from '../protocols/messages.js'
 import type { Store } from '../store/store.js'
 import type { PeerId } from '@libp2p/interface'
@@ -72,16 +73,16 @@ export class RecordBook {
       if (current === undefined) outcome = 'added'
       else if (record.signed.version < current.signed.version) return 'stale'
       else if (record.signed.version > current.signed.version) outcome = 'updated'
-      else if (hex(record.bodyHash) === hex(current.bodyHash)) return 'unchanged'
+      else if (toHex(record.bodyHash) === toHex(current.bodyHash)) return 'unchanged'
       else {
         this.conflicts++
-        if (hex(record.bodyHash) > hex(current.bodyHash)) return 'conflict-kept'
+        if (toHex(record.bodyHash) > toHex(current.bodyHash)) return 'conflict-kept'
         outcome = 'conflict-replaced'
       }
       await this.store.putJson(`record:${record.signed.id}`, {
         id: record.signed.id,
         version: record.signed.version,
-        bodyHash: hex(record.bodyHash),
+        bodyHash: toHex(record.bodyHash),
         body: toString(record.signed.body, 'base64'),
         signature: toString(record.signed.signature, 'base64')
       } satisfies StoredRecord)

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TaskError } from '../../src/coordinator/tasks.js'
+import { TaskError } from '../../src/coordinator/errors.js'
 import { judgeFailure } from '../../src/coordinator/signing-session.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../../src/protocols/errors.js'
 import { ErrorCode } from '../../src/protocols/messages.js'

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { hex } from '../../src/protocols/records.js'
+import { toHex } from '../../src/crypto/bytes.js'
 import { restartNode, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
 import type { MpcNode } from '../../src/peer/node.js'
@@ -63,9 +63,9 @@ describe('convergence under churn', () => {
 
     // Everyone comes back; with no operator action, all converge.
     for (const node of stopped) cluster.nodes[cluster.nodes.indexOf(node)] = await restartNode(cluster, node)
-    const target = (): { epoch: number, hash: string } => ({ epoch: cluster.coordinator.roster.epoch, hash: hex(cluster.coordinator.sync.digest().hash) })
+    const target = (): { epoch: number, hash: string } => ({ epoch: cluster.coordinator.roster.epoch, hash: toHex(cluster.coordinator.sync.digest().hash) })
     await waitFor(`every member converged (seed ${seed}: ${log.join('; ')})`, () =>
-      cluster.nodes.every(n => n.roster.epoch === target().epoch && hex(n.sync.digest().hash) === target().hash), 20_000)
+      cluster.nodes.every(n => n.roster.epoch === target().epoch && toHex(n.sync.digest().hash) === target().hash), 20_000)
     expect(cluster.coordinator.sync.digest().records).toBe(keys.length)
     await waitAllUp(cluster)
     for (const key of keys) {

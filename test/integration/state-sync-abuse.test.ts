@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPeer, type MpcLibp2p } from '../../src/runtime/libp2p.js'
 import { DIGEST_INTERVAL_MS, MAX_CONCURRENT_PULLS, MAX_PAGES_PER_PULL } from '../../src/runtime/state-sync.js'
 import { serveCommands } from '../../src/protocols/command.js'
-import { hex } from '../../src/protocols/records.js'
+import { toHex } from '../../src/crypto/bytes.js'
 import { log, startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 import type { Coordinator } from '../../src/coordinator/coordinator.js'
@@ -23,7 +23,7 @@ const MAX_HEAP_GROWTH_BYTES = 32 * 1024 * 1024
 
 /** True when the node holds the same synced records as the coordinator. */
 function converged (cluster: TestCluster, node: MpcNode): boolean {
-  return hex(node.sync.digest().hash) === hex(cluster.coordinator.sync.digest().hash) && node.roster.epoch === cluster.coordinator.roster.epoch
+  return toHex(node.sync.digest().hash) === toHex(cluster.coordinator.sync.digest().hash) && node.roster.epoch === cluster.coordinator.roster.epoch
 }
 
 /** heapUsed after a full collection, so that garbage not yet collected is not counted as growth. */

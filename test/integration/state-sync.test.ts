@@ -4,7 +4,8 @@ import { createPeer, type MpcLibp2p } from '../../src/runtime/libp2p.js'
 import { serveCommands } from '../../src/protocols/command.js'
 import { KeyRecordBody } from '../../src/protocols/messages.js'
 import { loadOrCreateIdentity } from '../../src/store/identity.js'
-import { hex, signRecord } from '../../src/protocols/records.js'
+import { signRecord } from '../../src/protocols/records.js'
+import { toHex } from '../../src/crypto/bytes.js'
 import { rm } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { log, restartNode, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
@@ -12,7 +13,7 @@ import type { MpcNode } from '../../src/peer/node.js'
 
 /** True when the node holds the same synced records as the coordinator. */
 function converged (cluster: TestCluster, node: MpcNode): boolean {
-  return hex(node.sync.digest().hash) === hex(cluster.coordinator.sync.digest().hash) && node.roster.epoch === cluster.coordinator.roster.epoch
+  return toHex(node.sync.digest().hash) === toHex(cluster.coordinator.sync.digest().hash) && node.roster.epoch === cluster.coordinator.roster.epoch
 }
 
 describe('state sync: every member converges on the coordinator\'s records', () => {
@@ -94,8 +95,8 @@ describe('state sync: every member converges on the coordinator\'s records', () 
     const other = await node.records.verify(await signRecord(writerKey, existing.signed.id, existing.signed.version, KeyRecordBody.encode({ ...body, createdAtMs: body.createdAtMs + 1 })))
     const outcome = await node.records.apply(other)
     expect(['conflict-kept', 'conflict-replaced']).toContain(outcome)
-    const winner = hex(existing.bodyHash) < hex(other.bodyHash) ? existing : other
-    expect(hex(node.records.get(existing.signed.id)!.bodyHash)).toBe(hex(winner.bodyHash))
+    const winner = toHex(existing.bodyHash) < toHex(other.bodyHash) ? existing : other
+    expect(toHex(node.records.get(existing.signed.id)!.bodyHash)).toBe(toHex(winner.bodyHash))
     await waitFor('a conflict event naming the writer', async () => (await cluster.coordinator.events(new URL('http://x/?type=conflict'))).some(e =>
       e.peerId === node.peerId.toString() && e.culprits?.includes(cluster.coordinator.peerId.toString()) === true), 10_000)
   })
@@ -114,7 +115,7 @@ describe('state sync: every member converges on the coordinator\'s records', () 
 
   it('refuses records that are forged, from a peer that serves them, and keeps its own', async () => {
     const node = cluster.nodes[2]!
-    const before = hex(node.sync.digest().hash)
+    const before = toHex(node.sync.digest().hash)
     const rogueKey = await generateKeyPair('Ed25519')
     const rogue: MpcLibp2p = await createPeer({ privateKey: rogueKey, clusterId: cluster.init.clusterId, listen: ['/ip4/127.0.0.1/tcp/0'] })
     try {
@@ -138,7 +139,7 @@ describe('state sync: every member converges on the coordinator\'s records', () 
       await Promise.all([node.sync.syncFrom(cluster.coordinator.peerId), node.sync.syncFrom(rogue.peerId)])
       expect(node.sync.counters.refused).toBe(refusedBefore + 1)
       expect(await node.keys.get('forged')).toBeUndefined()
-      expect(hex(node.sync.digest().hash)).toBe(before)
+      expect(toHex(node.sync.digest().hash)).toBe(before)
     } finally {
       await rogue.stop()
     }

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { RecordBook } from '../../src/state/record-book.js'
 import { KeyRecordBody } from '../../src/protocols/messages.js'
-import { agreementBytes, digestOf, hex, openKeyRecord, RecordVerificationError, signRecord } from '../../src/protocols/records.js'
+import { agreementBytes, digestOf, openKeyRecord, RecordVerificationError, signRecord } from '../../src/protocols/records.js'
+import { toHex } from '../../src/crypto/bytes.js'
 import { Store } from '../../src/store/store.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
@@ -74,12 +75,12 @@ describe('synced key records', () => {
     // Two different bodies at one version from the same writer: the lower body hash wins.
     const a = await book.verify(await signRecord(coordinatorKey, 'key:k2', 1, await keyBody('k2', new Uint8Array(32).fill(4))))
     const b = await book.verify(await signRecord(coordinatorKey, 'key:k2', 1, await keyBody('k2', new Uint8Array(32).fill(5))))
-    const [low, high] = hex(a.bodyHash) < hex(b.bodyHash) ? [a, b] : [b, a]
+    const [low, high] = toHex(a.bodyHash) < toHex(b.bodyHash) ? [a, b] : [b, a]
     expect(await book.apply(high)).toBe('added')
     expect(await book.apply(low)).toBe('conflict-replaced')
     expect(await book.apply(high)).toBe('conflict-kept')
     expect(book.conflicts).toBe(2)
-    expect(hex(book.get('key:k2')!.bodyHash)).toBe(hex(low.bodyHash))
+    expect(toHex(book.get('key:k2')!.bodyHash)).toBe(toHex(low.bodyHash))
 
     // What was applied survives a reopen, and the digest is the same.
     const digest = book.digest(5)
@@ -94,8 +95,8 @@ describe('synced key records', () => {
     const e = (id: string, version: number, fill: number): { id: string, version: number, bodyHash: Uint8Array } => ({ id, version, bodyHash: new Uint8Array(32).fill(fill) })
     const d1 = digestOf(3, [e('key:a', 1, 1), e('key:b', 1, 2)])
     expect(digestOf(3, [e('key:b', 1, 2), e('key:a', 1, 1)])).toEqual(d1)
-    expect(hex(digestOf(3, [e('key:a', 2, 1), e('key:b', 1, 2)]).hash)).not.toBe(hex(d1.hash))
-    expect(hex(digestOf(3, [e('key:a', 1, 1), e('key:b', 1, 3)]).hash)).not.toBe(hex(d1.hash))
+    expect(toHex(digestOf(3, [e('key:a', 2, 1), e('key:b', 1, 2)]).hash)).not.toBe(toHex(d1.hash))
+    expect(toHex(digestOf(3, [e('key:a', 1, 1), e('key:b', 1, 3)]).hash)).not.toBe(toHex(d1.hash))
     expect(digestOf(3, []).records).toBe(0)
   })
 })

@@ -1,9 +1,10 @@
+import { SigningSessionError } from '../../src/coordinator/errors.js'
 import type { Key } from '@noble/curves/abstract/frost.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { describe, expect, it } from 'vitest'
 import { verifyBip340External, verifyEd25519External } from '../../scripts/verify.js'
 import {
-  SigningSession, SigningSessionError, type Availability, type EndedAttempt, type RoundAnswers, type SigningStep, type SigningTransition
+  SigningSession, type Availability, type EndedAttempt, type RoundAnswers, type SigningStep, type SigningTransition
 } from '../../src/coordinator/signing-session.js'
 import { commitNonces, frostSuite, participantIdentifier, signShare, type Scheme, type SignerCommit } from '../../src/crypto/index.js'
 import { CommandRefusedError, CommandTransportError } from '../../src/protocols/errors.js'
