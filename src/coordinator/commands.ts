@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js'
 import type { Logger } from '../log.js'
 import type { HealthWatch } from './health-watch.js'
 import type { Membership } from './membership.js'
-import type { Service } from './service.js'
+import type { Service } from '../runtime/service.js'
 
 export interface CoordinatorCommandsInit {
   libp2p: MpcLibp2p

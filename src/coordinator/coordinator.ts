@@ -23,7 +23,7 @@ import { HealthWatch } from './health-watch.js'
 import { invitationEvent, Invitations, type InvitationOptions, type NewInvitation } from './invitations.js'
 import { Journal, type EventFields } from './journal.js'
 import { Membership } from './membership.js'
-import { every, type Service } from './service.js'
+import { every, ServiceGroup } from '../runtime/service.js'
 import type { HolderState } from './requests.js'
 import { Strangers } from './strangers.js'
 import { Tasks } from './tasks.js'
@@ -83,8 +83,8 @@ export class Coordinator {
   private readonly health: HealthWatch
   private readonly dialBack = new DialBack()
   private readonly api: CoordinatorApi
-  private readonly services: Service[]
-  private readonly started: Service[] = []
+  /** Started in order, stopped in reverse. */
+  private readonly services: ServiceGroup
 
   private constructor (private readonly setup: Setup, opts: CoordinatorOptions) {
     const { libp2p, store, roster, records, key, log } = setup
@@ -155,7 +155,7 @@ export class Coordinator {
         invite: async (o) => await this.invite(o), cluster: () => this.cluster(), holderState
       })
     })
-    this.services = [
+    this.services = new ServiceGroup([
       this.membership,
       this.health,
       this.gossip,
@@ -165,7 +165,7 @@ export class Coordinator {
       every(DIGEST_INTERVAL_MS, () => { void this.sync.publishDigest() }),
       { start: () => { this.dialBack.start(() => this.membership.members().map(m => ({ peerId: m.peerId.toString(), addrs: m.addrs }))) }, stop: () => { this.dialBack.stop() } },
       this.api
-    ]
+    ])
   }
 
   get peerId (): PeerId {
@@ -199,10 +199,7 @@ export class Coordinator {
       await records.load()
       const log = opts.log.child({ component: 'coordinator' })
       coordinator = new Coordinator({ libp2p, store, roster, records, key, apiListen, apiToken, log }, opts)
-      for (const service of coordinator.services) {
-        await service.start()
-        coordinator.started.push(service)
-      }
+      await coordinator.services.start()
       return coordinator
     } catch (err) {
       if (coordinator !== undefined) await coordinator.stop().catch(() => {})
@@ -229,7 +226,7 @@ export class Coordinator {
 
   /** Stops the services in reverse, then libp2p; waits for the changes and events under way; closes the store. */
   async stop (): Promise<void> {
-    while (this.started.length > 0) await this.started.pop()!.stop()
+    await this.services.stop()
     await this.libp2p.stop()
     await this.membership.settled()
     await this.journal.written()

@@ -7,7 +7,7 @@ import { flipBit, type NodeFaults } from '../runtime/faults.js'
 import { DEFAULT_NACK_INTERVAL_MS, DKG_LINGER_MS, MAX_FINISHED_DKG_REMEMBERED, MAX_LIVE_DKG_SESSIONS } from './constants.js'
 import { DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
 import type { GossipChannels } from '../runtime/channels.js'
-import type { NodeService } from './service.js'
+import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -48,7 +48,7 @@ function fromWire (round: RoundMessage, author: string): DkgMessage | undefined 
  * is missing, answers others' nacks by publishing its own messages again, and fails a session
  * only at its deadline.
  */
-export class DkgSessions implements NodeService {
+export class DkgSessions implements Service {
   private readonly live = new Map<string, LiveSession>()
   private readonly finished = new Set<string>()
   readonly rejected = { notParticipant: 0, finished: 0 }

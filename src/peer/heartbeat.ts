@@ -9,7 +9,7 @@ import type { RosterBook } from '../state/roster-book.js'
 import type { KeyCustody } from './key-custody.js'
 import type { MemberDialer } from './member-links.js'
 import type { NodeMembership } from './membership.js'
-import type { NodeService } from './service.js'
+import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 
 export interface HeartbeatInit {
@@ -35,7 +35,7 @@ export interface HeartbeatInit {
  * The node's tick: every interval it brings its key counts and links up to date and publishes
  * a heartbeat on its channel (what the coordinator's health view is made of).
  */
-export class Heartbeat implements NodeService {
+export class Heartbeat implements Service {
   private seq = 0
   private timer: NodeJS.Timeout | undefined
   private stopped = false

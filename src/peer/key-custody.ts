@@ -2,7 +2,7 @@ import { NONCE_SWEEP_MS, NONCE_TTL_MS, PENDING_SHARE_TTL_MS, SPENT_MARKER_TTL_MS
 import type { KeyRegistry } from '../state/key-registry.js'
 import type { RecordBook } from '../state/record-book.js'
 import type { ShareRecord, ShareVault } from '../state/share-vault.js'
-import type { NodeService } from './service.js'
+import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -19,7 +19,7 @@ export interface KeyCustodyInit {
  * hold but has no share of, settles pending shares from the synced key records, and sweeps the
  * nonces of abandoned signing sessions (at start: those of sessions the last stop interrupted).
  */
-export class KeyCustody implements NodeService {
+export class KeyCustody implements Service {
   private held = 0
   private lost: string[] = []
   /** The record and share generations the key counts were made at, while no share is pending. */

@@ -3,7 +3,7 @@ import { MAX_MEMBER_DIALS, MEMBER_DIAL_TIMEOUT_MS, REDIAL_BACKOFF_MS } from './c
 import type { RosterMember } from '../protocols/roster.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { RosterBook } from '../state/roster-book.js'
-import type { NodeService } from './service.js'
+import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 
 export interface MemberDialerInit {
@@ -19,7 +19,7 @@ export interface MemberDialerInit {
  * bounded number of members, over which the gossip mesh forms; dials lost ones again with
  * back-off. (runtime/links.ts's MemberLinks counts the links; this dials them.)
  */
-export class MemberDialer implements NodeService {
+export class MemberDialer implements Service {
   private stopping = new AbortController()
   private redialing = false
   private redialAt = 0

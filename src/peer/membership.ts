@@ -14,7 +14,7 @@ import type { RosterBook } from '../state/roster-book.js'
 import type { Store } from '../store/store.js'
 import type { KeyCustody } from './key-custody.js'
 import type { MemberDialer } from './member-links.js'
-import type { NodeService } from './service.js'
+import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 
 export interface NodeMembershipInit {
@@ -56,7 +56,7 @@ export function resolveCluster (stored: ClusterRecord | undefined, token: JoinTo
  * newer roster is seen or its addresses change, and adopts each roster the coordinator signs
  * (hanging up on members taken out, rescoring gossip peers, dialling the new mesh).
  */
-export class NodeMembership implements NodeService {
+export class NodeMembership implements Service {
   private stopping = new AbortController()
   private rejoining = false
 

@@ -2,7 +2,7 @@ import { serveCommands, type CommandHandlers } from '../protocols/command.js'
 import { COMMAND_PROTOCOL } from '../protocols/constants.js'
 import type { PeerMetrics } from '../runtime/metrics.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
-import type { NodeService } from './service.js'
+import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 
 export interface NodeCommandsInit {
@@ -14,7 +14,7 @@ export interface NodeCommandsInit {
 }
 
 /** Serves the node's command table on the command protocol while started. */
-export class NodeCommands implements NodeService {
+export class NodeCommands implements Service {
   private serving = false
 
   constructor (private readonly init: NodeCommandsInit) {}

@@ -2,7 +2,7 @@ import { TextBody, UserApi } from '../runtime/http-api.js'
 import { parseEventQuery, queryEvents } from '../state/event-log.js'
 import type { PeerMetrics } from '../runtime/metrics.js'
 import type { Store } from '../store/store.js'
-import type { NodeService } from './service.js'
+import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 
 export interface NodeHttpInit {
@@ -14,7 +14,7 @@ export interface NodeHttpInit {
 }
 
 /** The node's read-only HTTP server: `GET /metrics` (Prometheus) and `GET /v1/events` (its copy of the event log). */
-export class NodeHttp implements NodeService {
+export class NodeHttp implements Service {
   private api: UserApi | undefined
 
   constructor (private readonly init: NodeHttpInit) {}

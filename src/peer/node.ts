@@ -21,7 +21,7 @@ import type { RosterBook } from '../state/roster-book.js'
 import type { ShareRecord } from '../state/share-vault.js'
 import type { Store } from '../store/store.js'
 import type { NodeOptions, NodeStatus } from './options.js'
-import type { NodeService } from './service.js'
+import { ServiceGroup, type Service } from '../runtime/service.js'
 import type { PeerId } from '@libp2p/interface'
 
 export type { NodeOptions, NodeStatus } from './options.js'
@@ -41,9 +41,8 @@ export class MpcNode {
   private readonly custody: KeyCustody
   private readonly membership: NodeMembership
   private readonly http: NodeHttp
-  /** In start order; stop() stops those started, in reverse. */
-  private readonly services: NodeService[]
-  private started = 0
+  /** Started in order, stopped in reverse. */
+  private readonly services: ServiceGroup
   readonly keys: KeyRegistry
   readonly sync: StateSync
   readonly metrics: PeerMetrics
@@ -116,9 +115,9 @@ export class MpcNode {
       intervalMs: opts.heartbeatIntervalMs, startedAt: this.startedAt, channels: this.channels, roster, records, sync: this.sync,
       links: this.links, dkg: this.dkg, custody: this.custody, dialer, membership: this.membership, log
     })
-    const linkCounts: NodeService = { start: () => {}, stop: () => { this.links.stop() } }
+    const linkCounts: Service = { start: () => {}, stop: () => { this.links.stop() } }
     const upkeep = new StateUpkeep({ sync: this.sync, store, eventRetention: opts.eventRetention, log })
-    this.services = [linkCounts, this.channels, this.dkg, this.custody, commands, this.http, upkeep, dialer, heartbeat, this.membership]
+    this.services = new ServiceGroup([linkCounts, this.channels, this.dkg, this.custody, commands, this.http, upkeep, dialer, heartbeat, this.membership])
   }
 
   /** Opens the data directory, starts every service (a first start returns once joined), and returns the running node. */
@@ -132,10 +131,7 @@ export class MpcNode {
       throw err
     }
     try {
-      for (const service of node.services) {
-        node.started++
-        await service.start()
-      }
+      await node.services.start()
       return node
     } catch (err) {
       await node.stop().catch(() => {})
@@ -195,7 +191,7 @@ export class MpcNode {
   }
 
   async stop (): Promise<void> {
-    while (this.started > 0) await this.services[--this.started]!.stop()
+    await this.services.stop()
     await this.libp2p.stop()
     await this.store.close()
   }

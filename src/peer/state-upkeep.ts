@@ -1,7 +1,7 @@
 import { DIGEST_INTERVAL_MS, type StateSync } from '../runtime/state-sync.js'
 import { DEFAULT_EVENT_RETENTION, startEventCompaction, type EventRetention } from '../state/event-retention.js'
 import type { Store } from '../store/store.js'
-import type { NodeService } from './service.js'
+import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 
 export interface StateUpkeepInit {
@@ -12,7 +12,7 @@ export interface StateUpkeepInit {
 }
 
 /** Publishes this node's state digest on a timer (others pull what they miss) and keeps its event log within its retention. */
-export class StateUpkeep implements NodeService {
+export class StateUpkeep implements Service {
   private digestTimer: NodeJS.Timeout | undefined
   private stopCompaction: () => void = () => {}
 
