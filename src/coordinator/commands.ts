@@ -1,5 +1,5 @@
 import { serveCommands, type CommandHandlers } from '../protocols/command.js'
-import { COMMAND_PROTOCOL } from '../protocols/constants.js'
+import { COMMAND } from '../protocols/constants.js'
 import { eventLogHandlers } from '../runtime/event-sync.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { StateSync } from '../runtime/state-sync.js'
@@ -30,6 +30,6 @@ export function coordinatorCommands ({ libp2p, store, roster, membership, sync, 
   }
   return {
     start: async () => { await serveCommands(libp2p, { clusterId: () => roster.clusterId, log, handlers }) },
-    stop: async () => { await libp2p.unhandle(COMMAND_PROTOCOL) }
+    stop: async () => { await libp2p.unhandle(COMMAND.id) }
   }
 }

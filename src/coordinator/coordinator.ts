@@ -134,7 +134,6 @@ export class Coordinator {
       heartbeatFreshness: this.health.freshness,
       // The coordinator relays the rounds of the keygens it runs: gossipsub forwards only what a
       // peer accepted, and the coordinator is connected to every participant.
-      hasSession: (id) => this.tasks.sessionParticipants(id) !== undefined,
       sessionParticipants: (id) => this.tasks.sessionParticipants(id)
     }), {
       heartbeats: this.health.onHeartbeat,

@@ -51,7 +51,7 @@ function fromWire (round: RoundMessage, author: string): DkgMessage | undefined 
 export class DkgSessions implements Service {
   private readonly live = new Map<string, LiveSession>()
   private readonly finished = new Set<string>()
-  readonly rejected = { notParticipant: 0, finished: 0 }
+  readonly rejected = { finished: 0 }
 
   constructor (
     private readonly channels: GossipChannels,
@@ -60,10 +60,6 @@ export class DkgSessions implements Service {
     private readonly faults: NodeFaults = {},
     private readonly nackIntervalMs = DEFAULT_NACK_INTERVAL_MS
   ) {}
-
-  has (sessionId: string): boolean {
-    return this.live.has(sessionId)
-  }
 
   participants (sessionId: string): readonly string[] | undefined {
     return this.live.get(sessionId)?.state.params.participants
@@ -98,11 +94,9 @@ export class DkgSessions implements Service {
   async handle (round: RoundMessage, author: PeerId): Promise<void> {
     const session = this.live.get(round.sessionId)
     if (session === undefined) return
+    // The validator checked the author against the session's participants (protocols/gossip.ts).
     const from = author.toString()
-    if (!session.state.params.participants.includes(from) || author.equals(this.self)) {
-      this.rejected.notParticipant++
-      return
-    }
+    if (author.equals(this.self)) return
     if (round.nack !== undefined) {
       const missing = round.nack.missing.map(b => peerIdFromBytes(b))
       if (missing.some(p => p.equals(this.self))) await this.resend(round.sessionId, session, round.nack.round)

@@ -1,5 +1,5 @@
 import { serveCommands, type CommandHandlers } from '../protocols/command.js'
-import { COMMAND_PROTOCOL } from '../protocols/constants.js'
+import { COMMAND } from '../protocols/constants.js'
 import type { PeerMetrics } from '../runtime/metrics.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { Service } from '../runtime/service.js'
@@ -28,7 +28,7 @@ export class NodeCommands implements Service {
   async stop (): Promise<void> {
     if (!this.serving) return
     this.serving = false
-    await this.init.libp2p.unhandle(COMMAND_PROTOCOL)
+    await this.init.libp2p.unhandle(COMMAND.id)
   }
 }
 

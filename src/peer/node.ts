@@ -66,7 +66,6 @@ export class MpcNode {
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
       heartbeatFreshness: this.freshness,
-      hasSession: (id) => this.dkg.has(id),
       sessionParticipants: (id) => this.dkg.participants(id)
     }), {
       heartbeats: async () => {},

@@ -1,6 +1,6 @@
 import * as lp from 'it-length-prefixed'
 import { pipe } from 'it-pipe'
-import { MAX_EVENTS_PER_BATCH, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, COMMAND_PROTOCOL, DEFAULT_COMMAND_TIMEOUT_MS, MAX_ADDRS_PER_MEMBER, MAX_COMMAND_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_INBOUND_COMMAND_STREAMS, MAX_MEMBERS, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { COMMAND, MAX_ADDRS_PER_MEMBER, MAX_ERROR_MESSAGE_LENGTH, MAX_EVENTS_PER_BATCH, MAX_MEMBERS, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from './errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { peerIdFromBytes } from './ids.js'
@@ -65,7 +65,7 @@ export interface DecodedRequest {
 
 /** Strict decoding of a command request: bounded, exactly one command, known version. */
 export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
-  if (bytes.byteLength > MAX_COMMAND_BYTES) throw new MalformedMessageError('command too large')
+  if (bytes.byteLength > COMMAND.maxBytes) throw new MalformedMessageError('command too large')
   let request: CommandRequest
   try {
     request = CommandRequest.decode(bytes, { limits: { join: { addrs: MAX_ADDRS_PER_MEMBER }, keygen: { participants: MAX_MEMBERS }, signShare: { commitments: MAX_MEMBERS }, fetchRecords: { ids: MAX_RECORDS_PER_FETCH } } })
@@ -122,7 +122,7 @@ export async function dispatchCommand (bytes: Uint8Array, clusterId: string, han
 }
 
 async function readOne (source: Stream['source'], signal: AbortSignal): Promise<Uint8Array> {
-  for await (const frame of lp.decode(source, { maxDataLength: MAX_COMMAND_BYTES })) {
+  for await (const frame of lp.decode(source, { maxDataLength: COMMAND.maxBytes })) {
     return frame.subarray()
   }
   signal.throwIfAborted()
@@ -138,8 +138,8 @@ export interface CommandServerOptions {
 
 /** Registers the command protocol on a libp2p node: one framed request, one framed response per stream. */
 export async function serveCommands (libp2p: Libp2p, opts: CommandServerOptions): Promise<void> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS
-  await libp2p.handle(COMMAND_PROTOCOL, ({ stream, connection }) => {
+  const timeoutMs = opts.timeoutMs ?? COMMAND.timeoutMs
+  await libp2p.handle(COMMAND.id, ({ stream, connection }) => {
     // The deadline bounds the wait for the request; a handler bounds its own work (a DKG session
     // has its own deadline) and the caller's deadline bounds the whole exchange.
     const signal = AbortSignal.timeout(timeoutMs)
@@ -164,7 +164,7 @@ export async function serveCommands (libp2p: Libp2p, opts: CommandServerOptions)
     })
     // Commands also run over a limited (relayed) connection: a member behind NAT is reached
     // through the coordinator's relay until DCUtR upgrades the link. Relay caps bound the cost.
-  }, { maxInboundStreams: MAX_INBOUND_COMMAND_STREAMS, maxOutboundStreams: MAX_INBOUND_COMMAND_STREAMS, runOnLimitedConnection: true })
+  }, { maxInboundStreams: COMMAND.maxStreams, maxOutboundStreams: COMMAND.maxStreams, runOnLimitedConnection: true })
 }
 
 /**
@@ -172,13 +172,13 @@ export async function serveCommands (libp2p: Libp2p, opts: CommandServerOptions)
  * or throws CommandRefusedError (the peer said no, with its code) or CommandTransportError.
  */
 export async function sendCommand<K extends CommandKind> (
-  libp2p: Libp2p, peer: PeerId, clusterId: string, kind: K, body: CommandRequests[K], timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS
+  libp2p: Libp2p, peer: PeerId, clusterId: string, kind: K, body: CommandRequests[K], timeoutMs: number = COMMAND.timeoutMs
 ): Promise<CommandResponses[K]> {
   const signal = AbortSignal.timeout(timeoutMs)
   const request = CommandRequest.encode({ version: WIRE_VERSION, clusterId, [kind]: body })
   let stream: Stream
   try {
-    stream = await libp2p.dialProtocol(peer, COMMAND_PROTOCOL, { signal, runOnLimitedConnection: true })
+    stream = await libp2p.dialProtocol(peer, COMMAND.id, { signal, runOnLimitedConnection: true })
   } catch (err) {
     throw new CommandTransportError(`cannot open a command stream to ${peer.toString()}: ${(err as Error).message}`)
   }

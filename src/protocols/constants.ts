@@ -1,20 +1,25 @@
 /** Wire version carried in every gossip message and command request. */
 export const WIRE_VERSION = 1
 
-export const COMMAND_PROTOCOL = '/mpc-wallet/command/1.0.0'
+/**
+ * The command protocol as data: one length-prefixed request and one response per stream.
+ * `maxBytes`: the largest request or response (a longer length prefix is refused unread);
+ * `timeoutMs`: the default deadline of one exchange, from dial to decoded response;
+ * `maxStreams`: the concurrent command streams one connection may hold, each way.
+ */
+export const COMMAND = {
+  id: '/mpc-wallet/command/1.0.0',
+  maxBytes: 64 * 1024,
+  timeoutMs: 5_000,
+  maxStreams: 32
+} as const
 
-/** Largest command request or response, in bytes (length-prefixed frames beyond it are refused unread). */
-export const MAX_COMMAND_BYTES = 64 * 1024
-/** How long a command may take end to end, from dial to decoded response. */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000
 /** A whole keygen (DKG and agreement), when the request names no deadline: both sides use it. */
 export const DEFAULT_KEYGEN_TIMEOUT_MS = 30_000
 /** The longest keygen deadline a node accepts from a request. */
 export const MAX_KEYGEN_TIMEOUT_MS = 300_000
 /** Each signing round at each signer (and the short commands around a session: abort, key commit). */
 export const DEFAULT_SIGN_ROUND_TIMEOUT_MS = 5_000
-/** Concurrent inbound command streams one peer connection may hold open. */
-export const MAX_INBOUND_COMMAND_STREAMS = 32
 
 /** Per-channel size limits for one gossip message payload, in bytes. */
 export const MAX_GOSSIP_BYTES = {

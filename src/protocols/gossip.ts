@@ -25,10 +25,11 @@ export interface GossipContext {
    * from an author outside the roster is rejected (the sender's score drops), not ignored.
    */
   rosterAuthority?: boolean
-  /** Sessions this node takes part in; no session exists until threshold keys arrive. */
-  hasSession: (sessionId: string) => boolean
-  /** The participants of a session this node takes part in (PeerId strings), if it knows them. */
-  sessionParticipants?: (sessionId: string) => readonly string[] | undefined
+  /**
+   * The participants (PeerId strings) of a session this peer takes part in or relays; undefined
+   * for a session it does not know. The one place a round's author is checked against them.
+   */
+  sessionParticipants: (sessionId: string) => readonly string[] | undefined
   /** Per-sender freshness of heartbeats: a replayed or old one is ignored (not forwarded, not acted on). */
   heartbeatFreshness?: HeartbeatFreshness
 }
@@ -120,9 +121,8 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
       round.dkgRound2?.shares.forEach(s => parsePeerId(s.to))
       round.nack?.missing.forEach(parsePeerId)
       requireAuthorMember(author, ctx)
-      if (!ctx.hasSession(round.sessionId)) ignore('unknown-session', `no session ${round.sessionId.slice(0, MAX_SESSION_ID_LENGTH)}`)
-      const participants = ctx.sessionParticipants?.(round.sessionId)
-      if (participants !== undefined && !participants.includes(author.toString())) reject('not-participant', `${author.toString()} is not a participant of session ${round.sessionId}`)
+      const participants = ctx.sessionParticipants(round.sessionId) ?? ignore('unknown-session', `no session ${round.sessionId.slice(0, MAX_SESSION_ID_LENGTH)}`)
+      if (!participants.includes(author.toString())) reject('not-participant', `${author.toString()} is not a participant of session ${round.sessionId}`)
       return round as GossipBodies[C]
     }
   }

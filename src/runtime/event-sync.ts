@@ -1,5 +1,5 @@
 import { sendCommand, type CommandContext, type CommandHandlers } from '../protocols/command.js'
-import { MAX_COMMAND_BYTES, MAX_EVENTS_PER_BATCH } from '../protocols/constants.js'
+import { COMMAND, MAX_EVENTS_PER_BATCH } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, Event } from '../protocols/messages.js'
 import type { MpcLibp2p } from './libp2p.js'
@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js'
 import type { PeerId } from '@libp2p/interface'
 
 const CONTIGUOUS_RECORD = 'events-contiguous'
-const ANSWER_BUDGET = MAX_COMMAND_BYTES - 4 * 1024
+const ANSWER_BUDGET = COMMAND.maxBytes - 4 * 1024
 const FETCH_TIMEOUT_MS = 10_000
 
 /** Serves the stored event log to members catching up (`fetchEvents`), oldest first, bounded. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { sendCommand, type CommandContext, type CommandHandlers, type CommandRequests, type CommandResponses } from '../protocols/command.js'
-import { MAX_COMMAND_BYTES, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST } from '../protocols/constants.js'
+import { COMMAND, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, type ListRecordsResponse, type SignedRecord, type StateDigest } from '../protocols/messages.js'
 import { MAX_RECORD_ID_LENGTH } from '../protocols/records.js'
@@ -16,7 +16,7 @@ import type { PeerId } from '@libp2p/interface'
 /** How often every peer publishes its digest, whether or not anything changed. */
 export const DIGEST_INTERVAL_MS = 5_000
 /** Room left in a fetch answer for framing, below the command size limit. */
-const FETCH_ANSWER_BUDGET = MAX_COMMAND_BYTES - 4 * 1024
+const FETCH_ANSWER_BUDGET = COMMAND.maxBytes - 4 * 1024
 /** Deadline of one listRecords or fetchRecords command. */
 const SYNC_TIMEOUT_MS = 10_000
 

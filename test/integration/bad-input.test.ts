@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPeer, type MpcLibp2p } from '../../src/runtime/libp2p.js'
 import { MpcNode } from '../../src/peer/node.js'
 import { sendCommand } from '../../src/protocols/command.js'
-import { COMMAND_PROTOCOL, MAX_COMMAND_BYTES, MAX_GOSSIP_BYTES, WIRE_VERSION } from '../../src/protocols/constants.js'
+import { COMMAND, MAX_GOSSIP_BYTES, WIRE_VERSION } from '../../src/protocols/constants.js'
 import { CommandRefusedError } from '../../src/protocols/errors.js'
 import { CommandRequest, CommandResponse, ErrorCode, GossipMessage } from '../../src/protocols/messages.js'
 import { signRoster } from '../../src/protocols/roster.js'
@@ -24,9 +24,9 @@ async function stranger (cluster: TestCluster): Promise<MpcLibp2p> {
 }
 
 async function rawCommand (from: MpcLibp2p, to: MpcLibp2p, frame: Uint8Array): Promise<CommandResponse | undefined> {
-  const stream = await from.dialProtocol(to.peerId, COMMAND_PROTOCOL)
+  const stream = await from.dialProtocol(to.peerId, COMMAND.id)
   try {
-    return await pipe([frame], s => lp.encode(s), stream, s => lp.decode(s, { maxDataLength: MAX_COMMAND_BYTES }), async s => {
+    return await pipe([frame], s => lp.encode(s), stream, s => lp.decode(s, { maxDataLength: COMMAND.maxBytes }), async s => {
       for await (const msg of s) return CommandResponse.decode(msg.subarray())
       return undefined
     })
@@ -98,7 +98,7 @@ describe('bad input gets a clear refusal and changes nothing', () => {
     const wrongVersion = await rawCommand(rogue, coordinator, CommandRequest.encode({ version: 7, clusterId: cluster.init.clusterId, status: {} }))
     expect(wrongVersion?.error?.code).toBe(ErrorCode.BAD_REQUEST)
     // A frame over the limit is refused from its length prefix alone, before its body is read.
-    const oversized = await rawCommand(rogue, coordinator, new Uint8Array(MAX_COMMAND_BYTES + 1))
+    const oversized = await rawCommand(rogue, coordinator, new Uint8Array(COMMAND.maxBytes + 1))
     expect(oversized?.error?.code).toBe(ErrorCode.BAD_REQUEST)
     expect(oversized?.error?.message).toMatch(/too long/)
     // Still serving members.

@@ -4,7 +4,7 @@ import { concat } from 'uint8arrays/concat'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/log.js'
 import { decodeCommandRequest, decodeCommandResponse, dispatchCommand, type CommandContext, type CommandHandlers } from '../../src/protocols/command.js'
-import { MAX_ADDRS_PER_MEMBER, MAX_COMMAND_BYTES, MAX_ERROR_MESSAGE_LENGTH, MAX_TOKEN_LENGTH, WIRE_VERSION } from '../../src/protocols/constants.js'
+import { MAX_ADDRS_PER_MEMBER, COMMAND, MAX_ERROR_MESSAGE_LENGTH, MAX_TOKEN_LENGTH, WIRE_VERSION } from '../../src/protocols/constants.js'
 import { CommandRefusedError, MalformedMessageError } from '../../src/protocols/errors.js'
 import { CommandRequest, CommandResponse, ErrorCode, type StatusResponse } from '../../src/protocols/messages.js'
 
@@ -141,7 +141,7 @@ describe('decodeCommandRequest', () => {
   })
 
   it('refuses a request over the size limit', () => {
-    expect(() => decodeCommandRequest(new Uint8Array(MAX_COMMAND_BYTES + 1))).toThrow(MalformedMessageError)
+    expect(() => decodeCommandRequest(new Uint8Array(COMMAND.maxBytes + 1))).toThrow(MalformedMessageError)
   })
 
   it('refuses a join with an over-long token', () => {

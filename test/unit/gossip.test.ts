@@ -60,7 +60,7 @@ beforeAll(async () => {
     ],
     issuedAtMs: 3_000
   }
-  ctx = { clusterId: CLUSTER, coordinator, roster, hasSession: () => false }
+  ctx = { clusterId: CLUSTER, coordinator, roster, sessionParticipants: () => undefined }
 })
 
 describe('validateGossip: envelope', () => {
@@ -85,7 +85,7 @@ describe('validateGossip: envelope', () => {
   })
 
   it('accepts a round message of exactly the channel limit and rejects one byte more', async () => {
-    const context = { ...ctx, hasSession: (id: string) => id === 's1' }
+    const context = { ...ctx, sessionParticipants: (id: string) => id === 's1' ? [memberA.toString(), memberB.toString()] : undefined }
     let n = MAX_GOSSIP_BYTES.rounds - 64
     while (encodeGossip(CLUSTER, { round: round('s1', new Uint8Array(n)) }).byteLength < MAX_GOSSIP_BYTES.rounds) n++
     const atLimit = encodeGossip(CLUSTER, { round: round('s1', new Uint8Array(n)) })
@@ -122,7 +122,7 @@ describe('validateGossip: envelope', () => {
 
   // Two bodies in one envelope must be refused, not reduced to one of them.
   it('rejects an envelope that carries two bodies as malformed', async () => {
-    const context = { ...ctx, hasSession: (id: string) => id === 's1' }
+    const context = { ...ctx, sessionParticipants: (id: string) => id === 's1' ? [memberA.toString(), memberB.toString()] : undefined }
     const data = concat([
       GossipMessage.encode({ version: WIRE_VERSION, clusterId: CLUSTER, heartbeat }),
       GossipMessage.encode({ round: round('s1') })
@@ -256,32 +256,32 @@ describe('validateGossip: rounds', () => {
   })
 
   it('accepts a round message from a member for a known session', async () => {
-    const context = { ...ctx, hasSession: (id: string) => id === 's1' }
+    const context = { ...ctx, sessionParticipants: (id: string) => id === 's1' ? [memberA.toString(), memberB.toString()] : undefined }
     const body = await validateGossip('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), context)
     expect(body.sessionId).toBe('s1')
     expect(body.dkgRound1!.proofOfKnowledge).toEqual(new Uint8Array([1, 2, 3]))
   })
 
   it('rejects a round message from a member that is not a participant of the session', async () => {
-    const context = { ...ctx, hasSession: () => true, sessionParticipants: () => [memberB.toString()] }
+    const context = { ...ctx, sessionParticipants: () => [memberB.toString()] }
     expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), context)).toEqual({ verdict: 'reject', reason: 'not-participant' })
     const body = await validateGossip('rounds', memberB, encodeGossip(CLUSTER, { round: round('s1') }), context)
     expect(body.sessionId).toBe('s1')
   })
 
   it('rejects a round message carrying two bodies', async () => {
-    const context = { ...ctx, hasSession: () => true }
+    const context = { ...ctx, sessionParticipants: () => [memberA.toString(), memberB.toString()] }
     const two = { ...round('s1'), nack: { round: 1, missing: [] } }
     expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: two }), context)).toEqual({ verdict: 'reject', reason: 'malformed' })
   })
 
   it('ignores a round message from a peer outside the roster', async () => {
-    const context = { ...ctx, hasSession: () => true }
+    const context = { ...ctx, sessionParticipants: () => [memberA.toString(), memberB.toString()] }
     expect(await refusal('rounds', outsider, encodeGossip(CLUSTER, { round: round('s1') }), context)).toEqual({ verdict: 'ignore', reason: 'unknown-sender' })
   })
 
   it.each([['empty', ''], ['over-long', 's'.repeat(129)]])('rejects an %s session id', async (_why, sessionId) => {
-    const context = { ...ctx, hasSession: () => true }
+    const context = { ...ctx, sessionParticipants: () => [memberA.toString(), memberB.toString()] }
     expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: round(sessionId) }), context)).toEqual({ verdict: 'reject', reason: 'malformed' })
   })
 })

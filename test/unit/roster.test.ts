@@ -4,7 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { MalformedMessageError } from '../../src/protocols/errors.js'
 import { checkRosterBounds, isRosterMember, openSignedRoster, RosterBoundsError, RosterVerificationError, signRoster, type RosterState } from '../../src/protocols/roster.js'
-import { MAX_ADDR_BYTES, MAX_COMMAND_BYTES, MAX_MEMBERS } from '../../src/protocols/constants.js'
+import { MAX_ADDR_BYTES, COMMAND, MAX_MEMBERS } from '../../src/protocols/constants.js'
 import type { SignedRoster } from '../../src/protocols/messages.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
@@ -145,7 +145,7 @@ describe('roster bounds, checked before a change is signed', () => {
     expect(() => { checkRosterBounds(big) }).toThrow(/roster would be \d+ bytes, over its limit of 61440/)
     // What the check prevents: the signed roster is larger than a command or a gossip message may be.
     const signed = await signRoster(key, big)
-    expect(signed.signed.roster.length).toBeGreaterThan(MAX_COMMAND_BYTES)
+    expect(signed.signed.roster.length).toBeGreaterThan(COMMAND.maxBytes)
   })
 
   it('refuses a 257th member, and a roster at the cap (256 members) still decodes, so the coordinator restarts with it', async () => {
