@@ -93,7 +93,7 @@ export class Coordinator {
     const channels = (): GossipChannels => this.gossip
     this.journal = new Journal({ store, channels, retention: { ...DEFAULT_EVENT_RETENTION, ...opts.eventRetention }, log })
     const record = async (event: EventFields): Promise<void> => { await this.journal.record(event) }
-    this.health = new HealthWatch({ thresholds: { ...DEFAULT_HEALTH, ...opts.health }, roster, self: libp2p.peerId, record, log })
+    this.health = new HealthWatch({ thresholds: { ...DEFAULT_HEALTH, ...opts.health }, roster, self: libp2p.peerId, record, channels, log })
     this.invitations = new Invitations(store, { clusterId: roster.clusterId, coordinator: libp2p.peerId })
     this.membership = new Membership({
       libp2p, store, roster, key, invitations: this.invitations, channels, record, log,
@@ -131,17 +131,13 @@ export class Coordinator {
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
       rosterAuthority: true,
-      heartbeatFreshness: this.health.freshness,
-      // The coordinator relays the rounds of the keygens it runs: gossipsub forwards only what a
-      // peer accepted, and the coordinator is connected to every participant.
-      sessionParticipants: (id) => this.tasks.sessionParticipants(id)
-    }), {
-      heartbeats: this.health.onHeartbeat,
-      // The coordinator writes the roster and the events; what others gossip there it already has.
-      state: async () => {},
-      events: async () => {},
-      rounds: async () => {}
-    }, log)
+      heartbeatFreshness: this.health.freshness
+    }), log)
+    // HealthWatch takes `heartbeats` in its start(). The coordinator writes the roster and the
+    // events, so what others gossip on `state` and `events` it already has: no handler there.
+    // It relays the rounds of the keygens it runs (gossipsub forwards only what a peer accepted,
+    // and the coordinator is connected to every participant) but handles none of them.
+    this.gossip.sessions((id) => this.tasks.sessionParticipants(id))
     /** A key holder as the key views show it: its health, or `removed` once the operator took it out. */
     const holderState = (peerId: string): HolderState => this.membership.isRemoved(peerId) ? 'removed' : this.health.state(peerId)
     this.api = new CoordinatorApi({

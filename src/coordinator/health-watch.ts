@@ -5,6 +5,7 @@ import { CommandRefusedError } from '../protocols/errors.js'
 import { HeartbeatFreshness } from '../protocols/freshness.js'
 import { ErrorCode, EventKind, Health, type Heartbeat } from '../protocols/messages.js'
 import { isRosterMember, type RosterMember } from '../protocols/roster.js'
+import type { GossipChannels } from '../runtime/channels.js'
 import type { RosterBook } from '../state/roster-book.js'
 import type { Logger } from '../log.js'
 import { HEALTH_TICKS_PER_SUSPECT_WINDOW, MAX_HEALTH_TICK_MS, MIN_HEALTH_TICK_MS } from './constants.js'
@@ -19,6 +20,8 @@ export interface HealthWatchInit {
   /** The coordinator itself: the writer of the records a member may report conflicts in. */
   self: PeerId
   record: (event: EventFields) => Promise<void>
+  /** Where heartbeats come from: this service takes the `heartbeats` channel while started. */
+  channels: () => GossipChannels
   log: Logger
 }
 
@@ -40,6 +43,7 @@ export class HealthWatch {
   }
 
   start (): void {
+    this.init.channels().handle('heartbeats', this.onHeartbeat)
     this.setMembers(this.members())
     const { suspectAfterMs } = this.init.thresholds
     const tick = Math.max(MIN_HEALTH_TICK_MS, Math.min(MAX_HEALTH_TICK_MS, Math.floor(suspectAfterMs / HEALTH_TICKS_PER_SUSPECT_WINDOW)))
@@ -52,6 +56,7 @@ export class HealthWatch {
 
   stop (): void {
     clearInterval(this.timer)
+    this.init.channels().unhandle('heartbeats')
   }
 
   /** Follows the roster: new members are `down` until heard. */

@@ -131,9 +131,15 @@ export class DkgSessions implements Service {
     if (this.live.has(sessionId)) this.settle(sessionId, new Error(`DKG session ${reason}`))
   }
 
-  start (): void {}
+  /** Takes the rounds channel and tells the validator who takes part in each of our sessions. */
+  start (): void {
+    this.channels.handle('rounds', async (round, author) => { await this.handle(round, author) })
+    this.channels.sessions((id) => this.participants(id))
+  }
 
   stop (): void {
+    this.channels.unsessions()
+    this.channels.unhandle('rounds')
     for (const id of [...this.live.keys()]) this.abort(id, 'stopped')
     for (const session of this.live.values()) session.timers.forEach(t => { clearTimeout(t); clearInterval(t) })
     this.live.clear()

@@ -8,6 +8,7 @@ import { isRelayed } from '../runtime/addresses.js'
 import { CLUSTER_RECORD, ConfigError, SOFTWARE_VERSION, type ClusterRecord } from '../runtime/config.js'
 import { rescorePeers, type MpcLibp2p } from '../runtime/libp2p.js'
 import { BOOTSTRAP_RECORD, DEFAULT_APPROVAL_WAIT_MS, DEFAULT_FIRST_JOIN_TIMEOUT_MS, JOIN_BACKOFF_MS, REJOIN_TIMEOUT_MS, RESERVATION_WAIT_MS } from './constants.js'
+import type { GossipChannels } from '../runtime/channels.js'
 import type { EventCatchUp } from '../runtime/event-sync.js'
 import type { StateSync } from '../runtime/state-sync.js'
 import type { RosterBook } from '../state/roster-book.js'
@@ -22,6 +23,7 @@ export interface NodeMembershipInit {
   roster: RosterBook
   store: Store
   sync: StateSync
+  channels: GossipChannels
   eventLog: EventCatchUp
   dialer: MemberDialer
   /** Counted again once the first sync after a Join has brought the key records. */
@@ -54,7 +56,9 @@ export function resolveCluster (stored: ClusterRecord | undefined, token: JoinTo
  * This node's membership of its cluster: joins (a first start waits for it, through the
  * operator's approval if asked; a known member rejoins in the background), joins again when a
  * newer roster is seen or its addresses change, and adopts each roster the coordinator signs
- * (hanging up on members taken out, rescoring gossip peers, dialling the new mesh).
+ * (hanging up on members taken out, rescoring gossip peers, dialling the new mesh). Takes the
+ * `state` channel: a roster there is adopted, a digest handed to state sync (one handler, as the
+ * channel has one; a digest may show this node behind the roster, which brings it back here).
  */
 export class NodeMembership implements Service {
   private stopping = new AbortController()
@@ -65,6 +69,10 @@ export class NodeMembership implements Service {
   async start (): Promise<void> {
     const { roster, store, token, firstJoin, bootstrap, log } = this.init
     if (this.stopping.signal.aborted) this.stopping = new AbortController()
+    this.init.channels.handle('state', async (body, author) => {
+      if ('roster' in body) await this.adoptRoster(body.roster)
+      else await this.init.sync.onDigest(body.digest, author).catch(err => { log.debug({ err: (err as Error).message, from: author.toString() }, 'sync failed') })
+    })
     if (firstJoin) {
       await this.join(token, AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.init.firstJoinTimeoutMs ?? DEFAULT_FIRST_JOIN_TIMEOUT_MS)]), true)
       await store.putJson(CLUSTER_RECORD, { clusterId: roster.clusterId, coordinator: roster.coordinator.toString() } satisfies ClusterRecord)
@@ -81,6 +89,7 @@ export class NodeMembership implements Service {
 
   stop (): void {
     this.stopping.abort()
+    this.init.channels.unhandle('state')
   }
 
   /** Throws UNAUTHORIZED unless the command comes from this node's coordinator. */

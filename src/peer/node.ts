@@ -61,24 +61,14 @@ export class MpcNode {
     this.roster = roster
     this.records = records
     this.opts = opts
+    // Each service takes the channel it owns in its start(): rounds (DkgSessions), state
+    // (NodeMembership), events (the event catch-up). Members' heartbeats are only validated here.
     this.channels = new GossipChannels(libp2p, () => ({
       clusterId: roster.clusterId,
       coordinator: roster.coordinator,
       roster: roster.current?.roster,
-      heartbeatFreshness: this.freshness,
-      sessionParticipants: (id) => this.dkg.participants(id)
-    }), {
-      heartbeats: async () => {},
-      rounds: async (round, author) => { await this.dkg.handle(round, author) },
-      state: async (body, author) => {
-        if ('roster' in body) await this.membership.adoptRoster(body.roster)
-        else await this.sync.onDigest(body.digest, author).catch(err => { log.debug({ err: (err as Error).message, from: author.toString() }, 'sync failed') })
-      },
-      events: async (events) => {
-        await eventLog.onBatch(events, () => ({ libp2p, peer: roster.coordinator, clusterId: roster.clusterId }))
-          .catch(err => { log.debug({ err: (err as Error).message }, 'event catch-up failed') })
-      }
-    }, log)
+      heartbeatFreshness: this.freshness
+    }), log)
     this.dkg = new DkgSessions(this.channels, libp2p.peerId, log, opts.faults ?? {})
     this.metrics = new PeerMetrics(libp2p, () => this.channels)
     this.links = new MemberLinks(libp2p, () => [roster.coordinator, ...(roster.current?.roster.members ?? []).map(m => m.peerId)])
@@ -90,7 +80,7 @@ export class MpcNode {
     })
     this.custody = new KeyCustody({ vault, records, keys: this.keys, self: libp2p.peerId, log })
     const dialer = new MemberDialer({ libp2p, roster, bootstrap: opts.bootstrap, log })
-    this.membership = new NodeMembership({ ...opts, libp2p, roster, store, sync: this.sync, eventLog, dialer, custody: this.custody, log })
+    this.membership = new NodeMembership({ ...opts, libp2p, roster, store, sync: this.sync, channels: this.channels, eventLog, dialer, custody: this.custody, log })
     this.http = new NodeHttp({ listen: opts.http, metrics: this.metrics, store, log })
     const requireCoordinator = this.membership.requireCoordinator.bind(this.membership)
     const commands = new NodeCommands({
@@ -116,7 +106,8 @@ export class MpcNode {
     })
     const linkCounts: Service = { start: () => {}, stop: () => { this.links.stop() } }
     const upkeep = new StateUpkeep({ sync: this.sync, store, eventRetention: opts.eventRetention, log })
-    this.services = new ServiceGroup([linkCounts, this.channels, this.dkg, this.custody, commands, this.http, upkeep, dialer, heartbeat, this.membership])
+    const events = eventLog.follow(this.channels, () => ({ libp2p, peer: roster.coordinator, clusterId: roster.clusterId }))
+    this.services = new ServiceGroup([linkCounts, this.channels, this.dkg, events, this.custody, commands, this.http, upkeep, dialer, heartbeat, this.membership])
   }
 
   /** Opens the data directory, starts every service (a first start returns once joined), and returns the running node. */

@@ -6,8 +6,14 @@ import type { MpcLibp2p } from './libp2p.js'
 import type { GossipMessage } from '../protocols/messages.js'
 import type { Logger } from '../log.js'
 
-/** A handler for each channel's validated body; the compiler makes a runtime name every channel. */
-export type ChannelHandlers = { [C in Channel]: (body: GossipBodies[C], author: PeerId) => Promise<void> }
+/** The handler of one channel's validated body, typed by the channel. */
+export type ChannelHandler<C extends Channel> = (body: GossipBodies[C], author: PeerId) => Promise<void>
+
+/** The participants of a session a service runs or relays (see GossipContext.sessionParticipants). */
+export type SessionLookup = GossipContext['sessionParticipants']
+
+/** What the validator needs of the assembly's state: everything but the sessions, which their owner registers. */
+export type ChannelContext = Omit<GossipContext, 'sessionParticipants'>
 
 export interface GossipCounters {
   accepted: Record<Channel, number>
@@ -18,7 +24,11 @@ export interface GossipCounters {
 /**
  * Wires the four cluster topics to a runtime: one topic validator per channel (the single
  * validation path of protocols/gossip.ts, mapped to gossipsub's accept / ignore / reject),
- * typed dispatch of accepted bodies, and counters by outcome and reason.
+ * typed dispatch of accepted bodies, and counters by outcome and reason. Each service registers
+ * the handler of the channel it owns (`handle`, one per channel) and the owner of sessions their
+ * participants (`sessions`), in its start(), and removes them in its stop(). An accepted message
+ * on a channel nobody handles is counted and dropped; a round of a session nobody registered is
+ * ignored by the validator (unknown session).
  */
 export class GossipChannels {
   readonly counters: GossipCounters = {
@@ -31,14 +41,35 @@ export class GossipChannels {
   /** Bodies decoded by the validator, handed to the message listener without decoding twice. */
   private readonly validated = new WeakMap<Message, unknown>()
   private readonly onMessage = (evt: CustomEvent<Message>): void => { this.dispatch(evt.detail) }
+  private readonly handlers: { [C in Channel]?: ChannelHandler<C> } = {}
+  private sessionLookup: SessionLookup | undefined
 
   constructor (
     private readonly libp2p: MpcLibp2p,
-    private readonly context: () => GossipContext,
-    private readonly handlers: ChannelHandlers,
+    private readonly context: () => ChannelContext,
     private readonly log: Logger
   ) {
     this.topics = clusterTopics(context().clusterId)
+  }
+
+  /** Registers the one handler of `channel`; a second registration is a wiring error and throws. */
+  handle<C extends Channel> (channel: C, handler: ChannelHandler<C>): void {
+    if (this.handlers[channel] !== undefined) throw new Error(`the ${channel} channel already has a handler`)
+    this.handlers[channel] = handler as { [K in Channel]?: ChannelHandler<K> }[C]
+  }
+
+  unhandle (channel: Channel): void {
+    delete this.handlers[channel]
+  }
+
+  /** Registers the one source of session participants the validator checks round authors against. */
+  sessions (lookup: SessionLookup): void {
+    if (this.sessionLookup !== undefined) throw new Error('session participants already have a provider')
+    this.sessionLookup = lookup
+  }
+
+  unsessions (): void {
+    this.sessionLookup = undefined
   }
 
   start (): void {
@@ -72,7 +103,7 @@ export class GossipChannels {
   private async validate (channel: Channel, msg: Message): Promise<TopicValidatorResult> {
     const author = msg.type === 'signed' ? msg.from : undefined
     try {
-      this.validated.set(msg, await validateGossip(channel, author, msg.data, this.context()))
+      this.validated.set(msg, await validateGossip(channel, author, msg.data, this.validationContext()))
       return TopicValidatorResult.Accept
     } catch (err) {
       if (!(err instanceof GossipValidationError)) {
@@ -85,6 +116,11 @@ export class GossipChannels {
     }
   }
 
+  private validationContext (): GossipContext {
+    const lookup = this.sessionLookup
+    return { ...this.context(), sessionParticipants: (id) => lookup?.(id) }
+  }
+
   private dispatch (msg: Message): void {
     const parsed = parseTopic(msg.topic)
     const body = this.validated.get(msg)
@@ -92,7 +128,8 @@ export class GossipChannels {
     this.validated.delete(msg)
     const channel = parsed.channel
     this.counters.accepted[channel]++
-    const handler = this.handlers[channel] as (body: unknown, author: PeerId) => Promise<void>
+    const handler = this.handlers[channel] as ((body: unknown, author: PeerId) => Promise<void>) | undefined
+    if (handler === undefined) return
     handler(body, msg.from).catch(err => { this.log.error({ err, channel }, 'gossip handler failed') })
   }
 }

@@ -2,7 +2,9 @@ import { sendCommand, type CommandContext, type CommandHandlers } from '../proto
 import { COMMAND, MAX_EVENTS_PER_BATCH } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, Event } from '../protocols/messages.js'
+import type { GossipChannels } from './channels.js'
 import type { MpcLibp2p } from './libp2p.js'
+import type { Service } from './service.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/store.js'
 import type { PeerId } from '@libp2p/interface'
@@ -50,6 +52,18 @@ export class EventCatchUp {
 
   get through (): number {
     return this.contiguous
+  }
+
+  /** The service that takes the `events` channel while started: each batch goes to onBatch, gaps are fetched from `source`. */
+  follow (channels: GossipChannels, source: () => { libp2p: MpcLibp2p, peer: PeerId, clusterId: string }): Service {
+    return {
+      start: () => {
+        channels.handle('events', async (events) => {
+          await this.onBatch(events, source).catch(err => { this.log.debug({ err: (err as Error).message }, 'event catch-up failed') })
+        })
+      },
+      stop: () => { channels.unhandle('events') }
+    }
   }
 
   /** Stores a batch from the events channel; a gap before it means something to fetch. */
