@@ -1,0 +1,89 @@
+import type { FrostPublic } from '@noble/curves/abstract/frost.js'
+import { CryptoInputError, decodePublic, validateMessage, type Scheme } from '../crypto/index.js'
+import { DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
+import { EventKind } from '../protocols/messages.js'
+import type { KeyRecord } from '../state/key-registry.js'
+import { TaskError } from './errors.js'
+import { SigningSession } from './signing-session.js'
+import { fanOut, newSessionId, recordFailure, type TaskDeps } from './task-io.js'
+
+const MAX_CACHED_KEYS = 1024
+
+export interface SignResult {
+  keyId: string
+  scheme: Scheme
+  message: Uint8Array
+  signature: Uint8Array
+  sessionId: string
+  signers: string[]
+  attempts: number
+}
+
+/**
+ * Signing as a thin driver over a SigningSession: the session chooses signers, checks answers
+ * and judges failures; this sends its commands, records its events and loops.
+ */
+export class SignTask {
+  /** Decoded (and point-validated) public packages by key id: decoding costs more than a signature share. */
+  private readonly publics = new Map<string, FrostPublic>()
+
+  constructor (private readonly deps: TaskDeps) {}
+
+  private publicPackage (key: KeyRecord): FrostPublic {
+    let pub = this.publics.get(key.id)
+    if (pub === undefined) {
+      pub = decodePublic(Buffer.from(key.publicPackage, 'hex'))
+      if (this.publics.size >= MAX_CACHED_KEYS) this.publics.delete(this.publics.keys().next().value!)
+      this.publics.set(key.id, pub)
+    }
+    return pub
+  }
+
+  async sign (keyId: string, message: Uint8Array): Promise<SignResult> {
+    const key = await this.deps.keys.get(keyId)
+    if (key === undefined) throw new TaskError('not_found', `no key ${keyId}`)
+    try { validateMessage(key.scheme, message) } catch (err) {
+      if (err instanceof CryptoInputError) throw new TaskError('bad_request', err.message)
+      throw err
+    }
+    const session = new SigningSession(
+      { keyId, scheme: key.scheme, threshold: key.threshold, holders: key.holders, publicPackage: this.publicPackage(key), message },
+      { availability: peer => this.deps.health(peer), newSessionId }
+    )
+    const roundTimeout = this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS
+    const timing = { round1Ms: 0, round2Ms: 0, aggregateMs: 0 }
+    let transition = session.start()
+    for (;;) {
+      const { ended, next: step } = transition
+      if (ended !== undefined) {
+        await recordFailure(this.deps, 'sign', ended.sessionId, keyId, ended.failure)
+        if (ended.abort.length > 0) await fanOut(this.deps, ended.abort, 'abort', () => ({ sessionId: ended.sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
+      }
+      if (step.kind === 'failed') throw new TaskError('unavailable', step.reason, step.culprits)
+      if (step.kind === 'done') {
+        const { sessionId, signers, signature, attempts } = step
+        this.deps.log.debug({ keyId, sessionId, ...timing }, 'signature aggregated')
+        await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}` })
+        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts }
+      }
+      const { sessionId, signers } = step
+      if (step.kind === 'roundOne') {
+        // Recorded beside round one rather than before it: the start of a signing session is worth
+        // a log line, not a wait (its end is recorded before the signature is returned).
+        const startedEvent = this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${step.attempt}` })
+        const started = performance.now()
+        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout), startedEvent])
+        timing.round1Ms = performance.now() - started
+        transition = session.onRoundOne(sessionId, answers)
+      } else {
+        const { commitments } = step
+        const started = performance.now()
+        const answers = await fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments }), roundTimeout)
+        timing.round2Ms = performance.now() - started
+        const aggregateStart = performance.now()
+        transition = session.onRoundTwo(sessionId, answers)
+        timing.aggregateMs = performance.now() - aggregateStart
+      }
+    }
+  }
+}

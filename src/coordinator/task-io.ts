@@ -1,0 +1,80 @@
+/**
+ * What the coordinator's tasks share: their dependencies, sending one command to many members,
+ * and recording a failed session as events. Keygen and signing judge in their sessions
+ * (keygen-session.ts, signing-session.ts); this only carries out what they decide.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { randomBytes } from 'node:crypto'
+import { sendCommand, type CommandKind, type CommandRequests, type CommandResponses } from '../protocols/command.js'
+import { EventKind, type Event } from '../protocols/messages.js'
+import type { HealthState } from './health.js'
+import { culpritsOf, summary, type Failure, type RoundAnswers } from './signing-session.js'
+import type { KeyAgreement, KeyRecord, KeyRegistry } from '../state/key-registry.js'
+import type { MpcLibp2p } from '../runtime/libp2p.js'
+import type { Logger } from '../log.js'
+
+export interface TaskDeps {
+  libp2p: MpcLibp2p
+  clusterId: () => string
+  members: () => string[]
+  health: (peerId: string) => HealthState
+  keys: KeyRegistry
+  /** Signs and stores a key record with the holders' countersignatures. */
+  recordKey: (key: KeyRecord, agreement: KeyAgreement) => Promise<void>
+  record: (event: Partial<Event> & { kind: EventKind }) => Promise<void>
+  log: Logger
+  keygenTimeoutMs?: number
+  signRoundTimeoutMs?: number
+}
+
+/** The most of a failure's summary kept in an event's `detail`. */
+const MAX_DETAIL = 512
+
+export function newSessionId (): string {
+  return randomBytes(16).toString('base64url')
+}
+
+export const bytesOf = (peerIds: readonly string[]): Uint8Array[] => peerIds.map(p => peerIdFromString(p).toMultihash().bytes)
+
+/** Each peer's answer to one command, or the failure of the command to it. */
+export interface FanOut<K extends CommandKind> extends RoundAnswers<CommandResponses[K]> {
+  ok: Map<string, CommandResponses[K]>
+  failed: Map<string, unknown>
+}
+
+/** Sends one command to each of `peers` at once; each either answers or fails. `onError` sees each failure as it happens. */
+export async function fanOut<K extends CommandKind> (
+  deps: Pick<TaskDeps, 'libp2p' | 'clusterId'>, peers: readonly string[], kind: K, body: (peer: string) => CommandRequests[K], timeoutMs: number, onError?: (err: unknown) => void
+): Promise<FanOut<K>> {
+  const settled = await Promise.allSettled(peers.map(async p => await sendCommand(deps.libp2p, peerIdFromString(p), deps.clusterId(), kind, body(p), timeoutMs).catch((err: unknown) => {
+    onError?.(err)
+    throw err
+  })))
+  const ok = new Map<string, CommandResponses[K]>()
+  const failed = new Map<string, unknown>()
+  settled.forEach((r, i) => {
+    if (r.status === 'fulfilled') ok.set(peers[i]!, r.value)
+    else failed.set(peers[i]!, r.reason)
+  })
+  return { ok, failed }
+}
+
+/**
+ * Records a failed session: a BLAME per culprit the coordinator proved, a BLAME_CLAIM per
+ * member's claim (the claimant in `peerId`, the peers it named in `accused`), then SESSION_FAILED
+ * with the proven culprits only.
+ */
+export async function recordFailure (deps: Pick<TaskDeps, 'record' | 'log'>, operation: string, sessionId: string, keyId: string, failure: Failure): Promise<void> {
+  for (const { peer, reason } of failure.proven) {
+    await deps.record({ kind: EventKind.BLAME, operation, sessionId, keyId, peerId: peerIdFromString(peer).toMultihash().bytes, detail: reason.slice(0, MAX_DETAIL) })
+  }
+  for (const claim of failure.claims) {
+    await deps.record({
+      kind: EventKind.BLAME_CLAIM, operation, sessionId, keyId, peerId: peerIdFromString(claim.claimant).toMultihash().bytes, accused: bytesOf(claim.accused), detail: claim.reason.slice(0, MAX_DETAIL)
+    })
+  }
+  const culprits = culpritsOf(failure)
+  const reason = summary(failure)
+  await deps.record({ kind: EventKind.SESSION_FAILED, operation, sessionId, keyId, detail: reason.slice(0, MAX_DETAIL), culprits: bytesOf(culprits) })
+  deps.log.warn({ operation, sessionId, keyId, culprits, claims: failure.claims, reason }, 'session failed')
+}
