@@ -23,7 +23,7 @@ import { HealthWatch } from './health-watch.js'
 import { invitationEvent, Invitations, type InvitationOptions, type NewInvitation } from './invitations.js'
 import { Journal, type EventFields } from './journal.js'
 import { Membership } from './membership.js'
-import { every, ServiceGroup } from '../runtime/service.js'
+import { every, ServiceGroup, type Service } from '../runtime/service.js'
 import type { HolderState } from './requests.js'
 import { Strangers } from './strangers.js'
 import { Tasks } from './tasks.js'
@@ -136,8 +136,12 @@ export class Coordinator {
     // HealthWatch takes `heartbeats` in its start(). The coordinator writes the roster and the
     // events, so what others gossip on `state` and `events` it already has: no handler there.
     // It relays the rounds of the keygens it runs (gossipsub forwards only what a peer accepted,
-    // and the coordinator is connected to every participant) but handles none of them.
-    this.gossip.sessions((id) => this.tasks.sessionParticipants(id))
+    // and the coordinator is connected to every participant) but handles none of them: the
+    // keygens' participants are what the validator checks those rounds against.
+    const keygenRounds: Service = {
+      start: () => { this.gossip.sessions((id) => this.tasks.sessionParticipants(id)) },
+      stop: () => { this.gossip.unsessions() }
+    }
     /** A key holder as the key views show it: its health, or `removed` once the operator took it out. */
     const holderState = (peerId: string): HolderState => this.membership.isRemoved(peerId) ? 'removed' : this.health.state(peerId)
     this.api = new CoordinatorApi({
@@ -154,6 +158,7 @@ export class Coordinator {
       this.membership,
       this.health,
       this.gossip,
+      keygenRounds,
       this.journal,
       strangers,
       coordinatorCommands({ libp2p, store, roster, membership: this.membership, sync: this.sync, health: this.health, log }),

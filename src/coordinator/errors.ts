@@ -29,12 +29,15 @@ export class TaskError extends Error {
   }
 }
 
-export type SigningSessionErrorCode = 'out_of_order' | 'wrong_session' | 'bad_answers' | 'bad_params'
+export type SessionStepErrorCode = 'out_of_order' | 'wrong_session' | 'bad_answers' | 'bad_params'
 
-/** A step misused: called out of order, for another session, or with answers that do not fit. */
-export class SigningSessionError extends Error {
-  override name = 'SigningSessionError'
-  constructor (readonly code: SigningSessionErrorCode, message: string) {
+/**
+ * A step of a keygen or signing session misused: called out of order, for another session, or
+ * with answers or parameters that do not fit. The session is left as it was.
+ */
+export class SessionStepError extends Error {
+  override name = 'SessionStepError'
+  constructor (readonly code: SessionStepErrorCode, message: string) {
     super(message)
   }
 }

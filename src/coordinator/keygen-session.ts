@@ -11,8 +11,9 @@
  *   new --start--> running --onAnswers--> agreed | failed
  *
  * A step called out of order, for another session, or with answers that are not exactly the
- * participants' throws KeygenSessionError and changes nothing.
+ * participants' throws SessionStepError and changes nothing.
  */
+import { SessionStepError } from './errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { toHex } from '../crypto/bytes.js'
 import { isScheme, validateThreshold, type Scheme } from '../crypto/index.js'
@@ -21,15 +22,6 @@ import type { KeygenResponse } from '../protocols/messages.js'
 import type { KeyAgreement, KeyRecord } from '../state/key-registry.js'
 import { addVerdict, culpritsOf, isFailure, judgeFailure, noFailure, summary, type Claim, type Failure, type RoundAnswers } from './signing-session.js'
 
-export type KeygenSessionErrorCode = 'out_of_order' | 'wrong_session' | 'bad_answers' | 'bad_params'
-
-/** A step misused: called out of order, for another session, or with answers that do not fit. */
-export class KeygenSessionError extends Error {
-  override name = 'KeygenSessionError'
-  constructor (readonly code: KeygenSessionErrorCode, message: string) {
-    super(message)
-  }
-}
 
 /** One participant's answer to the keygen command: what it derived and its countersignature. */
 export type KeygenAnswer = KeygenResponse
@@ -77,11 +69,11 @@ export class KeygenSession {
 
   constructor (params: KeygenParams, private readonly deps: KeygenDeps = { verify: verifyWithPeerId }) {
     const { clusterId, keyId, sessionId, scheme, threshold, participants } = params
-    if (typeof keyId !== 'string' || keyId.length === 0) throw new KeygenSessionError('bad_params', 'key id missing')
-    if (typeof sessionId !== 'string' || sessionId.length === 0) throw new KeygenSessionError('bad_params', 'session id missing')
-    if (!isScheme(scheme)) throw new KeygenSessionError('bad_params', 'unknown scheme')
+    if (typeof keyId !== 'string' || keyId.length === 0) throw new SessionStepError('bad_params', 'key id missing')
+    if (typeof sessionId !== 'string' || sessionId.length === 0) throw new SessionStepError('bad_params', 'session id missing')
+    if (!isScheme(scheme)) throw new SessionStepError('bad_params', 'unknown scheme')
     const list: unknown = participants
-    if (!Array.isArray(list) || new Set(participants).size !== participants.length) throw new KeygenSessionError('bad_params', 'participants must be distinct')
+    if (!Array.isArray(list) || new Set(participants).size !== participants.length) throw new SessionStepError('bad_params', 'participants must be distinct')
     validateThreshold(threshold, participants.length)
     this.params = Object.freeze({ clusterId, keyId, sessionId, scheme, threshold, participants: Object.freeze([...participants]) })
   }
@@ -132,17 +124,17 @@ export class KeygenSession {
   }
 
   private guard (want: KeygenState, sessionId?: string): void {
-    if (this.state !== want) throw new KeygenSessionError('out_of_order', `keygen session is at ${this.state}, not ${want}`)
-    if (want !== 'new' && sessionId !== this.params.sessionId) throw new KeygenSessionError('wrong_session', 'answers for another keygen session')
+    if (this.state !== want) throw new SessionStepError('out_of_order', `keygen session is at ${this.state}, not ${want}`)
+    if (want !== 'new' && sessionId !== this.params.sessionId) throw new SessionStepError('wrong_session', 'answers for another keygen session')
   }
 
   /** Exactly one answer or failure per participant, from no one else. */
   private checkAnswers (answers: RoundAnswers<unknown>): void {
     const { participants } = this.params
-    if (!(answers?.ok instanceof Map) || !(answers.failed instanceof Map)) throw new KeygenSessionError('bad_answers', 'answers must be maps')
+    if (!(answers?.ok instanceof Map) || !(answers.failed instanceof Map)) throw new SessionStepError('bad_answers', 'answers must be maps')
     const from = [...answers.ok.keys(), ...answers.failed.keys()]
     if (from.length !== participants.length || !participants.every(p => answers.ok.has(p) !== answers.failed.has(p))) {
-      throw new KeygenSessionError('bad_answers', 'answers must come from exactly the participants, one each')
+      throw new SessionStepError('bad_answers', 'answers must come from exactly the participants, one each')
     }
   }
 

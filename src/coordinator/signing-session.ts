@@ -15,9 +15,9 @@
  *                        +---------------------+----> failed (out of holders or attempts)
  *
  * A step called out of order, for another attempt's session, or with answers that are not
- * exactly the signers' throws SigningSessionError and changes nothing.
+ * exactly the signers' throws SessionStepError and changes nothing.
  */
-import { SigningSessionError } from './errors.js'
+import { SessionStepError } from './errors.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import { aggregateSignature, BlameError, isScheme, isValidNonceCommitment, participantIdentifier, validateMessage, validateThreshold, type Scheme } from '../crypto/index.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../protocols/errors.js'
@@ -160,13 +160,13 @@ export class SigningSession {
 
   constructor (params: SigningParams, private readonly deps: SigningDeps) {
     const { keyId, scheme, threshold, holders, publicPackage, message } = params
-    if (typeof keyId !== 'string' || keyId.length === 0) throw new SigningSessionError('bad_params', 'key id missing')
-    if (!isScheme(scheme)) throw new SigningSessionError('bad_params', 'unknown scheme')
+    if (typeof keyId !== 'string' || keyId.length === 0) throw new SessionStepError('bad_params', 'key id missing')
+    if (!isScheme(scheme)) throw new SessionStepError('bad_params', 'unknown scheme')
     const holderList: unknown = holders
-    if (!Array.isArray(holderList) || new Set(holders).size !== holders.length) throw new SigningSessionError('bad_params', 'holders must be distinct')
+    if (!Array.isArray(holderList) || new Set(holders).size !== holders.length) throw new SessionStepError('bad_params', 'holders must be distinct')
     validateThreshold(threshold, holders.length)
     if (publicPackage?.signers?.min !== threshold || publicPackage.signers.max !== holders.length) {
-      throw new SigningSessionError('bad_params', 'the public package is not for this threshold and holder count')
+      throw new SessionStepError('bad_params', 'the public package is not for this threshold and holder count')
     }
     validateMessage(scheme, message)
     this.params = Object.freeze({ keyId, scheme, threshold, holders: Object.freeze([...holders]), publicPackage, message: Uint8Array.from(message) })
@@ -249,19 +249,19 @@ export class SigningSession {
   }
 
   private guard (want: SigningState, sessionId?: string): { sessionId: string, signers: string[], commitments?: NonceCommitment[] } {
-    if (this.state !== want) throw new SigningSessionError('out_of_order', `signing session is at ${this.state}, not ${want}`)
+    if (this.state !== want) throw new SessionStepError('out_of_order', `signing session is at ${this.state}, not ${want}`)
     const current = this.current
     if (want === 'new') return { sessionId: '', signers: [] }
-    if (current === undefined || current.sessionId !== sessionId) throw new SigningSessionError('wrong_session', 'answers for another session of this signature request')
+    if (current === undefined || current.sessionId !== sessionId) throw new SessionStepError('wrong_session', 'answers for another session of this signature request')
     return current
   }
 
   /** Exactly one answer or failure per signer, from no one else. */
   private checkAnswers (signers: readonly string[], answers: RoundAnswers<unknown>): void {
-    if (!(answers?.ok instanceof Map) || !(answers.failed instanceof Map)) throw new SigningSessionError('bad_answers', 'answers must be maps')
+    if (!(answers?.ok instanceof Map) || !(answers.failed instanceof Map)) throw new SessionStepError('bad_answers', 'answers must be maps')
     const from = [...answers.ok.keys(), ...answers.failed.keys()]
     if (from.length !== signers.length || !signers.every(s => answers.ok.has(s) !== answers.failed.has(s))) {
-      throw new SigningSessionError('bad_answers', 'answers must come from exactly the signers of the attempt, one each')
+      throw new SessionStepError('bad_answers', 'answers must come from exactly the signers of the attempt, one each')
     }
   }
 

@@ -2,7 +2,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { KeygenSession, KeygenSessionError, type KeygenAnswer, type KeygenOutcome } from '../../src/coordinator/keygen-session.js'
+import { KeygenSession, type KeygenAnswer, type KeygenOutcome } from '../../src/coordinator/keygen-session.js'
+import { SessionStepError } from '../../src/coordinator/errors.js'
 import type { RoundAnswers } from '../../src/coordinator/signing-session.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from '../../src/protocols/errors.js'
 import { ErrorCode } from '../../src/protocols/messages.js'
@@ -156,7 +157,7 @@ describe('KeygenSession', () => {
   it('refuses steps out of order, answers for another session and answers that are not the participants\'', async () => {
     const ok = await honest()
     const code = async (f: () => unknown): Promise<string> => {
-      try { await f() } catch (err) { if (err instanceof KeygenSessionError) return err.code; throw err }
+      try { await f() } catch (err) { if (err instanceof SessionStepError) return err.code; throw err }
       return 'none'
     }
     const session = newSession()
@@ -175,6 +176,6 @@ describe('KeygenSession', () => {
     expect(await code(async () => await session.onAnswers(SESSION, answers(ok)))).toBe('out_of_order')
     expect((await first).kind).toBe('agreed')
     expect(await code(async () => await session.onAnswers(SESSION, answers(ok)))).toBe('out_of_order')
-    expect(() => newSession([names[0]!, names[0]!, names[1]!])).toThrow(KeygenSessionError)
+    expect(() => newSession([names[0]!, names[0]!, names[1]!])).toThrow(SessionStepError)
   })
 })

@@ -1,4 +1,4 @@
-import { SigningSessionError } from '../../src/coordinator/errors.js'
+import { SessionStepError } from '../../src/coordinator/errors.js'
 import type { Key } from '@noble/curves/abstract/frost.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { describe, expect, it } from 'vitest'
@@ -243,7 +243,7 @@ describe('signing session: step guard', () => {
     return { session: new SigningSession({ keyId: 'key-1', scheme, threshold: 2, holders: names, publicPackage, message }, { availability: () => 'up', newSessionId }), holders, message }
   }
   const refused = (f: () => unknown, code: string): void => {
-    expect(f).toThrow(SigningSessionError)
+    expect(f).toThrow(SessionStepError)
     expect(f).toThrow(expect.objectContaining({ code }) as Error)
   }
 
@@ -295,8 +295,8 @@ describe('signing session: step guard', () => {
     const { names, publicPackage } = cluster(scheme, 2, 3)
     const deps = { availability: (): Availability => 'up', newSessionId }
     const message = messageFor(scheme, 'x')
-    expect(() => new SigningSession({ keyId: 'k', scheme, threshold: 3, holders: names, publicPackage, message }, deps)).toThrow(SigningSessionError)
-    expect(() => new SigningSession({ keyId: 'k', scheme, threshold: 2, holders: ['a', 'a', 'b'], publicPackage, message }, deps)).toThrow(SigningSessionError)
+    expect(() => new SigningSession({ keyId: 'k', scheme, threshold: 3, holders: names, publicPackage, message }, deps)).toThrow(SessionStepError)
+    expect(() => new SigningSession({ keyId: 'k', scheme, threshold: 2, holders: ['a', 'a', 'b'], publicPackage, message }, deps)).toThrow(SessionStepError)
     expect(() => new SigningSession({ keyId: 'k', scheme: 'taproot', threshold: 2, holders: names, publicPackage, message: new Uint8Array(3) }, deps)).toThrow()
   })
 })
