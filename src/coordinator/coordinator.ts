@@ -107,7 +107,7 @@ export class Coordinator {
       maxMembers: opts.maxMembers
     })
     // Who may stay connected: members and joins waiting for approval; any other peer is hung up on after its grace period.
-    const strangers = new Strangers({ libp2p, isKnown: (peer) => this.membership.isKnown(peer), graceMs: opts.strangerGraceMs, log })
+    const strangers = new Strangers({ libp2p, isKnown: (peer) => this.membership.isKnown(peer), isBusy: (peer) => this.membership.isJoining(peer), graceMs: opts.strangerGraceMs, log })
     this.keys = new KeyRegistry(records)
     this.sync = new StateSync({ libp2p, book: records, channels, roster, log })
     this.metrics = new PeerMetrics(libp2p, channels)

@@ -75,6 +75,22 @@ export class Invitations {
    * Throws InvitationError saying why it cannot be used. The caller serialises calls.
    */
   async redeem (token: string, peer: PeerId, nowMs = Date.now()): Promise<InvitationRecord> {
+    const { key, invitation } = await this.usable(token, nowMs)
+    const used: InvitationRecord = { ...invitation, usesLeft: invitation.usesLeft - 1, usedBy: [...invitation.usedBy, peer.toString()] }
+    await this.store.putJson(key, used)
+    return used
+  }
+
+  /**
+   * Throws InvitationError unless `token` is an invitation that could be used now; takes nothing.
+   * Join asks this before it waits for the roster lock, so that strangers with made-up or spent
+   * invitations are refused at once and never queue behind real joins; `redeem` decides.
+   */
+  async check (token: string, nowMs = Date.now()): Promise<void> {
+    await this.usable(token, nowMs)
+  }
+
+  private async usable (token: string, nowMs: number): Promise<{ key: string, invitation: InvitationRecord }> {
     if (token === '') throw new InvitationError('an invitation is required to join this cluster: ask its operator for one (mpc-wallet coordinator invite)')
     let secret: string
     try {
@@ -90,9 +106,7 @@ export class Invitations {
     if (invitation === undefined) throw new InvitationError('unknown invitation (never made here, or dropped long after it expired)')
     if (invitation.expiresAtMs <= nowMs) throw new InvitationError(`invitation ${invitation.id} expired at ${new Date(invitation.expiresAtMs).toISOString()}`)
     if (invitation.usesLeft <= 0) throw new InvitationError(`invitation ${invitation.id} is used up (${invitation.uses} use${invitation.uses === 1 ? '' : 's'})`)
-    const used: InvitationRecord = { ...invitation, usesLeft: invitation.usesLeft - 1, usedBy: [...invitation.usedBy, peer.toString()] }
-    await this.store.putJson(key, used)
-    return used
+    return { key, invitation }
   }
 
   /** Every invitation kept, newest first; drops those used up or expired more than a week ago. */

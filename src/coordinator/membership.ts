@@ -82,6 +82,8 @@ export class Membership {
   private writes: Promise<unknown> = Promise.resolve()
   private readonly pending = new Map<string, PendingJoin>()
   private readonly denied = new Map<string, Denied>()
+  /** Joins being answered now, by peer: such a peer is no stranger while it waits for the lock. */
+  private readonly joining = new Map<string, number>()
   private readonly maxMembers: number
   private republish: NodeJS.Timeout | undefined
 
@@ -151,6 +153,28 @@ export class Membership {
     }
     const denied = this.denied.get(peer.toString())
     if (denied !== undefined) throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, `this peer was ${denied.reason} by the operator and may not join again (a new identity needs a new invitation)`)
+    // A newcomer's invitation is looked at before the lock: a made-up, expired or spent one is
+    // refused at once instead of queueing behind real joins (redeem decides, under the lock).
+    if (!this.isMember(peer) && !this.isPending(peer)) {
+      await this.deps.invitations.check(req.token).catch((err: unknown) => {
+        if (err instanceof InvitationError) throw new CommandRefusedError(ErrorCode.BAD_TOKEN, err.message)
+        throw err
+      })
+    }
+    const id = peer.toString()
+    this.joining.set(id, (this.joining.get(id) ?? 0) + 1)
+    try {
+      await this.admit(req, peer, addrs)
+    } finally {
+      const left = (this.joining.get(id) ?? 1) - 1
+      if (left > 0) this.joining.set(id, left)
+      else this.joining.delete(id)
+    }
+    return { roster: this.deps.roster.current!.signed }
+  }
+
+  /** The part of Join that changes the roster, under the lock. */
+  private async admit (req: JoinRequest, peer: PeerId, addrs: Multiaddr[]): Promise<void> {
     await this.locked(async () => {
       const current = this.current()
       const existing = current.members.find(m => m.peerId.equals(peer))
@@ -186,7 +210,6 @@ export class Membership {
       }
       await this.commit(current, members, { kind: EventKind.MEMBER_JOINED, peerId: peer.toMultihash().bytes, detail }, peer)
     })
-    return { roster: this.deps.roster.current!.signed }
   }
 
   private waiting (peer: PeerId): CommandRefusedError {
@@ -296,5 +319,10 @@ export class Membership {
   /** True for peers that may stay connected to the coordinator: members and joins waiting for approval. */
   isKnown (peer: PeerId): boolean {
     return this.isMember(peer) || this.isPending(peer)
+  }
+
+  /** A Join of this peer is being answered now (it may wait for the roster lock behind others). */
+  isJoining (peer: PeerId): boolean {
+    return this.joining.has(peer.toString())
   }
 }

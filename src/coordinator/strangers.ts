@@ -9,6 +9,11 @@ export interface StrangersInit {
    * and joins waiting for approval). Read when a peer connects and again when its grace ends.
    */
   isKnown: (peer: PeerId) => boolean
+  /**
+   * Whether the peer has a request being answered right now (its Join waits for the roster lock
+   * behind others): its grace starts again rather than it being hung up on mid-answer.
+   */
+  isBusy?: (peer: PeerId) => boolean
   /** DEFAULT_STRANGER_GRACE_MS unless set (tests shorten it). */
   graceMs?: number
   /** MAX_WATCHED_STRANGERS unless set. */
@@ -77,7 +82,9 @@ export class Strangers {
     }
     this.watched.set(id, setTimeout(() => {
       this.watched.delete(id)
-      if (this.running && !this.init.isKnown(peer)) void this.hangUp(peer, 'still unknown after its grace period')
+      if (!this.running || this.init.isKnown(peer)) return
+      if (this.init.isBusy?.(peer) === true) this.watch(peer)
+      else void this.hangUp(peer, 'still unknown after its grace period')
     }, this.graceMs))
   }
 
