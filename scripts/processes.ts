@@ -156,17 +156,21 @@ export async function writeSecretFile (path: string, secret: string): Promise<vo
 
 /**
  * A coordinator and `nodes` MPC nodes as CLI processes on 127.0.0.1 under `root`; resolves once
- * every node is up at the coordinator. Each node gets its own passphrase file and its own
- * single-use invitation in a file (`node-<i>.join-token`), as an operator hands them out; the
- * first invitation, the one `coordinator init` wrote, is left for the user.
+ * every node is up at the coordinator. Each node gets its own passphrase file; one invitation
+ * for exactly these nodes (`--uses N`, valid an hour), made before the coordinator starts, is in
+ * a 0600 file they all read (`nodes.join-token`): the cluster's own nodes are one operator's, and
+ * one invitation spares the coordinator N writes while they all join. The first invitation, the
+ * one `coordinator init` wrote, is left for the user.
  */
 export async function launchCluster (group: ProcessGroup, root: string, opts: LocalClusterOptions): Promise<LocalCluster> {
   const coordinatorDir = join(root, 'coordinator')
   const nodeDir = (i: number): string => join(root, `node-${i}`)
   const passFile = (i: number): string => join(root, `node-${i}.passphrase`)
   const nodeArgs = (i: number): string[] => ['--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs)]
-  const joinFile = (i: number): string => join(root, `node-${i}.join-token`)
+  const joinFile = join(root, 'nodes.join-token')
   const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string }
+  const invitation = JSON.parse(await group.run(['coordinator', 'invite', '--data-dir', coordinatorDir, '--uses', String(opts.nodes), '--ttl', '1h', '--note', `the simulation's ${opts.nodes} nodes`, '--json'])) as { token: string }
+  await writeSecretFile(joinFile, invitation.token)
   const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...(opts.coordinatorArgs ?? [])])
   const bootstrap = coordinator.ready.addrs[0]
   if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
@@ -174,8 +178,7 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   const nodes = await Promise.all(Array.from({ length: opts.nodes }, async (_, k) => {
     const i = k + 1
     await writeSecretFile(passFile(i), randomBytes(24).toString('base64url'))
-    await writeSecretFile(joinFile(i), (await api.invite({ note: `simulation node-${i}` })).token)
-    return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join-file', joinFile(i), ...nodeArgs(i)], 30_000)
+    return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join-file', joinFile, ...nodeArgs(i)], 30_000)
   }))
   const end = Date.now() + opts.joinDeadlineMs
   for (;;) {

@@ -75,10 +75,20 @@ export class Invitations {
    * Throws InvitationError saying why it cannot be used. The caller serialises calls.
    */
   async redeem (token: string, peer: PeerId, nowMs = Date.now()): Promise<InvitationRecord> {
+    const { invitation, write } = await this.take(token, peer, nowMs)
+    await this.store.batch({ json: write })
+    return invitation
+  }
+
+  /**
+   * One use of `token` for `peer`, as the store write that records it: the caller puts `write`
+   * into the same synced batch as what the use admits (the new roster, a pending join), so that
+   * the use and its effect land together or not at all. Throws InvitationError like `redeem`.
+   */
+  async take (token: string, peer: PeerId, nowMs = Date.now()): Promise<{ invitation: InvitationRecord, write: Record<string, InvitationRecord> }> {
     const { key, invitation } = await this.usable(token, nowMs)
     const used: InvitationRecord = { ...invitation, usesLeft: invitation.usesLeft - 1, usedBy: [...invitation.usedBy, peer.toString()] }
-    await this.store.putJson(key, used)
-    return used
+    return { invitation: used, write: { [key]: used } }
   }
 
   /**

@@ -192,23 +192,24 @@ export class Membership {
       if (this.deps.approveJoins === true && this.pending.size >= MAX_PENDING_JOINS) {
         throw new CommandRefusedError(ErrorCode.LIMIT, `${this.pending.size} joins already wait for approval; ask the operator to approve or reject them first`)
       }
-      let invitation
+      let taken
       try {
-        invitation = await this.deps.invitations.redeem(req.token, peer)
+        taken = await this.deps.invitations.take(req.token, peer)
       } catch (err) {
         if (err instanceof InvitationError) throw new CommandRefusedError(ErrorCode.BAD_TOKEN, err.message)
         throw err
       }
+      const { invitation, write } = taken
       const detail = `invitation ${invitation.id}${invitation.note !== '' ? `: ${invitation.note}` : ''}`
       if (this.deps.approveJoins === true) {
         const pending: PendingJoin = { peerId: peer.toString(), addrs: addrs.map(String), requestedAtMs: Date.now(), invitation: invitation.id, note: invitation.note }
-        await this.deps.store.putJson(PENDING_PREFIX + pending.peerId, pending)
+        await this.deps.store.batch({ json: { ...write, [PENDING_PREFIX + pending.peerId]: pending } })
         this.pending.set(pending.peerId, pending)
         await this.deps.record({ kind: EventKind.MEMBER_PENDING, peerId: peer.toMultihash().bytes, detail })
         this.deps.log.info({ peer: pending.peerId, invitation: invitation.id }, 'join waits for approval')
         throw this.waiting(peer)
       }
-      await this.commit(current, members, { kind: EventKind.MEMBER_JOINED, peerId: peer.toMultihash().bytes, detail }, peer)
+      await this.commit(current, members, { kind: EventKind.MEMBER_JOINED, peerId: peer.toMultihash().bytes, detail }, peer, write)
     })
   }
 
@@ -231,9 +232,8 @@ export class Membership {
         if (err instanceof RosterBoundsError) throw new MembershipError('limit', err.message)
         throw err
       }
-      await this.deps.store.batch({ json: { [PENDING_PREFIX + pending.peerId]: null } })
+      await this.commit(current, members, { kind: EventKind.MEMBER_JOINED, peerId: peer.toMultihash().bytes, detail: `approved; invitation ${pending.invitation}${pending.note !== '' ? `: ${pending.note}` : ''}` }, peer, { [PENDING_PREFIX + pending.peerId]: null })
       this.pending.delete(pending.peerId)
-      await this.commit(current, members, { kind: EventKind.MEMBER_JOINED, peerId: peer.toMultihash().bytes, detail: `approved; invitation ${pending.invitation}${pending.note !== '' ? `: ${pending.note}` : ''}` }, peer)
       return member
     })
   }
@@ -290,9 +290,10 @@ export class Membership {
   }
 
   /** Signs, stores and announces the next epoch with `members`. Runs under the lock. */
-  private async commit (current: RosterState, members: RosterMember[], event: EventFields, subject: PeerId): Promise<void> {
+  private async commit (current: RosterState, members: RosterMember[], event: EventFields, subject: PeerId, also: Record<string, unknown> = {}): Promise<void> {
     const roster: RosterState = { ...current, epoch: current.epoch + 1, members, issuedAtMs: Date.now() }
-    await this.deps.roster.apply(await signRoster(this.deps.key, roster))
+    // One synced write for the roster and what the change used up (an invitation, a pending join).
+    await this.deps.roster.apply(await signRoster(this.deps.key, roster), also)
     this.deps.onMembers(members)
     await this.deps.record({ ...event, epoch: roster.epoch })
     this.deps.log.info({ epoch: roster.epoch, members: members.length, peer: subject.toString(), event: event.kind }, 'roster changed')

@@ -35,11 +35,12 @@ export class RosterBook {
   }
 
   /** Stores and adopts `roster` if it is newer than the current one; returns whether it did. */
-  async apply (roster: VerifiedRoster): Promise<boolean> {
+  async apply (roster: VerifiedRoster, also: Record<string, unknown> = {}): Promise<boolean> {
     // Serialised, so that a slower write of an older roster can never land after a newer one.
+    // `also`: JSON records written in the same synced batch (the writer's bookkeeping of the change).
     const result = this.writes.then(async () => {
       if (roster.roster.epoch <= this.epoch) return false
-      await this.store.putBytes(ROSTER_KEY, SignedRoster.encode(roster.signed))
+      await this.store.batch({ bytes: { [ROSTER_KEY]: SignedRoster.encode(roster.signed) }, json: also })
       this.latest = roster
       return true
     })

@@ -96,7 +96,7 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
       expect(stdout).toMatch(/coordinator multiaddrs \(for --bootstrap\): \/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
 
       // No secret on any command line: no join token (the node's, the one init wrote), no passphrase.
-      const secrets = await Promise.all(['node-1.join-token', join('coordinator', 'join-token'), 'node-1.passphrase']
+      const secrets = await Promise.all(['nodes.join-token', join('coordinator', 'join-token'), 'node-1.passphrase']
         .map(async file => (await readFile(join(root, file), 'utf8')).trim()))
       const lines = [...cmdlines.values()]
       expect(lines.filter(l => l.includes(' node start ')).length, lines.join('\n')).toBeGreaterThanOrEqual(2) // the first start and the restart
