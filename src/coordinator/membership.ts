@@ -63,6 +63,12 @@ function parsePeer (text: string): PeerId {
   }
 }
 
+/** An invitation that cannot be used, as the joining node is told. */
+function refuseInvitation (err: unknown): never {
+  if (err instanceof InvitationError) throw new CommandRefusedError(ErrorCode.BAD_TOKEN, err.message)
+  throw err
+}
+
 /** A join that would break a roster bound: refused to the node with the reason, and told to the operator. */
 function refuseBounds (err: unknown, peer: PeerId, log: Logger): never {
   if (err instanceof RosterBoundsError) {
@@ -154,12 +160,9 @@ export class Membership {
     const denied = this.denied.get(peer.toString())
     if (denied !== undefined) throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, `this peer was ${denied.reason} by the operator and may not join again (a new identity needs a new invitation)`)
     // A newcomer's invitation is looked at before the lock: a made-up, expired or spent one is
-    // refused at once instead of queueing behind real joins (redeem decides, under the lock).
+    // refused at once instead of queueing behind real joins (`take` decides, under the lock).
     if (!this.isMember(peer) && !this.isPending(peer)) {
-      await this.deps.invitations.check(req.token).catch((err: unknown) => {
-        if (err instanceof InvitationError) throw new CommandRefusedError(ErrorCode.BAD_TOKEN, err.message)
-        throw err
-      })
+      await this.deps.invitations.check(req.token).catch(refuseInvitation)
     }
     const id = peer.toString()
     this.joining.set(id, (this.joining.get(id) ?? 0) + 1)
@@ -192,14 +195,7 @@ export class Membership {
       if (this.deps.approveJoins === true && this.pending.size >= MAX_PENDING_JOINS) {
         throw new CommandRefusedError(ErrorCode.LIMIT, `${this.pending.size} joins already wait for approval; ask the operator to approve or reject them first`)
       }
-      let taken
-      try {
-        taken = await this.deps.invitations.take(req.token, peer)
-      } catch (err) {
-        if (err instanceof InvitationError) throw new CommandRefusedError(ErrorCode.BAD_TOKEN, err.message)
-        throw err
-      }
-      const { invitation, write } = taken
+      const { invitation, write } = await this.deps.invitations.take(req.token, peer).catch(refuseInvitation)
       const detail = `invitation ${invitation.id}${invitation.note !== '' ? `: ${invitation.note}` : ''}`
       if (this.deps.approveJoins === true) {
         const pending: PendingJoin = { peerId: peer.toString(), addrs: addrs.map(String), requestedAtMs: Date.now(), invitation: invitation.id, note: invitation.note }
