@@ -5,7 +5,8 @@ import {
 } from '../crypto/index.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
-import { agreementBytes } from '../protocols/records.js'
+import { agreementBytes, lengthPrefixed } from '../protocols/records.js'
+import { fromString } from 'uint8arrays/from-string'
 import { ErrorCode, type SignShareRequest } from '../protocols/messages.js'
 import { MAX_ID_LENGTH } from './constants.js'
 import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS } from '../protocols/constants.js'
@@ -43,23 +44,14 @@ const SIGN_REQUEST_DOMAIN = 'mpc-wallet/sign-request/1'
 
 /**
  * The digest (hex) of what a signShare request asks: key, message and commitment list, each
- * field length-prefixed so no two requests encode alike. The session id is not in it: the
- * digest is stored under the session it belongs to.
+ * field length-prefixed as signed records are, so no two requests encode alike. The session id
+ * is not in it: the digest is stored under the session it belongs to.
  */
 function signRequestDigest (req: Pick<SignShareRequest, 'keyId' | 'message' | 'commitments'>): string {
-  const encoder = new TextEncoder()
-  const hash = sha256.create().update(encoder.encode(`${SIGN_REQUEST_DOMAIN}\0`))
-  const u32 = (n: number): Uint8Array => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n); return b }
-  const field = (bytes: Uint8Array): void => { hash.update(u32(bytes.length)).update(bytes) }
-  field(encoder.encode(req.keyId))
-  field(req.message)
-  hash.update(u32(req.commitments.length))
-  for (const c of req.commitments) {
-    field(encoder.encode(c.identifier))
-    field(c.hiding)
-    field(c.binding)
-  }
-  return toHex(hash.digest())
+  return toHex(sha256(lengthPrefixed(
+    fromString(SIGN_REQUEST_DOMAIN), fromString(req.keyId), req.message,
+    ...req.commitments.flatMap(c => [fromString(c.identifier), c.hiding, c.binding])
+  )))
 }
 
 function commitRefusal (sessionId: string, refusal: CommitRefusal): string {

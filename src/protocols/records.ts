@@ -17,7 +17,8 @@ export class RecordVerificationError extends Error {
   override name = 'RecordVerificationError'
 }
 
-function lengthPrefixed (...parts: Uint8Array[]): Uint8Array {
+/** Each part behind its 4-byte big-endian length: no two sequences of parts encode alike (signed and hashed bytes). */
+export function lengthPrefixed (...parts: Uint8Array[]): Uint8Array {
   return concat(parts.flatMap(p => {
     const len = new Uint8Array(4)
     new DataView(len.buffer).setUint32(0, p.length)
