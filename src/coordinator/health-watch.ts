@@ -59,9 +59,12 @@ export class HealthWatch {
     this.init.channels().unhandle('heartbeats')
   }
 
-  /** Follows the roster: new members are `down` until heard. */
+  /** Follows the roster: new members are `down` until heard; those gone are forgotten. */
   setMembers (members: RosterMember[]): void {
-    this.tracker.setMembers(members.map(m => m.peerId.toString()))
+    const ids = members.map(m => m.peerId.toString())
+    this.tracker.setMembers(ids)
+    const kept = new Set(ids)
+    for (const id of this.lastHeartbeat.keys()) if (!kept.has(id)) this.lastHeartbeat.delete(id)
   }
 
   get (peerId: string): MemberHealth {

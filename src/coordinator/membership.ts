@@ -3,7 +3,7 @@ import { sendCommand } from '../protocols/command.js'
 import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.js'
 import { multiaddrFromBytes } from '../protocols/ids.js'
 import { ErrorCode, EventKind, type JoinRequest, type JoinResponse } from '../protocols/messages.js'
-import { checkRosterBounds, RosterBoundsError, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
+import { checkRosterBounds, isRosterMember, RosterBoundsError, signRoster, type RosterMember, type RosterState } from '../protocols/roster.js'
 import type { Invitations } from './invitations.js'
 import type { EventFields } from './journal.js'
 import { MAX_PENDING_JOINS, ROSTER_PUSH_TIMEOUT_MS, ROSTER_REPUBLISH_MS } from './constants.js'
@@ -130,7 +130,7 @@ export class Membership {
   }
 
   private isMember (peer: PeerId): boolean {
-    return this.members().some(m => m.peerId.equals(peer))
+    return isRosterMember(this.deps.roster.current?.roster, peer)
   }
 
   /** Runs `fn` with no other membership change under way. */

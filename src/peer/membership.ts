@@ -182,9 +182,11 @@ export class NodeMembership implements Service {
         if (err instanceof CommandRefusedError && err.code === ErrorCode.PENDING) {
           // The operator approves joins: ask again until approved (or rejected, or stopped),
           // however long the first-join deadline was.
-          if (!pending) log.warn({ peerId: self }, `waiting for the operator to approve this node: mpc-wallet members approve ${self}`)
-          if (!pending) signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.init.approvalTimeoutMs ?? DEFAULT_APPROVAL_WAIT_MS)])
-          pending = true
+          if (!pending) {
+            log.warn({ peerId: self }, `waiting for the operator to approve this node: mpc-wallet members approve ${self}`)
+            signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.init.approvalTimeoutMs ?? DEFAULT_APPROVAL_WAIT_MS)])
+            pending = true
+          }
           lastError = err
         } else {
           if (!(err instanceof CommandTransportError)) throw err
