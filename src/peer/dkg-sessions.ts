@@ -5,7 +5,7 @@ import { DkgRound1, type RoundMessage } from '../protocols/messages.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
 import { DEFAULT_NACK_INTERVAL_MS, DKG_LINGER_MS, MAX_FINISHED_DKG_REMEMBERED, MAX_LIVE_DKG_SESSIONS } from './constants.js'
-import { DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
+import { DkgSessionBusyError, DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
 import type { GossipChannels } from '../runtime/channels.js'
 import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
@@ -73,7 +73,7 @@ export class DkgSessions implements Service {
 
   async run (params: DkgParams, timeoutMs: number): Promise<DkgRunResult> {
     if (this.live.has(params.sessionId) || this.finished.has(params.sessionId)) throw new DkgSessionRefusedError(`session ${params.sessionId} already ran on this node`)
-    if (this.active >= MAX_LIVE_DKG_SESSIONS) throw new DkgSessionRefusedError(`too many DKG sessions at once (${MAX_LIVE_DKG_SESSIONS})`)
+    if (this.active >= MAX_LIVE_DKG_SESSIONS) throw new DkgSessionBusyError(MAX_LIVE_DKG_SESSIONS, `too many DKG sessions at once (${MAX_LIVE_DKG_SESSIONS})`)
     const { state, outbound } = startDkg(params)
     const result = new Promise<DkgRunResult>((resolve, reject) => {
       const session: LiveSession = { state, digests: new Map(), settled: false, resolve, reject, timers: [], lastResend: new Map() }

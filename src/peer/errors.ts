@@ -8,7 +8,15 @@ export class DkgTimeoutError extends Error {
   }
 }
 
-/** A DKG session this node will not run: it already ran here, or too many run at once. */
+/** A DKG session this node will not run: it already ran here. */
 export class DkgSessionRefusedError extends Error {
   override name = 'DkgSessionRefusedError'
+}
+
+/** A DKG session this node will not run now: as many as it runs at once are running (a load refusal, BUSY). */
+export class DkgSessionBusyError extends Error {
+  override name = 'DkgSessionBusyError'
+  constructor (readonly limit: number, message: string) {
+    super(message)
+  }
 }

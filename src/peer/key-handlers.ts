@@ -10,7 +10,7 @@ import { fromString } from 'uint8arrays/from-string'
 import { ErrorCode, type SignShareRequest } from '../protocols/messages.js'
 import { MAX_ID_LENGTH } from './constants.js'
 import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS } from '../protocols/constants.js'
-import { DkgTimeoutError } from './errors.js'
+import { DkgSessionBusyError, DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
 import type { DkgSessions } from './dkg-sessions.js'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
 import type { CommitRefusal, ShareVault, TakeRefusal } from '../state/share-vault.js'
@@ -104,6 +104,9 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       } catch (err) {
         if (err instanceof BlameError) throw new CommandRefusedError(ErrorCode.BLAME, `${err.reason}: ${err.culprits.join(', ')}`, err.culprits)
         if (err instanceof DkgTimeoutError) throw new CommandRefusedError(ErrorCode.TIMEOUT, err.message, err.missing)
+        // Load and reruns are this node's own refusals, not faults of anyone: the coordinator asks again later (BUSY) or gives up (STALE).
+        if (err instanceof DkgSessionBusyError) throw new CommandRefusedError(ErrorCode.BUSY, err.message)
+        if (err instanceof DkgSessionRefusedError) throw new CommandRefusedError(ErrorCode.STALE, err.message)
         refuseCrypto(err)
       }
       const { outcome, round1Digests } = result

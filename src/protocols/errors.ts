@@ -38,6 +38,14 @@ export class CommandRefusedError extends Error {
   }
 }
 
+/**
+ * A refusal for load: the peer is at its own limit (ErrorCode.BUSY). It proves nothing against
+ * the peer and accuses no one; the caller asks again later.
+ */
+export function isBusyRefusal (err: unknown): err is CommandRefusedError {
+  return err instanceof CommandRefusedError && err.code === ErrorCode.BUSY
+}
+
 /** Bytes that do not decode as the schema says, or break a bound. */
 export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError'

@@ -2195,7 +2195,8 @@ export enum ErrorCode {
   NOT_FOUND = 'NOT_FOUND',
   TIMEOUT = 'TIMEOUT',
   PENDING = 'PENDING',
-  LIMIT = 'LIMIT'
+  LIMIT = 'LIMIT',
+  BUSY = 'BUSY'
 }
 
 enum __ErrorCodeValues {
@@ -2211,7 +2212,8 @@ enum __ErrorCodeValues {
   NOT_FOUND = 9,
   TIMEOUT = 10,
   PENDING = 11,
-  LIMIT = 12
+  LIMIT = 12,
+  BUSY = 13
 }
 
 export namespace ErrorCode {
