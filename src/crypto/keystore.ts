@@ -1,10 +1,13 @@
 /**
  * Key shares at rest: a passphrase stretched with scrypt (RFC 7914) into a 32-byte key, then
- * XChaCha20-Poly1305 with a random 24-byte nonce. All from @noble; no I/O here.
+ * XChaCha20-Poly1305 with a random 24-byte nonce. scrypt is Node's own (OpenSSL, on the libuv
+ * threadpool): its 128 MiB work buffer lives outside the JS heap and is freed when it returns,
+ * where a JS scrypt would leave the heap grown by as much for the life of the process. The
+ * cipher is @noble's. No I/O here.
  */
+import { scrypt } from 'node:crypto'
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { equalBytes } from '@noble/ciphers/utils.js'
-import { scrypt } from '@noble/hashes/scrypt.js'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { concat, lp, Reader, utf8 } from './bytes.js'
 import { CryptoInputError, KeystoreError } from './errors.js'
@@ -22,6 +25,12 @@ export const KEYSTORE_MAX_R = 32
 export const KEYSTORE_MAX_P = 16
 /** scrypt needs 128 * r * N bytes; refuse parameters that would ask for more than 1 GiB. */
 export const KEYSTORE_MAX_MEMORY = 2 ** 30
+/**
+ * The memory cap handed to scrypt: OpenSSL counts 128 * r * (N + 2) for its work buffer plus
+ * 128 * r * p for the block buffer, a little more than KEYSTORE_MAX_MEMORY at the largest
+ * accepted parameters (r = 32, p = 16: 8 KiB + 64 KiB more).
+ */
+const SCRYPT_MAXMEM = KEYSTORE_MAX_MEMORY + 2 ** 20
 export const KEYSTORE_SALT_BYTES = 32
 const MIN_SALT = 16
 const MAX_SALT = 64
@@ -84,15 +93,28 @@ export function decodeKeystoreParams (b: Uint8Array): KeystoreParams {
   return params
 }
 
-/** scrypt(NFKC(passphrase), salt) -> 32-byte key. KeystoreError for an empty passphrase. */
-export function deriveKeystoreKey (passphrase: string, params: KeystoreParams): Uint8Array {
+/**
+ * scrypt(NFKC(passphrase), salt) -> 32-byte key, computed off the JS heap and off the event loop
+ * (about a second at DEFAULT_SCRYPT). Rejects with KeystoreError for an empty passphrase or
+ * unacceptable params.
+ */
+export async function deriveKeystoreKey (passphrase: string, params: KeystoreParams): Promise<Uint8Array> {
   if (typeof passphrase !== 'string') throw new KeystoreError('passphrase must be a string')
   const normalized = passphrase.normalize('NFKC')
   if (normalized.length === 0) throw new KeystoreError('refusing an empty passphrase')
   checkParams(params, (m) => new KeystoreError(m))
   const pw = utf8(normalized)
   try {
-    return scrypt(pw, params.salt, { N: 2 ** params.logN, r: params.r, p: params.p, dkLen: KEY_BYTES, maxmem: KEYSTORE_MAX_MEMORY + 2 ** 20 })
+    const derived = await new Promise<Buffer>((resolve, reject) => {
+      scrypt(pw, params.salt, KEY_BYTES, { N: 2 ** params.logN, r: params.r, p: params.p, maxmem: SCRYPT_MAXMEM }, (err, key) => {
+        if (err !== null) reject(new KeystoreError(`scrypt failed: ${err.message}`))
+        else resolve(key)
+      })
+    })
+    // A copy of our own, so the key is a plain Uint8Array and not a view on a shared Buffer.
+    const key = Uint8Array.from(derived)
+    derived.fill(0)
+    return key
   } finally {
     pw.fill(0)
   }

@@ -103,11 +103,11 @@ export class ShareVault {
     const stored = await store.getBytes(PARAMS)
     if (stored === undefined) {
       const params = newKeystoreParams(cost)
-      const key = deriveKeystoreKey(passphrase, params)
+      const key = await deriveKeystoreKey(passphrase, params)
       await store.batch({ bytes: { [PARAMS]: encodeKeystoreParams(params), [CHECK]: makePassphraseCheck(key) } })
       return new ShareVault(store, key, owner)
     }
-    const key = deriveKeystoreKey(passphrase, decodeKeystoreParams(stored))
+    const key = await deriveKeystoreKey(passphrase, decodeKeystoreParams(stored))
     const check = await store.getBytes(CHECK)
     if (check === undefined || !passphraseMatches(key, check)) throw new PassphraseError('wrong passphrase for this node\'s key store')
     return new ShareVault(store, key, owner)

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   CryptoInputError, decodeKeystoreParams, DEFAULT_SCRYPT, deriveKeystoreKey, encodeKeystoreParams, KeystoreError,
   makePassphraseCheck, newKeystoreParams, openWithKey, passphraseMatches, sealWithKey
@@ -9,19 +9,23 @@ const enc = new TextEncoder()
 
 describe('keystore', () => {
   const params = newKeystoreParams(FAST)
-  const key = deriveKeystoreKey('correct horse battery staple', params)
+  let key: Uint8Array
+  beforeAll(async () => { key = await deriveKeystoreKey('correct horse battery staple', params) })
 
-  it('derives a 32-byte key deterministically from passphrase and params', () => {
+  it('derives a 32-byte key deterministically from passphrase and params', async () => {
+    expect(key).toBeInstanceOf(Uint8Array)
     expect(key.length).toBe(32)
-    expect(deriveKeystoreKey('correct horse battery staple', params)).toEqual(key)
-    expect(deriveKeystoreKey('correct horse battery stapler', params)).not.toEqual(key)
-    expect(deriveKeystoreKey('correct horse battery staple', newKeystoreParams(FAST))).not.toEqual(key) // new salt
+    expect(await deriveKeystoreKey('correct horse battery staple', params)).toEqual(key)
+    expect(await deriveKeystoreKey('correct horse battery stapler', params)).not.toEqual(key)
+    expect(await deriveKeystoreKey('correct horse battery staple', newKeystoreParams(FAST))).not.toEqual(key) // new salt
     // NFKC: the precomposed and decomposed forms of é are one passphrase
-    expect(deriveKeystoreKey('caf\u00e9', params)).toEqual(deriveKeystoreKey('cafe\u0301', params))
+    expect(await deriveKeystoreKey('caf\u00e9', params)).toEqual(await deriveKeystoreKey('cafe\u0301', params))
   })
 
-  it('refuses an empty passphrase', () => {
-    expect(() => deriveKeystoreKey('', params)).toThrow(KeystoreError)
+  it('refuses an empty passphrase, and params out of bounds', async () => {
+    await expect(deriveKeystoreKey('', params)).rejects.toThrow(KeystoreError)
+    await expect(deriveKeystoreKey('pass', { ...params, logN: 23 })).rejects.toThrow(KeystoreError)
+    await expect(deriveKeystoreKey('pass', { ...params, salt: new Uint8Array(8) })).rejects.toThrow(KeystoreError)
   })
 
   it('seals and opens; sealed bytes do not contain the plaintext', () => {
@@ -42,10 +46,10 @@ describe('keystore', () => {
     expect(() => openWithKey(key, otherVersion, aad)).toThrow(KeystoreError)
   })
 
-  it('detects a wrong passphrase with the check value and when opening', () => {
+  it('detects a wrong passphrase with the check value and when opening', async () => {
     const check = makePassphraseCheck(key)
     expect(passphraseMatches(key, check)).toBe(true)
-    const wrong = deriveKeystoreKey('Correct horse battery staple', params)
+    const wrong = await deriveKeystoreKey('Correct horse battery staple', params)
     expect(passphraseMatches(wrong, check)).toBe(false)
     expect(passphraseMatches(key, new Uint8Array(50))).toBe(false)
     const sealed = sealWithKey(key, enc.encode('share'), new Uint8Array())

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { commitNonces, frostSuite, participantIdentifier } from '../../src/crypto/index.js'
+import { commitNonces, encodeKey, frostSuite, participantIdentifier } from '../../src/crypto/index.js'
 import { PassphraseError, ShareVault } from '../../src/state/share-vault.js'
 import { Store } from '../../src/store/store.js'
 
@@ -12,6 +12,22 @@ const COST = { logN: 6, r: 8, p: 1 }
 const REQUEST_A = 'aa'.repeat(32)
 const REQUEST_B = 'bb'.repeat(32)
 const CONCURRENT_TAKES = 10
+
+/**
+ * A vault (logN 10) with one ed25519 share, as the store held it when the key store's scrypt was
+ * @noble/hashes' (before the move to Node's crypto.scrypt): it must open unchanged. The share
+ * is a trusted dealer's test share, its encoding in `key`.
+ */
+const NOBLE_VAULT = {
+  passphrase: 'the noble-era passphrase',
+  owner: 'peer-fixture',
+  record: { keyId: 'k-fixture', scheme: 'ed25519', sessionId: 's-fixture', status: 'active', groupPublicKey: 'ab'.repeat(32), createdAtMs: 1700000000000 },
+  params: '010a08012072f383693fa4b2fd10fcc2ed0760713259df6e1d2a5c3395f2c79ca5f37b1158',
+  check: '01b7a6056b9a03990b9937b7960f38a33a67f566042da025346a38ea6fd1101986779b4df831276f6103594fe44108dace3d795c08044c064b8243926ea3cabd68cea390605a1f43f203a7fc96ff626240142c9290aaec17',
+  share: '015eab208d684b82638aefb71b026ab6c95fe5860444be24ca43a6ec7f69847fdbaa251bbb7bc2cb43acbcd25125d54547196a3187d562080c58246776393d6d6e320c27514628390a3c8a8e57ff31faaf4974a9995ba1f5cfbd3f97f5a61f892f20cb0e0d24a842943280f4145bd5c7d88b7cfd1d6fc6039b612b6ae8b157ff37374c455e390a36f51181010543ee582be729dca520ff08bfccbf2ceb489d69c540b4a0bdc24fd3d45c9beb36ee9370099525f3863b304b89c635b7d53d4e4f29bc944acbc2243e06c2d52addc130c4fff39f9ba211bd60254518e0d857f4b9368f0e044f25adea8479d53cf76ea83e832ef57b395749801af76cbb2c82060077ab44540e04c2ee5ecaf62b2b87de2d58dd21fcb2af83b5e141f726a39a2faa9c89d8e7d0e6e87802e5ea50750eab65fc4c841a648f364223726a0fb22eadd3fae0722fd51691bec898d4a19a14b6eb66d9fa062d688099ca7a063fc056b936e31bc8162796460aa65c746e7ac7',
+  key: '014b010203745340f9c98c9b9ab710c445acbf2b31aa27e6a8016aafedba80eb41d75ac92f672c4dda2724b52b29064dc5ed5f1da39ac4fa13d7ad9950ad41a0ae98b715bd0100000000000000000000000000000000000000000000000000000000000000ea6f22397952ebe5b5eb76f93aa916b01026668c5a8aa992e23f85bb730f488c02000000000000000000000000000000000000000000000000000000000000009678f5a1cf223f87c85d2b1631001de110905f66435a3d06566518217a02f55a03000000000000000000000000000000000000000000000000000000000000000890035635f64ea4d2533ab13593a9f9e51b021454bca82aa689e93562c9a04201000000000000000000000000000000000000000000000000000000000000001bd0b857ebdb0acbc5598009f17134ada5958cd4f1bf48dfd0fed699ce717502'
+} as const
+const fromHex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 
 describe('the share vault on a real store', () => {
   let dir: string
@@ -126,5 +142,18 @@ describe('the share vault on a real store', () => {
     await ShareVault.open(store, 'right', 'peer-a', COST)
     await expect(ShareVault.open(store, 'wrong', 'peer-a', COST)).rejects.toThrow(PassphraseError)
     await expect(ShareVault.open(store, '', 'peer-a', COST)).rejects.toThrow(PassphraseError)
+  })
+
+  it('opens a vault written with the noble scrypt, and its share', async () => {
+    const f = NOBLE_VAULT
+    await store.batch({
+      json: { [`share:${f.record.keyId}`]: f.record },
+      bytes: { 'keystore-params': fromHex(f.params), 'keystore-check': fromHex(f.check), [`share:${f.record.keyId}`]: fromHex(f.share) }
+    })
+    await expect(ShareVault.open(store, f.passphrase + '!', f.owner)).rejects.toThrow(PassphraseError)
+    const vault = await ShareVault.open(store, f.passphrase, f.owner)
+    const loaded = await vault.loadShare(f.record.keyId)
+    expect(loaded?.record).toEqual(f.record)
+    expect(Buffer.from(encodeKey(loaded!.key)).toString('hex')).toBe(f.key)
   })
 })
