@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
 import { toHex } from '../crypto/bytes.js'
 import { ApiError } from '../protocols/errors.js'
 import { TextBody, UserApi, type RouteTable } from '../runtime/http-api.js'
@@ -14,6 +16,7 @@ import type { Membership } from './membership.js'
 import { keyView, parseKeygenBody, parseNetwork, parseSignBody, type HolderState } from './requests.js'
 import type { Tasks } from './tasks.js'
 import { TaskError } from './errors.js'
+import { AdmissionError } from './admission.js'
 
 /** What the routes answer from. */
 export interface ApiSources {
@@ -28,6 +31,29 @@ export interface ApiSources {
   metrics: PeerMetrics
   /** A key holder as the key views show it. */
   holderState: (peerId: string) => HolderState
+  /** Who asks, for the admission queue's fairness (default: clientOf). */
+  client?: (headers: IncomingHttpHeaders) => string
+}
+
+/** The header a client names itself in, for its fair share of the admission queue. */
+export const CLIENT_ID_HEADER = 'x-client-id'
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/
+
+/**
+ * The client a request counts against in the admission queue: the `X-Client-Id` it names (1-64
+ * characters of A-Z a-z 0-9 . _ : -), else its bearer token (by hash: one token, one client).
+ * The name is the caller's word: it spreads requests fairly among cooperating callers that share
+ * the token; the queue's total bound holds whatever they claim. With signed client requests
+ * (issue 12) the client's key id replaces it.
+ */
+export function clientOf (headers: IncomingHttpHeaders): string {
+  const named = headers[CLIENT_ID_HEADER]
+  if (typeof named === 'string' && named !== '') {
+    if (!CLIENT_ID.test(named)) throw new ApiError(400, 'bad_request', `${CLIENT_ID_HEADER} must be 1-64 characters of A-Z a-z 0-9 . _ : -`)
+    return `id:${named}`
+  }
+  const auth = headers.authorization ?? ''
+  return `token:${createHash('sha256').update(auth).digest('hex').slice(0, 16)}`
 }
 
 /** The coordinator's user API: every route, each answering from `s`; failures mapped to API errors here. */
@@ -44,14 +70,16 @@ export function apiRoutes (s: ApiSources): RouteTable {
       if (key === undefined) throw new ApiError(404, 'not_found', `no key ${params.id ?? ''}`)
       return keyView(key, s.holderState, parseNetwork(url.searchParams.get('network') ?? undefined))
     },
-    'POST /v1/keys': async ({ body }) => {
+    'POST /v1/keys': async ({ body, headers }) => {
       const req = parseKeygenBody(body)
-      const key = await s.metrics.observe('keygen', async () => await s.tasks.keygen(req).catch(taskToApi))
+      const client = (s.client ?? clientOf)(headers)
+      const key = await s.metrics.observe('keygen', async () => await s.tasks.keygen(req, client).catch(taskToApi))
       return keyView(key, s.holderState, req.network)
     },
-    'POST /v1/keys/:id/sign': async ({ params, body }) => {
+    'POST /v1/keys/:id/sign': async ({ params, body, headers }) => {
       const message = parseSignBody(body)
-      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message).catch(taskToApi))
+      const client = (s.client ?? clientOf)(headers)
+      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message, client).catch(taskToApi))
       return {
         keyId: result.keyId,
         scheme: result.scheme,
@@ -138,10 +166,25 @@ function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOpt
   }
 }
 
-const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502 }
+const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502, busy: 503 }
+const ADMISSION_STATUS: Record<AdmissionError['code'], number> = { over_share: 429, queue_full: 503, wait_expired: 503, closed: 503 }
 
-/** A task failure as the API reports it: a JSON error with the culprits, never a bare 500. */
+/** Retry-After in whole seconds (RFC 9110 10.2.3), at least 1. */
+const retryAfter = (ms: number): Record<string, string> => ({ 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) })
+
+/**
+ * A task failure as the API reports it: a JSON error with the culprits, never a bare 500. A
+ * request not admitted (429 over the client's share, 503 queue full or waited too long) and a
+ * keygen members refused for load (503 busy) carry Retry-After and name no one.
+ */
 function taskToApi (err: unknown): never {
+  if (err instanceof AdmissionError) {
+    throw new ApiError(ADMISSION_STATUS[err.code], err.code, err.message, { retryAfterMs: err.retryAfterMs }, retryAfter(err.retryAfterMs))
+  }
+  if (err instanceof TaskError && err.code === 'busy') {
+    const ms = err.retryAfterMs ?? 1_000
+    throw new ApiError(TASK_STATUS.busy, err.code, err.message, { retryAfterMs: ms }, retryAfter(ms))
+  }
   if (err instanceof TaskError) {
     // Culprits are what the coordinator proved; claims are what members said of each other.
     const details = { ...(err.culprits.length > 0 ? { culprits: err.culprits } : {}), ...(err.claims.length > 0 ? { claims: err.claims } : {}) }

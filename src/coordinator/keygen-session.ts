@@ -8,7 +8,7 @@
  * No sockets, no clock, no events: the caller (KeygenTask) sends the commands, records the events,
  * commits or discards the shares and stamps the record's time. Steps run in order only:
  *
- *   new --start--> running --onAnswers--> agreed | failed
+ *   new --start--> running --onAnswers--> agreed | failed | busy
  *
  * A step called out of order, for another session, or with answers that are not exactly the
  * participants' throws SessionStepError and changes nothing.
@@ -17,6 +17,7 @@ import { SessionStepError } from './errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { toHex } from '../crypto/bytes.js'
 import { isScheme, validateThreshold, type Scheme } from '../crypto/index.js'
+import { isBusyRefusal } from '../protocols/errors.js'
 import { agreementBytes } from '../protocols/records.js'
 import type { KeygenResponse } from '../protocols/messages.js'
 import type { KeyAgreement, KeyRecord } from '../state/key-registry.js'
@@ -57,8 +58,13 @@ export type KeygenOutcome =
   | { kind: 'agreed', key: AgreedKey, agreement: KeyAgreement }
   /** Nothing to record: discard the shares, record the failure. `culprits` are the proven ones only. */
   | { kind: 'failed', failure: Failure, culprits: string[], claims: Claim[], reason: string }
+  /**
+   * Nothing to record and nobody at fault: `busy` were at their own load limit (BUSY) and the
+   * rest refused or waited for them. Discard the shares; run the keygen again later as a new session.
+   */
+  | { kind: 'busy', busy: string[], failure: Failure, reason: string }
 
-export type KeygenState = 'new' | 'running' | 'judging' | 'agreed' | 'failed'
+export type KeygenState = 'new' | 'running' | 'judging' | 'agreed' | 'failed' | 'busy'
 
 /** An ed25519 or BIP-340 signature: anything else cannot verify. */
 const SIGNATURE_LENGTH = 64
@@ -103,7 +109,20 @@ export class KeygenSession {
     let failure: Failure | undefined
     if (answers.failed.size > 0) {
       failure = noFailure()
-      for (const [peer, err] of answers.failed) addVerdict(failure, peer, judgeFailure(peer, err, participants))
+      const busy = [...answers.failed].filter(([, err]) => isBusyRefusal(err)).map(([peer]) => peer)
+      for (const [peer, err] of answers.failed) {
+        // A BUSY refusal is judged as any refusal is: no culprit, no claim (judgeFailure).
+        addVerdict(failure, peer, judgeFailure(peer, err, participants))
+      }
+      // Busy members sent no round-1 message: a claim that names only them (TIMEOUT, "received
+      // nothing from") is explained by their refusal and accuses no one. With nothing proven and
+      // no other claim, the keygen is to be run again, not a failure of anyone.
+      const unexplained = failure.claims.filter(c => !c.accused.every(a => busy.includes(a)))
+      if (busy.length > 0 && failure.proven.length === 0 && unexplained.length === 0) {
+        this.state = 'busy'
+        const notes = [...failure.notes, ...failure.claims.map(c => `${c.claimant} waited for busy ${c.accused.join(', ')}`)]
+        return { kind: 'busy', busy, failure: { proven: [], claims: [], notes }, reason: `keygen not run: ${busy.join(', ')} at their DKG session limit (BUSY)` }
+      }
     } else {
       failure = this.disagreement(answers.ok) ?? await this.uncountersigned(answers.ok)
     }

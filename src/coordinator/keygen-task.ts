@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { isScheme, SCHEMES, validateThreshold } from '../crypto/index.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { isScheme, SCHEMES, validateThreshold, type Scheme } from '../crypto/index.js'
+import type { CommandRequests } from '../protocols/command.js'
 import { DEFAULT_KEYGEN_TIMEOUT_MS, DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, EventKind } from '../protocols/messages.js'
@@ -17,6 +19,14 @@ export interface KeygenRequest {
 }
 
 /**
+ * A keygen refused for load (BUSY) runs again after a backoff (doubling from firstMs up to maxMs,
+ * with jitter), at most maxAttempts times and only while withinMs has not passed since the request.
+ */
+export const KEYGEN_BUSY_RETRY = { firstMs: 250, maxMs: 4_000, maxAttempts: 8, withinMs: 20_000 }
+/** After a keygen is aborted, members' answers are awaited this long (twice: before and after a second abort). */
+export const ABORT_GRACE_MS = 2_000
+
+/**
  * Keygen as a thin driver over a KeygenSession: this picks the participants, sends the keygen
  * command (ending the session for all at the first member's claim), records the events and
  * commits or discards the shares; the session judges the answers and the agreement.
@@ -31,11 +41,33 @@ export class KeygenTask {
     return this.running.get(sessionId)
   }
 
+  /**
+   * Runs the keygen; when members refuse it for load (BUSY) it runs again as a new session after
+   * a backoff, until KEYGEN_BUSY_RETRY.withinMs has passed; then it fails `busy` (ask again later).
+   */
   async keygen (req: KeygenRequest): Promise<KeyRecord> {
     if (!isScheme(req.scheme)) throw new TaskError('bad_request', `scheme must be one of ${SCHEMES.join(', ')}`)
+    const deadline = Date.now() + KEYGEN_BUSY_RETRY.withinMs
+    let backoffMs = KEYGEN_BUSY_RETRY.firstMs
+    for (let attempt = 1; attempt <= KEYGEN_BUSY_RETRY.maxAttempts; attempt++) {
+      const result = await this.attempt(req)
+      if (result.kind === 'key') return result.key
+      const waitMs = Math.round(backoffMs * (0.5 + Math.random() / 2))
+      if (attempt === KEYGEN_BUSY_RETRY.maxAttempts || Date.now() + waitMs > deadline) {
+        throw new TaskError('busy', `${result.reason}; tried ${attempt} time(s), ask again later`, [], [], Math.max(waitMs, KEYGEN_BUSY_RETRY.firstMs))
+      }
+      this.deps.log.info({ attempt, waitMs, busy: result.busy }, 'keygen refused for load; running it again after a backoff')
+      await sleep(waitMs)
+      backoffMs = Math.min(backoffMs * 2, KEYGEN_BUSY_RETRY.maxMs)
+    }
+    throw new TaskError('busy', 'keygen refused for load; ask again later', [], [], KEYGEN_BUSY_RETRY.maxMs)
+  }
+
+  /** One keygen session: the key, or `busy` (members at their load limit, nothing recorded, nobody blamed). */
+  private async attempt (req: KeygenRequest): Promise<{ kind: 'key', key: KeyRecord } | { kind: 'busy', busy: string[], reason: string }> {
     const participants = this.participants(req)
     const session = new KeygenSession({
-      clusterId: this.deps.clusterId(), keyId: `key-${randomBytes(8).toString('hex')}`, sessionId: newSessionId(), scheme: req.scheme, threshold: req.threshold, participants
+      clusterId: this.deps.clusterId(), keyId: `key-${randomBytes(8).toString('hex')}`, sessionId: newSessionId(), scheme: req.scheme as Scheme, threshold: req.threshold, participants
     })
     const { keyId, sessionId } = session.start()
     const timeoutMs = this.deps.keygenTimeoutMs ?? DEFAULT_KEYGEN_TIMEOUT_MS
@@ -43,26 +75,18 @@ export class KeygenTask {
     this.running.set(sessionId, participants)
     let answers: FanOut<'keygen'>
     try {
-      // The first member to claim misbehaviour ends the session for everyone: the others would
-      // only wait out the deadline for messages that will not come, and then accuse the wrong peers.
-      // The keygen fails on a claim (nothing unproven is recorded as a key), but the claim names no culprit.
-      let aborted = false
-      const abortOnBlame = (err: unknown): void => {
-        if (aborted || !(err instanceof CommandRefusedError) || err.code !== ErrorCode.BLAME) return
-        aborted = true
-        void fanOut(this.deps, participants, 'abort', () => ({ sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
-      }
-      answers = await fanOut(this.deps, participants, 'keygen', () => ({
+      answers = await this.runKeygen(participants, sessionId, {
         keyId, sessionId, scheme: req.scheme, threshold: req.threshold, participants: bytesOf(participants), timeoutMs
-      }), timeoutMs + 2_000, abortOnBlame)
+      }, timeoutMs + 2_000)
     } finally {
       this.running.delete(sessionId)
     }
 
     const outcome = await session.onAnswers(sessionId, answers)
-    if (outcome.kind === 'failed') {
+    if (outcome.kind === 'failed' || outcome.kind === 'busy') {
       await fanOut(this.deps, participants, 'keyCommit', () => ({ keyId, sessionId, commit: false }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
       await recordFailure(this.deps, 'keygen', sessionId, keyId, outcome.failure)
+      if (outcome.kind === 'busy') return { kind: 'busy', busy: outcome.busy, reason: outcome.reason }
       throw new TaskError('failed', outcome.reason, outcome.culprits, outcome.claims)
     }
     const record: KeyRecord = { ...outcome.key, createdAtMs: Date.now() }
@@ -70,7 +94,45 @@ export class KeygenTask {
     const commit = await fanOut(this.deps, participants, 'keyCommit', () => ({ keyId, sessionId, commit: true }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
     for (const [peer, err] of commit.failed) this.deps.log.warn({ keyId, peer, err: (err as Error).message }, 'holder did not confirm the key commit')
     await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'keygen', sessionId, keyId })
-    return record
+    return { kind: 'key', key: record }
+  }
+
+  /**
+   * Sends the keygen command to every participant and collects the answers. The first member to
+   * claim misbehaviour (BLAME) or to refuse for load (BUSY) ends the session for everyone: the
+   * others would only wait out the deadline for messages that will not come, and then accuse the
+   * wrong peers. After that abort the answers still missing are awaited ABORT_GRACE_MS (with a
+   * second abort for a member whose command overtook the first), then counted as aborted by the
+   * coordinator: a refusal that proves nothing against anyone.
+   */
+  private async runKeygen (participants: readonly string[], sessionId: string, body: CommandRequests['keygen'], timeoutMs: number): Promise<FanOut<'keygen'>> {
+    const answers: FanOut<'keygen'> = { ok: new Map(), failed: new Map() }
+    let abortSent = false
+    let onAborted = (): void => {}
+    const aborted = new Promise<void>(resolve => { onAborted = resolve })
+    const abort = (): void => { void fanOut(this.deps, participants, 'abort', () => ({ sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS) }
+    const all = Promise.all(participants.map(async p => {
+      const one = await fanOut(this.deps, [p], 'keygen', () => body, timeoutMs)
+      for (const [peer, r] of one.ok) answers.ok.set(peer, r)
+      for (const [peer, err] of one.failed) {
+        answers.failed.set(peer, err)
+        if (!abortSent && err instanceof CommandRefusedError && (err.code === ErrorCode.BLAME || err.code === ErrorCode.BUSY)) {
+          abortSent = true
+          abort()
+          onAborted()
+        }
+      }
+    }))
+    const graceOver = async (): Promise<void> => { await sleep(ABORT_GRACE_MS) }
+    await Promise.race([all, aborted.then(async () => {
+      await Promise.race([all, graceOver()])
+      abort()
+      await Promise.race([all, graceOver()])
+    })])
+    for (const p of participants) {
+      if (!answers.ok.has(p) && !answers.failed.has(p)) answers.failed.set(p, new Error(`keygen aborted by the coordinator before ${p} answered`))
+    }
+    return { ok: new Map(answers.ok), failed: new Map(answers.failed) }
   }
 
   /** The holders-to-be, sorted: those named (members, not down), or `parties` healthy members at random. */

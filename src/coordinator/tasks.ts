@@ -1,4 +1,5 @@
 import type { KeyRecord } from '../state/key-registry.js'
+import { Admission, type AdmissionLimits } from './admission.js'
 import { KeygenTask, type KeygenRequest } from './keygen-task.js'
 import { SignTask, type SignResult } from './sign-task.js'
 import type { TaskDeps } from './task-io.js'
@@ -7,20 +8,26 @@ export type { KeygenRequest } from './keygen-task.js'
 export type { SignResult } from './sign-task.js'
 export type { TaskDeps } from './task-io.js'
 
+/** The client of requests made inside the coordinator's process (tests, the simulation), not through the API. */
+export const LOCAL_CLIENT = 'local'
+
 /**
  * The coordinator's tasks, one object for the API and the gossip check: keygen (DKG among
  * members, then an agreement step before anything is recorded; KeygenTask over KeygenSession)
  * and signing (RFC 9591 with the coordinator as aggregator, blame and retry; SignTask over
  * SigningSession). The coordinator only ever sees public data: commitments, signature shares,
- * public packages.
+ * public packages. Every request passes the admission queue first (admission.ts): bounded,
+ * fair across clients, with a wait deadline; a request it does not admit throws AdmissionError.
  */
 export class Tasks {
   private readonly keygens: KeygenTask
   private readonly signing: SignTask
+  readonly admission: Admission
 
-  constructor (deps: TaskDeps) {
+  constructor (deps: TaskDeps, admission: Partial<AdmissionLimits> = {}) {
     this.keygens = new KeygenTask(deps)
     this.signing = new SignTask(deps)
+    this.admission = new Admission(admission)
   }
 
   /** Participants of a keygen running now (the coordinator relays their rounds), or undefined. */
@@ -28,11 +35,16 @@ export class Tasks {
     return this.keygens.sessionParticipants(sessionId)
   }
 
-  async keygen (req: KeygenRequest): Promise<KeyRecord> {
-    return await this.keygens.keygen(req)
+  async keygen (req: KeygenRequest, client = LOCAL_CLIENT): Promise<KeyRecord> {
+    return await this.admission.run('keygen', client, async () => await this.keygens.keygen(req))
   }
 
-  async sign (keyId: string, message: Uint8Array): Promise<SignResult> {
-    return await this.signing.sign(keyId, message)
+  async sign (keyId: string, message: Uint8Array, client = LOCAL_CLIENT): Promise<SignResult> {
+    return await this.admission.run('sign', client, async () => await this.signing.sign(keyId, message))
+  }
+
+  /** Refuses queued and later requests (the coordinator stops). */
+  close (): void {
+    this.admission.close()
   }
 }

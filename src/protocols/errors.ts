@@ -56,10 +56,13 @@ export class CommandTransportError extends Error {
   override name = 'CommandTransportError'
 }
 
-/** A client error the API answers with its status and a message; never a 500 for bad input. */
+/**
+ * A client error the API answers with its status and a message; never a 500 for bad input.
+ * `headers` go on the response (Retry-After on 429 and 503).
+ */
 export class ApiError extends Error {
   override name = 'ApiError'
-  constructor (readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>) {
+  constructor (readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>, readonly headers?: Record<string, string>) {
     super(message)
   }
 }

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { ConfigError } from './config.js'
 import { ApiError } from '../protocols/errors.js'
@@ -11,6 +11,8 @@ export interface RouteRequest {
   params: Record<string, string>
   /** The parsed JSON body of a POST (an object), or undefined for GET. */
   body: Record<string, unknown> | undefined
+  /** The request's headers (lower-case names), e.g. the client's identity for admission. */
+  headers: IncomingHttpHeaders
 }
 
 /** A route answers JSON (an object or array), or `{ text }` for text/plain (metrics). */
@@ -100,9 +102,9 @@ function sameSecret (a: string, b: string): boolean {
   return timingSafeEqual(ha, hb)
 }
 
-function send (res: ServerResponse, status: number, body: unknown): void {
+function send (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const json = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' })
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' })
   res.end(json)
 }
 
@@ -129,7 +131,7 @@ export class UserApi {
         throw new ApiError(404, 'not_found', `no route ${url.pathname}`)
       }
       const body = req.method === 'POST' ? await readBody(req) : undefined
-      const result = await found.route({ url, params: found.params, body })
+      const result = await found.route({ url, params: found.params, body, headers: req.headers })
       if (result instanceof TextBody) {
         res.writeHead(200, { 'content-type': result.contentType })
         res.end(result.text)
@@ -140,7 +142,7 @@ export class UserApi {
     const server = createServer((req, res) => {
       handle(req, res).catch((err: unknown) => {
         if (err instanceof ApiError) {
-          send(res, err.status, { error: { code: err.code, message: err.message, ...(err.details ?? {}) } })
+          send(res, err.status, { error: { code: err.code, message: err.message, ...(err.details ?? {}) } }, err.headers)
         } else {
           opts.log.error({ err }, 'api request failed')
           send(res, 503, { error: { code: 'unavailable', message: 'the coordinator could not answer; see its log' } })

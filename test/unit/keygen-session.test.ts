@@ -102,6 +102,37 @@ describe('KeygenSession', () => {
     }
   })
 
+  it('judges a BUSY refusal as nobody\'s fault: no culprit, no claim; the keygen is to be run again', async () => {
+    const [a, b, c] = names as [string, string, string]
+    const busy = (): CommandRefusedError => new CommandRefusedError(ErrorCode.BUSY, 'too many DKG sessions at once (16)')
+    // b is busy; a and c were aborted by the coordinator (a plain refusal, or nothing heard) or
+    // waited for b and timed out naming it: all explained by b's refusal.
+    const outcomes = [
+      await judge(new Map(), new Map<string, unknown>([[a, new CommandRefusedError(ErrorCode.INTERNAL, 'command keygen failed inside the peer')], [b, busy()], [c, new Error('keygen aborted by the coordinator')]])),
+      await judge(new Map(), new Map<string, unknown>([[a, new CommandRefusedError(ErrorCode.TIMEOUT, 'waiting for round 1', [b])], [b, busy()], [c, busy()]]))
+    ]
+    for (const outcome of outcomes) {
+      if (outcome.kind !== 'busy') throw new Error(`expected busy, got ${outcome.kind}`)
+      expect(outcome.failure.proven).toEqual([])
+      expect(outcome.failure.claims).toEqual([])
+      expect(outcome.reason).toMatch(/BUSY/)
+    }
+    expect(outcomes[0]!.kind === 'busy' && outcomes[0]!.busy).toEqual([b])
+    expect(outcomes[1]!.kind === 'busy' && outcomes[1]!.busy).toEqual([b, c])
+    const session = newSession()
+    session.start()
+    await session.onAnswers(SESSION, answers(new Map(), new Map<string, unknown>(names.map(p => [p, busy()]))))
+    expect(session.step).toBe('busy')
+
+    // Busy beside evidence is still a failure: a member that did not answer is proven, and a claim
+    // against a member that was not busy stands.
+    const proven = failed(await judge(new Map(), new Map<string, unknown>([[a, new CommandTransportError('no answer')], [b, busy()], [c, busy()]])))
+    expect(proven.culprits).toEqual([a])
+    const claimed = failed(await judge(new Map(), new Map<string, unknown>([[a, new CommandRefusedError(ErrorCode.BLAME, 'bad share', [c])], [b, busy()], [c, new Error('aborted')]])))
+    expect(claimed.culprits).toEqual([])
+    expect(claimed.claims.map(x => [x.claimant, x.accused])).toEqual([[a, [c]]])
+  })
+
   it('turns disagreeing round-1 digests into claims against the equivocator, proving nothing', async () => {
     const [a, b, c] = names as [string, string, string]
     // c sent a a round-1 message other than the one it sent b (and reports): a's digest of it differs.
