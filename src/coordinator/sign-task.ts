@@ -8,6 +8,12 @@ import { SigningSession } from './signing-session.js'
 import { fanOut, newSessionId, recordFailure, type TaskDeps } from './task-io.js'
 
 const MAX_CACHED_KEYS = 1024
+/**
+ * A request starts no new attempt after this many round deadlines: a holder that keeps failing on
+ * transport while the health watch has it up could otherwise keep a client waiting through every
+ * retry the session allows.
+ */
+const RETRY_WINDOW_ROUNDS = 4
 
 export interface SignResult {
   keyId: string
@@ -46,11 +52,12 @@ export class SignTask {
       if (err instanceof CryptoInputError) throw new TaskError('bad_request', err.message)
       throw err
     }
+    const roundTimeout = this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS
+    const retryUntil = performance.now() + RETRY_WINDOW_ROUNDS * roundTimeout
     const session = new SigningSession(
       { keyId, scheme: key.scheme, threshold: key.threshold, holders: key.holders, publicPackage: this.publicPackage(key), message },
-      { availability: peer => this.deps.health(peer), newSessionId }
+      { availability: peer => this.deps.health(peer), newSessionId, mayRetry: () => performance.now() < retryUntil }
     )
-    const roundTimeout = this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS
     const timing = { round1Ms: 0, round2Ms: 0, aggregateMs: 0 }
     let transition = session.start()
     for (;;) {
@@ -72,7 +79,9 @@ export class SignTask {
         // a log line, not a wait (its end is recorded before the signature is returned).
         const startedEvent = this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${step.attempt}` })
         const started = performance.now()
-        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout), startedEvent])
+        // A commit is resent once on a fresh connection after a transport failure (task-io's
+        // sendResending says why that is safe); a share never is (signing-session.ts).
+        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout, undefined, true), startedEvent])
         timing.round1Ms = performance.now() - started
         transition = session.onRoundOne(sessionId, answers)
       } else {

@@ -16,6 +16,28 @@
  *
  * A step called out of order, for another attempt's session, or with answers that are not
  * exactly the signers' throws SessionStepError and changes nothing.
+ *
+ * How long a holder stays out after a failure depends on what failed, not on who is blamed:
+ *
+ * - A proven-bad answer (a commitment or share that fails its check) or a refusal takes the
+ *   holder out of the whole request: asking again would get the same answer.
+ * - A transport failure (no answer: dial failure, reset stream, deadline) takes it out of the
+ *   attempt only. The holder may have crashed and be back already, or its connection was stale;
+ *   it stays a candidate for later attempts while the health watch has it `up`, chosen last (after
+ *   every holder that has not failed in this request), so a crashed holder costs no attempt while
+ *   others can sign, and a restarted one still counts when it is needed to reach the threshold.
+ *   Blame is unchanged (judgeFailure: it did not answer, which the coordinator saw itself).
+ *
+ * Nonces and retries: a node takes a session's nonces at most once and refuses a second signShare
+ * for the session (STALE), and a commit under a session id that has nonces already (STALE too).
+ * So no step here ever asks for round two again: when round two fails for anyone, its outcome at
+ * that signer is unknown (its nonce may be spent, and its share lost on the way), and the request
+ * goes on with a new attempt, a new session id and fresh commitments from every signer. Round one
+ * may be resent within its deadline by the caller (fanOut's resend on a fresh connection): a
+ * resent commit either lands first (and commits fresh nonces) or is refused STALE because the first
+ * one landed, which the caller reports as the first transport failure; either way no nonce is
+ * used twice, and nonces left behind by an unknown outcome are never asked for again (their session
+ * id is abandoned) and go with the node's nonce sweep.
  */
 import { SessionStepError } from './errors.js'
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
@@ -116,7 +138,18 @@ export interface SigningDeps {
   availability: (peer: string) => Availability
   /** A fresh, unguessable id for each attempt's session. */
   newSessionId: () => string
+  /** Whether another attempt may start (the caller's deadline for the request); asked before each retry. Default: yes. */
+  mayRetry?: () => boolean
 }
+
+/**
+ * Attempts a request may spend beyond n - t + 1 on attempts that ended with transport failures
+ * only (which take no holder out of the request, so they do not bring the end closer by themselves).
+ */
+export const MAX_TRANSPORT_RETRIES = 3
+
+/** A failure of the command itself (no answer), not an answer: it takes the holder out of the attempt only. */
+export const isTransportFailure = (err: unknown): boolean => err instanceof CommandTransportError
 
 /** What the caller does next. */
 export type SigningStep =
@@ -145,7 +178,9 @@ export interface SigningTransition {
 export type SigningState = 'new' | 'roundOne' | 'roundTwo' | 'done' | 'failed'
 
 
-const RANK: Readonly<Record<Availability, number>> = { up: 0, suspect: 1, down: 2 }
+/** Signer preference: holders up, then suspect, then (last resort) holders up that failed on transport in this request. */
+const RANK: Readonly<Record<Availability, number>> = { up: 0, suspect: 1, down: 3 }
+const RANK_AFTER_TRANSPORT_FAILURE = 2
 
 export class SigningSession {
   private state: SigningState = 'new'
@@ -154,6 +189,10 @@ export class SigningSession {
   private readonly identifierOf: ReadonlyMap<string, string>
   /** Out of this request: proven culprits, and holders that refused (no evidence against them). */
   private readonly excluded = new Set<string>()
+  /** Holders whose last command in this request failed on transport: out of that attempt, candidates of last resort while up. */
+  private readonly unreachable = new Set<string>()
+  /** Attempts that ended with transport failures only (bounded by MAX_TRANSPORT_RETRIES). */
+  private transportRetries = 0
   /** Proven culprits only (invariant 10). */
   private readonly blamed = new Set<string>()
   private readonly params: Readonly<SigningParams>
@@ -179,6 +218,8 @@ export class SigningSession {
   get culprits (): string[] { return [...this.blamed] }
   /** Holders out of this request so far (culprits and refusals). */
   get excludedHolders (): string[] { return [...this.excluded] }
+  /** Holders whose last command failed on transport: out of their attempt only. */
+  get unreachableHolders (): string[] { return [...this.unreachable] }
 
   /** Chooses the first attempt's signers. */
   start (): SigningTransition {
@@ -190,11 +231,15 @@ export class SigningSession {
   onRoundOne (sessionId: string, answers: RoundAnswers<{ commitment?: NonceCommitment }>): SigningTransition {
     const { signers } = this.guard('roundOne', sessionId)
     this.checkAnswers(signers, answers)
+    this.heardFrom(answers)
     // One bad point would otherwise make every honest co-signer refuse round two, and the
     // refusals would hide who sent it.
     const failure = noFailure()
-    const out = new Set(answers.failed.keys())
-    for (const [peer, err] of answers.failed) addVerdict(failure, peer, judgeFailure(peer, err, signers))
+    const out = new Set<string>()
+    for (const [peer, err] of answers.failed) {
+      addVerdict(failure, peer, judgeFailure(peer, err, signers))
+      if (!isTransportFailure(err)) out.add(peer)
+    }
     for (const [peer, answer] of answers.ok) {
       const problem = commitmentProblem(this.params.scheme, answer.commitment, this.identifierOf.get(peer)!)
       if (problem === undefined) continue
@@ -202,7 +247,7 @@ export class SigningSession {
       out.add(peer)
     }
     // Whoever answered holds nonces for this session: they are discarded (the culprit's too).
-    if (out.size > 0) return this.retry(failure, out, signers.filter(s => answers.ok.has(s)))
+    if (answers.failed.size > 0 || out.size > 0) return this.retry(failure, answers, out, signers.filter(s => answers.ok.has(s)))
     // In identifier order, as RFC 9591 encodes the commitment list: one per signer, since each
     // answer carries one commitment under that signer's own (distinct) identifier.
     const commitments = signers.map(s => answers.ok.get(s)!.commitment!)
@@ -219,10 +264,17 @@ export class SigningSession {
   onRoundTwo (sessionId: string, answers: RoundAnswers<{ share: Uint8Array }>): SigningTransition {
     const { signers, commitments } = this.guard('roundTwo', sessionId)
     this.checkAnswers(signers, answers)
+    this.heardFrom(answers)
     if (answers.failed.size > 0) {
+      // Never round two again for this session (see the top of this file): the next attempt
+      // starts over with a new session and fresh commitments, also from those that answered.
       const failure = noFailure()
-      for (const [peer, err] of answers.failed) addVerdict(failure, peer, judgeFailure(peer, err, signers))
-      return this.retry(failure, new Set(answers.failed.keys()), [])
+      const out = new Set<string>()
+      for (const [peer, err] of answers.failed) {
+        addVerdict(failure, peer, judgeFailure(peer, err, signers))
+        if (!isTransportFailure(err)) out.add(peer)
+      }
+      return this.retry(failure, answers, out, [])
     }
     const shares: Record<string, Uint8Array> = {}
     const names: Record<string, string> = {}
@@ -241,7 +293,7 @@ export class SigningSession {
       }
       // Proven here: each culprit's share fails RFC 9591 share verification.
       const proven = err.culprits.map(peer => ({ peer, reason: `invalid signature share from ${peer}` }))
-      return this.retry({ proven, claims: [], notes: [] }, new Set(err.culprits), [])
+      return this.retry({ proven, claims: [], notes: [] }, answers, new Set(err.culprits), [])
     }
     this.state = 'done'
     this.current = undefined
@@ -265,20 +317,41 @@ export class SigningSession {
     }
   }
 
-  /** Ends the attempt: `out` leave this request (only proven culprits are blamed); then the next attempt. */
-  private retry (failure: Failure, out: Set<string>, abort: string[]): SigningTransition {
+  /**
+   * Ends the attempt: `out` leave this request (only proven culprits are blamed); signers whose
+   * command failed on transport leave this attempt only; then the next attempt.
+   */
+  private retry (failure: Failure, answers: RoundAnswers<unknown>, out: Set<string>, abort: string[]): SigningTransition {
     const ended: EndedAttempt = { sessionId: this.current!.sessionId, failure, abort }
     out.forEach(p => this.excluded.add(p))
+    if (out.size === 0) this.transportRetries++
     culpritsOf(failure).forEach(p => this.blamed.add(p))
     return { ended, next: this.nextAttempt() }
   }
 
-  /** Signers for the next attempt: usable holders, up before suspect, in identifier order; or the end. */
+  /** Who answered is reachable again; whose command failed on transport is not, until it answers. */
+  private heardFrom (answers: RoundAnswers<unknown>): void {
+    for (const peer of answers.ok.keys()) this.unreachable.delete(peer)
+    for (const [peer, err] of answers.failed) if (isTransportFailure(err)) this.unreachable.add(peer)
+  }
+
+  /** A holder's rank as a signer, or undefined if it cannot sign now (out of the request, down, or unreachable and not up). */
+  private rank (holder: string): number | undefined {
+    if (this.excluded.has(holder)) return undefined
+    const availability = this.deps.availability(holder)
+    if (!this.unreachable.has(holder)) return availability === 'down' ? undefined : RANK[availability]
+    return availability === 'up' ? RANK_AFTER_TRANSPORT_FAILURE : undefined
+  }
+
+  /** Signers for the next attempt: usable holders by rank (see RANK), in identifier order; or the end. */
   private nextAttempt (): SigningStep {
     const { holders, threshold, keyId } = this.params
-    const usable = holders.filter(h => !this.excluded.has(h) && this.deps.availability(h) !== 'down')
-    if (this.attempt < holders.length - threshold + 1 && usable.length >= threshold) {
-      const ranked = [...usable].sort((a, b) => RANK[this.deps.availability(a)] - RANK[this.deps.availability(b)])
+    const ranks = new Map(holders.flatMap(h => { const r = this.rank(h); return r === undefined ? [] : [[h, r] as const] }))
+    const usable = [...ranks.keys()]
+    const attemptsAllowed = holders.length - threshold + 1 + Math.min(this.transportRetries, MAX_TRANSPORT_RETRIES)
+    const mayStart = this.attempt === 0 || (this.attempt < attemptsAllowed && (this.deps.mayRetry?.() ?? true))
+    if (mayStart && usable.length >= threshold) {
+      const ranked = [...usable].sort((a, b) => ranks.get(a)! - ranks.get(b)!)
       const signers = ranked.slice(0, threshold).sort((a, b) => holders.indexOf(a) - holders.indexOf(b))
       this.attempt++
       this.current = { sessionId: this.deps.newSessionId(), signers }
@@ -288,9 +361,12 @@ export class SigningSession {
     this.state = 'failed'
     this.current = undefined
     const refused = [...this.excluded].filter(h => !this.blamed.has(h))
-    const reason = `cannot sign with key ${keyId}: ${usable.length} usable holders, ${threshold} needed` +
-      (this.blamed.size > 0 ? ` (excluded as proven at fault: ${[...this.blamed].join(', ')})` : '') +
-      (refused.length > 0 ? ` (excluded after refusing, not blamed: ${refused.join(', ')})` : '')
+    const provenOut = [...this.excluded].filter(h => this.blamed.has(h))
+    const reason = `cannot sign with key ${keyId}: ` +
+      (usable.length >= threshold ? `no attempt left after ${this.attempt}` : `${usable.length} usable holders, ${threshold} needed`) +
+      (provenOut.length > 0 ? ` (excluded as proven at fault: ${provenOut.join(', ')})` : '') +
+      (refused.length > 0 ? ` (excluded after refusing, not blamed: ${refused.join(', ')})` : '') +
+      (this.unreachable.size > 0 ? ` (unreachable at their last command: ${[...this.unreachable].join(', ')})` : '')
     return { kind: 'failed', reason, culprits: [...this.blamed] }
   }
 }

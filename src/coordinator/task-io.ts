@@ -6,7 +6,8 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { randomBytes } from 'node:crypto'
 import { sendCommand, type CommandKind, type CommandRequests, type CommandResponses } from '../protocols/command.js'
-import { EventKind, type Event } from '../protocols/messages.js'
+import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
+import { ErrorCode, EventKind, type Event } from '../protocols/messages.js'
 import type { HealthState } from './health.js'
 import { culpritsOf, summary, type Failure, type RoundAnswers } from './signing-session.js'
 import type { KeyAgreement, KeyRecord, KeyRegistry } from '../state/key-registry.js'
@@ -42,11 +43,22 @@ export interface FanOut<K extends CommandKind> extends RoundAnswers<CommandRespo
   failed: Map<string, unknown>
 }
 
-/** Sends one command to each of `peers` at once; each either answers or fails. `onError` sees each failure as it happens. */
+/** A resend needs at least this much of the command's deadline left to be worth a fresh connection. */
+export const MIN_RESEND_MS = 500
+
+/**
+ * Sends one command to each of `peers` at once; each either answers or fails. `onError` sees each
+ * failure as it happens. With `resend`, a command that failed on transport before its deadline
+ * (reset stream, closed or stale connection, failed dial) is sent once more on a fresh connection
+ * within what is left of the deadline (see sendResending): only for commands a node can safely
+ * receive twice.
+ */
 export async function fanOut<K extends CommandKind> (
-  deps: Pick<TaskDeps, 'libp2p' | 'clusterId'>, peers: readonly string[], kind: K, body: (peer: string) => CommandRequests[K], timeoutMs: number, onError?: (err: unknown) => void
+  deps: Pick<TaskDeps, 'libp2p' | 'clusterId'>, peers: readonly string[], kind: K, body: (peer: string) => CommandRequests[K], timeoutMs: number, onError?: (err: unknown) => void,
+  resend = false
 ): Promise<FanOut<K>> {
-  const settled = await Promise.allSettled(peers.map(async p => await sendCommand(deps.libp2p, peerIdFromString(p), deps.clusterId(), kind, body(p), timeoutMs).catch((err: unknown) => {
+  const send = resend ? sendResending : sendOnce
+  const settled = await Promise.allSettled(peers.map(async p => await send(deps, p, kind, body(p), timeoutMs).catch((err: unknown) => {
     onError?.(err)
     throw err
   })))
@@ -57,6 +69,45 @@ export async function fanOut<K extends CommandKind> (
     else failed.set(peers[i]!, r.reason)
   })
   return { ok, failed }
+}
+
+async function sendOnce<K extends CommandKind> (deps: Pick<TaskDeps, 'libp2p' | 'clusterId'>, peer: string, kind: K, body: CommandRequests[K], timeoutMs: number): Promise<CommandResponses[K]> {
+  return await sendCommand(deps.libp2p, peerIdFromString(peer), deps.clusterId(), kind, body, timeoutMs)
+}
+
+/**
+ * Sends a command; if it fails on transport with at least MIN_RESEND_MS of its deadline left,
+ * closes the connections to the peer that were open when it was sent (one may be stale: the peer
+ * crashed and came back, or the link broke unnoticed) and sends it once more on a fresh one,
+ * within the time left. A failure at the deadline is not resent (no time is left for it).
+ *
+ * The first command's outcome at the peer is unknown: it may have been carried out. A resend is
+ * for commands a node can receive twice without harm. For signCommit it is: the node stores
+ * nonces for a session once and refuses a second commit for it as STALE, so a resend either
+ * commits (the first never arrived) or is refused; that refusal was caused by our own first
+ * command, so the first transport failure is reported instead (it proves nothing new against the
+ * peer). Never signShare: a second signShare for a session is refused (the nonce is spent), and
+ * round two after an unknown outcome is a new attempt with fresh commitments (signing-session.ts).
+ */
+async function sendResending<K extends CommandKind> (deps: Pick<TaskDeps, 'libp2p' | 'clusterId'>, peer: string, kind: K, body: CommandRequests[K], timeoutMs: number): Promise<CommandResponses[K]> {
+  if (kind === 'signShare') throw new Error('signShare is never resent')
+  const sentAt = Date.now()
+  const peerId = peerIdFromString(peer)
+  try {
+    return await sendCommand(deps.libp2p, peerId, deps.clusterId(), kind, body, timeoutMs)
+  } catch (first) {
+    const left = timeoutMs - (Date.now() - sentAt)
+    if (!(first instanceof CommandTransportError) || left < MIN_RESEND_MS) throw first
+    for (const conn of deps.libp2p.getConnections(peerId)) {
+      if (conn.timeline.open <= sentAt) conn.abort(new CommandTransportError(`a ${kind} to ${peer} failed on this connection`))
+    }
+    try {
+      return await sendCommand(deps.libp2p, peerId, deps.clusterId(), kind, body, left)
+    } catch (second) {
+      if (second instanceof CommandRefusedError && second.code === ErrorCode.STALE) throw first
+      throw second
+    }
+  }
 }
 
 /**

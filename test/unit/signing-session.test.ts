@@ -4,7 +4,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { describe, expect, it } from 'vitest'
 import { verifyBip340External, verifyEd25519External } from '../../scripts/verify.js'
 import {
-  SigningSession, type Availability, type EndedAttempt, type RoundAnswers, type SigningStep, type SigningTransition
+  MAX_TRANSPORT_RETRIES, SigningSession, type Availability, type EndedAttempt, type RoundAnswers, type SigningStep, type SigningTransition
 } from '../../src/coordinator/signing-session.js'
 import { commitNonces, frostSuite, participantIdentifier, signShare, type Scheme, type SignerCommit } from '../../src/crypto/index.js'
 import { CommandRefusedError, CommandTransportError } from '../../src/protocols/errors.js'
@@ -14,24 +14,30 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const messageFor = (scheme: Scheme, text: string): Uint8Array => scheme === 'taproot' ? sha256(new TextEncoder().encode(text)) : new TextEncoder().encode(text)
 
 /** How a simulated holder behaves in one round. */
-type Behaviour = 'honest' | 'badCommitment' | 'wrongIdentifier' | 'noCommitment' | 'badShare' | 'refuse' | 'timeout' | 'claim'
-interface Script { roundOne?: Behaviour, roundTwo?: Behaviour }
+type Behaviour = 'honest' | 'badCommitment' | 'wrongIdentifier' | 'noCommitment' | 'badShare' | 'refuse' | 'timeout' | 'reset' | 'claim'
+/** A behaviour per round; with `times`, only for the holder's first `times` commands of that round (honest after). */
+interface Script { roundOne?: Behaviour, roundTwo?: Behaviour, times?: number }
 
 /** A holder as the coordinator sees it over the network, simulated with src/crypto's real FROST. */
 class Holder {
   private readonly nonces = new Map<string, SignerCommit>()
+  private commits = 0
+  private shares = 0
+  /** Sessions this holder produced a share for (its nonce is spent): a second share request for one would be refused. */
+  readonly signed: string[] = []
   constructor (readonly name: string, private readonly scheme: Scheme, private readonly key: Key, public script: Script = {}, private readonly others: string[] = []) {}
 
   commit (sessionId: string): { commitment?: NonceCommitment } {
     const own = commitNonces(this.scheme, this.key.secret)
     this.nonces.set(sessionId, own)
     const c = own.commitments
-    switch (this.script.roundOne ?? 'honest') {
+    switch (this.behaviour(this.script.roundOne, ++this.commits)) {
       case 'badCommitment': return { commitment: { ...c, binding: new Uint8Array(c.binding.length) } }
       case 'wrongIdentifier': return { commitment: { ...c, identifier: participantIdentifier(this.scheme, 60) } }
       case 'noCommitment': return {}
       case 'refuse': throw new CommandRefusedError(ErrorCode.BAD_REQUEST, 'no')
       case 'timeout': throw new CommandTransportError('signCommit timed out')
+      case 'reset': throw new CommandTransportError('signCommit failed: stream reset')
       case 'claim': throw new CommandRefusedError(ErrorCode.BLAME, 'they misbehaved', this.others)
       default: return { commitment: c }
     }
@@ -42,12 +48,19 @@ class Holder {
     if (own === undefined) throw new CommandRefusedError(ErrorCode.NOT_FOUND, 'no such session')
     this.nonces.delete(sessionId)
     const share = signShare(this.scheme, this.key, own, commitments, message)
-    switch (this.script.roundTwo ?? 'honest') {
+    this.signed.push(sessionId)
+    switch (this.behaviour(this.script.roundTwo, ++this.shares)) {
       case 'badShare': share[share.length - 1] = (share[share.length - 1] ?? 0) ^ 1; return { share }
       case 'refuse': throw new CommandRefusedError(ErrorCode.BAD_REQUEST, 'no')
       case 'timeout': throw new CommandTransportError('signShare timed out')
+      // The nonce is spent and the share computed, but the answer is lost on the way.
+      case 'reset': throw new CommandTransportError('signShare failed: stream reset')
       default: return { share }
     }
+  }
+
+  private behaviour (b: Behaviour | undefined, nth: number): Behaviour {
+    return this.script.times === undefined || nth <= this.script.times ? b ?? 'honest' : 'honest'
   }
 
   holdsNonces (sessionId: string): boolean { return this.nonces.has(sessionId) }
@@ -78,13 +91,16 @@ const newSessionId = (): string => `session-${++counter}`
 interface Run { final: SigningStep, ended: EndedAttempt[], steps: SigningStep[], session: SigningSession }
 
 /** What Tasks.sign does, minus the network: run each step against the holders and loop. */
-function run (scheme: Scheme, t: number, n: number, scripts: Record<string, Script> = {}, availability: Record<string, Availability> = {}): Run & { publicPackage: Key['public'], message: Uint8Array, holders: Holder[] } {
+function run (
+  scheme: Scheme, t: number, n: number, scripts: Record<string, Script> = {}, availability: Record<string, Availability> | ((peer: string) => Availability) = {}, mayRetry?: () => boolean
+): Run & { publicPackage: Key['public'], message: Uint8Array, holders: Holder[] } {
   const { holders, names, publicPackage } = cluster(scheme, t, n, scripts)
   const message = messageFor(scheme, 'send 1 BTC')
   const byName = new Map(holders.map(h => [h.name, h]))
+  const availabilityOf = typeof availability === 'function' ? availability : (p: string) => availability[p] ?? 'up'
   const session = new SigningSession(
     { keyId: 'key-1', scheme, threshold: t, holders: names, publicPackage, message },
-    { availability: p => availability[p] ?? 'up', newSessionId }
+    { availability: availabilityOf, newSessionId, ...(mayRetry !== undefined ? { mayRetry } : {}) }
   )
   const ended: EndedAttempt[] = []
   const steps: SigningStep[] = []
@@ -298,5 +314,90 @@ describe('signing session: step guard', () => {
     expect(() => new SigningSession({ keyId: 'k', scheme, threshold: 3, holders: names, publicPackage, message }, deps)).toThrow(SessionStepError)
     expect(() => new SigningSession({ keyId: 'k', scheme, threshold: 2, holders: ['a', 'a', 'b'], publicPackage, message }, deps)).toThrow(SessionStepError)
     expect(() => new SigningSession({ keyId: 'k', scheme: 'taproot', threshold: 2, holders: names, publicPackage, message: new Uint8Array(3) }, deps)).toThrow()
+  })
+})
+
+describe('signing session: a transport failure takes the holder out of its attempt only', () => {
+  const twoDown = { 'peer-4': 'down', 'peer-5': 'down' } as const
+  const roundOnes = (steps: SigningStep[]): string[][] => steps.flatMap(s => s.kind === 'roundOne' ? [s.signers] : [])
+
+  it.each(['ed25519', 'taproot'] as const)('%s: with only t holders up, a holder whose commit failed on transport signs in the next attempt; blame stays what the coordinator saw', (scheme) => {
+    const { final, ended, steps, session, publicPackage, message } = run(scheme, 3, 5, { 'peer-1': { roundOne: 'reset', times: 1 } }, twoDown)
+    expect(roundOnes(steps)).toEqual([['peer-1', 'peer-2', 'peer-3'], ['peer-1', 'peer-2', 'peer-3']])
+    expect(ended).toHaveLength(1)
+    expect(ended[0]!.failure.proven).toEqual([{ peer: 'peer-1', reason: 'peer-1 did not answer: signCommit failed: stream reset' }])
+    expect(ended[0]!.abort).toEqual(['peer-2', 'peer-3'])
+    if (final.kind !== 'done') throw new Error(`not done: ${JSON.stringify(final)}`)
+    expect(final.attempts).toBe(2)
+    expect(verifiesExternally(scheme, publicPackage.commitments[0]!, message, final.signature)).toBe(true)
+    expect(session.excludedHolders).toEqual([])
+    expect(session.unreachableHolders).toEqual([])
+  })
+
+  it('chooses a holder that failed on transport last: others up sign first', () => {
+    const { final, steps, session } = run('ed25519', 3, 5, { 'peer-1': { roundOne: 'timeout', times: 1 } })
+    expect(roundOnes(steps)).toEqual([['peer-1', 'peer-2', 'peer-3'], ['peer-2', 'peer-3', 'peer-4']])
+    expect(final).toMatchObject({ kind: 'done', signers: ['peer-2', 'peer-3', 'peer-4'] })
+    expect(session.unreachableHolders).toEqual(['peer-1'])
+    expect(session.excludedHolders).toEqual([])
+  })
+
+  it('does not choose a holder that failed on transport once the health watch no longer has it up', () => {
+    let failed = false
+    const availability = (p: string): Availability => p === 'peer-4' || p === 'peer-5' ? 'down' : p === 'peer-1' && failed ? 'suspect' : 'up'
+    const { holders, names, publicPackage } = cluster('ed25519', 3, 5, { 'peer-1': { roundOne: 'reset' } })
+    const session = new SigningSession({ keyId: 'key-1', scheme: 'ed25519', threshold: 3, holders: names, publicPackage, message: messageFor('ed25519', 'x') }, { availability, newSessionId })
+    const one = session.start().next
+    if (one.kind !== 'roundOne') throw new Error('no round one')
+    const answers = answersOf(one.signers, p => holders.find(h => h.name === p)!.commit(one.sessionId))
+    failed = true
+    const { next } = session.onRoundOne(one.sessionId, answers)
+    expect(next).toEqual({
+      kind: 'failed',
+      reason: 'cannot sign with key key-1: 2 usable holders, 3 needed (unreachable at their last command: peer-1)',
+      culprits: ['peer-1']
+    })
+  })
+
+  it.each(['reset', 'timeout'] as const)('round two that fails on transport (%s) is never asked again: a new attempt with a new session and fresh commitments from every signer', (behaviour) => {
+    const { final, steps, holders, publicPackage, message } = run('taproot', 3, 5, { 'peer-2': { roundTwo: behaviour, times: 1 } }, twoDown)
+    expect(steps.map(s => s.kind)).toEqual(['roundOne', 'roundTwo', 'roundOne', 'roundTwo', 'done'])
+    const [first, second] = steps.filter((s): s is Extract<SigningStep, { kind: 'roundTwo' }> => s.kind === 'roundTwo')
+    expect(second!.sessionId).not.toBe(first!.sessionId)
+    expect(second!.signers).toEqual(first!.signers)
+    // Fresh nonces: no commitment of the first attempt comes back in the second.
+    const seen = new Set(first!.commitments.map(c => hex(c.hiding)))
+    expect(second!.commitments.some(c => seen.has(hex(c.hiding)))).toBe(false)
+    // Each holder produced at most one share per session: no nonce was asked for twice.
+    for (const h of holders) expect(new Set(h.signed).size).toBe(h.signed.length)
+    expect(holders.find(h => h.name === 'peer-2')!.signed).toEqual([first!.sessionId, second!.sessionId])
+    if (final.kind !== 'done') throw new Error('not done')
+    expect(verifiesExternally('taproot', publicPackage.commitments[0]!, message, final.signature)).toBe(true)
+  })
+
+  it('a holder that keeps failing on transport while up ends the request within n - t + 1 + MAX_TRANSPORT_RETRIES attempts', () => {
+    const { final, steps, session } = run('ed25519', 3, 5, { 'peer-1': { roundOne: 'reset' } }, twoDown)
+    const attempts = 5 - 3 + 1 + MAX_TRANSPORT_RETRIES
+    expect(roundOnes(steps)).toHaveLength(attempts)
+    expect(final).toEqual({
+      kind: 'failed',
+      reason: `cannot sign with key key-1: no attempt left after ${attempts} (unreachable at their last command: peer-1)`,
+      culprits: ['peer-1']
+    })
+    expect(session.step).toBe('failed')
+  })
+
+  it('starts no new attempt past the caller\'s deadline', () => {
+    const { final, steps } = run('ed25519', 3, 5, { 'peer-1': { roundOne: 'reset', times: 1 } }, {}, () => false)
+    expect(steps.map(s => s.kind)).toEqual(['roundOne', 'failed'])
+    expect(final).toMatchObject({ kind: 'failed', reason: expect.stringContaining('no attempt left after 1') as string })
+  })
+
+  it('a proven-bad share or a refusal still takes a holder out of the whole request, even while it is up', () => {
+    const bad = run('ed25519', 3, 5, { 'peer-1': { roundTwo: 'badShare' }, 'peer-2': { roundOne: 'refuse' } }, { 'peer-5': 'down' })
+    expect(bad.final).toMatchObject({ kind: 'failed', reason: 'cannot sign with key key-1: 2 usable holders, 3 needed (excluded as proven at fault: peer-1) (excluded after refusing, not blamed: peer-2)' })
+    const badOnce = run('ed25519', 3, 5, { 'peer-1': { roundOne: 'badCommitment', times: 1 } })
+    expect(badOnce.final).toMatchObject({ kind: 'done', signers: ['peer-2', 'peer-3', 'peer-4'] })
+    expect(badOnce.session.excludedHolders).toEqual(['peer-1'])
   })
 })
