@@ -1,22 +1,28 @@
 /**
- * Distributed key generation as a pure session state machine over noble's FROST DKG
- * (the frost-rs three-call DKG: Pedersen VSS with proofs of knowledge; RFC 9591 leaves DKG out
- * of scope, its Appendix C gives the VSS). The network adapter feeds every inbound message to
- * `receiveDkg` and sends whatever comes back in `outbound`.
+ * Distributed key generation as a pure session state machine: noble's FROST DKG (the frost-rs
+ * three-call DKG: Pedersen VSS with proofs of knowledge; RFC 9591 leaves DKG out of scope, its
+ * Appendix C gives the VSS), with noble's round 1 as is and its round-2/round-3 checks and
+ * arithmetic done once per package with noble's Point and Fn (see "group operations" below;
+ * the keys equal noble's DKG output byte for byte). The network adapter feeds every inbound
+ * message to `receiveDkg` and sends whatever comes back in `outbound`.
  *
  * State handling: every call that changes the session returns a NEW state object and leaves the
  * one passed in untouched; a call that throws CryptoInputError changes nothing. All states of one
- * session share the noble DKG secret, which noble advances in place, so a session is linear:
+ * session share one mutable core (the noble DKG secret, our sent messages), so a session is linear:
  * always continue from the most recent state (an older one is refused as stale). Once a call
  * throws BlameError the session is over for good: the DKG secret is wiped (DKG.clean) and every
  * later call on any of its states throws CryptoInputError. On completion the secret is wiped too.
  */
-import type { DKG_Round1, DKG_Round2, DKG_Secret, FROST, Key } from '@noble/curves/abstract/frost.js'
-import { sha256 } from '@noble/hashes/sha2.js'
+import type { IField } from '@noble/curves/abstract/modular.js'
+import type { DKG_Secret, FROST, Key } from '@noble/curves/abstract/frost.js'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { schnorr, secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js'
+import { bytesToNumberBE, bytesToNumberLE, hexToBytes } from '@noble/curves/utils.js'
+import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { bytesEqual, concat, lp, u32, utf8 } from './bytes.js'
 import { generateX25519, isUsablePeerKey, MAX_SEALED_SHARE_BYTES, openShare, sealShare, type X25519KeyPair } from './ecies.js'
 import { BlameError, CryptoInputError } from './errors.js'
-import { frostSuite, isScheme, isValidElement, nobleRng, participantIdentifier, POINT_BYTES, type Rng, SCALAR_BYTES, type Scheme, validateThreshold } from './suites.js'
+import { frostSuite, isScheme, nobleRng, participantIdentifier, POINT_BYTES, type Rng, SCALAR_BYTES, type Scheme, validateThreshold } from './suites.js'
 
 export interface DkgParams {
   scheme: Scheme
@@ -53,12 +59,174 @@ export const MAX_DKG_NAME_LENGTH = 256
 
 const TRANSCRIPT_DOMAIN = 'mpc-wallet/dkg-transcript/v1'
 const ROUND1_DIGEST_DOMAIN = 'mpc-wallet/dkg-round1/v1'
-const POK_PROBE = 'mpc-wallet/dkg/pok-probe/v1'
+
+/*
+ * The group operations the DKG checks need, per suite, from noble only. Noble's DKG.round2 and
+ * round3 decode and validate every commitment point again at every call (Ed25519: two subgroup
+ * checks per decode), re-verify every proof and evaluate each commitment polynomial with a full
+ * multi-scalar multiplication; at 10-of-20 that was ~2 s of CPU per participant. Here each
+ * sender's round-1 package is decoded and checked once, on arrival, and its points are kept;
+ * our identifiers are the small integers 1..n, so a commitment polynomial is evaluated by
+ * Horner's rule with small multipliers. The checks and the output are noble's (a differential
+ * test compares both paths on the same randomness): RFC 9591 section 3.1 DeserializeElement for
+ * every commitment, the frost-rs proof of knowledge, RFC 9591 Appendix C.2 vss_verify per share.
+ */
+
+/** A point of either suite's group (noble's Point classes, seen through the methods used here). */
+interface GroupElement {
+  add: (other: GroupElement) => GroupElement
+  negate: () => GroupElement
+  multiply: (scalar: bigint) => GroupElement
+  multiplyUnsafe: (scalar: bigint) => GroupElement
+  equals: (other: GroupElement) => boolean
+  is0: () => boolean
+  toBytes: () => Uint8Array<ArrayBuffer>
+}
+
+interface DkgGroup {
+  readonly Fn: IField<bigint>
+  readonly base: GroupElement
+  readonly zero: GroupElement
+  /** RFC 9591 section 3.1 DeserializeElement (on the curve, not the identity, prime-order subgroup, canonical); undefined if invalid. */
+  decode: (bytes: Uint8Array) => GroupElement | undefined
+  /** Decoding of a point we made ourselves (no subgroup check). */
+  decodeOwn: (bytes: Uint8Array) => GroupElement
+  /** The R of a proof of knowledge: on the curve and not the identity (see verifyProofOfKnowledge). */
+  decodeProofR: (proof: Uint8Array) => GroupElement | undefined
+  /** H_dkg of frost-rs (noble's DKG challenge hash): hash-to-scalar under the suite's "dkg" domain. */
+  challenge: (msg: Uint8Array) => bigint
+  /** The suite's DKG output adjustment (noble's adjustDKG hook); identity for Ed25519. */
+  adjustKey: (key: Key) => Key
+}
+
+const ED25519_DKG_DOMAIN = utf8('FROST-ED25519-SHA512-v1dkg')
+const TAPROOT_DKG_DOMAIN = utf8('FROST-secp256k1-SHA256-TR-v1dkg')
+
+function edwardsGroup (): DkgGroup {
+  const P = ed25519.Point
+  const fromBytes = (bytes: Uint8Array): ReturnType<typeof P.fromBytes> => {
+    const p = P.fromBytes(bytes, false)
+    p.assertValidity()
+    return p
+  }
+  return {
+    Fn: P.Fn,
+    base: P.BASE as unknown as GroupElement,
+    zero: P.ZERO as unknown as GroupElement,
+    decode: (bytes) => {
+      if (bytes.length !== POINT_BYTES.ed25519) return undefined
+      try {
+        const p = fromBytes(bytes)
+        return p.is0() || !p.isTorsionFree() ? undefined : p as unknown as GroupElement
+      } catch {
+        return undefined
+      }
+    },
+    decodeOwn: (bytes) => fromBytes(bytes) as unknown as GroupElement,
+    decodeProofR: (proof) => {
+      try {
+        const r = fromBytes(proof.subarray(0, POINT_BYTES.ed25519))
+        return r.is0() ? undefined : r as unknown as GroupElement
+      } catch {
+        return undefined
+      }
+    },
+    // noble's default hashToScalar: H(DST || msg) read little-endian, reduced mod L
+    challenge: (msg) => P.Fn.create(bytesToNumberLE(sha512(concat(ED25519_DKG_DOMAIN, msg)))),
+    adjustKey: (key) => key
+  }
+}
+
+function taprootGroup (): DkgGroup {
+  const P = secp256k1.Point
+  const Fn = P.Fn
+  const decode = (bytes: Uint8Array): GroupElement | undefined => {
+    if (bytes.length !== POINT_BYTES.taproot) return undefined
+    try {
+      const p = P.fromBytes(bytes)
+      p.assertValidity()
+      return p.is0() || !bytesEqual(p.toBytes(true), bytes) ? undefined : p as unknown as GroupElement
+    } catch {
+      return undefined
+    }
+  }
+  return {
+    Fn,
+    base: P.BASE as unknown as GroupElement,
+    zero: P.ZERO as unknown as GroupElement,
+    decode,
+    decodeOwn: (bytes) => P.fromBytes(bytes) as unknown as GroupElement,
+    // noble's schnorr_FROST encodes a proof BIP-340 style (x-only R) and decodes it with an even-y prefix
+    decodeProofR: (proof) => decode(concat(Uint8Array.of(0x02), proof.subarray(0, POINT_BYTES.taproot - 1))),
+    challenge: (msg) => secp256k1_hasher.hashToScalar(msg, { DST: TAPROOT_DKG_DOMAIN }),
+    adjustKey: taprootTweakDkgKey
+  }
+}
+
+const groups: Record<Scheme, DkgGroup> = { ed25519: edwardsGroup(), taproot: taprootGroup() }
+
+const hasEvenY = (p: GroupElement): boolean => p.toBytes()[0] === 0x02
+
+/**
+ * noble's schnorr_FROST adjustDKG (frost-secp256k1-tr compatibility): the DKG key is normalised to
+ * an even-y group key (every commitment, verifying share and the signing share negated if it was
+ * odd) and tweaked with the empty Taproot merkle root, BIP-341 taproot_tweak_pubkey/seckey with
+ * t = hash_TapTweak(x(P)) (BIP-86): t*G added to the group key and to every verifying share, t to the share.
+ */
+function taprootTweakDkgKey (key: Key): Key {
+  const group = groups.taproot
+  const { Fn } = group
+  let commitments = key.public.commitments.map((c) => group.decodeOwn(c))
+  let shares = Object.entries(key.public.verifyingShares).map(([id, v]) => [id, group.decodeOwn(v)] as const)
+  let signingShare = Fn.fromBytes(key.secret.signingShare)
+  const vk = commitments[0]
+  if (vk === undefined) throw new CryptoInputError('DKG key without a group key')
+  if (!hasEvenY(vk)) {
+    commitments = commitments.map((c) => c.negate())
+    shares = shares.map(([id, v]) => [id, v.negate()] as const)
+    signingShare = Fn.neg(signingShare)
+  }
+  const t = bytesToNumberBE(schnorr.utils.taggedHash('TapTweak', (commitments[0] ?? vk).toBytes().subarray(1), new Uint8Array(0)))
+  if (!Fn.isValid(t)) throw new CryptoInputError('invalid TapTweak hash')
+  if (t !== 0n) {
+    const tG = group.base.multiply(t)
+    commitments = commitments.map((c, i) => i === 0 ? c.add(tG) : c)
+    shares = shares.map(([id, v]) => [id, v.add(tG)] as const)
+    signingShare = Fn.add(signingShare, t)
+  }
+  return {
+    public: {
+      signers: { min: key.public.signers.min, max: key.public.signers.max },
+      commitments: commitments.map((c) => c.toBytes()),
+      verifyingShares: Object.fromEntries(shares.map(([id, v]) => [id, v.toBytes()]))
+    },
+    secret: { identifier: key.secret.identifier, signingShare: Uint8Array.from(Fn.toBytes(signingShare)) }
+  }
+}
+
+/** sum_k commitment[k] * x^k by Horner's rule; x is a participant index (small), so each step is cheap. */
+function evaluateCommitment (group: DkgGroup, commitment: readonly GroupElement[], x: bigint): GroupElement {
+  let acc = commitment[commitment.length - 1] ?? group.zero
+  for (let k = commitment.length - 2; k >= 0; k--) acc = acc.multiplyUnsafe(x).add(commitment[k] ?? group.zero)
+  return acc
+}
+
+/** sum_k coefficient[k] * x^k in the scalar field (Horner). */
+function evaluatePolynomial (Fn: IField<bigint>, coefficients: readonly bigint[], x: bigint): bigint {
+  let acc = Fn.ZERO
+  for (let k = coefficients.length - 1; k >= 0; k--) acc = Fn.add(Fn.mul(acc, x), coefficients[k] ?? Fn.ZERO)
+  return acc
+}
 
 /** Shared by all states of one session; mutable. */
 interface Core {
   readonly params: DkgParams
   readonly frost: FROST
+  readonly group: DkgGroup
+  /** identifier scalars by participant name */
+  readonly xs: ReadonlyMap<string, bigint>
+  /** our own commitment, decoded */
+  readonly ownPoints: readonly GroupElement[]
   readonly rng: Rng | undefined
   readonly ids: readonly string[]
   readonly index: ReadonlyMap<string, number>
@@ -76,6 +244,8 @@ interface Core {
 interface Snapshot {
   readonly core: Core
   readonly round1: ReadonlyMap<string, DkgRound1Message>
+  /** each round-1 sender's commitment, decoded and validated once on arrival */
+  readonly points: ReadonlyMap<string, readonly GroupElement[]>
   /** every round-2 message received, including those buffered while round 1 was incomplete */
   readonly round2: ReadonlyMap<string, DkgRound2Message>
   /** decrypted, VSS-verified shares by sender (secret) */
@@ -141,10 +311,13 @@ export function startDkg (params: DkgParams, rng?: Rng): { state: DkgState, outb
     proofOfKnowledge: Uint8Array.from(r1.public.proofOfKnowledge),
     ephemeralPublicKey: ephemeral.publicKey
   }
+  const group = groups[p.scheme]
+  const xs = new Map(p.participants.map((name, i) => [name, group.Fn.fromBytes(hexToBytes(ids[i] ?? ''))]))
+  const ownPoints = own1.commitment.map((c) => group.decodeOwn(c))
   const core: Core = {
-    params: p, frost, rng, ids, index, selfId, secret: r1.secret, ephemeral, own1, failed: false
+    params: p, frost, group, xs, ownPoints, rng, ids, index, selfId, secret: r1.secret, ephemeral, own1, failed: false
   }
-  const state = makeState('round1', { core, round1: new Map(), round2: new Map(), opened: new Map() })
+  const state = makeState('round1', { core, round1: new Map(), points: new Map(), round2: new Map(), opened: new Map() })
   return { state, outbound: [copyMessage(own1)] }
 }
 
@@ -200,31 +373,31 @@ function onRound1 (state: DkgState, snap: Snapshot, msg: DkgRound1Message): { st
     fail(snap, new BlameError([from], 'equivocation', `participant ${from} sent two different round-1 messages`))
   }
   const { scheme, threshold } = core.params
-  if (msg.commitment.length !== threshold || !msg.commitment.every((c) => isValidElement(scheme, c)) ||
-    msg.proofOfKnowledge.length !== POINT_BYTES[scheme] - (scheme === 'taproot' ? 1 : 0) + SCALAR_BYTES) {
+  const points = msg.commitment.length === threshold ? decodeCommitment(core.group, msg.commitment) : undefined
+  if (points === undefined || msg.proofOfKnowledge.length !== POINT_BYTES[scheme] - (scheme === 'taproot' ? 1 : 0) + SCALAR_BYTES) {
     fail(snap, new BlameError([from], 'malformed round-1 message', `participant ${from} sent a malformed round-1 message`))
   }
-  const identifier = core.ids[core.index.get(from) ?? -1] ?? ''
-  if (!proofOfKnowledgeIsValid(core, identifier, msg.commitment, msg.proofOfKnowledge)) {
+  if (!proofOfKnowledgeIsValid(core, core.xs.get(from) ?? 0n, points, msg.proofOfKnowledge)) {
     fail(snap, new BlameError([from], 'invalid proof of knowledge', `participant ${from} sent an invalid proof of knowledge`))
   }
   if (!isUsablePeerKey(core.ephemeral.secretKey, msg.ephemeralPublicKey)) {
     fail(snap, new BlameError([from], 'invalid ephemeral key', `participant ${from} sent an unusable X25519 key`))
   }
   const round1 = new Map(snap.round1).set(from, copyMessage(msg))
+  const pointsBySender = new Map(snap.points).set(from, points)
   if (round1.size < core.params.participants.length - 1) {
-    return { state: makeState('round1', { ...snap, round1 }), outbound: [] }
+    return { state: makeState('round1', { ...snap, round1, points: pointsBySender }), outbound: [] }
   }
   // Round 1 complete: compute and seal our shares, then open whatever round-2 messages were buffered.
   const own2 = sealOwnShares(snap, round1)
   const opened = new Map(snap.opened)
   try {
-    for (const [sender, m2] of snap.round2) opened.set(sender, openAndVerify(snap, round1, m2))
+    for (const [sender, m2] of snap.round2) opened.set(sender, openAndVerify(snap, round1, pointsBySender, m2))
   } catch (err) {
     for (const share of opened.values()) share.fill(0)
     throw err
   }
-  const next: Snapshot = { core, round1, round2: snap.round2, opened }
+  const next: Snapshot = { core, round1, points: pointsBySender, round2: snap.round2, opened }
   if (opened.size === core.params.participants.length - 1) {
     const outcome = finish(next)
     return { state: makeState('done', next), outbound: [copyMessage(own2)], outcome }
@@ -255,8 +428,8 @@ function onRound2 (state: DkgState, snap: Snapshot, msg: DkgRound2Message): { st
     // Buffered until round 1 completes (we cannot open it before we have the sender's round-1 key).
     return { state: makeState('round1', { ...snap, round2 }), outbound: [] }
   }
-  const opened = new Map(snap.opened).set(from, openAndVerify(snap, snap.round1, msg))
-  const next: Snapshot = { core, round1: snap.round1, round2, opened }
+  const opened = new Map(snap.opened).set(from, openAndVerify(snap, snap.round1, snap.points, msg))
+  const next: Snapshot = { core, round1: snap.round1, points: snap.points, round2, opened }
   if (opened.size === core.params.participants.length - 1) {
     const outcome = finish(next)
     return { state: makeState('done', next), outbound: [], outcome }
@@ -264,76 +437,81 @@ function onRound2 (state: DkgState, snap: Snapshot, msg: DkgRound2Message): { st
   return { state: makeState('round2', next), outbound: [] }
 }
 
-/** noble DKG round 2 on the complete round-1 set, each share sealed to its recipient's X25519 key. */
+/**
+ * Our round-2 shares, each sealed to its recipient's X25519 key: f_i(l) for every other
+ * participant l (FROST paper, Komlo-Goldberg, section 5.1 KeyGen round 2 step 1), from the
+ * polynomial noble's DKG.round1 made. Every round-1 package was checked on arrival, as noble's
+ * round2 would check them.
+ */
 function sealOwnShares (snap: Snapshot, round1: ReadonlyMap<string, DkgRound1Message>): DkgRound2Message {
   const { core } = snap
   const { clusterId, sessionId, self } = core.params
-  const names = others(core)
-  const packages: DKG_Round1[] = names.map((name) => toNoble(core, name, round1))
-  let shares: Record<string, DKG_Round2>
-  try {
-    shares = core.frost.DKG.round2(core.secret, packages)
-  } catch {
-    // Every package was checked one by one on arrival, so this is not any one sender's fault.
-    fail(snap, new BlameError([], 'dkg round 2 failed', 'noble DKG round 2 refused a round-1 set that passed individual checks'))
-  }
+  const { Fn } = core.group
+  const coefficients = core.secret.coefficients
+  if (coefficients === undefined) fail(snap, new BlameError([], 'dkg round 2 failed', 'the DKG secret has no polynomial'))
   const sealed: DkgRound2Message['shares'] = []
-  for (const name of names) {
-    const id = core.ids[core.index.get(name) ?? -1] ?? ''
-    const pkg = shares[id]
+  for (const name of others(core)) {
     const recipient = round1.get(name)
-    if (pkg === undefined || recipient === undefined) fail(snap, new BlameError([], 'dkg round 2 failed', 'noble DKG round 2 produced no share for a participant'))
+    const x = core.xs.get(name)
+    if (recipient === undefined || x === undefined) fail(snap, new BlameError([], 'dkg round 2 failed', 'no round-1 message for a participant'))
+    const share = Fn.toBytes(evaluatePolynomial(Fn, coefficients, x))
     sealed.push({
       to: name,
-      sealed: sealShare(core.ephemeral.secretKey, recipient.ephemeralPublicKey, pkg.signingShare, { clusterId, sessionId, sender: self, recipient: name }, core.rng)
+      sealed: sealShare(core.ephemeral.secretKey, recipient.ephemeralPublicKey, share, { clusterId, sessionId, sender: self, recipient: name }, core.rng)
     })
-    pkg.signingShare.fill(0)
+    share.fill(0)
   }
   const own2: DkgRound2Message = { round: 2, from: self, shares: sealed }
   core.own2 = own2
   return own2
 }
 
-/** Open our share from `msg` and check it against its sender's VSS commitment (RFC 9591 Appendix C.2 vss_verify). */
-function openAndVerify (snap: Snapshot, round1: ReadonlyMap<string, DkgRound1Message>, msg: DkgRound2Message): Uint8Array {
+/**
+ * Open our share from `msg` and check it against its sender's commitment: g^{f_l(i)} = prod_k
+ * phi_lk^{i^k} (FROST paper section 5.1 KeyGen round 2 step 2; RFC 9591 Appendix C.2 vss_verify).
+ */
+function openAndVerify (snap: Snapshot, round1: ReadonlyMap<string, DkgRound1Message>, points: ReadonlyMap<string, readonly GroupElement[]>, msg: DkgRound2Message): Uint8Array {
   const { core } = snap
-  const { clusterId, sessionId, self, threshold, participants } = core.params
+  const { clusterId, sessionId, self } = core.params
   const from = msg.from
   const sender = round1.get(from)
+  const commitment = points.get(from)
   const mine = msg.shares.find((s) => s.to === self)
-  if (sender === undefined || mine === undefined) fail(snap, new BlameError([from], 'missing share'))
+  if (sender === undefined || commitment === undefined || mine === undefined) fail(snap, new BlameError([from], 'missing share'))
   let share: Uint8Array
   try {
     share = openShare(core.ephemeral.secretKey, sender.ephemeralPublicKey, mine.sealed, { clusterId, sessionId, sender: from, recipient: self })
   } catch {
     fail(snap, new BlameError([from], 'undecryptable share', `the share from ${from} does not decrypt`))
   }
+  let valid = false
   try {
     if (share.length !== SCALAR_BYTES) throw new Error('wrong length')
-    core.frost.validateSecret(
-      { identifier: core.selfId, signingShare: share },
-      { signers: { min: threshold, max: participants.length }, commitments: sender.commitment, verifyingShares: {} }
-    )
+    const { group } = core
+    // Fn.fromBytes refuses a scalar >= the group order and multiply refuses 0, as noble's validateSecret does.
+    valid = group.base.multiply(group.Fn.fromBytes(share)).equals(evaluateCommitment(group, commitment, core.xs.get(self) ?? 0n))
   } catch {
+    valid = false
+  }
+  if (!valid) {
     share.fill(0)
     fail(snap, new BlameError([from], 'invalid share', `the share from ${from} does not match its commitment`))
   }
   return share
 }
 
-/** noble DKG round 3, then the transcript hash; wipes the DKG secret and the opened shares. */
+/**
+ * Round 3 (noble's DKG.round3 over the checked packages), then the transcript hash; wipes the
+ * DKG secret and the opened shares. The key is built in noble's layout and order: commitments
+ * and verifying shares with our own identifier first, then the others by identifier.
+ */
 function finish (snap: Snapshot): DkgOutcome {
   const { core } = snap
-  const names = others(core)
   let key: Key
   try {
-    key = core.frost.DKG.round3(
-      core.secret,
-      names.map((name) => toNoble(core, name, snap.round1)),
-      names.map((name) => ({ identifier: core.ids[core.index.get(name) ?? -1] ?? '', signingShare: snap.opened.get(name) ?? new Uint8Array(0) }))
-    )
+    key = computeKey(snap)
   } catch {
-    fail(snap, new BlameError([], 'dkg round 3 failed', 'noble DKG round 3 refused shares that passed individual checks'))
+    fail(snap, new BlameError([], 'dkg round 3 failed', 'the key could not be computed from shares that passed individual checks'))
   }
   core.frost.DKG.clean(core.secret)
   for (const s of snap.opened.values()) s.fill(0)
@@ -348,31 +526,70 @@ function finish (snap: Snapshot): DkgOutcome {
   }
 }
 
-function toNoble (core: Core, name: string, round1: ReadonlyMap<string, DkgRound1Message>): DKG_Round1 {
-  const m = round1.get(name)
-  const identifier = core.ids[core.index.get(name) ?? -1]
-  if (m === undefined || identifier === undefined) throw new CryptoInputError(`no round-1 message from ${name}`)
-  return { identifier, commitment: m.commitment.map((c) => Uint8Array.from(c)), proofOfKnowledge: Uint8Array.from(m.proofOfKnowledge) }
+function computeKey (snap: Snapshot): Key {
+  const { core } = snap
+  const { group, params } = core
+  const { Fn } = group
+  const coefficients = core.secret.coefficients
+  const selfX = core.xs.get(params.self)
+  if (coefficients === undefined || selfX === undefined) throw new CryptoInputError('the DKG secret has no polynomial')
+  const names = [params.self, ...others(core).sort((a, b) => Number((core.xs.get(a) ?? 0n) - (core.xs.get(b) ?? 0n)))]
+  // FROST paper section 5.1 KeyGen round 2 step 3: s_i = sum_l f_l(i), our own f_i(i) included.
+  let signingShare = evaluatePolynomial(Fn, coefficients, selfX)
+  for (const name of names.slice(1)) {
+    const share = snap.opened.get(name)
+    if (share === undefined) throw new CryptoInputError(`no share from ${name}`)
+    signingShare = Fn.add(signingShare, Fn.fromBytes(share))
+  }
+  // The group commitment (its constant term is the group key Y = prod_l phi_l0, section 5.1 step 4).
+  const merged: GroupElement[] = Array.from({ length: params.threshold }, () => group.zero)
+  for (const name of names) {
+    const commitment = name === params.self ? core.ownPoints : snap.points.get(name)
+    if (commitment?.length !== params.threshold) throw new CryptoInputError(`no commitment from ${name}`)
+    commitment.forEach((c, k) => { merged[k] = (merged[k] ?? group.zero).add(c) })
+  }
+  // Every participant's public verification share Y_l = prod_j prod_k phi_jk^{l^k} (section 5.1 step 4).
+  const verifyingShares: Record<string, Uint8Array<ArrayBuffer>> = {}
+  for (const name of names) {
+    verifyingShares[core.ids[core.index.get(name) ?? -1] ?? ''] = evaluateCommitment(group, merged, core.xs.get(name) ?? 0n).toBytes()
+  }
+  return group.adjustKey({
+    public: {
+      signers: { min: params.threshold, max: params.participants.length },
+      commitments: merged.map((c) => c.toBytes()),
+      verifyingShares
+    },
+    secret: { identifier: core.selfId, signingShare: Uint8Array.from(Fn.toBytes(signingShare)) }
+  })
+}
+
+function decodeCommitment (group: DkgGroup, commitment: readonly Uint8Array[]): GroupElement[] | undefined {
+  const points: GroupElement[] = []
+  for (const c of commitment) {
+    const p = group.decode(c)
+    if (p === undefined) return undefined
+    points.push(p)
+  }
+  return points
 }
 
 /**
- * Check one sender's proof of knowledge on its own, so a bad one is attributed to its sender
- * (noble's round2 checks the whole set at once and does not say whose proof failed). The check
- * is noble's own: the proof covers only the identifier and commitment[0] (frost-rs PoK, a
- * Schnorr signature under that key with challenge H_dkg(id, commitment[0], R)), so a throwaway
- * 2-of-2 noble round 2 over this one package, cut to its first two commitments, verifies exactly
- * this proof. Noble's round 2 on the full set re-checks every proof when round 1 completes.
+ * The sender's proof of knowledge of its constant term (FROST paper section 5.1 KeyGen round 1
+ * step 5; the frost-rs/noble form): proof = (R, mu), c = H_dkg(id || phi_0 || R), valid iff
+ * R = mu*G - c*phi_0. This is noble's check on points already decoded; R needs no subgroup check
+ * of its own, since an R that satisfies the equation is a combination of G and a checked phi_0.
  */
-function proofOfKnowledgeIsValid (core: Core, identifier: string, commitment: Uint8Array[], proof: Uint8Array): boolean {
-  const { frost } = core
-  const probe = frost.DKG.round1(frost.Identifier.derive(POK_PROBE), { min: 2, max: 2 }, undefined, nobleRng(core.rng))
+function proofOfKnowledgeIsValid (core: Core, x: bigint, commitment: readonly GroupElement[], proof: Uint8Array): boolean {
+  const { group } = core
+  const phi0 = commitment[0]
+  const R = group.decodeProofR(proof)
+  if (phi0 === undefined || R === undefined) return false
   try {
-    frost.DKG.round2(probe.secret, [{ identifier, commitment: commitment.slice(0, 2), proofOfKnowledge: proof }])
-    return true
+    const mu = group.Fn.fromBytes(proof.subarray(proof.length - SCALAR_BYTES))
+    const c = group.challenge(concat(group.Fn.toBytes(x), phi0.toBytes(), R.toBytes()))
+    return R.equals(group.base.multiplyUnsafe(mu).add(phi0.multiplyUnsafe(c).negate()))
   } catch {
     return false
-  } finally {
-    frost.DKG.clean(probe.secret)
   }
 }
 
