@@ -24,7 +24,7 @@ export interface HeartbeatInit {
   links: MemberLinks
   dkg: { readonly active: number }
   /** The tick's upkeep before each beat: key counts first (the beat reports them) ... */
-  custody: Pick<KeyCustody, 'count' | 'keysHeld' | 'keysLost'>
+  custody: Pick<KeyCustody, 'count' | 'keysHeld' | 'keysLostCount'>
   /** ... then lost links redialled, and a Join again if our addresses changed. */
   dialer: Pick<MemberDialer, 'maintain'>
   membership: Pick<NodeMembership, 'followAddresses'>
@@ -79,7 +79,7 @@ export class Heartbeat implements Service {
       softwareVersion: SOFTWARE_VERSION,
       rosterEpoch: roster.epoch,
       stateHash: sync.digest().hash,
-      keysLost: custody.keysLost.length,
+      keysLost: custody.keysLostCount,
       recordConflicts: records.conflicts,
       directLinks: counts.direct,
       relayedLinks: counts.relayed,
