@@ -1,3 +1,5 @@
+import { heartbeatStretch } from '../protocols/constants.js'
+
 export type HealthState = 'up' | 'suspect' | 'down'
 
 export interface HealthThresholds {
@@ -26,6 +28,7 @@ export interface MemberHealth {
  */
 export class HealthTracker {
   private readonly members = new Map<string, MemberHealth>()
+  private stretch = 1
 
   constructor (private readonly thresholds: HealthThresholds) {
     if (!(thresholds.suspectAfterMs > 0 && thresholds.downAfterMs > thresholds.suspectAfterMs)) {
@@ -33,9 +36,15 @@ export class HealthTracker {
     }
   }
 
+  /** The thresholds in force: the configured ones, stretched as the members' heartbeat interval is in a large cluster. */
+  get current (): HealthThresholds {
+    return { suspectAfterMs: this.thresholds.suspectAfterMs * this.stretch, downAfterMs: this.thresholds.downAfterMs * this.stretch }
+  }
+
   /** Keeps exactly these members, adding new ones as `down` until they are heard. */
   setMembers (peerIds: Iterable<string>): void {
     const keep = new Set(peerIds)
+    this.stretch = heartbeatStretch(keep.size)
     for (const id of this.members.keys()) if (!keep.has(id)) this.members.delete(id)
     for (const id of keep) if (!this.members.has(id)) this.members.set(id, { state: 'down' })
   }
@@ -57,7 +66,8 @@ export class HealthTracker {
     for (const [peerId, member] of this.members) {
       if (member.lastHeartbeatMs === undefined) continue
       const silence = nowMs - member.lastHeartbeatMs
-      const state: HealthState = silence >= this.thresholds.downAfterMs ? 'down' : silence >= this.thresholds.suspectAfterMs ? 'suspect' : 'up'
+      const { downAfterMs, suspectAfterMs } = this.current
+      const state: HealthState = silence >= downAfterMs ? 'down' : silence >= suspectAfterMs ? 'suspect' : 'up'
       if (state !== member.state) {
         changes.push({ peerId, from: member.state, to: state })
         member.state = state

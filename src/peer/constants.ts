@@ -1,7 +1,7 @@
 /** Every default and bound of the MPC node, in one place. */
 
 export const DEFAULT_NODE_LISTEN = ['/ip4/0.0.0.0/tcp/0']
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000
+export { DEFAULT_HEARTBEAT_INTERVAL_MS } from '../protocols/constants.js'
 /** A shorter heartbeat interval is refused as a configuration error. */
 export const MIN_HEARTBEAT_INTERVAL_MS = 50
 /** How long a first start keeps trying to reach the coordinator before it gives up. */

@@ -1,4 +1,5 @@
 import { loadavg, cpus } from 'node:os'
+import { heartbeatIntervalFor } from '../protocols/constants.js'
 import { SOFTWARE_VERSION } from '../runtime/config.js'
 import type { Heartbeat as HeartbeatMessage } from '../protocols/messages.js'
 import type { GossipChannels } from '../runtime/channels.js'
@@ -44,16 +45,27 @@ export class Heartbeat implements Service {
 
   start (): void {
     this.stopped = false
-    this.timer = setInterval(() => {
-      this.tick().catch(err => {
-        if (!this.stopped) this.init.log.warn({ err: (err as Error).message }, 'heartbeat failed')
-      })
-    }, this.init.intervalMs)
+    this.schedule()
   }
 
   stop (): void {
     this.stopped = true
-    clearInterval(this.timer)
+    clearTimeout(this.timer)
+  }
+
+  /** The interval now: the configured one, longer in a large cluster (protocols/constants). */
+  get intervalMs (): number {
+    return heartbeatIntervalFor(this.init.intervalMs, this.init.roster.current?.roster.members.length ?? 0)
+  }
+
+  private schedule (): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      this.schedule()
+      this.tick().catch(err => {
+        if (!this.stopped) this.init.log.warn({ err: (err as Error).message }, 'heartbeat failed')
+      })
+    }, this.intervalMs)
   }
 
   private async tick (): Promise<void> {

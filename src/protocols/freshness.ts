@@ -22,6 +22,12 @@ export type Staleness = 'old' | 'future' | 'replayed'
  */
 export class HeartbeatFreshness {
   private readonly last = new Map<string, { startedAtMs: number, seq: number }>()
+  /**
+   * Delivery, counted since this process started: `received` fresh heartbeats, `expected` the
+   * sequence numbers they cover (a gap in a sender's sequence is a heartbeat that never came; the
+   * first one heard of each sender's run counts as one). `received / expected` is the delivery rate.
+   */
+  readonly delivery = { received: 0, expected: 0 }
 
   /** Undefined if `hb` is fresh (and records it as the newest), else why it is not. */
   check (sender: string, hb: Pick<Heartbeat, 'startedAtMs' | 'seq' | 'sentAtMs'>, nowMs = Date.now()): Staleness | undefined {
@@ -29,6 +35,8 @@ export class HeartbeatFreshness {
     if (hb.sentAtMs > nowMs + MAX_HEARTBEAT_SKEW_MS) return 'future'
     const last = this.last.get(sender)
     if (last !== undefined && (hb.startedAtMs < last.startedAtMs || (hb.startedAtMs === last.startedAtMs && hb.seq <= last.seq))) return 'replayed'
+    this.delivery.received++
+    this.delivery.expected += last !== undefined && hb.startedAtMs === last.startedAtMs ? hb.seq - last.seq : 1
     this.last.delete(sender)
     if (this.last.size >= 2 * MAX_MEMBERS) this.last.delete(this.last.keys().next().value!)
     this.last.set(sender, { startedAtMs: hb.startedAtMs, seq: hb.seq })

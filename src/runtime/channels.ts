@@ -52,6 +52,11 @@ export class GossipChannels {
     this.topics = clusterTopics(context().clusterId)
   }
 
+  /** How many of the members' heartbeats reached us, if we check their freshness. */
+  get heartbeatDelivery (): Readonly<{ received: number, expected: number }> | undefined {
+    return this.context().heartbeatFreshness?.delivery
+  }
+
   /** Registers the one handler of `channel`; a second registration is a wiring error and throws. */
   handle<C extends Channel> (channel: C, handler: ChannelHandler<C>): void {
     if (this.handlers[channel] !== undefined) throw new Error(`the ${channel} channel already has a handler`)

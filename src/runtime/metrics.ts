@@ -30,6 +30,14 @@ export class PeerMetrics {
       }
     })
     new Gauge({
+      name: 'mpc_heartbeats_received', help: 'Fresh heartbeats received from members since start', registers: [this.registry],
+      collect () { this.set(gossip().heartbeatDelivery?.received ?? 0) }
+    })
+    new Gauge({
+      name: 'mpc_heartbeats_expected', help: 'Heartbeats the members sent since we first heard each (by their sequence numbers); received / expected is the delivery rate', registers: [this.registry],
+      collect () { this.set(gossip().heartbeatDelivery?.expected ?? 0) }
+    })
+    new Gauge({
       name: 'mpc_connected_peers', help: 'Peers with an open connection', registers: [this.registry],
       collect () { this.set(libp2p.getPeers().length) }
     })

@@ -33,4 +33,17 @@ describe('heartbeat freshness', () => {
   it('keeps the window below gossipsub\'s duplicate cache (2 min): a replay is a duplicate or too old', () => {
     expect(MAX_HEARTBEAT_AGE_MS + MAX_HEARTBEAT_SKEW_MS).toBeLessThan(120_000)
   })
+
+  it('counts delivery: fresh heartbeats received against the sequence numbers they cover', () => {
+    const f = new HeartbeatFreshness()
+    for (const seq of [1, 2, 3, 5, 6, 10]) f.check('a', { startedAtMs: START, seq, sentAtMs: NOW }, NOW)
+    // 6 of seq 1..10 arrived; a late 4 is not news and is not counted.
+    expect(f.check('a', { startedAtMs: START, seq: 4, sentAtMs: NOW }, NOW)).toBe('replayed')
+    expect(f.delivery).toEqual({ received: 6, expected: 10 })
+    // A restart begins a new run; its first heartbeat counts as one.
+    f.check('a', { startedAtMs: START + 1, seq: 7, sentAtMs: NOW }, NOW)
+    f.check('b', { startedAtMs: START, seq: 40, sentAtMs: NOW }, NOW)
+    expect(f.delivery).toEqual({ received: 8, expected: 12 })
+  })
 })
+

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { HealthTracker } from '../../src/coordinator/health.js'
 import { DEFAULT_HEALTH } from '../../src/coordinator/constants.js'
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, heartbeatIntervalFor } from '../../src/protocols/constants.js'
 
 const T = { suspectAfterMs: 3_000, downAfterMs: 6_000 }
 
@@ -136,5 +137,21 @@ describe('HealthTracker', () => {
 
   it('accepts the default thresholds', () => {
     expect(() => new HealthTracker(DEFAULT_HEALTH)).not.toThrow()
+  })
+
+  it('stretches its thresholds as the members\' heartbeat interval grows in a large cluster', () => {
+    const ten = tracker(...Array.from({ length: 10 }, (_, i) => `m${i}`))
+    expect(ten.current).toEqual(T)
+    const fifty = Array.from({ length: 50 }, (_, i) => `m${i}`)
+    const t = tracker(...fifty)
+    // 50 members beat every 5 s (heartbeatIntervalFor): 5 times the thresholds of a small cluster.
+    expect(heartbeatIntervalFor(DEFAULT_HEARTBEAT_INTERVAL_MS, 50)).toBe(5_000)
+    expect(t.current).toEqual({ suspectAfterMs: 15_000, downAfterMs: 30_000 })
+    t.heartbeat('m0', 0)
+    expect(t.evaluate(14_999)).toEqual([])
+    expect(t.evaluate(15_000)).toEqual([{ peerId: 'm0', from: 'up', to: 'suspect' }])
+    // The cluster shrinks: the thresholds with it.
+    t.setMembers(fifty.slice(0, 5))
+    expect(t.evaluate(15_000)).toEqual([{ peerId: 'm0', from: 'suspect', to: 'down' }])
   })
 })
