@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -124,6 +125,23 @@ async function stopChild (child: ChildProcess, signal: NodeJS.Signals): Promise<
   clearTimeout(timer)
 }
 
+/** Node processes started at the same time by launchCluster: two per core. */
+const STARTS_AT_ONCE = 2 * availableParallelism()
+
+/** `fn` over `items`, at most `limit` at once; results in the order of `items`. */
+export async function mapLimited<T, R> (items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
 export interface LocalCluster {
   clusterId: string
   coordinator: Peer
@@ -176,11 +194,13 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   const bootstrap = coordinator.ready.addrs[0]
   if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
   const api = new ApiClient(coordinator.ready.api, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
-  const nodes = await Promise.all(Array.from({ length: opts.nodes }, async (_, k) => {
-    const i = k + 1
+  // A node's start costs about a second of CPU (Node itself, libp2p, the key store's scrypt):
+  // started all at once, fifty of them would share two cores for a minute and each would miss
+  // its own ready deadline. A few at a time, each is ready in about its own start time.
+  const nodes = await mapLimited(Array.from({ length: opts.nodes }, (_, k) => k + 1), STARTS_AT_ONCE, async i => {
     await writeSecretFile(passFile(i), randomBytes(24).toString('base64url'))
     return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join-file', joinFile, ...nodeArgs(i)], 30_000)
-  }))
+  })
   const end = Date.now() + opts.joinDeadlineMs
   for (;;) {
     const view = await api.cluster().catch(() => undefined)

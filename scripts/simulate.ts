@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { formatClusterTable } from '../src/cli/index.js'
-import { launchCluster, ProcessGroup } from './processes.js'
+import { launchCluster, ProcessGroup, type Peer } from './processes.js'
 import { UsageError, wholeNumberArg } from './args.js'
 import { externalVerifierName, verifyKeySignature } from './verify.js'
 import type { SignView } from '../src/coordinator/client.js'
@@ -20,17 +20,31 @@ import type { KeyView } from '../src/coordinator/requests.js'
 import type { ClusterView, MemberView } from '../src/coordinator/cluster-view.js'
 
 const USAGE = `usage: npm run simulate -- [options]
-  --nodes N              MPC nodes to start (1-32, default 5)
+  --nodes N              MPC nodes to start (1-64, default 5)
+  --parties N            holders of each key (default: the nodes, at most 20)
+  --threshold T          signers each key needs (default: parties - 2 up to 5 parties, else half of them)
   --json                 make the last line a JSON summary
   --keep                 leave the cluster running until Ctrl-C / SIGTERM
   --dir DIR              data directories under DIR (default: a new temp dir, removed at exit unless --keep)
   --heartbeat-ms MS      node heartbeat interval (default 1000)
   --suspect-after-ms MS  coordinator: silence before suspect (default 3000)
   --down-after-ms MS     coordinator: silence before down (default 6000)
-  --join-deadline-ms MS  time allowed for every node to join and be up (default 10000)`
+  --join-deadline-ms MS  time allowed for every node to join and be up (default 10000 + 1000 per node)`
+
+const MAX_NODES = 64
+const DEFAULT_MAX_PARTIES = 20
+/** At most this many holders are killed before the second signing. */
+const MAX_KILLED = 5
+
+/** t = n - 2 for small keys (two holders may fail), half the holders for larger ones (10-of-20). */
+function defaultThreshold (parties: number): number {
+  return parties <= 5 ? Math.max(2, parties - 2) : Math.ceil(parties / 2)
+}
 
 interface Options {
   nodes: number
+  parties: number
+  threshold: number
   json: boolean
   keep: boolean
   dir?: string
@@ -46,13 +60,15 @@ function parseOptions (argv: string[]): Options {
     strict: true,
     options: {
       nodes: { type: 'string', default: '5' },
+      parties: { type: 'string' },
+      threshold: { type: 'string' },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       dir: { type: 'string' },
       'heartbeat-ms': { type: 'string', default: '1000' },
       'suspect-after-ms': { type: 'string', default: '3000' },
       'down-after-ms': { type: 'string', default: '6000' },
-      'join-deadline-ms': { type: 'string', default: '10000' },
+      'join-deadline-ms': { type: 'string' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -60,15 +76,19 @@ function parseOptions (argv: string[]): Options {
     console.log(USAGE)
     process.exit(0)
   }
+  const nodes = wholeNumberArg('nodes', values.nodes, 1, MAX_NODES)
+  const parties = values.parties !== undefined ? wholeNumberArg('parties', values.parties, 2, nodes) : Math.min(nodes, DEFAULT_MAX_PARTIES)
   const opts: Options = {
-    nodes: wholeNumberArg('nodes', values.nodes, 1, 32),
+    nodes,
+    parties,
+    threshold: values.threshold !== undefined ? wholeNumberArg('threshold', values.threshold, 2, parties) : defaultThreshold(parties),
     json: values.json,
     keep: values.keep,
     dir: values.dir,
     heartbeatMs: wholeNumberArg('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
     suspectAfterMs: wholeNumberArg('suspect-after-ms', values['suspect-after-ms'], 1, 600_000),
     downAfterMs: wholeNumberArg('down-after-ms', values['down-after-ms'], 1, 600_000),
-    joinDeadlineMs: wholeNumberArg('join-deadline-ms', values['join-deadline-ms'], 100, 600_000)
+    joinDeadlineMs: wholeNumberArg('join-deadline-ms', values['join-deadline-ms'] ?? String(10_000 + 1_000 * nodes), 100, 600_000)
   }
   if (opts.downAfterMs <= opts.suspectAfterMs) throw new UsageError('--down-after-ms must exceed --suspect-after-ms')
   return opts
@@ -92,6 +112,12 @@ async function until<T> (what: string, deadlineMs: number, probe: () => Promise<
 
 function member (view: ClusterView, peerId: string): MemberView | undefined {
   return view.members.find(m => m.peerId === peerId)
+}
+
+/** The nodes that hold the most of `keys` first: killing them tests every key. */
+function byKeysHeld (keys: KeyView[], nodes: Peer[]): Peer[] {
+  const held = (node: Peer): number => keys.filter(k => k.holders.some(h => h.peerId === node.ready.peerId)).length
+  return nodes.filter(n => held(n) > 0).sort((a, b) => held(b) - held(a))
 }
 
 async function simulate (opts: Options, group: ProcessGroup, root: string): Promise<Record<string, unknown>> {
@@ -135,9 +161,8 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   const up = view.members.filter(m => m.state === 'up').length
   const restartSummary = { restartedSamePeerId: samePeerId, restartedWithStoredRoster: storedEpoch > 0, joinMs, downDetectedMs, recoveredMs }
 
-  // Threshold keys: one of each scheme, t = n - 2 (at least 2), so that two holders may fail.
-  const parties = opts.nodes
-  const threshold = Math.max(2, parties - 2)
+  // Threshold keys: one of each scheme, t-of-n (see defaultThreshold); up to n - t holders may fail.
+  const { parties, threshold } = opts
   const keys: KeyView[] = []
   const signatures: Array<SignView & { verifiedBy: string }> = []
   const convergenceMs: number[] = []
@@ -162,7 +187,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
       }
     }
     await signAll('before the kills')
-    const doomed = nodes.slice(0, parties - threshold)
+    const doomed = byKeysHeld(keys, nodes).slice(0, Math.min(parties - threshold, MAX_KILLED))
     for (const node of doomed) {
       say(`SIGKILL ${node.name} (${node.ready.peerId})`)
       await group.kill(node, 'SIGKILL')
