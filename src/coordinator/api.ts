@@ -169,6 +169,9 @@ function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOpt
 const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502, busy: 503 }
 const ADMISSION_STATUS: Record<AdmissionError['code'], number> = { over_share: 429, queue_full: 503, wait_expired: 503, closed: 503 }
 
+/** Retry-After of a 503 for too few healthy members: long enough for a down member to be seen up again. */
+const UNAVAILABLE_RETRY_AFTER_MS = 5_000
+
 /** Retry-After in whole seconds (RFC 9110 10.2.3), at least 1. */
 const retryAfter = (ms: number): Record<string, string> => ({ 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) })
 
@@ -184,6 +187,10 @@ function taskToApi (err: unknown): never {
   if (err instanceof TaskError && err.code === 'busy') {
     const ms = err.retryAfterMs ?? 1_000
     throw new ApiError(TASK_STATUS.busy, err.code, err.message, { retryAfterMs: ms }, retryAfter(ms))
+  }
+  if (err instanceof TaskError && err.code === 'unavailable') {
+    // Too few members reachable now: a member down is seen up again within a few heartbeats.
+    throw new ApiError(TASK_STATUS.unavailable, err.code, err.message, undefined, retryAfter(UNAVAILABLE_RETRY_AFTER_MS))
   }
   if (err instanceof TaskError) {
     // Culprits are what the coordinator proved; claims are what members said of each other.

@@ -135,7 +135,7 @@ export class KeygenTask {
     return { ok: new Map(answers.ok), failed: new Map(answers.failed) }
   }
 
-  /** The holders-to-be, sorted: those named (members, not down), or `parties` healthy members at random. */
+  /** The holders-to-be, sorted: those named (members, not down), or `parties` members at random, up ones first. */
   private participants (req: KeygenRequest): string[] {
     const roster = this.deps.members()
     let participants: string[]
@@ -151,10 +151,14 @@ export class KeygenTask {
       if (down.length > 0) throw new TaskError('unavailable', `down now: ${down.join(', ')}`)
       participants = [...req.members]
     } else {
-      participants = roster.filter(m => this.deps.health(m) === 'up')
+      // Members up first, then suspect ones (as signing chooses signers): under load a member's
+      // heartbeat comes late and it turns suspect while it works; it is not down.
+      const shuffled = (list: string[]): string[] => list.sort(() => Math.random() - 0.5)
+      const up = shuffled(roster.filter(m => this.deps.health(m) === 'up'))
+      const suspect = shuffled(roster.filter(m => this.deps.health(m) === 'suspect'))
       try { validateThreshold(req.threshold, req.parties) } catch (err) { throw new TaskError('bad_request', (err as Error).message) }
-      if (participants.length < req.parties) throw new TaskError('unavailable', `only ${participants.length} healthy members; keygen needs ${req.parties}`)
-      participants = participants.sort(() => Math.random() - 0.5).slice(0, req.parties)
+      if (up.length + suspect.length < req.parties) throw new TaskError('unavailable', `only ${up.length + suspect.length} healthy members (${up.length} up, ${suspect.length} suspect); keygen needs ${req.parties}`)
+      participants = [...up, ...suspect].slice(0, req.parties)
     }
     try { validateThreshold(req.threshold, participants.length) } catch (err) { throw new TaskError('bad_request', (err as Error).message) }
     return participants.sort()
