@@ -24,6 +24,8 @@ export interface Ready {
   /** A node's: where it is reachable (public, relay or local), as it starts. */
   reach?: string
   api?: string
+  /** A node's read-only HTTP server (metrics, events), if it serves one. */
+  http?: string
   /** A node's roster epoch as read from its store at start (before it rejoins). */
   rosterEpoch?: number
   pid: number
@@ -161,6 +163,8 @@ export interface LocalClusterOptions {
   coordinatorArgs?: string[]
   /** How long every node may take to join and be up. */
   joinDeadlineMs: number
+  /** Node 1 serves its metrics on a loopback port (its ready line's `http`). */
+  memberMetrics?: boolean
 }
 
 /**
@@ -185,7 +189,10 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   const coordinatorDir = join(root, 'coordinator')
   const nodeDir = (i: number): string => join(root, `node-${i}`)
   const passFile = (i: number): string => join(root, `node-${i}.passphrase`)
-  const nodeArgs = (i: number): string[] => ['--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs)]
+  const nodeArgs = (i: number): string[] => [
+    '--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs),
+    ...(opts.memberMetrics === true && i === 1 ? ['--http', '127.0.0.1:0'] : [])
+  ]
   const joinFile = join(root, 'nodes.join-token')
   const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string }
   const invitation = JSON.parse(await group.run(['coordinator', 'invite', '--data-dir', coordinatorDir, '--uses', String(opts.nodes), '--ttl', '1h', '--note', `the simulation's ${opts.nodes} nodes`, '--json'])) as { token: string }
@@ -236,4 +243,31 @@ export async function untilView (api: ApiClient, what: string, timeoutMs: number
 export function memberInSync (view: ClusterView, peerId: string): boolean {
   const m = view.members.find(member => member.peerId === peerId)
   return m?.state === 'up' && m.stateHash === view.stateHash && m.rosterEpoch === view.epoch
+}
+
+/** A process's CPU time so far (user + system, ms) and resident memory now (MiB), from /proc; undefined where /proc is not there. */
+export async function processUsage (pid: number): Promise<{ cpuMs: number, rssMiB: number } | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in USER_HZ (100 a second).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const status = await readFile(`/proc/${pid}/status`, 'utf8')
+    const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN)
+    return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, rssMiB: rssKiB / 1024 }
+  } catch {
+    return undefined
+  }
+}
+
+/** A Prometheus gauge or counter's value in a /metrics text (the first sample of that name), or undefined. */
+export function metricValue (text: string, name: string): number | undefined {
+  const line = text.split('\n').find(l => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
+}
+
+/** Nearest-rank percentile (q in 0..1) of a sample; NaN for an empty one. */
+export function percentile (sample: readonly number[], q: number): number {
+  if (sample.length === 0) return Number.NaN
+  const sorted = [...sample].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 }

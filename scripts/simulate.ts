@@ -12,7 +12,8 @@ import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { formatClusterTable } from '../src/cli/index.js'
-import { launchCluster, ProcessGroup, type Peer } from './processes.js'
+import { launchCluster, metricValue, percentile, processUsage, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
+import { heartbeatIntervalFor, heartbeatStretch } from '../src/protocols/constants.js'
 import { UsageError, wholeNumberArg } from './args.js'
 import { externalVerifierName, verifyKeySignature } from './verify.js'
 import type { SignView } from '../src/coordinator/client.js'
@@ -29,7 +30,9 @@ const USAGE = `usage: npm run simulate -- [options]
   --heartbeat-ms MS      node heartbeat interval (default 1000)
   --suspect-after-ms MS  coordinator: silence before suspect (default 3000)
   --down-after-ms MS     coordinator: silence before down (default 6000)
-  --join-deadline-ms MS  time allowed for every node to join and be up (default 10000 + 1000 per node)`
+  --join-deadline-ms MS  time allowed for every node to join and be up (default 10000 + 1000 per node)
+  --steady-ms MS         a quiet window once all are up, to measure heartbeat delivery, CPU and memory (default 10000)
+  --sign-samples N       timed signatures per key for the latency figures (default 5)`
 
 const MAX_NODES = 64
 const DEFAULT_MAX_PARTIES = 20
@@ -52,6 +55,8 @@ interface Options {
   suspectAfterMs: number
   downAfterMs: number
   joinDeadlineMs: number
+  steadyMs: number
+  signSamples: number
 }
 
 function parseOptions (argv: string[]): Options {
@@ -69,6 +74,8 @@ function parseOptions (argv: string[]): Options {
       'suspect-after-ms': { type: 'string', default: '3000' },
       'down-after-ms': { type: 'string', default: '6000' },
       'join-deadline-ms': { type: 'string' },
+      'steady-ms': { type: 'string', default: '10000' },
+      'sign-samples': { type: 'string', default: '5' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -88,7 +95,9 @@ function parseOptions (argv: string[]): Options {
     heartbeatMs: wholeNumberArg('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
     suspectAfterMs: wholeNumberArg('suspect-after-ms', values['suspect-after-ms'], 1, 600_000),
     downAfterMs: wholeNumberArg('down-after-ms', values['down-after-ms'], 1, 600_000),
-    joinDeadlineMs: wholeNumberArg('join-deadline-ms', values['join-deadline-ms'] ?? String(10_000 + 1_000 * nodes), 100, 600_000)
+    joinDeadlineMs: wholeNumberArg('join-deadline-ms', values['join-deadline-ms'] ?? String(10_000 + 1_000 * nodes), 100, 600_000),
+    steadyMs: wholeNumberArg('steady-ms', values['steady-ms'], 0, 600_000),
+    signSamples: wholeNumberArg('sign-samples', values['sign-samples'], 0, 1_000)
   }
   if (opts.downAfterMs <= opts.suspectAfterMs) throw new UsageError('--down-after-ms must exceed --suspect-after-ms')
   return opts
@@ -114,6 +123,38 @@ function member (view: ClusterView, peerId: string): MemberView | undefined {
   return view.members.find(m => m.peerId === peerId)
 }
 
+/** Received ÷ sent heartbeats between two readings of a peer's /metrics, or undefined without both. */
+function delivery (before: string | undefined, after: string | undefined): number | undefined {
+  if (before === undefined || after === undefined) return undefined
+  const received = (metricValue(after, 'mpc_heartbeats_received') ?? 0) - (metricValue(before, 'mpc_heartbeats_received') ?? 0)
+  const expected = (metricValue(after, 'mpc_heartbeats_expected') ?? 0) - (metricValue(before, 'mpc_heartbeats_expected') ?? 0)
+  return expected > 0 ? Math.round(received / expected * 100_000) / 1000 : undefined
+}
+
+/**
+ * The cluster left alone for --steady-ms: how many of the members' heartbeats reached the
+ * coordinator and a member (node 1), the coordinator's CPU and memory, and the nodes' memory.
+ */
+async function measureSteadyState (opts: Options, cluster: LocalCluster): Promise<Record<string, unknown>> {
+  const { api, coordinator, nodes } = cluster
+  const memberUrl = nodes[0]?.ready.http
+  const memberMetrics = async (): Promise<string | undefined> => memberUrl === undefined ? undefined : await fetch(`${memberUrl}/metrics`).then(async r => await r.text()).catch(() => undefined)
+  const before = { coordinator: await api.metrics().catch(() => undefined), member: await memberMetrics(), cpu: await processUsage(coordinator.ready.pid), at: performance.now() }
+  await sleep(opts.steadyMs)
+  const after = { coordinator: await api.metrics().catch(() => undefined), member: await memberMetrics(), cpu: await processUsage(coordinator.ready.pid), at: performance.now() }
+  const nodeRss = (await Promise.all(nodes.map(async n => (await processUsage(n.ready.pid))?.rssMiB))).filter((r): r is number => r !== undefined)
+  const figures = {
+    steadyMs: opts.steadyMs,
+    heartbeatIntervalMs: heartbeatIntervalFor(opts.heartbeatMs, opts.nodes),
+    heartbeatDeliveryPercent: { coordinator: delivery(before.coordinator, after.coordinator), member: delivery(before.member, after.member) },
+    coordinatorCpuPercent: before.cpu !== undefined && after.cpu !== undefined ? Math.round((after.cpu.cpuMs - before.cpu.cpuMs) / (after.at - before.at) * 1000) / 10 : undefined,
+    coordinatorRssMiB: after.cpu !== undefined ? Math.round(after.cpu.rssMiB) : undefined,
+    nodeRssMiB: nodeRss.length > 0 ? { median: Math.round(percentile(nodeRss, 0.5)), max: Math.round(Math.max(...nodeRss)) } : undefined
+  }
+  say(`steady state over ${opts.steadyMs / 1000}s: heartbeats every ${figures.heartbeatIntervalMs} ms, delivered ${figures.heartbeatDeliveryPercent.coordinator ?? '?'}% to the coordinator and ${figures.heartbeatDeliveryPercent.member ?? '?'}% to a member; coordinator CPU ${figures.coordinatorCpuPercent ?? '?'}%, RSS ${figures.coordinatorRssMiB ?? '?'} MiB; node RSS median ${figures.nodeRssMiB?.median ?? '?'} MiB, max ${figures.nodeRssMiB?.max ?? '?'} MiB`)
+  return figures
+}
+
 /** The nodes that hold the most of `keys` first: killing them tests every key. */
 function byKeysHeld (keys: KeyView[], nodes: Peer[]): Peer[] {
   const held = (node: Peer): number => keys.filter(k => k.holders.some(h => h.peerId === node.ready.peerId)).length
@@ -127,23 +168,26 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     nodes: opts.nodes,
     heartbeatMs: opts.heartbeatMs,
     coordinatorArgs: ['--suspect-after-ms', String(opts.suspectAfterMs), '--down-after-ms', String(opts.downAfterMs)],
-    joinDeadlineMs: opts.joinDeadlineMs
+    joinDeadlineMs: opts.joinDeadlineMs,
+    memberMetrics: true
   })
   const { api, coordinator, nodes, nodeDir, nodeArgs } = cluster
   const joinMs = Date.now() - joinStart
   say(`coordinator ${coordinator.ready.peerId} of cluster ${cluster.clusterId} at ${coordinator.ready.addrs[0] ?? ''}`)
   say(`all ${opts.nodes} nodes joined and are up, ${(joinMs / 1000).toFixed(1)}s after the cluster started`)
   console.log(formatClusterTable(await api.cluster()))
+  const steady = await measureSteadyState(opts, cluster)
 
   const victimIndex = nodes.length - 1
   const victim = nodes[victimIndex]!
   say(`SIGKILL ${victim.name} (${victim.ready.peerId})`)
   const killedAt = Date.now()
   await group.kill(victim, 'SIGKILL')
-  const downWindow = opts.downAfterMs + opts.heartbeatMs + 2_000
+  const stretch = heartbeatStretch(opts.nodes)
+  const downWindow = (opts.downAfterMs + opts.heartbeatMs) * stretch + 2_000
   await until(`${victim.name} to be down`, downWindow, async () => member(await api.cluster(), victim.ready.peerId)?.state === 'down' ? true : undefined)
   const downDetectedMs = Date.now() - killedAt
-  say(`${victim.name} is down, ${(downDetectedMs / 1000).toFixed(1)}s after the kill (down threshold ${opts.downAfterMs} ms)`)
+  say(`${victim.name} is down, ${(downDetectedMs / 1000).toFixed(1)}s after the kill (down threshold ${opts.downAfterMs * stretch} ms)`)
 
   say(`restarting ${victim.name} from ${nodeDir(victimIndex + 1)} (no --join, no --bootstrap: both are remembered)`)
   const restartAt = Date.now()
@@ -166,28 +210,48 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   const keys: KeyView[] = []
   const signatures: Array<SignView & { verifiedBy: string }> = []
   const convergenceMs: number[] = []
+  const keygenMs: Record<string, number> = {}
+  const signP50Ms: Record<string, number> = {}
+  let killed = 0
   if (parties >= 3) {
     for (const scheme of ['ed25519', 'taproot'] as const) {
       const started = Date.now()
       const key = await api.keygen({ scheme, threshold, parties, network: 'regtest' })
       keys.push(key)
+      keygenMs[scheme] = Date.now() - started
       say(`keygen ${scheme} ${threshold}-of-${parties}: key ${key.id}, group key ${key.xOnlyPublicKey ?? key.groupPublicKey}${key.address !== undefined ? `, address ${key.address}` : ''} (${Date.now() - started} ms)`)
+    }
+    const signVerified = async (key: KeyView, label: string): Promise<SignView & { verifiedBy: string }> => {
+      const message = key.scheme === 'taproot'
+        ? createHash('sha256').update(`mpc-wallet simulation ${label} ${Date.now()}`).digest('hex')
+        : Buffer.from(`mpc-wallet simulation ${label} ${new Date().toISOString()}`).toString('hex')
+      const result = await api.sign(key.id, message)
+      if (!verifyKeySignature(key, message, result.signature)) throw new Error(`the ${key.scheme} signature of key ${key.id} does not verify`)
+      return { ...result, verifiedBy: externalVerifierName(key.scheme) }
     }
     const signAll = async (label: string): Promise<void> => {
       for (const key of keys) {
-        const message = key.scheme === 'taproot'
-          ? createHash('sha256').update(`mpc-wallet simulation ${label} ${Date.now()}`).digest('hex')
-          : Buffer.from(`mpc-wallet simulation ${label} ${new Date().toISOString()}`).toString('hex')
         const started = Date.now()
-        const result = await api.sign(key.id, message)
-        if (!verifyKeySignature(key, message, result.signature)) throw new Error(`the ${key.scheme} signature of key ${key.id} does not verify`)
-        const verifiedBy = externalVerifierName(key.scheme)
-        signatures.push({ ...result, verifiedBy })
-        say(`signed with ${key.scheme} key by ${result.signers.length} holders in ${Date.now() - started} ms (attempts ${result.attempts}); verified by ${verifiedBy}`)
+        const result = await signVerified(key, label)
+        signatures.push(result)
+        say(`signed with ${key.scheme} key by ${result.signers.length} holders in ${Date.now() - started} ms (attempts ${result.attempts}); verified by ${result.verifiedBy}`)
       }
     }
     await signAll('before the kills')
+    for (const key of keys) {
+      const samples: number[] = []
+      for (let i = 0; i < opts.signSamples; i++) {
+        const started = performance.now()
+        await signVerified(key, `sample ${i}`)
+        samples.push(performance.now() - started)
+      }
+      if (samples.length > 0) {
+        signP50Ms[key.scheme] = Math.round(percentile(samples, 0.5) * 10) / 10
+        say(`${key.scheme} ${threshold}-of-${parties}: ${samples.length} more signatures, each verified, p50 ${signP50Ms[key.scheme]} ms`)
+      }
+    }
     const doomed = byKeysHeld(keys, nodes).slice(0, Math.min(parties - threshold, MAX_KILLED))
+    killed = doomed.length
     for (const node of doomed) {
       say(`SIGKILL ${node.name} (${node.ready.peerId})`)
       await group.kill(node, 'SIGKILL')
@@ -215,7 +279,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     nodes: opts.nodes,
     up,
     ...restartSummary,
-    killedBeforeSecondSigning: keys.length > 0 ? parties - threshold : 0,
+    killedBeforeSecondSigning: killed,
     convergenceMs,
     inSync: view.members.every(m => m.stateHash === view.stateHash),
     clusterId: cluster.clusterId,
@@ -223,6 +287,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     keys: keys.map(k => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: k.parties, groupPublicKey: k.groupPublicKey, xOnlyPublicKey: k.xOnlyPublicKey, address: k.address })),
     signatures: signatures.map(s => ({ keyId: s.keyId, scheme: s.scheme, message: s.message, signature: s.signature, signers: s.signers, verifiedBy: s.verifiedBy })),
     events: events.length,
+    scale: { upMs: joinMs, ...steady, keygenMs, signP50Ms },
     coordinator: { peerId: coordinator.ready.peerId, addrs: coordinator.ready.addrs, api: coordinator.ready.api },
     dataDir: root,
     ok: samePeerId && storedEpoch > 0 && up === opts.nodes && signatures.length === keys.length * 2

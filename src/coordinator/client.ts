@@ -82,6 +82,14 @@ export class ApiClient {
     return await this.get('/v1/invitations')
   }
 
+  /** The coordinator's Prometheus metrics, as text. */
+  async metrics (): Promise<string> {
+    const res = await fetch(new URL('/metrics', this.baseUrl), { headers: this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}, signal: AbortSignal.timeout(this.timeoutMs) })
+      .catch((err: unknown) => { throw new ApiClientError(`cannot reach the coordinator API at ${this.baseUrl}: ${(err as Error).message}`) })
+    if (!res.ok) throw new ApiClientError(`${res.status} ${res.statusText}`, res.status, [])
+    return await res.text()
+  }
+
   private async get<T> (path: string): Promise<T> {
     return await this.request<T>('GET', path, undefined, this.timeoutMs)
   }

@@ -70,7 +70,7 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
   it('refuses a bad option with a one-line error and usage, exit code 2', async () => {
     const result = await runNode(['dist/scripts/simulate.js', '--nodes', 'many'])
     expect(result.code).toBe(2)
-    expect(result.stderr.split('\n')[0]).toBe('simulate: --nodes must be a whole number from 1 to 32, not "many"')
+    expect(result.stderr.split('\n')[0]).toBe('simulate: --nodes must be a whole number from 1 to 64, not "many"')
     expect(result.stderr).not.toMatch(/\n\s+at /)
   })
   it('with --keep runs until SIGTERM, prints how to reach the cluster, then stops every process', async () => {
