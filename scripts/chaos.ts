@@ -129,6 +129,8 @@ function messageFor (key: KeyView, label: string): string {
 interface Tally {
   requests: number
   signed: number
+  /** Signed requests by the attempts they took (more than one: a retry after a failed attempt). */
+  attempts: Map<string, number>
   failed: number
   /** Failed while at least `threshold` holders were up (neither killed nor restarting): the goal is none. */
   failedWithQuorum: number
@@ -146,7 +148,7 @@ interface Tally {
 
 class Chaos {
   readonly tally: Tally = {
-    requests: 0, signed: 0, failed: 0, failedWithQuorum: 0, badSignatures: 0, causes: new Map(), samples: [], latenciesMs: [],
+    requests: 0, signed: 0, attempts: new Map(), failed: 0, failedWithQuorum: 0, badSignatures: 0, causes: new Map(), samples: [], latenciesMs: [],
     kills: 0, keygenKills: 0, skippedKills: 0, restarts: 0, restartFailures: [], keygens: { ok: 0, failed: 0, causes: new Map() }
   }
 
@@ -183,6 +185,7 @@ class Chaos {
         this.tally.latenciesMs.push(performance.now() - t0)
         if (verifyKeySignature(key, message, result.signature)) {
           this.tally.signed++
+          count(this.tally.attempts, String(result.attempts))
           continue
         }
         this.tally.badSignatures++
@@ -358,6 +361,7 @@ async function run (opts: Options, group: ProcessGroup, root: string): Promise<R
     seconds: opts.seconds,
     requests: t.requests,
     signed: t.signed,
+    signedByAttempts: Object.fromEntries([...t.attempts].sort(([a], [b]) => Number(a) - Number(b))),
     failed: t.failed,
     failedWithQuorum: t.failedWithQuorum,
     badSignatures: t.badSignatures,
@@ -385,6 +389,7 @@ function human (s: Record<string, unknown>): string {
     `chaos: ${String(s.nodes)} nodes, ${String(s.threshold)}-of-${String(s.nodes)} keys, at most ${String(s.maxDown)} down, ${String(s.seconds)} s`,
     `  sign requests ${String(s.requests)}: ${String(s.signed)} signed and verified, ${String(s.failed)} failed (${String(s.failedWithQuorum)} while a quorum was up), ${String(s.badSignatures)} bad signatures`,
     ...causes,
+    `  attempts per signed request: ${Object.entries(s.signedByAttempts as Record<string, number>).map(([a, n]) => `${a}: ${n}`).join(', ')}`,
     `  latency p50 ${latency.p50} ms, p95 ${latency.p95} ms, max ${latency.max} ms`,
     `  kills ${String(s.kills)} (${String(s.keygenKills)} in a keygen), ${String(s.skippedKills)} skipped at the cap; restarts ${String(s.restarts)}`,
     `  keygens under a kill: ${keygens.ok} completed, ${keygens.failed} failed cleanly`,
