@@ -31,6 +31,7 @@ const USAGE = `usage: npm run bench -- [options]
   --floor-signs N        in-process signatures timed for the floor (default 30)
   --floor-keygens N      in-process keygens timed for the floor (default 3)
   --heartbeat-ms MS      node heartbeat interval (default 1000)
+  --load LEVELS          concurrent HTTP requests per load step, comma-separated (default 8,32,128; 0 skips)
   --json                 make the last line one JSON object with every figure`
 
 const NODES = 5
@@ -53,6 +54,8 @@ interface Options {
   floorSigns: number
   floorKeygens: number
   heartbeatMs: number
+  /** Concurrent requests of each load step (keygens per second, signatures per second); empty: none. */
+  load: number[]
   json: boolean
 }
 
@@ -69,6 +72,7 @@ function parseOptions (argv: string[]): Options {
       'floor-signs': { type: 'string', default: '30' },
       'floor-keygens': { type: 'string', default: '3' },
       'heartbeat-ms': { type: 'string', default: '1000' },
+      load: { type: 'string', default: '8,32,128' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
@@ -86,6 +90,7 @@ function parseOptions (argv: string[]): Options {
     floorSigns: wholeNumberArg('floor-signs', values['floor-signs'], 1, 100_000),
     floorKeygens: wholeNumberArg('floor-keygens', values['floor-keygens'], 1, 1000),
     heartbeatMs: wholeNumberArg('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
+    load: values.load === '0' ? [] : values.load.split(',').map(v => wholeNumberArg('load', v.trim(), 1, 512)),
     json: values.json
   }
 }
@@ -271,6 +276,124 @@ async function benchConfig (
   }
 }
 
+// ---- throughput under load: many concurrent HTTP requests through the admission queue
+
+/** A load step's client retries a request answered 429 or 503 with Retry-After at most this often. */
+const LOAD_MAX_RETRIES = 20
+/** Keygens under load: 2-of-3 Ed25519 among the cluster's members. */
+const LOAD_KEYGEN = { scheme: 'ed25519', threshold: 2, parties: 3 } as const
+/** Client names the load spreads over (X-Client-Id), for the queue's fairness. */
+const LOAD_CLIENTS = 4
+
+interface LoadCounts { requests: number, ok: number, seconds: number, perSecond: number, p50Ms: number, p95Ms: number, retried: number, retried429: number, retried503: number, failed: number, failures: string[] }
+interface LoadResult { concurrency: number, keygens: LoadCounts, signatures: LoadCounts & { verified: number } }
+
+/**
+ * Keygens per second and signatures per second at `concurrency` concurrent requests through the
+ * HTTP API: `concurrency` client loops share a counter of `total` requests. A request answered
+ * 429 or 503 with Retry-After (the admission queue full, or a client over its share) waits that
+ * long and is sent again; those retries are counted apart from failures (anything else).
+ */
+async function loadStep<T> (
+  cluster: Cluster, token: string, concurrency: number, total: number, request: (i: number) => { path: string, body: unknown }, check: (answer: T, i: number) => void
+): Promise<LoadCounts> {
+  const url = cluster.coordinator.ready.api
+  if (url === undefined) throw new Error('the coordinator reported no API address')
+  const counts: LoadCounts = { requests: total, ok: 0, seconds: 0, perSecond: 0, p50Ms: 0, p95Ms: 0, retried: 0, retried429: 0, retried503: 0, failed: 0, failures: [] }
+  const latencies: number[] = []
+  let issued = 0
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async (_, loop) => {
+    while (issued < total) {
+      const i = issued++
+      const { path, body } = request(i)
+      const s0 = performance.now()
+      for (let attempt = 0; attempt <= LOAD_MAX_RETRIES; attempt++) {
+        const res = await fetch(new URL(path, url), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-client-id': `bench-${loop % LOAD_CLIENTS}` },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(180_000)
+        }).catch((err: unknown) => err as Error)
+        if (res instanceof Error) {
+          counts.failed++
+          counts.failures.push(res.message)
+          break
+        }
+        const retryAfter = Number(res.headers.get('retry-after'))
+        if ((res.status === 429 || res.status === 503) && retryAfter > 0 && attempt < LOAD_MAX_RETRIES) {
+          await res.body?.cancel()
+          counts.retried++
+          if (res.status === 429) counts.retried429++
+          else counts.retried503++
+          await new Promise(resolve => setTimeout(resolve, retryAfter * 1000))
+          continue
+        }
+        const answer: unknown = await res.json()
+        if (res.status !== 200) {
+          counts.failed++
+          counts.failures.push(`${res.status} ${JSON.stringify(answer).slice(0, 300)}`)
+          break
+        }
+        check(answer as T, i)
+        counts.ok++
+        latencies.push(performance.now() - s0)
+        break
+      }
+    }
+  }))
+  counts.seconds = round((performance.now() - t0) / 1000, 3)
+  counts.perSecond = round(counts.ok / counts.seconds, 2)
+  if (latencies.length > 0) {
+    counts.p50Ms = round(median(latencies))
+    counts.p95Ms = round(percentile(latencies, 0.95))
+  }
+  counts.failures = counts.failures.slice(0, 5)
+  return counts
+}
+
+/** Each load level: `level` keygens from `level` concurrent clients, then max(2·level, 64) signatures with one key from `level` clients. */
+async function benchLoad (opts: Options, cluster: Cluster, token: string): Promise<LoadResult[]> {
+  const results: LoadResult[] = []
+  for (const concurrency of opts.load) {
+    const keys: KeyView[] = []
+    const keygens = await loadStep<KeyView>(cluster, token, concurrency, concurrency, () => ({ path: '/v1/keys', body: LOAD_KEYGEN }), key => { keys.push(key) })
+    say(`load @${concurrency}: ${keygens.ok}/${keygens.requests} keygens (${LOAD_KEYGEN.threshold}-of-${LOAD_KEYGEN.parties} ${LOAD_KEYGEN.scheme}) in ${keygens.seconds} s: ${keygens.perSecond}/s, p50 ${keygens.p50Ms} ms, p95 ${keygens.p95Ms} ms; retried ${keygens.retried} (429: ${keygens.retried429}, 503: ${keygens.retried503}); failed ${keygens.failed}${keygens.failures.length > 0 ? ` (${keygens.failures.join(' | ')})` : ''}`)
+    const key = keys[0]
+    if (key === undefined) throw new Error(`load @${concurrency}: no keygen succeeded`)
+    const verify = verifierFor(key)
+    const signed: Array<{ message: string, signature: string }> = []
+    const total = Math.max(2 * concurrency, 64)
+    const messages = Array.from({ length: total }, () => randomBytes(32).toString('hex'))
+    const signs = await loadStep<{ signature: string }>(cluster, token, concurrency, total, i => ({ path: `/v1/keys/${encodeURIComponent(key.id)}/sign`, body: { message: messages[i] } }), (answer, i) => {
+      signed.push({ message: messages[i]!, signature: answer.signature })
+    })
+    let verified = 0
+    for (const { message, signature } of signed) {
+      if (!verify(message, signature)) throw new Error(`load @${concurrency}: signature over ${message} does not verify`)
+      verified++
+    }
+    say(`load @${concurrency}: ${signs.ok}/${signs.requests} signatures in ${signs.seconds} s: ${signs.perSecond}/s, p50 ${signs.p50Ms} ms, p95 ${signs.p95Ms} ms; retried ${signs.retried} (429: ${signs.retried429}, 503: ${signs.retried503}); failed ${signs.failed}; ${verified} verified${signs.failures.length > 0 ? ` (${signs.failures.join(' | ')})` : ''}`)
+    results.push({ concurrency, keygens, signatures: { ...signs, verified } })
+  }
+  return results
+}
+
+function loadTable (results: LoadResult[]): string {
+  const head = ['concurrent', 'keygens/s', 'keygen p50/p95 ms', 'keygens ok/retried/failed', 'sigs/s', 'sign p50/p95 ms', 'sigs ok/retried/failed']
+  const rows = results.map(r => [
+    String(r.concurrency),
+    r.keygens.perSecond.toFixed(2),
+    `${r.keygens.p50Ms.toFixed(0)}/${r.keygens.p95Ms.toFixed(0)}`,
+    `${r.keygens.ok}/${r.keygens.retried}/${r.keygens.failed}`,
+    r.signatures.perSecond.toFixed(1),
+    `${r.signatures.p50Ms.toFixed(0)}/${r.signatures.p95Ms.toFixed(0)}`,
+    `${r.signatures.ok}/${r.signatures.retried}/${r.signatures.failed}`
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
+  return [head, ...rows].map(cells => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
 // ---- output
 
 function table (results: ConfigResult[]): string {
@@ -381,6 +504,9 @@ async function main (): Promise<number> {
       results.push(await benchConfig(opts, cluster, c, floors.get(`${c.scheme}/${c.threshold}/${c.parties}`)!))
     }
     notePeaks()
+    const token = (await readFile(join(cluster.coordinatorDir, 'api-token'), 'utf8')).trim()
+    const load = await benchLoad(opts, cluster, token)
+    notePeaks()
     const endRss = tracked.map(p => ({ name: p.name, rssMiB: round((memoryOf(p.ready.pid)?.rss ?? NaN) / MIB, 1), peakMiB: round((lifetime.get(p.ready.pid) ?? NaN) / MIB, 1) }))
     machine.loadAvgAtEnd = loadavg().map(x => round(x))
     const goal = goalOf(results)
@@ -402,6 +528,11 @@ async function main (): Promise<number> {
     console.log(`peak RSS over the whole run, start-up included (the key store unlock is scrypt N=2^17 r=8, 128 MiB): nodes max ${Math.max(...nodesEnd.map(p => p.peakMiB)).toFixed(0)} / mean ${mean(nodesEnd.map(p => p.peakMiB)).toFixed(0)} MiB, coordinator ${coordinatorEnd?.peakMiB.toFixed(0) ?? '?'} MiB; RSS now: nodes max ${Math.max(...nodesEnd.map(p => p.rssMiB)).toFixed(0)} / mean ${mean(nodesEnd.map(p => p.rssMiB)).toFixed(0)} MiB`)
     console.log(`machine: ${machine.cpus} cpus (${machine.cpuModel}), Node ${machine.node}, ${machine.platform}; load average ${machine.loadAvgAtStart.join(' ')} at start, ${machine.loadAvgAtEnd.join(' ')} at end; ${NODES} nodes + coordinator + this client share the machine`)
     // The cluster alone keeps about its own load; more than the cpus before it started means other work.
+    if (load.length > 0) {
+      console.log('')
+      console.log(loadTable(load))
+      console.log(`load: N concurrent HTTP clients (X-Client-Id over ${LOAD_CLIENTS} names) through the coordinator's admission queue: N keygens (${LOAD_KEYGEN.threshold}-of-${LOAD_KEYGEN.parties} ${LOAD_KEYGEN.scheme}), then max(2N, 64) signatures with one of their keys; per second = made / wall time; a 429 or 503 with Retry-After is waited out and retried (counted as retried, not failed); every signature verified`)
+    }
     if ((machine.loadAvgAtStart[0] ?? 0) > machine.cpus * 0.5) console.log(`note: the machine was already busy when the bench started (1-minute load ${machine.loadAvgAtStart[0]} on ${machine.cpus} cpus); the figures, floor included, are noisy`)
 
     summary = {
@@ -410,6 +541,7 @@ async function main (): Promise<number> {
       options: opts,
       nodes: NODES,
       results,
+      load,
       eventLog,
       goal,
       rssWholeRun: { startup: startupPeaks, end: endRss },
