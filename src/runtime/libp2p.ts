@@ -283,7 +283,13 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
     // keygen commands included, dies with it: a 10-node simulation failed its keygens that way.
     // A dead peer is noticed by its missing heartbeats anyway; the monitor only needs to find
     // connections that are gone for good.
-    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS } },
+    // With a 30 s timeout and a 10 s interval a slow ping is still open when the next one starts,
+    // and the ping protocol allows one outbound stream: that ping fails at once ("Too many
+    // outbound protocol streams for /ipfs/ping/1.0.0 - 1/1") and the monitor aborted the
+    // connection, with every command stream on it: under 128 concurrent keygens the coordinator
+    // then named healthy nodes culprits ("did not answer"). So a failed ping only measures: a
+    // connection gone for good is closed by TCP's inactivity timeout (2 min) or its relay limits.
+    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS }, abortConnectionOnPingFailure: false },
     transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
