@@ -13,6 +13,10 @@
  *   request waiting), each client's own requests in arrival order; a client that sends a hundred
  *   requests does not make another client's one request wait behind all of them.
  * - Deadline: a request that waited `maxWaitMs` without a slot is refused (`wait_expired`, 503).
+ *   One that would wait longer than that by the recent run times (the requests ahead of it in
+ *   turn order, over the slots) is refused at once rather than after the wait: `over_share`
+ *   (429) when its own client's requests put it past the deadline, `queue_full` (503) when the
+ *   others' do. A client with few requests waiting stays ahead of a flood, and is admitted.
  *
  * A client is a string the caller chooses (api.ts: the `X-Client-Id` header, else the bearer
  * token's hash); when client requests are signed (issue 12) the signing key's id takes its place.
@@ -48,8 +52,8 @@ export const DEFAULT_ADMISSION_LIMITS: Readonly<AdmissionLimits> = Object.freeze
 /** A Retry-After is at least this and at most RETRY_AFTER_MAX_MS. */
 export const RETRY_AFTER_MIN_MS = 1_000
 export const RETRY_AFTER_MAX_MS = 60_000
-/** The run time assumed for a kind before any has finished. */
-const INITIAL_RUN_MS: Record<WorkKind, number> = { keygen: 1_000, sign: 100 }
+/** The run time assumed for a kind before any has finished (a 2-of-3 keygen with 8 at once, a sign with 32). */
+const INITIAL_RUN_MS: Record<WorkKind, number> = { keygen: 2_000, sign: 200 }
 /** Weight of the newest run time in the moving average. */
 const RUN_MS_WEIGHT = 0.2
 
@@ -129,6 +133,17 @@ class Lane {
 
   queuedOf (client: string): number {
     return this.byClient.get(client)?.length ?? 0
+  }
+
+  /**
+   * The waiters a new request of `client` would have ahead of it in turn order: its client's own
+   * `own`, and from every other client at most own + 1 (the turn comes round once per request).
+   */
+  ahead (client: string): { others: number, own: number } {
+    const own = this.queuedOf(client)
+    let others = 0
+    for (const [c, list] of this.byClient) if (c !== client) others += Math.min(list.length, own + 1)
+    return { others, own }
   }
 }
 
@@ -214,6 +229,12 @@ export class Admission {
     }
     if (this.lanes.keygen.queued + this.lanes.sign.queued >= this.limits.maxQueued) {
       throw this.refusal('queue_full', kind, `${this.limits.maxQueued} requests are waiting already`)
+    }
+    const { others, own } = lane.ahead(client)
+    const waitMs = (n: number): number => lane.runMs * (n + 1) / this.limits.maxRunning[kind]
+    if (waitMs(others + own) > this.limits.maxWaitMs) {
+      const code = waitMs(others) > this.limits.maxWaitMs ? 'queue_full' : 'over_share'
+      throw this.refusal(code, kind, `${others + own} ${kind} requests are ahead of this one (${own} of them from client ${client.slice(0, 64)}): about ${Math.round(waitMs(others + own) / 1000)} s, more than the ${this.limits.maxWaitMs} ms it may wait`)
     }
     await new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {

@@ -21,7 +21,7 @@ function gated (log: string[], name: string): { gate: Gate, work: () => Promise<
 const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await Promise.resolve() }
 
 const limits = (over: Partial<AdmissionLimits> = {}): Partial<AdmissionLimits> => ({
-  maxRunning: { keygen: 1, sign: 2 }, maxQueued: 10, maxQueuedPerClient: 10, maxWaitMs: 1_000, ...over
+  maxRunning: { keygen: 1, sign: 2 }, maxQueued: 10, maxQueuedPerClient: 10, maxWaitMs: 60_000, ...over
 })
 
 async function refusal (p: Promise<unknown>): Promise<AdmissionError> {
@@ -103,7 +103,8 @@ describe('Admission', () => {
 
   it('refuses a request that waited maxWaitMs with wait_expired, leaving the others queued', async () => {
     vi.useFakeTimers()
-    const q = new Admission(limits({ maxWaitMs: 1_000 }))
+    // A keygen is taken to run 2 s until one has run: two waiters fit in 5 s.
+    const q = new Admission(limits({ maxWaitMs: 5_000 }))
     const log: string[] = []
     const held = gated(log, 'held')
     const running = q.run('keygen', 'a', held.work)
@@ -111,7 +112,7 @@ describe('Admission', () => {
     const earlyOutcome = refusal(early)
     await vi.advanceTimersByTimeAsync(600)
     const late = q.run('keygen', 'c', async () => 'late')
-    await vi.advanceTimersByTimeAsync(500)
+    await vi.advanceTimersByTimeAsync(4_500)
     const expired = await earlyOutcome
     expect(expired.code).toBe('wait_expired')
     expect(q.stats().queued.keygen).toBe(1)
@@ -119,18 +120,45 @@ describe('Admission', () => {
     await expect(running).resolves.toBe('held')
     await expect(late).resolves.toBe('late')
     // A granted waiter's timer is cleared: nothing fires later.
-    await vi.advanceTimersByTimeAsync(5_000)
+    await vi.advanceTimersByTimeAsync(10_000)
     expect(q.stats()).toMatchObject({ running: { keygen: 0 }, queued: { keygen: 0 }, refused: { wait_expired: 1 } })
   })
 
+  it('refuses at once a request that would wait past the deadline: 429 when its own client\'s requests put it there, 503 when the others\' do', async () => {
+    // One keygen at a time, taken to run 2 s: a request with n ahead of it waits 2(n + 1) s; 10 s allows 4 ahead.
+    const q = new Admission(limits({ maxWaitMs: 10_000 }))
+    const log: string[] = []
+    const held = gated(log, 'held')
+    const all: Array<Promise<string>> = [q.run('keygen', 'a', held.work)]
+    for (let i = 1; i <= 5; i++) all.push(q.run('keygen', 'a', async () => `a${i}`))
+    const flood = await refusal(q.run('keygen', 'a', async () => 'a6'))
+    expect(flood.code).toBe('over_share')
+    expect(flood.message).toMatch(/5 keygen requests are ahead/)
+    // b is not behind a's flood: in turn order it has one of a's requests ahead, then two.
+    all.push(q.run('keygen', 'b', async () => 'b1'))
+    all.push(q.run('keygen', 'b', async () => 'b2'))
+    // Clients with one request each: c, d, e fit; f would have 5 ahead (a, b, c, d, e) and is
+    // refused for the others' requests, not its own.
+    for (const c of ['c', 'd', 'e']) all.push(q.run('keygen', c, async () => c))
+    const full = await refusal(q.run('keygen', 'f', async () => 'f'))
+    expect(full.code).toBe('queue_full')
+    expect(full.retryAfterMs).toBeGreaterThan(RETRY_AFTER_MIN_MS)
+    await settle()
+    held.gate.finish()
+    await expect(Promise.all(all)).resolves.toEqual(['held', 'a1', 'a2', 'a3', 'a4', 'a5', 'b1', 'b2', 'c', 'd', 'e'])
+    expect(log).toEqual(['held'])
+  })
+
   it('bounds Retry-After by the work ahead, between the minimum and the maximum', async () => {
-    const q = new Admission(limits({ maxQueued: 1_000, maxQueuedPerClient: 1_000 }))
-    expect(q.retryAfterMs('keygen')).toBe(RETRY_AFTER_MIN_MS)
+    const q = new Admission(limits({ maxQueued: 1_000, maxQueuedPerClient: 1_000, maxWaitMs: 600_000 }))
+    // Nothing ahead: one keygen's time (taken as 2 s until one has run), at least the minimum.
+    expect(q.retryAfterMs('keygen')).toBe(2_000)
+    expect(q.retryAfterMs('sign')).toBe(RETRY_AFTER_MIN_MS)
     const log: string[] = []
     const held = gated(log, 'held')
     const all = [q.run('keygen', 'a', held.work)]
     for (let i = 0; i < 200; i++) all.push(q.run('keygen', `c${i}`, async () => 'x'))
-    // 200 keygens ahead at one at a time and ~1 s each: more than the maximum.
+    // 200 keygens ahead at one at a time and ~2 s each: more than the maximum.
     expect(q.retryAfterMs('keygen')).toBe(RETRY_AFTER_MAX_MS)
     await settle()
     held.gate.finish()
