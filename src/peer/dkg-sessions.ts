@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { BlameError, missingDkgMessages, ownDkgMessages, receiveDkg, startDkg, type DkgMessage, type DkgOutcome, type DkgParams, type DkgState } from '../crypto/index.js'
+import { BlameError, missingDkgMessages, ownDkgMessages, receiveDkg, startDkg, type DkgMessage, type DkgOutcome, type DkgParams, type DkgRound1Message, type DkgRound2Message, type DkgState, type Rng } from '../crypto/index.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
 import { DkgRound1, type RoundMessage } from '../protocols/messages.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -26,6 +27,29 @@ interface LiveSession {
   reject: (err: Error) => void
   timers: NodeJS.Timeout[]
   lastResend: Map<number, number>
+  /** faults.splitRound1 only: the second package's session, fed the same round-1 messages */
+  split?: SplitRound1
+}
+
+/** Test fault: a shadow DKG session whose round-1 package and round-2 shares go to `to`. */
+interface SplitRound1 {
+  shadow: DkgState
+  second: DkgRound1Message
+  /** the members that get the second package */
+  to: readonly string[]
+  round2?: DkgRound2Message
+}
+
+/** The same X25519 key for both of an equivocator's packages (startDkg draws it first), fresh randomness after. */
+function sharedEphemeralRng (ephemeral: Uint8Array): Rng {
+  let first = true
+  return (n) => {
+    if (first) {
+      first = false
+      return Uint8Array.from(ephemeral)
+    }
+    return new Uint8Array(randomBytes(n))
+  }
 }
 
 function toWire (sessionId: string, msg: DkgMessage): RoundMessage {
@@ -74,9 +98,12 @@ export class DkgSessions implements Service {
   async run (params: DkgParams, timeoutMs: number): Promise<DkgRunResult> {
     if (this.live.has(params.sessionId) || this.finished.has(params.sessionId)) throw new DkgSessionRefusedError(`session ${params.sessionId} already ran on this node`)
     if (this.active >= MAX_LIVE_DKG_SESSIONS) throw new DkgSessionBusyError(MAX_LIVE_DKG_SESSIONS, `too many DKG sessions at once (${MAX_LIVE_DKG_SESSIONS})`)
-    const { state, outbound } = startDkg(params)
+    const splitFault = this.faults.splitRound1
+    const ephemeral = splitFault === undefined ? undefined : new Uint8Array(randomBytes(32))
+    const { state, outbound } = startDkg(params, ephemeral === undefined ? undefined : sharedEphemeralRng(ephemeral))
+    const split = ephemeral === undefined || splitFault === undefined ? undefined : splitSession(params, ephemeral, splitFault.to)
     const result = new Promise<DkgRunResult>((resolve, reject) => {
-      const session: LiveSession = { state, digests: new Map(), settled: false, resolve, reject, timers: [], lastResend: new Map() }
+      const session: LiveSession = { state, digests: new Map(), settled: false, resolve, reject, timers: [], lastResend: new Map(), split }
       this.live.set(params.sessionId, session)
       session.timers.push(setTimeout(() => {
         const missing = missingDkgMessages(session.state)?.from ?? []
@@ -108,6 +135,7 @@ export class DkgSessions implements Service {
     try {
       const step = receiveDkg(session.state, msg)
       session.state = step.state
+      if (session.split !== undefined) feedSplit(session.split, msg)
       if (msg.round === 1) this.recordDigest(session, msg, round)
       for (const out of step.outbound) this.recordDigest(session, out)
       await this.publish(round.sessionId, step.outbound)
@@ -183,9 +211,14 @@ export class DkgSessions implements Service {
   }
 
   private async publish (sessionId: string, messages: DkgMessage[], first = false): Promise<void> {
+    const split = this.live.get(sessionId)?.split
     for (const msg of messages) {
-      const wire = toWire(sessionId, this.misbehave(msg))
+      const wire = toWire(sessionId, this.misbehave(msg, split))
       if (first && msg.round === 1 && this.faults.dropFirstRound1 === true) continue
+      if (msg.round === 1 && split !== undefined && this.faults.splitRound1 !== undefined) {
+        await this.faults.splitRound1.deliver(sessionId, wire, toWire(sessionId, split.second))
+        continue
+      }
       await this.channels.publish('rounds', { round: wire })
       if (msg.round === 1 && this.faults.equivocateRound1 === true) {
         await this.channels.publish('rounds', { round: { sessionId, dkgRound1: { ...wire.dkgRound1!, proofOfKnowledge: flipBit(wire.dkgRound1!.proofOfKnowledge, 3) } } })
@@ -194,9 +227,33 @@ export class DkgSessions implements Service {
   }
 
   /** Applies the test faults that change what this node sends (none in a real node). */
-  private misbehave (msg: DkgMessage): DkgMessage {
+  private misbehave (msg: DkgMessage, split?: SplitRound1): DkgMessage {
+    if (msg.round !== 2) return msg
+    let shares = msg.shares
+    // splitRound1: the members that got the second package get their shares of its polynomial
+    if (split?.round2 !== undefined) shares = shares.map(s => split.to.includes(s.to) ? split.round2!.shares.find(o => o.to === s.to) ?? s : s)
     const targets = this.faults.corruptDkgShareTo
-    if (msg.round !== 2 || targets === undefined) return msg
-    return { ...msg, shares: msg.shares.map(s => targets.includes(s.to) ? { ...s, sealed: flipBit(s.sealed, s.sealed.length - 1) } : s) }
+    if (targets !== undefined) shares = shares.map(s => targets.includes(s.to) ? { ...s, sealed: flipBit(s.sealed, s.sealed.length - 1) } : s)
+    return { ...msg, shares }
+  }
+}
+
+/** faults.splitRound1: the second package's session (same params, same X25519 key, another polynomial). */
+function splitSession (params: DkgParams, ephemeral: Uint8Array, to: readonly string[]): SplitRound1 {
+  const { state, outbound } = startDkg(params, sharedEphemeralRng(ephemeral))
+  const second = outbound.find((m): m is DkgRound1Message => m.round === 1)
+  if (second === undefined) throw new Error('no round-1 message')
+  return { shadow: state, second, to }
+}
+
+/** faults.splitRound1: the shadow session takes the same round-1 messages and yields its round-2 shares. */
+function feedSplit (split: SplitRound1, msg: DkgMessage): void {
+  if (msg.round !== 1) return
+  try {
+    const step = receiveDkg(split.shadow, msg)
+    split.shadow = step.state
+    split.round2 = step.outbound.find((m): m is DkgRound2Message => m.round === 2) ?? split.round2
+  } catch {
+    // the shadow only mirrors the real session, which already accepted this message
   }
 }

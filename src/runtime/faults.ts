@@ -1,3 +1,5 @@
+import type { RoundMessage } from '../protocols/messages.js'
+
 /**
  * Misbehaviour a test can switch on in a node, to prove the cluster names and survives it.
  * Never set by the CLI; the defaults (all off) are what every real node runs.
@@ -11,6 +13,15 @@ export interface NodeFaults {
   corruptDkgShareTo?: string[]
   /** Publishes a second, different round-1 message in every DKG (equivocation). */
   equivocateRound1?: boolean
+  /**
+   * Equivocates in every DKG with two valid round-1 packages (each its own polynomial and proof
+   * of knowledge, one X25519 key): `deliver` sends the second to the members in `to` and the
+   * first to the others; each member's round-2 share matches the package it got, so no member
+   * can tell on its own. A test wires `deliver` to gossipsub: two messages under one message id
+   * (one sequence number), so every member keeps the one that reaches it first and drops the
+   * other as a duplicate.
+   */
+  splitRound1?: { to: string[], deliver: (sessionId: string, first: RoundMessage, second: RoundMessage) => Promise<void> }
   /** Does not publish its first round-1 message (a lost message the session must recover). */
   dropFirstRound1?: boolean
   /** Answers the coordinator's key commit without acting on it (as if the commit was lost). */
