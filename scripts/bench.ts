@@ -19,6 +19,7 @@ import { verifyKeySignature } from './verify.js'
 import { measureFloor, type FloorResult } from './bench-floor.js'
 import { measureEventLog } from './bench-store.js'
 import { wholeNumberArg } from './args.js'
+import { benchScale } from './bench-scale.js'
 import type { Scheme } from '../src/crypto/index.js'
 import type { KeyView } from '../src/coordinator/requests.js'
 
@@ -32,7 +33,8 @@ const USAGE = `usage: npm run bench -- [options]
   --floor-keygens N      in-process keygens timed for the floor (default 3)
   --heartbeat-ms MS      node heartbeat interval (default 1000)
   --load LEVELS          concurrent HTTP requests per load step, comma-separated (default 8,32,128; 0 skips)
-  --json                 make the last line one JSON object with every figure`
+  --json                 make the last line one JSON object with every figure
+  --scale                the simulation at 10, 20 and 50 nodes instead (npm run bench -- --scale --help)`
 
 const NODES = 5
 const CONFIGS: ReadonlyArray<{ scheme: Scheme, threshold: number, parties: number }> = [
@@ -433,6 +435,8 @@ async function logTails (logDir: string, lines = 8): Promise<string> {
 }
 
 async function main (): Promise<number> {
+  const argv = process.argv.slice(2)
+  if (argv.includes('--scale')) return await benchScale(argv)
   let opts: Options
   try {
     opts = parseOptions(process.argv.slice(2))

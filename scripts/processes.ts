@@ -165,6 +165,8 @@ export interface LocalClusterOptions {
   joinDeadlineMs: number
   /** Node 1 serves its metrics on a loopback port (its ready line's `http`). */
   memberMetrics?: boolean
+  /** The peers' log level (their logs go to `<root>/logs`); the CLI's default when unset. */
+  logLevel?: string
 }
 
 /**
@@ -189,15 +191,17 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   const coordinatorDir = join(root, 'coordinator')
   const nodeDir = (i: number): string => join(root, `node-${i}`)
   const passFile = (i: number): string => join(root, `node-${i}.passphrase`)
+  const logLevel = opts.logLevel !== undefined ? ['--log-level', opts.logLevel] : []
   const nodeArgs = (i: number): string[] => [
     '--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs),
-    ...(opts.memberMetrics === true && i === 1 ? ['--http', '127.0.0.1:0'] : [])
+    ...(opts.memberMetrics === true && i === 1 ? ['--http', '127.0.0.1:0'] : []),
+    ...logLevel
   ]
   const joinFile = join(root, 'nodes.join-token')
   const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string }
   const invitation = JSON.parse(await group.run(['coordinator', 'invite', '--data-dir', coordinatorDir, '--uses', String(opts.nodes), '--ttl', '1h', '--note', `the simulation's ${opts.nodes} nodes`, '--json'])) as { token: string }
   await writeSecretFile(joinFile, invitation.token)
-  const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...(opts.coordinatorArgs ?? [])])
+  const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...(opts.coordinatorArgs ?? []), ...logLevel])
   const bootstrap = coordinator.ready.addrs[0]
   if (bootstrap === undefined || coordinator.ready.api === undefined) throw new Error('the coordinator reported no address')
   const api = new ApiClient(coordinator.ready.api, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())

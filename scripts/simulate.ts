@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import { formatClusterTable } from '../src/cli/index.js'
 import { launchCluster, metricValue, percentile, processUsage, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
 import { heartbeatIntervalFor, heartbeatStretch } from '../src/protocols/constants.js'
+import { LOG_LEVELS } from '../src/log.js'
 import { UsageError, wholeNumberArg } from './args.js'
 import { externalVerifierName, verifyKeySignature } from './verify.js'
 import type { SignView } from '../src/coordinator/client.js'
@@ -32,7 +33,8 @@ const USAGE = `usage: npm run simulate -- [options]
   --down-after-ms MS     coordinator: silence before down (default 6000)
   --join-deadline-ms MS  time allowed for every node to join and be up (default 10000 + 1000 per node)
   --steady-ms MS         a quiet window once all are up, to measure heartbeat delivery, CPU and memory (default 10000)
-  --sign-samples N       timed signatures per key for the latency figures (default 5)`
+  --sign-samples N       timed signatures per key for the latency figures (default 5)
+  --log-level LEVEL      the peers' log level, logs in DIR/logs (default warn)`
 
 const MAX_NODES = 64
 const DEFAULT_MAX_PARTIES = 20
@@ -57,6 +59,7 @@ interface Options {
   joinDeadlineMs: number
   steadyMs: number
   signSamples: number
+  logLevel: string
 }
 
 function parseOptions (argv: string[]): Options {
@@ -76,6 +79,7 @@ function parseOptions (argv: string[]): Options {
       'join-deadline-ms': { type: 'string' },
       'steady-ms': { type: 'string', default: '10000' },
       'sign-samples': { type: 'string', default: '5' },
+      'log-level': { type: 'string', default: 'warn' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -97,8 +101,10 @@ function parseOptions (argv: string[]): Options {
     downAfterMs: wholeNumberArg('down-after-ms', values['down-after-ms'], 1, 600_000),
     joinDeadlineMs: wholeNumberArg('join-deadline-ms', values['join-deadline-ms'] ?? String(10_000 + 1_000 * nodes), 100, 600_000),
     steadyMs: wholeNumberArg('steady-ms', values['steady-ms'], 0, 600_000),
-    signSamples: wholeNumberArg('sign-samples', values['sign-samples'], 0, 1_000)
+    signSamples: wholeNumberArg('sign-samples', values['sign-samples'], 0, 1_000),
+    logLevel: values['log-level']
   }
+  if (!(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
   if (opts.downAfterMs <= opts.suspectAfterMs) throw new UsageError('--down-after-ms must exceed --suspect-after-ms')
   return opts
 }
@@ -169,7 +175,8 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     heartbeatMs: opts.heartbeatMs,
     coordinatorArgs: ['--suspect-after-ms', String(opts.suspectAfterMs), '--down-after-ms', String(opts.downAfterMs)],
     joinDeadlineMs: opts.joinDeadlineMs,
-    memberMetrics: true
+    memberMetrics: true,
+    logLevel: opts.logLevel
   })
   const { api, coordinator, nodes, nodeDir, nodeArgs } = cluster
   const joinMs = Date.now() - joinStart
