@@ -28,8 +28,9 @@ export const ABORT_GRACE_MS = 2_000
 
 /**
  * Keygen as a thin driver over a KeygenSession: this picks the participants, sends the keygen
- * command (ending the session for all at the first member's claim), records the events and
- * commits or discards the shares; the session judges the answers and the agreement.
+ * command (ending the session for all at the first member's claim or BUSY refusal), records the
+ * events, commits or discards the shares, and runs a keygen refused for load again; the session
+ * judges the answers and the agreement.
  */
 export class KeygenTask {
   /** Participants of the keygens running now, by session id (the coordinator relays their rounds). */
