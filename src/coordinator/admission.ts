@@ -38,12 +38,16 @@ export interface AdmissionLimits {
 
 /**
  * Defaults. Keygens: 8 at once, half a node's DKG session limit (16), so that sessions a node
- * still winds down after the coordinator gave up on them leave room. Signs: 32 at once, each is
- * two short command rounds. The queue holds 512, any one client's share 256: the bench's 128
- * concurrent requests of one client queue without a refusal.
+ * still winds down after the coordinator gave up on them leave room. Signs: 16 at once, each two
+ * short command rounds. A keygen holds one command stream to each participant for the whole DKG
+ * and a sign one at a time to each signer: 8 + 16 leaves room under the 32 command streams a
+ * connection holds (COMMAND.maxStreams) for key commits, aborts and status. A stream over that
+ * limit is reset by libp2p, which the coordinator can only see as a member that did not answer.
+ * The queue holds 512, any one client's share 256: the bench's 128 concurrent requests of one
+ * client queue without a refusal.
  */
 export const DEFAULT_ADMISSION_LIMITS: Readonly<AdmissionLimits> = Object.freeze({
-  maxRunning: Object.freeze({ keygen: 8, sign: 32 }),
+  maxRunning: Object.freeze({ keygen: 8, sign: 16 }),
   maxQueued: 512,
   maxQueuedPerClient: 256,
   maxWaitMs: 30_000
@@ -52,7 +56,7 @@ export const DEFAULT_ADMISSION_LIMITS: Readonly<AdmissionLimits> = Object.freeze
 /** A Retry-After is at least this and at most RETRY_AFTER_MAX_MS. */
 export const RETRY_AFTER_MIN_MS = 1_000
 export const RETRY_AFTER_MAX_MS = 60_000
-/** The run time assumed for a kind before any has finished (a 2-of-3 keygen with 8 at once, a sign with 32). */
+/** The run time assumed for a kind before any has finished (a 2-of-3 keygen with 8 at once, a sign with 16). */
 const INITIAL_RUN_MS: Record<WorkKind, number> = { keygen: 2_000, sign: 200 }
 /** Weight of the newest run time in the moving average. */
 const RUN_MS_WEIGHT = 0.2
