@@ -20,7 +20,7 @@ import { schnorr, secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js
 import { bytesToNumberBE, bytesToNumberLE, hexToBytes } from '@noble/curves/utils.js'
 import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { bytesEqual, concat, lp, u32, utf8 } from './bytes.js'
-import { generateX25519, isUsablePeerKey, MAX_SEALED_SHARE_BYTES, openShare, sealShare, type X25519KeyPair } from './ecies.js'
+import { generateX25519, MAX_SEALED_SHARE_BYTES, openShareWithKey, sealShareWithKey, sharePairKeys, type SharePairKeys, type X25519KeyPair } from './ecies.js'
 import { BlameError, CryptoInputError } from './errors.js'
 import { frostSuite, isScheme, nobleRng, participantIdentifier, POINT_BYTES, type Rng, SCALAR_BYTES, type Scheme, validateThreshold } from './suites.js'
 
@@ -227,6 +227,8 @@ interface Core {
   readonly xs: ReadonlyMap<string, bigint>
   /** our own commitment, decoded */
   readonly ownPoints: readonly GroupElement[]
+  /** every share key derived in this session (SharePairKeys), wiped when the session ends */
+  readonly derivedKeys: Uint8Array[]
   readonly rng: Rng | undefined
   readonly ids: readonly string[]
   readonly index: ReadonlyMap<string, number>
@@ -246,6 +248,8 @@ interface Snapshot {
   readonly round1: ReadonlyMap<string, DkgRound1Message>
   /** each round-1 sender's commitment, decoded and validated once on arrival */
   readonly points: ReadonlyMap<string, readonly GroupElement[]>
+  /** the share keys between us and each round-1 sender (one X25519 exchange each; secret) */
+  readonly pairKeys: ReadonlyMap<string, SharePairKeys>
   /** every round-2 message received, including those buffered while round 1 was incomplete */
   readonly round2: ReadonlyMap<string, DkgRound2Message>
   /** decrypted, VSS-verified shares by sender (secret) */
@@ -315,9 +319,9 @@ export function startDkg (params: DkgParams, rng?: Rng): { state: DkgState, outb
   const xs = new Map(p.participants.map((name, i) => [name, group.Fn.fromBytes(hexToBytes(ids[i] ?? ''))]))
   const ownPoints = own1.commitment.map((c) => group.decodeOwn(c))
   const core: Core = {
-    params: p, frost, group, xs, ownPoints, rng, ids, index, selfId, secret: r1.secret, ephemeral, own1, failed: false
+    params: p, frost, group, xs, ownPoints, derivedKeys: [], rng, ids, index, selfId, secret: r1.secret, ephemeral, own1, failed: false
   }
-  const state = makeState('round1', { core, round1: new Map(), points: new Map(), round2: new Map(), opened: new Map() })
+  const state = makeState('round1', { core, round1: new Map(), points: new Map(), pairKeys: new Map(), round2: new Map(), opened: new Map() })
   return { state, outbound: [copyMessage(own1)] }
 }
 
@@ -359,9 +363,14 @@ function fail (snap: Snapshot, err: Error): never {
   } catch {
     // already cleaned (round 3 done): nothing left to wipe
   }
-  core.ephemeral.secretKey.fill(0)
+  wipeKeys(core)
   for (const s of snap.opened.values()) s.fill(0)
   throw err
+}
+
+function wipeKeys (core: Core): void {
+  core.ephemeral.secretKey.fill(0)
+  for (const k of core.derivedKeys) k.fill(0)
 }
 
 function onRound1 (state: DkgState, snap: Snapshot, msg: DkgRound1Message): { state: DkgState, outbound: DkgMessage[], outcome?: DkgOutcome } {
@@ -380,24 +389,32 @@ function onRound1 (state: DkgState, snap: Snapshot, msg: DkgRound1Message): { st
   if (!proofOfKnowledgeIsValid(core, core.xs.get(from) ?? 0n, points, msg.proofOfKnowledge)) {
     fail(snap, new BlameError([from], 'invalid proof of knowledge', `participant ${from} sent an invalid proof of knowledge`))
   }
-  if (!isUsablePeerKey(core.ephemeral.secretKey, msg.ephemeralPublicKey)) {
+  let keys: SharePairKeys
+  try {
+    keys = sharePairKeys(core.ephemeral, msg.ephemeralPublicKey)
+  } catch {
     fail(snap, new BlameError([from], 'invalid ephemeral key', `participant ${from} sent an unusable X25519 key`))
   }
-  const round1 = new Map(snap.round1).set(from, copyMessage(msg))
-  const pointsBySender = new Map(snap.points).set(from, points)
-  if (round1.size < core.params.participants.length - 1) {
-    return { state: makeState('round1', { ...snap, round1, points: pointsBySender }), outbound: [] }
+  core.derivedKeys.push(keys.seal, keys.open)
+  const grown: Snapshot = {
+    ...snap,
+    round1: new Map(snap.round1).set(from, copyMessage(msg)),
+    points: new Map(snap.points).set(from, points),
+    pairKeys: new Map(snap.pairKeys).set(from, keys)
+  }
+  if (grown.round1.size < core.params.participants.length - 1) {
+    return { state: makeState('round1', grown), outbound: [] }
   }
   // Round 1 complete: compute and seal our shares, then open whatever round-2 messages were buffered.
-  const own2 = sealOwnShares(snap, round1)
+  const own2 = sealOwnShares(grown)
   const opened = new Map(snap.opened)
   try {
-    for (const [sender, m2] of snap.round2) opened.set(sender, openAndVerify(snap, round1, pointsBySender, m2))
+    for (const m2 of snap.round2.values()) opened.set(m2.from, openAndVerify(grown, m2))
   } catch (err) {
     for (const share of opened.values()) share.fill(0)
     throw err
   }
-  const next: Snapshot = { core, round1, points: pointsBySender, round2: snap.round2, opened }
+  const next: Snapshot = { ...grown, opened }
   if (opened.size === core.params.participants.length - 1) {
     const outcome = finish(next)
     return { state: makeState('done', next), outbound: [copyMessage(own2)], outcome }
@@ -428,8 +445,8 @@ function onRound2 (state: DkgState, snap: Snapshot, msg: DkgRound2Message): { st
     // Buffered until round 1 completes (we cannot open it before we have the sender's round-1 key).
     return { state: makeState('round1', { ...snap, round2 }), outbound: [] }
   }
-  const opened = new Map(snap.opened).set(from, openAndVerify(snap, snap.round1, snap.points, msg))
-  const next: Snapshot = { core, round1: snap.round1, points: snap.points, round2, opened }
+  const opened = new Map(snap.opened).set(from, openAndVerify(snap, msg))
+  const next: Snapshot = { ...snap, round2, opened }
   if (opened.size === core.params.participants.length - 1) {
     const outcome = finish(next)
     return { state: makeState('done', next), outbound: [], outcome }
@@ -443,7 +460,7 @@ function onRound2 (state: DkgState, snap: Snapshot, msg: DkgRound2Message): { st
  * polynomial noble's DKG.round1 made. Every round-1 package was checked on arrival, as noble's
  * round2 would check them.
  */
-function sealOwnShares (snap: Snapshot, round1: ReadonlyMap<string, DkgRound1Message>): DkgRound2Message {
+function sealOwnShares (snap: Snapshot): DkgRound2Message {
   const { core } = snap
   const { clusterId, sessionId, self } = core.params
   const { Fn } = core.group
@@ -451,14 +468,11 @@ function sealOwnShares (snap: Snapshot, round1: ReadonlyMap<string, DkgRound1Mes
   if (coefficients === undefined) fail(snap, new BlameError([], 'dkg round 2 failed', 'the DKG secret has no polynomial'))
   const sealed: DkgRound2Message['shares'] = []
   for (const name of others(core)) {
-    const recipient = round1.get(name)
+    const keys = snap.pairKeys.get(name)
     const x = core.xs.get(name)
-    if (recipient === undefined || x === undefined) fail(snap, new BlameError([], 'dkg round 2 failed', 'no round-1 message for a participant'))
+    if (keys === undefined || x === undefined) fail(snap, new BlameError([], 'dkg round 2 failed', 'no round-1 message for a participant'))
     const share = Fn.toBytes(evaluatePolynomial(Fn, coefficients, x))
-    sealed.push({
-      to: name,
-      sealed: sealShare(core.ephemeral.secretKey, recipient.ephemeralPublicKey, share, { clusterId, sessionId, sender: self, recipient: name }, core.rng)
-    })
+    sealed.push({ to: name, sealed: sealShareWithKey(keys.seal, share, { clusterId, sessionId, sender: self, recipient: name }, core.rng) })
     share.fill(0)
   }
   const own2: DkgRound2Message = { round: 2, from: self, shares: sealed }
@@ -470,17 +484,17 @@ function sealOwnShares (snap: Snapshot, round1: ReadonlyMap<string, DkgRound1Mes
  * Open our share from `msg` and check it against its sender's commitment: g^{f_l(i)} = prod_k
  * phi_lk^{i^k} (FROST paper section 5.1 KeyGen round 2 step 2; RFC 9591 Appendix C.2 vss_verify).
  */
-function openAndVerify (snap: Snapshot, round1: ReadonlyMap<string, DkgRound1Message>, points: ReadonlyMap<string, readonly GroupElement[]>, msg: DkgRound2Message): Uint8Array {
+function openAndVerify (snap: Snapshot, msg: DkgRound2Message): Uint8Array {
   const { core } = snap
   const { clusterId, sessionId, self } = core.params
   const from = msg.from
-  const sender = round1.get(from)
-  const commitment = points.get(from)
+  const keys = snap.pairKeys.get(from)
+  const commitment = snap.points.get(from)
   const mine = msg.shares.find((s) => s.to === self)
-  if (sender === undefined || commitment === undefined || mine === undefined) fail(snap, new BlameError([from], 'missing share'))
+  if (keys === undefined || commitment === undefined || mine === undefined) fail(snap, new BlameError([from], 'missing share'))
   let share: Uint8Array
   try {
-    share = openShare(core.ephemeral.secretKey, sender.ephemeralPublicKey, mine.sealed, { clusterId, sessionId, sender: from, recipient: self })
+    share = openShareWithKey(keys.open, mine.sealed, { clusterId, sessionId, sender: from, recipient: self })
   } catch {
     fail(snap, new BlameError([from], 'undecryptable share', `the share from ${from} does not decrypt`))
   }
@@ -515,7 +529,7 @@ function finish (snap: Snapshot): DkgOutcome {
   }
   core.frost.DKG.clean(core.secret)
   for (const s of snap.opened.values()) s.fill(0)
-  core.ephemeral.secretKey.fill(0)
+  wipeKeys(core)
   const all = core.params.participants.map((name) => name === core.params.self ? core.own1 : snap.round1.get(name))
   const messages = all.filter((m): m is DkgRound1Message => m !== undefined)
   return {

@@ -44,7 +44,36 @@ export function encodeShareAad (aad: ShareAad): Uint8Array {
 function shareKey (ownSecret: Uint8Array, senderPublic: Uint8Array, recipientPublic: Uint8Array, peerPublic: Uint8Array): Uint8Array {
   const shared = x25519.getSharedSecret(ownSecret, peerPublic)
   try {
-    return hkdf(sha256, shared, undefined, concat(lp(KDF_INFO_DOMAIN), lp(senderPublic), lp(recipientPublic)), 32)
+    return directionKey(shared, senderPublic, recipientPublic)
+  } finally {
+    shared.fill(0)
+  }
+}
+
+function directionKey (shared: Uint8Array, senderPublic: Uint8Array, recipientPublic: Uint8Array): Uint8Array {
+  return hkdf(sha256, shared, undefined, concat(lp(KDF_INFO_DOMAIN), lp(senderPublic), lp(recipientPublic)), 32)
+}
+
+/**
+ * Both keys between us and one peer from ONE X25519 exchange (the DKG seals to and opens from
+ * every other participant: one ECDH per peer instead of one per share and direction, and no
+ * recomputation of our own public key). `seal` is the key sealShare derives for what we send the
+ * peer, `open` the one openShare derives for what the peer sends us: same keys, same wire format.
+ * Throws CryptoInputError if the peer's key is unusable (low order, wrong length).
+ */
+export interface SharePairKeys { seal: Uint8Array, open: Uint8Array }
+
+export function sharePairKeys (own: X25519KeyPair, peerPublic: Uint8Array): SharePairKeys {
+  checkKey(own.secretKey, 'own secret key')
+  checkKey(peerPublic, 'peer public key')
+  let shared: Uint8Array
+  try {
+    shared = x25519.getSharedSecret(own.secretKey, peerPublic)
+  } catch {
+    throw new CryptoInputError('peer public key is not a usable X25519 key')
+  }
+  try {
+    return { seal: directionKey(shared, own.publicKey, peerPublic), open: directionKey(shared, peerPublic, own.publicKey) }
   } finally {
     shared.fill(0)
   }
@@ -58,7 +87,7 @@ function checkKey (k: Uint8Array, what: string): void {
 export function sealShare (senderSecret: Uint8Array, recipientPublic: Uint8Array, plaintext: Uint8Array, aad: ShareAad, rng?: Rng): Uint8Array {
   checkKey(senderSecret, 'sender secret key')
   checkKey(recipientPublic, 'recipient public key')
-  const ad = encodeShareAad(aad)
+  encodeShareAad(aad)
   const senderPublic = x25519.getPublicKey(senderSecret)
   let key: Uint8Array
   try {
@@ -67,31 +96,55 @@ export function sealShare (senderSecret: Uint8Array, recipientPublic: Uint8Array
     throw new CryptoInputError('recipient public key is not a usable X25519 key')
   }
   try {
-    const nonce = (rng ?? randomBytes)(SHARE_NONCE_BYTES)
-    if (!(nonce instanceof Uint8Array) || nonce.length !== SHARE_NONCE_BYTES) throw new CryptoInputError('rng returned the wrong number of bytes')
-    return concat(nonce, chacha20poly1305(key, nonce, ad).encrypt(plaintext))
+    return sealShareWithKey(key, plaintext, aad, rng)
   } finally {
     key.fill(0)
   }
 }
 
+/** sealShare under a key from sharePairKeys (its `seal` key for this recipient). */
+export function sealShareWithKey (key: Uint8Array, plaintext: Uint8Array, aad: ShareAad, rng?: Rng): Uint8Array {
+  checkKey(key, 'share key')
+  const ad = encodeShareAad(aad)
+  const nonce = (rng ?? randomBytes)(SHARE_NONCE_BYTES)
+  if (!(nonce instanceof Uint8Array) || nonce.length !== SHARE_NONCE_BYTES) throw new CryptoInputError('rng returned the wrong number of bytes')
+  return concat(nonce, chacha20poly1305(key, nonce, ad).encrypt(plaintext))
+}
+
 /** Open a sealed share; DecryptionError on any failure (wrong key, tampered bytes, other aad). */
 export function openShare (recipientSecret: Uint8Array, senderPublic: Uint8Array, sealed: Uint8Array, aad: ShareAad): Uint8Array {
   checkKey(recipientSecret, 'recipient secret key')
-  if (!(sealed instanceof Uint8Array) || sealed.length < SHARE_NONCE_BYTES + SHARE_TAG_BYTES || sealed.length > MAX_SEALED_SHARE_BYTES) {
-    throw new DecryptionError('sealed share has an impossible length')
-  }
+  checkSealed(sealed)
   if (!(senderPublic instanceof Uint8Array) || senderPublic.length !== X25519_KEY_BYTES) throw new DecryptionError('sender public key is malformed')
-  const ad = encodeShareAad(aad)
+  encodeShareAad(aad)
   let key: Uint8Array | undefined
   try {
     key = shareKey(recipientSecret, senderPublic, x25519.getPublicKey(recipientSecret), senderPublic)
-    const nonce = sealed.subarray(0, SHARE_NONCE_BYTES)
-    return chacha20poly1305(key, nonce, ad).decrypt(sealed.subarray(SHARE_NONCE_BYTES))
   } catch {
     throw new DecryptionError('sealed share does not open (wrong key, tampered bytes or different session/sender/recipient)')
+  }
+  try {
+    return openShareWithKey(key, sealed, aad)
   } finally {
-    key?.fill(0)
+    key.fill(0)
+  }
+}
+
+/** openShare under a key from sharePairKeys (its `open` key for this sender). */
+export function openShareWithKey (key: Uint8Array, sealed: Uint8Array, aad: ShareAad): Uint8Array {
+  checkKey(key, 'share key')
+  checkSealed(sealed)
+  const ad = encodeShareAad(aad)
+  try {
+    return chacha20poly1305(key, sealed.subarray(0, SHARE_NONCE_BYTES), ad).decrypt(sealed.subarray(SHARE_NONCE_BYTES))
+  } catch {
+    throw new DecryptionError('sealed share does not open (wrong key, tampered bytes or different session/sender/recipient)')
+  }
+}
+
+function checkSealed (sealed: Uint8Array): void {
+  if (!(sealed instanceof Uint8Array) || sealed.length < SHARE_NONCE_BYTES + SHARE_TAG_BYTES || sealed.length > MAX_SEALED_SHARE_BYTES) {
+    throw new DecryptionError('sealed share has an impossible length')
   }
 }
 
