@@ -64,7 +64,7 @@ const ROUND1_DIGEST_DOMAIN = 'mpc-wallet/dkg-round1/v1'
  * The group operations the DKG checks need, per suite, from noble only. Noble's DKG.round2 and
  * round3 decode and validate every commitment point again at every call (Ed25519: two subgroup
  * checks per decode), re-verify every proof and evaluate each commitment polynomial with a full
- * multi-scalar multiplication; at 10-of-20 that was ~2 s of CPU per participant. Here each
+ * multi-scalar multiplication; at 10-of-20 that was 2-2.6 s of CPU per participant. Here each
  * sender's round-1 package is decoded and checked once, on arrival, and its points are kept;
  * our identifiers are the small integers 1..n, so a commitment polynomial is evaluated by
  * Horner's rule with small multipliers. The checks and the output are noble's (a differential
@@ -96,7 +96,14 @@ interface DkgGroup {
   /** H_dkg of frost-rs (noble's DKG challenge hash): hash-to-scalar under the suite's "dkg" domain. */
   challenge: (msg: Uint8Array) => bigint
   /** The suite's DKG output adjustment (noble's adjustDKG hook); identity for Ed25519. */
-  adjustKey: (key: Key) => Key
+  adjustKey: (key: KeyPoints) => KeyPoints
+}
+
+/** A DKG key before serialisation: the group commitment, every verifying share (in noble's order), our share. */
+interface KeyPoints {
+  commitments: GroupElement[]
+  verifyingShares: Array<[string, GroupElement]>
+  signingShare: bigint
 }
 
 const ED25519_DKG_DOMAIN = utf8('FROST-ED25519-SHA512-v1dkg')
@@ -173,34 +180,25 @@ const hasEvenY = (p: GroupElement): boolean => p.toBytes()[0] === 0x02
  * odd) and tweaked with the empty Taproot merkle root, BIP-341 taproot_tweak_pubkey/seckey with
  * t = hash_TapTweak(x(P)) (BIP-86): t*G added to the group key and to every verifying share, t to the share.
  */
-function taprootTweakDkgKey (key: Key): Key {
+function taprootTweakDkgKey (key: KeyPoints): KeyPoints {
   const group = groups.taproot
   const { Fn } = group
-  let commitments = key.public.commitments.map((c) => group.decodeOwn(c))
-  let shares = Object.entries(key.public.verifyingShares).map(([id, v]) => [id, group.decodeOwn(v)] as const)
-  let signingShare = Fn.fromBytes(key.secret.signingShare)
+  let { commitments, verifyingShares, signingShare } = key
   const vk = commitments[0]
   if (vk === undefined) throw new CryptoInputError('DKG key without a group key')
   if (!hasEvenY(vk)) {
     commitments = commitments.map((c) => c.negate())
-    shares = shares.map(([id, v]) => [id, v.negate()] as const)
+    verifyingShares = verifyingShares.map(([id, v]) => [id, v.negate()])
     signingShare = Fn.neg(signingShare)
   }
   const t = bytesToNumberBE(schnorr.utils.taggedHash('TapTweak', (commitments[0] ?? vk).toBytes().subarray(1), new Uint8Array(0)))
   if (!Fn.isValid(t)) throw new CryptoInputError('invalid TapTweak hash')
-  if (t !== 0n) {
-    const tG = group.base.multiply(t)
-    commitments = commitments.map((c, i) => i === 0 ? c.add(tG) : c)
-    shares = shares.map(([id, v]) => [id, v.add(tG)] as const)
-    signingShare = Fn.add(signingShare, t)
-  }
+  if (t === 0n) return { commitments, verifyingShares, signingShare }
+  const tG = group.base.multiply(t)
   return {
-    public: {
-      signers: { min: key.public.signers.min, max: key.public.signers.max },
-      commitments: commitments.map((c) => c.toBytes()),
-      verifyingShares: Object.fromEntries(shares.map(([id, v]) => [id, v.toBytes()]))
-    },
-    secret: { identifier: key.secret.identifier, signingShare: Uint8Array.from(Fn.toBytes(signingShare)) }
+    commitments: commitments.map((c, i) => i === 0 ? c.add(tG) : c),
+    verifyingShares: verifyingShares.map(([id, v]) => [id, v.add(tG)]),
+    signingShare: Fn.add(signingShare, t)
   }
 }
 
@@ -515,8 +513,8 @@ function openAndVerify (snap: Snapshot, msg: DkgRound2Message): Uint8Array {
 }
 
 /**
- * Round 3 (noble's DKG.round3 over the checked packages), then the transcript hash; wipes the
- * DKG secret and the opened shares. The key is built in noble's layout and order: commitments
+ * Round 3, computed as noble's DKG.round3 computes it from packages and shares already checked,
+ * then the transcript hash; wipes the DKG secret, the share keys and the opened shares. The key is built in noble's layout and order: commitments
  * and verifying shares with our own identifier first, then the others by identifier.
  */
 function finish (snap: Snapshot): DkgOutcome {
@@ -563,18 +561,16 @@ function computeKey (snap: Snapshot): Key {
     commitment.forEach((c, k) => { merged[k] = (merged[k] ?? group.zero).add(c) })
   }
   // Every participant's public verification share Y_l = prod_j prod_k phi_jk^{l^k} (section 5.1 step 4).
-  const verifyingShares: Record<string, Uint8Array<ArrayBuffer>> = {}
-  for (const name of names) {
-    verifyingShares[core.ids[core.index.get(name) ?? -1] ?? ''] = evaluateCommitment(group, merged, core.xs.get(name) ?? 0n).toBytes()
-  }
-  return group.adjustKey({
+  const verifying = names.map((name): [string, GroupElement] => [core.ids[core.index.get(name) ?? -1] ?? '', evaluateCommitment(group, merged, core.xs.get(name) ?? 0n)])
+  const key = group.adjustKey({ commitments: merged, verifyingShares: verifying, signingShare })
+  return {
     public: {
       signers: { min: params.threshold, max: params.participants.length },
-      commitments: merged.map((c) => c.toBytes()),
-      verifyingShares
+      commitments: key.commitments.map((c) => c.toBytes()),
+      verifyingShares: Object.fromEntries(key.verifyingShares.map(([id, v]) => [id, v.toBytes()]))
     },
-    secret: { identifier: core.selfId, signingShare: Uint8Array.from(Fn.toBytes(signingShare)) }
-  })
+    secret: { identifier: core.selfId, signingShare: Uint8Array.from(Fn.toBytes(key.signingShare)) }
+  }
 }
 
 function decodeCommitment (group: DkgGroup, commitment: readonly Uint8Array[]): GroupElement[] | undefined {
