@@ -228,11 +228,11 @@ export class DkgSessions implements Service {
 
   /** Applies the test faults that change what this node sends (none in a real node). */
   private misbehave (msg: DkgMessage, split?: SplitRound1): DkgMessage {
-    if (msg.round !== 2) return msg
+    const targets = this.faults.corruptDkgShareTo
+    if (msg.round !== 2 || (split === undefined && targets === undefined)) return msg
     let shares = msg.shares
     // splitRound1: the members that got the second package get their shares of its polynomial
     if (split?.round2 !== undefined) shares = shares.map(s => split.to.includes(s.to) ? split.round2!.shares.find(o => o.to === s.to) ?? s : s)
-    const targets = this.faults.corruptDkgShareTo
     if (targets !== undefined) shares = shares.map(s => targets.includes(s.to) ? { ...s, sealed: flipBit(s.sealed, s.sealed.length - 1) } : s)
     return { ...msg, shares }
   }
