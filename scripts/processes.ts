@@ -40,8 +40,15 @@ export interface Launch {
   script?: string
 }
 
+/**
+ * MPC_WALLET_CPU_PROF=DIR: every long-running peer writes a V8 CPU profile under DIR/<role> when
+ * it stops (a developer's tool for finding where a cluster's time goes; SIGKILLed peers write none).
+ */
+const CPU_PROFILE_DIR = process.env.MPC_WALLET_CPU_PROF
+
 function commandLine (args: string[], launch: Launch): [string, string[]] {
-  const argv = [...(launch.wrap ?? []), process.execPath, launch.script ?? CLI, ...args]
+  const profile = CPU_PROFILE_DIR !== undefined && args[1] === 'start' ? ['--cpu-prof', `--cpu-prof-dir=${join(CPU_PROFILE_DIR, args[0] ?? 'peer')}`] : []
+  const argv = [...(launch.wrap ?? []), process.execPath, ...profile, launch.script ?? CLI, ...args]
   return [argv[0]!, argv.slice(1)]
 }
 
@@ -210,7 +217,7 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   // its own ready deadline. A few at a time, each is ready in about its own start time.
   const nodes = await mapLimited(Array.from({ length: opts.nodes }, (_, k) => k + 1), STARTS_AT_ONCE, async i => {
     await writeSecretFile(passFile(i), randomBytes(24).toString('base64url'))
-    return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join-file', joinFile, ...nodeArgs(i)], 30_000)
+    return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join-file', joinFile, ...nodeArgs(i)], 60_000)
   })
   const end = Date.now() + opts.joinDeadlineMs
   for (;;) {

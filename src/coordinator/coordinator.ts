@@ -3,7 +3,8 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { GossipChannels } from '../runtime/channels.js'
 import { createPeer, rescorePeers, type MpcLibp2p } from '../runtime/libp2p.js'
 import { PeerMetrics } from '../runtime/metrics.js'
-import { DIGEST_INTERVAL_MS, StateSync } from '../runtime/state-sync.js'
+import { StateSync } from '../runtime/state-sync.js'
+import { digestIntervalFor } from '../protocols/constants.js'
 import { parseEventQuery, type EventView } from '../state/event-log.js'
 import { DEFAULT_EVENT_RETENTION, type EventRetention } from '../state/event-retention.js'
 import { KeyRegistry } from '../state/key-registry.js'
@@ -162,7 +163,7 @@ export class Coordinator {
       this.journal,
       strangers,
       coordinatorCommands({ libp2p, store, roster, membership: this.membership, sync: this.sync, health: this.health, log }),
-      every(DIGEST_INTERVAL_MS, () => { void this.sync.publishDigest() }),
+      every(() => digestIntervalFor(this.membership.members().length), () => { void this.sync.publishDigest() }),
       { start: () => { this.dialBack.start(() => this.membership.members().map(m => ({ peerId: m.peerId.toString(), addrs: m.addrs }))) }, stop: () => { this.dialBack.stop() } },
       this.api
     ])

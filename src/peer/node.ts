@@ -105,7 +105,7 @@ export class MpcNode {
       links: this.links, dkg: this.dkg, custody: this.custody, dialer, membership: this.membership, log
     })
     const linkCounts: Service = { start: () => {}, stop: () => { this.links.stop() } }
-    const upkeep = new StateUpkeep({ sync: this.sync, store, eventRetention: opts.eventRetention, log })
+    const upkeep = new StateUpkeep({ sync: this.sync, roster, store, eventRetention: opts.eventRetention, log })
     const events = eventLog.follow(this.channels, () => ({ libp2p, peer: roster.coordinator, clusterId: roster.clusterId }))
     this.services = new ServiceGroup([linkCounts, this.channels, this.dkg, events, this.custody, commands, this.http, upkeep, dialer, heartbeat, this.membership])
   }

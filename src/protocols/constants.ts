@@ -42,6 +42,19 @@ export function heartbeatStretch (members: number): number {
   return heartbeatIntervalFor(DEFAULT_HEARTBEAT_INTERVAL_MS, members) / DEFAULT_HEARTBEAT_INTERVAL_MS
 }
 
+/**
+ * State digests: every peer publishes one every DEFAULT_DIGEST_INTERVAL_MS (and when its records
+ * change); above 25 members the interval grows by DIGEST_MS_PER_MEMBER per member, so that the
+ * cluster's periodic digests stay at most 5 a second.
+ */
+export const DEFAULT_DIGEST_INTERVAL_MS = 5_000
+export const DIGEST_MS_PER_MEMBER = 200
+
+/** A peer's periodic digest interval in a cluster of `members`. */
+export function digestIntervalFor (members: number): number {
+  return Math.max(DEFAULT_DIGEST_INTERVAL_MS, members * DIGEST_MS_PER_MEMBER)
+}
+
 /** Per-channel size limits for one gossip message payload, in bytes. */
 export const MAX_GOSSIP_BYTES = {
   rounds: 64 * 1024,

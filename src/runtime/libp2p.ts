@@ -323,6 +323,7 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
         maxInboundDataLength: MAX_GOSSIP_DATA + 1024,
         allowedTopics: CHANNELS.map(c => topicName(init.clusterId, c)),
         heartbeatInterval: GOSSIP_HEARTBEAT_MS,
+        ...GOSSIP_MESH,
         fastMsgIdFn,
         scoreParams: peerScoreParams(init.clusterId, init.isMember),
         scoreThresholds: PEER_SCORE_THRESHOLDS
@@ -331,6 +332,16 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
   })
   return libp2p
 }
+
+/**
+ * Mesh degrees for a cluster. Every member links to every other and publishes its own messages
+ * to all of them (floodPublish, gossipsub's default), so the mesh carries only redundant copies
+ * (and the messages of members a NAT keeps us from linking to directly). Each member receives a
+ * message about once per mesh neighbour: gossipsub's defaults (6, 4..12) made ~7 copies of every
+ * heartbeat per member; 4 (3..8) makes ~5 and still leaves three other paths for every message.
+ * IHAVE gossip goes to 4 peers outside the mesh instead of 6.
+ */
+const GOSSIP_MESH = { D: 4, Dlo: 3, Dhi: 8, Dlazy: 4, Dout: 2 } as const
 
 /**
  * A received copy's id before its signature is checked: its author and sequence number, which

@@ -9,9 +9,21 @@ export interface Service {
 }
 
 /** A service that runs `fn` every `ms` while started. */
-export function every (ms: number, fn: () => void): Service {
+export function every (ms: number | (() => number), fn: () => void): Service {
   let timer: NodeJS.Timeout | undefined
-  return { start: () => { timer = setInterval(fn, ms) }, stop: () => { clearInterval(timer) } }
+  let running = false
+  const interval = typeof ms === 'number' ? () => ms : ms
+  const arm = (): void => {
+    timer = setTimeout(() => {
+      if (!running) return
+      arm()
+      fn()
+    }, interval())
+  }
+  return {
+    start: () => { running = true; arm() },
+    stop: () => { running = false; clearTimeout(timer) }
+  }
 }
 
 /**

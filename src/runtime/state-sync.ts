@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { sendCommand, type CommandContext, type CommandHandlers, type CommandRequests, type CommandResponses } from '../protocols/command.js'
-import { COMMAND, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST } from '../protocols/constants.js'
+import { COMMAND, DEFAULT_DIGEST_INTERVAL_MS, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, type ListRecordsResponse, type SignedRecord, type StateDigest } from '../protocols/messages.js'
 import { MAX_RECORD_ID_LENGTH } from '../protocols/records.js'
@@ -13,8 +13,6 @@ import type { RosterBook } from '../state/roster-book.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
 
-/** How often every peer publishes its digest, whether or not anything changed. */
-export const DIGEST_INTERVAL_MS = 5_000
 /** Room left in a fetch answer for framing, below the command size limit. */
 const FETCH_ANSWER_BUDGET = COMMAND.maxBytes - 4 * 1024
 /** Deadline of one listRecords or fetchRecords command. */
@@ -125,7 +123,7 @@ interface PeerState {
  * No member can stall or bloat this: every pull is bounded (pages, wanted ids, bytes, a
  * deadline); pulls from different peers run side by side (one at a time per peer, at most
  * MAX_CONCURRENT_PULLS from members, the coordinator's never queued); and a peer whose last pull
- * brought nothing is not pulled from again on its digests for DIGEST_INTERVAL_MS, so a digest
+ * brought nothing is not pulled from again on its digests for DEFAULT_DIGEST_INTERVAL_MS, so a digest
  * that lies costs one pull per interval however often it is published.
  */
 export class StateSync {
@@ -340,7 +338,7 @@ export class StateSync {
     state.stats.mostPages = Math.max(state.stats.mostPages, run.pages)
     if (run.applied === 0) {
       state.stats.empty++
-      state.quietUntil = Date.now() + DIGEST_INTERVAL_MS
+      state.quietUntil = Date.now() + DEFAULT_DIGEST_INTERVAL_MS
     } else {
       state.quietUntil = 0
     }

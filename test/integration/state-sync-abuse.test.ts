@@ -4,7 +4,8 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPeer, type MpcLibp2p } from '../../src/runtime/libp2p.js'
-import { DIGEST_INTERVAL_MS, MAX_CONCURRENT_PULLS, MAX_PAGES_PER_PULL } from '../../src/runtime/state-sync.js'
+import { MAX_CONCURRENT_PULLS, MAX_PAGES_PER_PULL } from '../../src/runtime/state-sync.js'
+import { DEFAULT_DIGEST_INTERVAL_MS } from '../../src/protocols/constants.js'
 import { serveCommands } from '../../src/protocols/command.js'
 import { toHex } from '../../src/crypto/bytes.js'
 import { log, startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
@@ -91,7 +92,7 @@ describe('state sync under abuse: a member cannot stall or bloat anyone\'s sync'
     }
     const elapsed = Date.now() - started
     // One pull per interval, plus one whose quiet time began before the window.
-    const allowed = Math.ceil(elapsed / DIGEST_INTERVAL_MS) + 1
+    const allowed = Math.ceil(elapsed / DEFAULT_DIGEST_INTERVAL_MS) + 1
     const pulls = honest.map((n, i) => n.sync.pullStats(falseDigest.peerId).pulls - pullsBefore[i]!)
     const served = falseDigest.sync.counters.served - servedBefore
     console.log(`false digests published: ${published} in ${elapsed} ms; pulls from the liar per honest member: ${pulls.join(', ')} (allowed ${allowed}); listRecords it served to everyone: ${served}`)
