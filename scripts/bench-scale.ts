@@ -46,6 +46,7 @@ interface Scale {
   heartbeatDeliveryPercent: { coordinator?: number, member?: number }
   coordinatorCpuPercent?: number
   coordinatorRssMiB?: number
+  nodeCpuPercent?: { median: number, max: number, total: number }
   nodeRssMiB?: { median: number, max: number }
   keygenMs: Record<string, number>
   signP50Ms: Record<string, number>
@@ -86,6 +87,7 @@ function figureLines (r: SizeResult, base: SizeResult | undefined): string[] {
   return [
     `${r.nodes} nodes${r.ok ? '' : ' (run not ok)'}: all up in ${(s.upMs / 1000).toFixed(1)} s${ratio(s.upMs, b?.upMs)}, heartbeats every ${s.heartbeatIntervalMs} ms`,
     `  heartbeat delivery: ${s.heartbeatDeliveryPercent.coordinator ?? '?'}% at the coordinator, ${s.heartbeatDeliveryPercent.member ?? '?'}% at a member`,
+    `  node CPU median ${s.nodeCpuPercent?.median ?? '?'}%, all nodes together ${s.nodeCpuPercent?.total ?? '?'}%${ratio(s.nodeCpuPercent?.total, b?.nodeCpuPercent?.total)}`,
     `  coordinator CPU ${s.coordinatorCpuPercent ?? '?'}%${ratio(s.coordinatorCpuPercent, b?.coordinatorCpuPercent)}, RSS ${s.coordinatorRssMiB ?? '?'} MiB${ratio(s.coordinatorRssMiB, b?.coordinatorRssMiB)}; node RSS median ${s.nodeRssMiB?.median ?? '?'} MiB, max ${s.nodeRssMiB?.max ?? '?'} MiB${ratio(s.nodeRssMiB?.max, b?.nodeRssMiB?.max)}`,
     ...Object.keys(s.keygenMs).map(scheme => `  ${scheme} ${key?.threshold ?? '?'}-of-${key?.parties ?? '?'}: keygen ${s.keygenMs[scheme]} ms${ratio(s.keygenMs[scheme], b?.keygenMs[scheme])}, sign p50 ${s.signP50Ms[scheme] ?? '?'} ms${ratio(s.signP50Ms[scheme], b?.signP50Ms[scheme])}`)
   ]

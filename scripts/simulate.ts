@@ -38,6 +38,8 @@ const USAGE = `usage: npm run simulate -- [options]
 
 const MAX_NODES = 64
 const DEFAULT_MAX_PARTIES = 20
+/** How long a restarted node may take to print its ready line (a loaded host is slow to start Node). */
+const READY_TIMEOUT_MS = 60_000
 /** At most this many holders are killed before the second signing. */
 const MAX_KILLED = 5
 
@@ -145,19 +147,23 @@ async function measureSteadyState (opts: Options, cluster: LocalCluster): Promis
   const { api, coordinator, nodes } = cluster
   const memberUrl = nodes[0]?.ready.http
   const memberMetrics = async (): Promise<string | undefined> => memberUrl === undefined ? undefined : await fetch(`${memberUrl}/metrics`).then(async r => await r.text()).catch(() => undefined)
-  const before = { coordinator: await api.metrics().catch(() => undefined), member: await memberMetrics(), cpu: await processUsage(coordinator.ready.pid), at: performance.now() }
+  const usage = async (): Promise<Array<{ cpuMs: number, rssMiB: number } | undefined>> => await Promise.all(nodes.map(async n => await processUsage(n.ready.pid)))
+  const before = { coordinator: await api.metrics().catch(() => undefined), member: await memberMetrics(), cpu: await processUsage(coordinator.ready.pid), nodes: await usage(), at: performance.now() }
   await sleep(opts.steadyMs)
-  const after = { coordinator: await api.metrics().catch(() => undefined), member: await memberMetrics(), cpu: await processUsage(coordinator.ready.pid), at: performance.now() }
-  const nodeRss = (await Promise.all(nodes.map(async n => (await processUsage(n.ready.pid))?.rssMiB))).filter((r): r is number => r !== undefined)
+  const after = { coordinator: await api.metrics().catch(() => undefined), member: await memberMetrics(), cpu: await processUsage(coordinator.ready.pid), nodes: await usage(), at: performance.now() }
+  const seconds = (after.at - before.at) / 1000
+  const nodeRss = after.nodes.flatMap(u => u !== undefined ? [u.rssMiB] : [])
+  const nodeCpu = after.nodes.flatMap((u, i) => u !== undefined && before.nodes[i] !== undefined ? [(u.cpuMs - before.nodes[i].cpuMs) / seconds / 10] : [])
   const figures = {
     steadyMs: opts.steadyMs,
     heartbeatIntervalMs: heartbeatIntervalFor(opts.heartbeatMs, opts.nodes),
     heartbeatDeliveryPercent: { coordinator: delivery(before.coordinator, after.coordinator), member: delivery(before.member, after.member) },
-    coordinatorCpuPercent: before.cpu !== undefined && after.cpu !== undefined ? Math.round((after.cpu.cpuMs - before.cpu.cpuMs) / (after.at - before.at) * 1000) / 10 : undefined,
+    coordinatorCpuPercent: before.cpu !== undefined && after.cpu !== undefined ? Math.round((after.cpu.cpuMs - before.cpu.cpuMs) / seconds) / 10 : undefined,
+    nodeCpuPercent: nodeCpu.length > 0 ? { median: Math.round(percentile(nodeCpu, 0.5) * 10) / 10, max: Math.round(Math.max(...nodeCpu) * 10) / 10, total: Math.round(nodeCpu.reduce((a, b) => a + b, 0) * 10) / 10 } : undefined,
     coordinatorRssMiB: after.cpu !== undefined ? Math.round(after.cpu.rssMiB) : undefined,
     nodeRssMiB: nodeRss.length > 0 ? { median: Math.round(percentile(nodeRss, 0.5)), max: Math.round(Math.max(...nodeRss)) } : undefined
   }
-  say(`steady state over ${opts.steadyMs / 1000}s: heartbeats every ${figures.heartbeatIntervalMs} ms, delivered ${figures.heartbeatDeliveryPercent.coordinator ?? '?'}% to the coordinator and ${figures.heartbeatDeliveryPercent.member ?? '?'}% to a member; coordinator CPU ${figures.coordinatorCpuPercent ?? '?'}%, RSS ${figures.coordinatorRssMiB ?? '?'} MiB; node RSS median ${figures.nodeRssMiB?.median ?? '?'} MiB, max ${figures.nodeRssMiB?.max ?? '?'} MiB`)
+  say(`steady state over ${opts.steadyMs / 1000}s: heartbeats every ${figures.heartbeatIntervalMs} ms, delivered ${figures.heartbeatDeliveryPercent.coordinator ?? '?'}% to the coordinator and ${figures.heartbeatDeliveryPercent.member ?? '?'}% to a member; coordinator CPU ${figures.coordinatorCpuPercent ?? '?'}%, RSS ${figures.coordinatorRssMiB ?? '?'} MiB; node CPU median ${figures.nodeCpuPercent?.median ?? '?'}% (all nodes ${figures.nodeCpuPercent?.total ?? '?'}%), node RSS median ${figures.nodeRssMiB?.median ?? '?'} MiB, max ${figures.nodeRssMiB?.max ?? '?'} MiB`)
   return figures
 }
 
@@ -180,8 +186,10 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   })
   const { api, coordinator, nodes, nodeDir, nodeArgs } = cluster
   const joinMs = Date.now() - joinStart
+  // The CPU the peers spent to get there (the host's other work shows as the rest of joinMs).
+  const joinCpuMs = (await Promise.all([coordinator, ...nodes].map(async p => (await processUsage(p.ready.pid))?.cpuMs ?? 0))).reduce((a, b) => a + b, 0)
   say(`coordinator ${coordinator.ready.peerId} of cluster ${cluster.clusterId} at ${coordinator.ready.addrs[0] ?? ''}`)
-  say(`all ${opts.nodes} nodes joined and are up, ${(joinMs / 1000).toFixed(1)}s after the cluster started`)
+  say(`all ${opts.nodes} nodes joined and are up, ${(joinMs / 1000).toFixed(1)}s after the cluster started (the peers used ${(joinCpuMs / 1000).toFixed(1)} s of CPU)`)
   console.log(formatClusterTable(await api.cluster()))
   const steady = await measureSteadyState(opts, cluster)
 
@@ -198,7 +206,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
 
   say(`restarting ${victim.name} from ${nodeDir(victimIndex + 1)} (no --join, no --bootstrap: both are remembered)`)
   const restartAt = Date.now()
-  const restarted = await group.start(victim.name, ['node', 'start', '--data-dir', nodeDir(victimIndex + 1), ...nodeArgs(victimIndex + 1)])
+  const restarted = await group.start(victim.name, ['node', 'start', '--data-dir', nodeDir(victimIndex + 1), ...nodeArgs(victimIndex + 1)], READY_TIMEOUT_MS)
   nodes[victimIndex] = restarted
   const samePeerId = restarted.ready.peerId === victim.ready.peerId
   const storedEpoch = restarted.ready.rosterEpoch ?? 0
@@ -269,7 +277,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     convergenceMs.push(...await Promise.all(doomed.map(async node => {
       const index = nodes.indexOf(node) + 1
       const restartAt = Date.now()
-      const back = await group.start(node.name, ['node', 'start', '--data-dir', nodeDir(index), ...nodeArgs(index)])
+      const back = await group.start(node.name, ['node', 'start', '--data-dir', nodeDir(index), ...nodeArgs(index)], READY_TIMEOUT_MS)
       await until(`${node.name} to converge`, opts.joinDeadlineMs, async () => {
         const now = await api.cluster()
         const m = member(now, back.ready.peerId)
@@ -294,7 +302,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     keys: keys.map(k => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: k.parties, groupPublicKey: k.groupPublicKey, xOnlyPublicKey: k.xOnlyPublicKey, address: k.address })),
     signatures: signatures.map(s => ({ keyId: s.keyId, scheme: s.scheme, message: s.message, signature: s.signature, signers: s.signers, verifiedBy: s.verifiedBy })),
     events: events.length,
-    scale: { upMs: joinMs, ...steady, keygenMs, signP50Ms },
+    scale: { upMs: joinMs, upCpuMs: joinCpuMs, ...steady, keygenMs, signP50Ms },
     coordinator: { peerId: coordinator.ready.peerId, addrs: coordinator.ready.addrs, api: coordinator.ready.api },
     dataDir: root,
     ok: samePeerId && storedEpoch > 0 && up === opts.nodes && signatures.length === keys.length * 2
