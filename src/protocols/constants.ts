@@ -25,21 +25,21 @@ export const DEFAULT_SIGN_ROUND_TIMEOUT_MS = 5_000
  * Heartbeats: a member beats every DEFAULT_HEARTBEAT_INTERVAL_MS (or its configured interval) in
  * a cluster of up to 10 members. Every member receives every heartbeat (one signature check and
  * a few forwarded copies each), so the cluster's cost grows with the square of its size; above 10
- * members the interval grows with the roster instead, HEARTBEAT_MS_PER_MEMBER per member, so that
- * all members together send at most 10 heartbeats a second (at 50 members: one every 5 s). The
- * coordinator stretches its health thresholds by the same factor (heartbeatStretch).
+ * members the interval grows with the roster instead (HEARTBEAT_MS_PER_MEMBER per member at the
+ * default interval), so that all members together send at most 10 heartbeats a second (at 50
+ * members: one every 5 s). The coordinator stretches its health thresholds by the same factor.
  */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000
 export const HEARTBEAT_MS_PER_MEMBER = 100
 
-/** A member's heartbeat interval in a cluster of `members`, at least its configured `floorMs`. */
-export function heartbeatIntervalFor (floorMs: number, members: number): number {
-  return Math.max(floorMs, members * HEARTBEAT_MS_PER_MEMBER)
+/** How many times longer than configured heartbeat intervals are in a cluster of `members` (1 up to 10 members). */
+export function heartbeatStretch (members: number): number {
+  return Math.max(1, members * HEARTBEAT_MS_PER_MEMBER / DEFAULT_HEARTBEAT_INTERVAL_MS)
 }
 
-/** How many times longer than the default a heartbeat interval is in a cluster of `members` (1 up to 10 members). */
-export function heartbeatStretch (members: number): number {
-  return heartbeatIntervalFor(DEFAULT_HEARTBEAT_INTERVAL_MS, members) / DEFAULT_HEARTBEAT_INTERVAL_MS
+/** A member's heartbeat interval in a cluster of `members`, configured as `configuredMs`. */
+export function heartbeatIntervalFor (configuredMs: number, members: number): number {
+  return configuredMs * heartbeatStretch(members)
 }
 
 /**

@@ -32,7 +32,7 @@ function commandLinesMentioning (text: string): Map<number, string> {
 
 describe('npm run simulate, as a user runs it (built script, real processes)', () => {
   it('joins every node, detects a SIGKILL, restarts the node under the same PeerId, and leaves nothing running', async () => {
-    const result = await runNode(['dist/scripts/simulate.js', '--nodes', '3', '--json',
+    const result = await runNode(['dist/scripts/simulate.js', '--nodes', '3', '--json', '--steady-ms', '2000', '--sign-samples', '2',
       '--heartbeat-ms', '200', '--suspect-after-ms', '600', '--down-after-ms', '1200'])
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
@@ -40,6 +40,14 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
     const summary = JSON.parse(lines.at(-1)!) as Record<string, unknown>
     expect(summary).toMatchObject({ nodes: 3, up: 3, restartedSamePeerId: true, restartedWithStoredRoster: true, ok: true })
     expect(summary.downDetectedMs).toBeGreaterThanOrEqual(1200 - 200)
+    // The scale figures: delivery measured at the coordinator and at a member, each a share of what was sent.
+    const scale = summary.scale as { heartbeatIntervalMs: number, heartbeatDeliveryPercent: Record<string, number>, keygenMs: Record<string, number>, signP50Ms: Record<string, number>, nodeRssMiB: { max: number } }
+    expect(scale.heartbeatIntervalMs).toBe(200)
+    for (const where of ['coordinator', 'member']) expect(scale.heartbeatDeliveryPercent[where]).toBeGreaterThan(0)
+    for (const where of ['coordinator', 'member']) expect(scale.heartbeatDeliveryPercent[where]).toBeLessThanOrEqual(100)
+    expect(Object.keys(scale.keygenMs).sort()).toEqual(['ed25519', 'taproot'])
+    expect(Object.keys(scale.signP50Ms).sort()).toEqual(['ed25519', 'taproot'])
+    expect(scale.nodeRssMiB.max).toBeGreaterThan(0)
     // The human part of the output shows the cluster table with every node up.
     expect(result.stdout).toMatch(/members 3 \(3 up\)/)
     expect(result.stdout).toMatch(/is down/)
@@ -81,7 +89,7 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
     const cmdlines = new Map<number, string>()
     const sample = (): void => { for (const [pid, line] of commandLinesMentioning(root)) cmdlines.set(pid, line) }
     const sampler = setInterval(sample, CMDLINE_SAMPLE_MS)
-    const child = spawn(process.execPath, ['dist/scripts/simulate.js', '--nodes', '1', '--keep', '--json', '--dir', root,
+    const child = spawn(process.execPath, ['dist/scripts/simulate.js', '--nodes', '1', '--keep', '--json', '--dir', root, '--steady-ms', '500',
       '--heartbeat-ms', '200', '--suspect-after-ms', '600', '--down-after-ms', '1200'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''

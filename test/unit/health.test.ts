@@ -146,6 +146,10 @@ describe('HealthTracker', () => {
     const t = tracker(...fifty)
     // 50 members beat every 5 s (heartbeatIntervalFor): 5 times the thresholds of a small cluster.
     expect(heartbeatIntervalFor(DEFAULT_HEARTBEAT_INTERVAL_MS, 50)).toBe(5_000)
+    // A configured interval is kept as it is up to 10 members, and stretched by the same factor above.
+    expect(heartbeatIntervalFor(100, 7)).toBe(100)
+    expect(heartbeatIntervalFor(100, 10)).toBe(100)
+    expect(heartbeatIntervalFor(100, 50)).toBe(500)
     expect(t.current).toEqual({ suspectAfterMs: 15_000, downAfterMs: 30_000 })
     t.heartbeat('m0', 0)
     expect(t.evaluate(14_999)).toEqual([])
