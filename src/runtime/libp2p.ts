@@ -50,9 +50,11 @@ export interface PeerInit {
    */
   relayServer?: { isAllowed: (peer: PeerId) => boolean }
   /**
-   * Gate inbound connections: when this returns false for a peer (once the cluster has a roster),
-   * its inbound connection is refused after the Noise handshake (which proves its PeerId).
-   * Undefined or true admits. Nodes only: the coordinator must accept unknown peers so Join works.
+   * Gate connections: when this returns false for a peer (once the cluster has a roster), its
+   * inbound connection is refused after the Noise handshake (which proves its PeerId), and we
+   * never dial it (a pull or a command that was under way when the peer left the roster must not
+   * open a new connection to it). Undefined or true admits. Nodes pass the roster; the coordinator
+   * must accept unknown peers so Join works, and passes only its removed and rejected peers.
    */
   admits?: (peer: PeerId) => boolean | undefined
   /**
@@ -258,7 +260,13 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
   const admits = init.admits
   const connectionGater: ConnectionGater = {
     // Default libp2p gater otherwise (libp2p merges ours over its defaults).
-    ...(admits !== undefined ? { denyInboundEncryptedConnection: (peer: PeerId) => admits(peer) === false } : {}),
+    ...(admits !== undefined
+      ? {
+          denyInboundEncryptedConnection: (peer: PeerId) => admits(peer) === false,
+          denyDialPeer: (peer: PeerId) => admits(peer) === false,
+          denyOutboundEncryptedConnection: (peer: PeerId) => admits(peer) === false
+        }
+      : {}),
     ...(relayServer !== undefined ? { denyInboundRelayReservation: (peer: PeerId) => !relayServer.isAllowed(peer) } : {})
   }
   const bootstrapAddrs = bootstrapList.map(a => multiaddr(a))
@@ -349,9 +357,9 @@ const GOSSIP_MESH = { D: 4, Dlo: 3, Dhi: 8, Dlazy: 4, Dout: 2 } as const
  * it gossipsub verifies the signature of every copy before it finds the copy is a duplicate, and
  * each message arrives once from its author and once from every mesh neighbour: at 15 members
  * these checks were the largest single cost in the coordinator's profile (7 s of 46 s busy in a
- * minute). A copy with a bad
- * signature is never cached here (only validated messages are), so a forgery cannot shadow the
- * real message; a second copy of a real message is dropped as the duplicate it is.
+ * minute). A copy with a bad signature is never cached here (only validated messages are), so a
+ * forgery cannot shadow the real message; a second copy of a real message is dropped as the
+ * duplicate it is.
  */
 function fastMsgIdFn (msg: RPC.Message): string {
   return `${toString(msg.from ?? EMPTY, 'base64')}:${toString(msg.seqno ?? EMPTY, 'base64')}`

@@ -133,6 +133,10 @@ describe('state sync: every member converges on the coordinator\'s records', () 
           fetchRecords: async () => ({ records: [forged] })
         }
       })
+      // The rogue is a member (it joined with an invitation): nodes pull only from members.
+      const { token } = await cluster.coordinator.invitations.create({ note: 'rogue' })
+      await cluster.coordinator.membership.join({ token, addrs: rogue.getMultiaddrs().map(a => a.bytes), softwareVersion: 'rogue' }, rogue.peerId)
+      await waitFor('the node admits the rogue', () => node.status().members.includes(rogue.peerId.toString()))
       await node.libp2p.peerStore.merge(rogue.peerId, { multiaddrs: rogue.getMultiaddrs() })
       const refusedBefore = node.sync.counters.refused
       // Asked while a pull from the coordinator is under way, the pull from the rogue still happens (beside it: pulls from different peers do not wait for each other).
