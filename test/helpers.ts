@@ -16,6 +16,7 @@ import { GossipMessage, type Event } from '../src/protocols/messages.js'
 import { topicName } from '../src/protocols/topics.js'
 import { IDENTITY_FILE } from '../src/store/identity.js'
 import type { KeyRecord } from '../src/state/key-registry.js'
+import type { MpcLibp2p } from '../src/runtime/libp2p.js'
 import type { Message } from '@libp2p/interface'
 
 export const log = createLogger((process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent')
@@ -102,6 +103,16 @@ export async function startCluster (n: number, timeouts: Partial<Omit<Coordinato
   }
   await Promise.all(Array.from({ length: n }, async (_, i) => await startNode(`node-${i + 1}`)))
   return cluster
+}
+
+/**
+ * Makes a bare libp2p peer (a test's rogue or slow member) a roster member, as a node joins: Join
+ * with an invitation of its own. Resolves once `observer` (a node) holds the roster with it.
+ */
+export async function joinAsMember (cluster: TestCluster, peer: MpcLibp2p, observer: MpcNode): Promise<void> {
+  const { token } = await cluster.coordinator.invitations.create({ note: 'test peer' })
+  await cluster.coordinator.membership.join({ token, addrs: peer.getMultiaddrs().map(a => a.bytes), softwareVersion: 'test' }, peer.peerId)
+  await waitFor('the observer admits the new member', () => observer.status().members.includes(peer.peerId.toString()))
 }
 
 // ---- helpers of the key tests (keygen, signing) ----

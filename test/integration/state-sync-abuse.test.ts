@@ -8,7 +8,7 @@ import { MAX_CONCURRENT_PULLS, MAX_PAGES_PER_PULL } from '../../src/runtime/stat
 import { DEFAULT_DIGEST_INTERVAL_MS } from '../../src/protocols/constants.js'
 import { serveCommands } from '../../src/protocols/command.js'
 import { toHex } from '../../src/crypto/bytes.js'
-import { log, startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { joinAsMember, log, startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 import type { Coordinator } from '../../src/coordinator/coordinator.js'
 
@@ -121,6 +121,7 @@ describe('state sync under abuse: a member cannot stall or bloat anyone\'s sync'
             fetchRecords: async () => ({ records: [] })
           }
         })
+        await joinAsMember(cluster, peer, outsider)
         await outsider.libp2p.peerStore.merge(peer.peerId, { multiaddrs: peer.getMultiaddrs() })
       }
       const slowPulls = slow.map(peer => outsider.sync.syncFrom(peer.peerId).then(() => Date.now()))

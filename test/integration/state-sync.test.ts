@@ -8,7 +8,7 @@ import { signRecord } from '../../src/protocols/records.js'
 import { toHex } from '../../src/crypto/bytes.js'
 import { rm } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { log, restartNode, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { joinAsMember, log, restartNode, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 
 /** True when the node holds the same synced records as the coordinator. */
@@ -134,9 +134,7 @@ describe('state sync: every member converges on the coordinator\'s records', () 
         }
       })
       // The rogue is a member (it joined with an invitation): nodes pull only from members.
-      const { token } = await cluster.coordinator.invitations.create({ note: 'rogue' })
-      await cluster.coordinator.membership.join({ token, addrs: rogue.getMultiaddrs().map(a => a.bytes), softwareVersion: 'rogue' }, rogue.peerId)
-      await waitFor('the node admits the rogue', () => node.status().members.includes(rogue.peerId.toString()))
+      await joinAsMember(cluster, rogue, node)
       await node.libp2p.peerStore.merge(rogue.peerId, { multiaddrs: rogue.getMultiaddrs() })
       const refusedBefore = node.sync.counters.refused
       // Asked while a pull from the coordinator is under way, the pull from the rogue still happens (beside it: pulls from different peers do not wait for each other).
