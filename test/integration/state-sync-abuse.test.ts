@@ -124,6 +124,10 @@ describe('state sync under abuse: a member cannot stall or bloat anyone\'s sync'
         await joinAsMember(cluster, peer, outsider)
         await outsider.libp2p.peerStore.merge(peer.peerId, { multiaddrs: peer.getMultiaddrs() })
       }
+      // Linked before the pulls start (the new members are dialled as the roster arrives; a pull
+      // must not race that dial on a loaded host).
+      for (const peer of slow) await outsider.libp2p.dial(peer.peerId)
+      await sleep(200)
       const slowPulls = slow.map(peer => outsider.sync.syncFrom(peer.peerId).then(() => Date.now()))
       // Should the test fail before it awaits them, their end (at the latest when the peers stop) is not unhandled.
       for (const pull of slowPulls) pull.catch(() => {})
