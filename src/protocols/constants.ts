@@ -44,11 +44,12 @@ export function heartbeatIntervalFor (configuredMs: number, members: number): nu
 
 /**
  * State digests: every peer publishes one every DEFAULT_DIGEST_INTERVAL_MS (and when its records
- * change); above 25 members the interval grows by DIGEST_MS_PER_MEMBER per member, so that the
- * cluster's periodic digests stay at most 5 a second.
+ * change); above 10 members the interval grows by DIGEST_MS_PER_MEMBER per member, so that the
+ * cluster's periodic digests stay at most 2 a second (a joining or restarting node does not wait
+ * for them: it pulls from the coordinator as soon as it has joined).
  */
 export const DEFAULT_DIGEST_INTERVAL_MS = 5_000
-export const DIGEST_MS_PER_MEMBER = 200
+export const DIGEST_MS_PER_MEMBER = 500
 
 /** A peer's periodic digest interval in a cluster of `members`. */
 export function digestIntervalFor (members: number): number {
