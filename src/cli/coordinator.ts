@@ -59,7 +59,7 @@ function addStart (coordinator: Command): void {
     .option('--api <host:port>', 'override the stored API address')
     .option('--suspect-after-ms <ms>', 'heartbeat silence before a member is suspect (default 3000)', positiveInt('--suspect-after-ms'))
     .option('--down-after-ms <ms>', 'heartbeat silence before a member is down (default 6000)', positiveInt('--down-after-ms'))
-    .option('--keygen-timeout-ms <ms>', 'deadline of a whole keygen (default 30000)', positiveInt('--keygen-timeout-ms'))
+    .option('--keygen-timeout-ms <ms>', 'deadline of a whole keygen (default 30000, 3000 per participant above 10)', positiveInt('--keygen-timeout-ms'))
     .option('--sign-round-timeout-ms <ms>', 'deadline of each signing round at each signer (default 5000)', positiveInt('--sign-round-timeout-ms'))
     .option('--event-retention-count <n>', 'keep at most this many events (default 1000000)', positiveInt('--event-retention-count'))
     .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))

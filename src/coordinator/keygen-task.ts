@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isScheme, SCHEMES, validateThreshold, type Scheme } from '../crypto/index.js'
 import type { CommandRequests } from '../protocols/command.js'
-import { DEFAULT_KEYGEN_TIMEOUT_MS, DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
+import { DEFAULT_SIGN_ROUND_TIMEOUT_MS, keygenTimeoutFor } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, EventKind } from '../protocols/messages.js'
 import type { KeyRecord } from '../state/key-registry.js'
@@ -71,7 +71,7 @@ export class KeygenTask {
       clusterId: this.deps.clusterId(), keyId: `key-${randomBytes(8).toString('hex')}`, sessionId: newSessionId(), scheme: req.scheme as Scheme, threshold: req.threshold, participants
     })
     const { keyId, sessionId } = session.start()
-    const timeoutMs = this.deps.keygenTimeoutMs ?? DEFAULT_KEYGEN_TIMEOUT_MS
+    const timeoutMs = this.deps.keygenTimeoutMs ?? keygenTimeoutFor(participants.length)
     await this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'keygen', sessionId, keyId, detail: `${req.scheme} ${req.threshold}-of-${participants.length}` })
     this.running.set(sessionId, participants)
     let answers: FanOut<'keygen'>

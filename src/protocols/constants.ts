@@ -16,6 +16,10 @@ export const COMMAND = {
 
 /** A whole keygen (DKG and agreement), when the request names no deadline: both sides use it. */
 export const DEFAULT_KEYGEN_TIMEOUT_MS = 30_000
+/** A keygen's default deadline among `parties` members: 30 s, and 3 s per participant above 10 (a 10-of-20 DKG on a loaded host). */
+export function keygenTimeoutFor (parties: number): number {
+  return Math.max(DEFAULT_KEYGEN_TIMEOUT_MS, parties * 3_000)
+}
 /** The longest keygen deadline a node accepts from a request. */
 export const MAX_KEYGEN_TIMEOUT_MS = 300_000
 /** Each signing round at each signer (and the short commands around a session: abort, key commit). */

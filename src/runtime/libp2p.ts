@@ -78,6 +78,8 @@ export const RELAY_DATA_LIMIT_BYTES = 1n << 17n
 const MAX_GOSSIP_DATA = Math.max(...Object.values(MAX_GOSSIP_BYTES))
 /** The shortest wait for a connection monitor ping before the connection is aborted (see createPeer). */
 export const CONNECTION_PING_MIN_TIMEOUT_MS = 30_000
+/** How often libp2p's connection monitor pings each connection. */
+export const CONNECTION_PING_INTERVAL_MS = 60_000
 
 // ---- Gossipsub peer scoring ----
 //
@@ -297,7 +299,9 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
     // connection, with every command stream on it: under 128 concurrent keygens the coordinator
     // then named healthy nodes culprits ("did not answer"). So a failed ping only measures: a
     // connection gone for good is closed by TCP's inactivity timeout (2 min) or its relay limits.
-    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS }, abortConnectionOnPingFailure: false },
+    // Pings only measure here, so once a minute: the default (every 10 s, a new stream each time,
+    // both ends of every connection) was a large part of an idle member's work in a big cluster.
+    connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS, pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS }, abortConnectionOnPingFailure: false },
     transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -347,9 +351,11 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
  * (and the messages of members a NAT keeps us from linking to directly). Each member receives a
  * message about once per mesh neighbour: gossipsub's defaults (6, 4..12) made ~7 copies of every
  * heartbeat per member; 4 (3..8) makes ~5 and still leaves three other paths for every message.
- * IHAVE gossip goes to 4 peers outside the mesh instead of 6.
+ * IHAVE gossip (once a second per topic) goes to 2 peers outside the mesh: gossipsub's default is
+ * a quarter of them, at least 6, which at the coordinator and the most linked members of a
+ * 50-member cluster was a dozen IHAVEs per topic a second, for messages everyone had already.
  */
-const GOSSIP_MESH = { D: 4, Dlo: 3, Dhi: 8, Dlazy: 4, Dout: 2 } as const
+const GOSSIP_MESH = { D: 4, Dlo: 3, Dhi: 8, Dlazy: 2, gossipFactor: 0, Dout: 2 } as const
 
 /**
  * A received copy's id before its signature is checked: its author and sequence number, which
