@@ -346,16 +346,17 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
 }
 
 /**
- * Mesh degrees for a cluster. Every member links to every other and publishes its own messages
- * to all of them (floodPublish, gossipsub's default), so the mesh carries only redundant copies
- * (and the messages of members a NAT keeps us from linking to directly). Each member receives a
- * message about once per mesh neighbour: gossipsub's defaults (6, 4..12) made ~7 copies of every
- * heartbeat per member; 4 (3..8) makes ~5 and still leaves three other paths for every message.
+ * Mesh degrees for a cluster. Every member links to the coordinator and up to 8 members and
+ * publishes its own messages to every linked peer (floodPublish, gossipsub's default), so the mesh
+ * mostly carries redundant copies (and the messages of members a NAT keeps us from linking to).
+ * Each member receives a message about once per mesh neighbour, and every copy costs a member
+ * about 0.4 ms of CPU in js-libp2p: gossipsub's defaults (6, 4..12) made ~7 copies of every
+ * message per member; 3 (2..6) makes ~4 and still leaves other paths for every message.
  * IHAVE gossip (once a second per topic) goes to 2 peers outside the mesh: gossipsub's default is
  * a quarter of them, at least 6, which at the coordinator and the most linked members of a
  * 50-member cluster was a dozen IHAVEs per topic a second, for messages everyone had already.
  */
-const GOSSIP_MESH = { D: 4, Dlo: 3, Dhi: 8, Dlazy: 2, gossipFactor: 0, Dout: 2 } as const
+const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 6, Dlazy: 2, gossipFactor: 0, Dout: 1 } as const
 
 /**
  * A received copy's id before its signature is checked: its author and sequence number, which
