@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { launchCluster, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
+import { launchCluster, percentile, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
 import { verifyKeySignature } from './verify.js'
 import { measureFloor, type FloorResult } from './bench-floor.js'
 import { measureEventLog } from './bench-store.js'
@@ -99,11 +99,6 @@ function parseOptions (argv: string[]): Options {
 
 // ---- small statistics, all in milliseconds
 
-/** Nearest-rank percentile (q in 0..1) of a non-empty sample. */
-function percentile (sample: number[], q: number): number {
-  const sorted = [...sample].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-}
 const median = (s: number[]): number => percentile(s, 0.5)
 const mean = (s: number[]): number => s.reduce((a, b) => a + b, 0) / s.length
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits))

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { ApiClientError, type ApiClient } from '../src/coordinator/client.js'
 import type { KeyView } from '../src/coordinator/requests.js'
-import { launchCluster, memberInSync, ProcessGroup, restartNode, untilView, type LocalCluster } from './processes.js'
+import { launchCluster, memberInSync, percentile, ProcessGroup, restartNode, untilView, type LocalCluster } from './processes.js'
 import { UsageError, wholeNumberArg } from './args.js'
 import { verifyKeySignature } from './verify.js'
 
@@ -113,11 +113,6 @@ function causeOf (err: unknown): string {
 
 function count (map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1)
-}
-
-function percentile (sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
 }
 
 function messageFor (key: KeyView, label: string): string {
@@ -367,7 +362,7 @@ async function run (opts: Options, group: ProcessGroup, root: string): Promise<R
     badSignatures: t.badSignatures,
     failuresByCause: Object.fromEntries(t.causes),
     failureSamples: t.samples,
-    latencyMs: { p50: ms(percentile(sorted, 0.5)), p95: ms(percentile(sorted, 0.95)), max: ms(sorted.at(-1) ?? 0) },
+    latencyMs: { p50: ms(sorted.length > 0 ? percentile(sorted, 0.5) : 0), p95: ms(sorted.length > 0 ? percentile(sorted, 0.95) : 0), max: ms(sorted.at(-1) ?? 0) },
     kills: t.kills,
     keygenKills: t.keygenKills,
     skippedKills: t.skippedKills,
