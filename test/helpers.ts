@@ -1,3 +1,4 @@
+import { expect } from 'vitest'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createHash } from 'node:crypto'
@@ -12,7 +13,10 @@ import { initCoordinator, type InitResult } from '../src/coordinator/data-dir.js
 import { describeGroupKey, type Scheme } from '../src/crypto/index.js'
 import { createLogger } from '../src/log.js'
 import { MpcNode, type NodeOptions } from '../src/peer/node.js'
-import { GossipMessage, type Event } from '../src/protocols/messages.js'
+import { EventKind, GossipMessage, type Event } from '../src/protocols/messages.js'
+import { peerIdFromBytes } from '../src/protocols/ids.js'
+import type { ShareRecord } from '../src/state/share-vault.js'
+import type { TaskError } from '../src/coordinator/errors.js'
 import { topicName } from '../src/protocols/topics.js'
 import { IDENTITY_FILE } from '../src/store/identity.js'
 import type { KeyRecord } from '../src/state/key-registry.js'
@@ -116,6 +120,44 @@ export async function joinAsMember (cluster: TestCluster, peer: MpcLibp2p, obser
 }
 
 // ---- helpers of the key tests (keygen, signing) ----
+
+/** Every node's share records, by PeerId, to compare before and after a failed keygen. */
+export async function allShares (cluster: TestCluster): Promise<Record<string, ShareRecord[]>> {
+  const out: Record<string, ShareRecord[]> = {}
+  for (const node of cluster.nodes) out[node.peerId.toString()] = await node.shares().catch(() => [])
+  return out
+}
+
+/**
+ * What a keygen among `members` that failed through `bad` must leave behind: no key and no share
+ * beyond those `before` (active or pending), no BLAME, the stored and the published claims
+ * accusing `bad` alone, and one SESSION_FAILED with no culprit. Returns that event.
+ */
+export async function expectCleanKeygenFailure (
+  cluster: TestCluster, err: TaskError, bad: string, members: string[],
+  before: { keys: KeyRecord[], shares: Record<string, ShareRecord[]>, since: number }, recorder: { events: Event[] }
+): Promise<Event> {
+  expect(await cluster.coordinator.keys.list()).toEqual(before.keys)
+  expect(await allShares(cluster)).toEqual(before.shares)
+  const events = await eventsAfter(cluster, before.since)
+  expect(events.filter(e => e.kind === 'BLAME')).toEqual([])
+  const claims = events.filter(e => e.kind === 'BLAME_CLAIM')
+  expect(claims.map(e => e.peerId).sort()).toEqual(err.claims.map(c => c.claimant).sort())
+  for (const claim of claims) expect(claim.accused).toEqual([bad])
+  expect(events.filter(e => e.kind === 'SESSION_FAILED')).toHaveLength(1)
+  expect(events.filter(e => e.kind === 'SESSION_FINISHED')).toHaveLength(0)
+  // The failed session's key id, as published: no member has any record of it.
+  await waitFor('the SESSION_FAILED event on the events channel', () => recorder.events.some(e => e.kind === EventKind.SESSION_FAILED))
+  const failed = recorder.events.find(e => e.kind === EventKind.SESSION_FAILED)!
+  expect(failed.operation).toBe('keygen')
+  expect(failed.culprits).toEqual([])
+  await waitFor('the BLAME_CLAIM events on the events channel', () => recorder.events.some(e => e.kind === EventKind.BLAME_CLAIM))
+  for (const claim of recorder.events.filter(e => e.kind === EventKind.BLAME_CLAIM)) expect(claim.accused.map(b => peerIdFromBytes(b).toString())).toEqual([bad])
+  for (const node of cluster.nodes.filter(n => members.includes(n.peerId.toString()))) {
+    expect((await node.shares()).find(s => s.keyId === failed.keyId)).toBeUndefined()
+  }
+  return failed
+}
 
 /** The coordinator's view of a member's health, or undefined when it is not a member. */
 export function memberState (cluster: TestCluster, peerId: string): string | undefined {

@@ -20,18 +20,15 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskError } from '../../src/coordinator/errors.js'
 import { encodeGossip } from '../../src/protocols/gossip.js'
-import { peerIdFromBytes } from '../../src/protocols/ids.js'
-import { EventKind, type RoundMessage } from '../../src/protocols/messages.js'
+import type { RoundMessage } from '../../src/protocols/messages.js'
 import { topicName } from '../../src/protocols/topics.js'
 import type { DkgSessions } from '../../src/peer/dkg-sessions.js'
 import type { MpcNode } from '../../src/peer/node.js'
-import type { ShareRecord } from '../../src/state/share-vault.js'
-import { eventsAfter, lastEventSeq, messageFor, recordEvents, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { allShares, expectCleanKeygenFailure, lastEventSeq, messageFor, recordEvents, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 
 const id = (node: MpcNode): string => node.peerId.toString()
 /** A node's DKG sessions (private to MpcNode): which sessions it runs. */
 const dkgOf = (node: MpcNode): DkgSessions => (node as unknown as { dkg: DkgSessions }).dkg
-const peerIdOf = (bytes: Uint8Array): string => peerIdFromBytes(bytes).toString()
 
 /** The parts of js-gossipsub 14 an equivocator needs: its signing key and a send to one peer. */
 interface GossipsubInternals {
@@ -55,11 +52,6 @@ async function signedRound (node: MpcNode, clusterId: string, round: RoundMessag
   return { ...message, signature: await pubsub.publishConfig.privateKey.sign(signed), key: pubsub.publishConfig.key }
 }
 
-async function allShares (cluster: TestCluster): Promise<Record<string, ShareRecord[]>> {
-  const out: Record<string, ShareRecord[]> = {}
-  for (const node of cluster.nodes) out[id(node)] = await node.shares().catch(() => [])
-  return out
-}
 
 async function taskFailure (promise: Promise<unknown>): Promise<TaskError> {
   const err = await promise.then(() => undefined, (e: unknown) => e)
@@ -143,24 +135,7 @@ describe('a DKG participant equivocating in round 1 with two valid packages', ()
       expect(err.message).toContain(id(bad))
 
       // Nothing recorded: no key, and no member kept a share of it, active or pending.
-      expect(await cluster.coordinator.keys.list()).toEqual(keysBefore)
-      expect(await allShares(cluster)).toEqual(sharesBefore)
-      const events = await eventsAfter(cluster, since)
-      expect(events.filter(e => e.kind === 'BLAME')).toEqual([])
-      const claims = events.filter(e => e.kind === 'BLAME_CLAIM')
-      expect(claims.map(e => e.peerId).sort()).toEqual(err.claims.map(c => c.claimant).sort())
-      for (const claim of claims) expect(claim.accused).toEqual([id(bad)])
-      expect(events.filter(e => e.kind === 'SESSION_FAILED')).toHaveLength(1)
-      expect(events.filter(e => e.kind === 'SESSION_FINISHED')).toHaveLength(0)
-      await waitFor('the SESSION_FAILED event on the events channel', () => recorder.events.some(e => e.kind === EventKind.SESSION_FAILED))
-      const failed = recorder.events.find(e => e.kind === EventKind.SESSION_FAILED)!
-      expect(failed.operation).toBe('keygen')
-      expect(failed.culprits).toEqual([])
-      await waitFor('the BLAME_CLAIM event on the events channel', () => recorder.events.some(e => e.kind === EventKind.BLAME_CLAIM))
-      for (const claim of recorder.events.filter(e => e.kind === EventKind.BLAME_CLAIM)) expect(claim.accused.map(peerIdOf)).toEqual([id(bad)])
-      for (const node of cluster.nodes.filter(n => members.includes(id(n)))) {
-        expect((await node.shares()).find(s => s.keyId === failed.keyId)).toBeUndefined()
-      }
+      await expectCleanKeygenFailure(cluster, err, id(bad), members, { keys: keysBefore, shares: sharesBefore, since }, recorder)
     } finally {
       recorder.stop()
       await bad.stop()

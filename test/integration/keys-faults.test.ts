@@ -3,23 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskError } from '../../src/coordinator/errors.js'
 import { sendCommand } from '../../src/protocols/command.js'
 import { CommandRefusedError } from '../../src/protocols/errors.js'
-import { peerIdFromBytes } from '../../src/protocols/ids.js'
 import { ErrorCode, EventKind, type Event } from '../../src/protocols/messages.js'
-import { eventsAfter, lastEventSeq, messageFor, recordEvents, restartNode, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { allShares, eventsAfter, expectCleanKeygenFailure, lastEventSeq, messageFor, recordEvents, restartNode, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
-import type { ShareRecord } from '../../src/state/share-vault.js'
 
 const id = (node: MpcNode): string => node.peerId.toString()
-const peerIdOf = (bytes: Uint8Array): string => peerIdFromBytes(bytes).toString()
 
-/** Every node's share records, by PeerId, to compare before and after a failed keygen. */
-async function allShares (cluster: TestCluster): Promise<Record<string, ShareRecord[]>> {
-  const out: Record<string, ShareRecord[]> = {}
-  for (const node of cluster.nodes) {
-    out[id(node)] = await node.shares().catch(() => [])
-  }
-  return out
-}
 
 async function refusal (promise: Promise<unknown>): Promise<CommandRefusedError> {
   const err = await promise.then(() => undefined, (e: unknown) => e)
@@ -103,29 +92,8 @@ describe('keygen and signing with faulty peers', () => {
         if (claimant !== undefined) expect(err.claims.map(c => c.claimant)).toContain(id(claimant))
         expect(err.message).toContain(id(bad))
 
-        expect(await cluster.coordinator.keys.list()).toEqual(keysBefore)
-        // No holder kept a share of it, active or pending.
-        expect(await allShares(cluster)).toEqual(sharesBefore)
-
-        const events = await eventsAfter(cluster, since)
-        expect(events.filter(e => e.kind === 'BLAME')).toEqual([])
-        const claims = events.filter(e => e.kind === 'BLAME_CLAIM')
-        expect(claims.map(e => e.peerId).sort()).toEqual(err.claims.map(c => c.claimant).sort())
-        for (const claim of claims) expect(claim.accused).toEqual([id(bad)])
-        expect(events.filter(e => e.kind === 'SESSION_FAILED')).toHaveLength(1)
-        expect(events.filter(e => e.kind === 'SESSION_FINISHED')).toHaveLength(0)
-
-        // The failed session's key id, as published: no node has any record of it.
-        await waitFor('the SESSION_FAILED event on the events channel', () => recorder.events.some(e => e.kind === EventKind.SESSION_FAILED))
-        const failed = recorder.events.find(e => e.kind === EventKind.SESSION_FAILED)!
-        expect(failed.operation).toBe('keygen')
-        expect(failed.culprits).toEqual([])
+        const failed = await expectCleanKeygenFailure(cluster, err, id(bad), members, { keys: keysBefore, shares: sharesBefore, since }, recorder)
         expect(failed.detail).toContain(id(bad))
-        await waitFor('the BLAME_CLAIM events on the events channel', () => recorder.events.some(e => e.kind === EventKind.BLAME_CLAIM))
-        for (const claim of recorder.events.filter(e => e.kind === EventKind.BLAME_CLAIM)) expect(claim.accused.map(peerIdOf)).toEqual([id(bad)])
-        for (const node of cluster.nodes.filter(n => members.includes(id(n)))) {
-          expect((await node.shares()).find(s => s.keyId === failed.keyId)).toBeUndefined()
-        }
       } finally {
         recorder.stop()
       }
