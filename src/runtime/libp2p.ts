@@ -356,7 +356,7 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
  * a quarter of them, at least 6, which at the coordinator and the most linked members of a
  * 50-member cluster was a dozen IHAVEs per topic a second, for messages everyone had already.
  */
-const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 6, Dlazy: 2, gossipFactor: 0, Dout: 1 } as const
+export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 6, Dlazy: 2, gossipFactor: 0, Dout: 1 } as const
 
 /**
  * A received copy's id before its signature is checked: its author and sequence number, which

@@ -117,17 +117,21 @@ export class ShareVault {
     return new TextEncoder().encode(`mpc-wallet/${kind}/1\0${this.owner}\0${id}`)
   }
 
-  /** Counts the changes to the shares: equal values mean the same shares with the same status. */
+  /**
+   * Counts the changes to the shares, each once it is on disk: equal values mean the same shares
+   * with the same status. (Counted before the write, a reader listing the shares in between saw
+   * the new count and the old shares, and missed the change for good.)
+   */
   get generation (): number {
     return this.changes
   }
 
   async saveShare (record: ShareRecord, key: Key): Promise<void> {
-    this.changes++
     await this.store.batch({
       json: { [`share:${record.keyId}`]: record },
       bytes: { [`share:${record.keyId}`]: sealWithKey(this.key, encodeKey(key), this.aad('share', record.keyId)) }
     })
+    this.changes++
   }
 
   async shareRecord (keyId: string): Promise<ShareRecord | undefined> {
@@ -156,16 +160,16 @@ export class ShareVault {
     const record = await this.shareRecord(keyId)
     if (record === undefined) return false
     if (record.status !== status) {
-      this.changes++
       await this.store.putJson(`share:${keyId}`, { ...record, status })
+      this.changes++
     }
     return true
   }
 
   async discardShare (keyId: string): Promise<void> {
-    this.changes++
     this.opened.delete(keyId)
     await this.store.batch({ json: { [`share:${keyId}`]: null }, bytes: { [`share:${keyId}`]: null } })
+    this.changes++
   }
 
   async listShares (): Promise<ShareRecord[]> {

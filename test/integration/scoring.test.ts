@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { GRAYLIST_THRESHOLD, type MpcLibp2p } from '../../src/runtime/libp2p.js'
+import { GOSSIP_MESH, GRAYLIST_THRESHOLD, type MpcLibp2p } from '../../src/runtime/libp2p.js'
 import { CHANNELS, clusterTopics } from '../../src/protocols/topics.js'
 import { messageFor, startCluster, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 
@@ -22,7 +22,10 @@ describe('gossipsub peer scores in a cluster', () => {
   })
   afterAll(async () => { await cluster.stop() })
 
-  /** What is wrong now: a member that scores another below 0, or leaves it out of a mesh. */
+  /**
+   * What is wrong now: a member that scores another below 0, or a mesh below gossipsub's lower
+   * bound (Dlo; the mesh target D may hold fewer than all three others, and that is stable).
+   */
   function violations (): string[] {
     const topics = clusterTopics(cluster.init.clusterId)
     const found: string[] = []
@@ -31,17 +34,18 @@ describe('gossipsub peer scores in a cluster', () => {
       for (const other of peers.filter(p => p !== observer)) {
         const score = pubsub.getScore(other.libp2p.peerId.toString())
         if (score < 0) found.push(`${observer.name} scores ${other.name} ${score}`)
-        for (const channel of CHANNELS) {
-          if (!pubsub.getMeshPeers(topics[channel]).includes(other.libp2p.peerId.toString())) found.push(`${other.name} not in ${observer.name}'s ${channel} mesh`)
-        }
+      }
+      for (const channel of CHANNELS) {
+        const mesh = pubsub.getMeshPeers(topics[channel]).length
+        if (mesh < GOSSIP_MESH.Dlo) found.push(`${observer.name}'s ${channel} mesh holds ${mesh}`)
       }
     }
     return found
   }
 
-  it('keeps every honest member at 0, at the coordinator and at every node, and in every mesh, through keygen and signing', async () => {
-    // Four peers, each connected to the three others: every mesh (at most D = 6) holds them all.
-    await waitFor('every member in every mesh of every other member', () => violations().length === 0, 10_000)
+  it('keeps every honest member at 0, at the coordinator and at every node, and every mesh full, through keygen and signing', async () => {
+    // Four peers, each connected to the three others: every mesh holds at least Dlo of them.
+    await waitFor('every mesh at least Dlo', () => violations().length === 0, 10_000)
     const seen = new Set<string>()
     let samples = 0
     const sampler = setInterval(() => {
