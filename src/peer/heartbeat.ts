@@ -10,7 +10,7 @@ import type { RosterBook } from '../state/roster-book.js'
 import type { KeyCustody } from './key-custody.js'
 import type { MemberDialer } from './member-links.js'
 import type { NodeMembership } from './membership.js'
-import type { Service } from '../runtime/service.js'
+import { every, type Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
 
 export interface HeartbeatInit {
@@ -38,34 +38,30 @@ export interface HeartbeatInit {
  */
 export class Heartbeat implements Service {
   private seq = 0
-  private timer: NodeJS.Timeout | undefined
   private stopped = false
+  private readonly timer: Service
 
-  constructor (private readonly init: HeartbeatInit) {}
+  constructor (private readonly init: HeartbeatInit) {
+    this.timer = every(() => this.intervalMs, () => {
+      this.tick().catch(err => {
+        if (!this.stopped) this.init.log.warn({ err: (err as Error).message }, 'heartbeat failed')
+      })
+    })
+  }
 
   start (): void {
     this.stopped = false
-    this.schedule()
+    void this.timer.start()
   }
 
   stop (): void {
     this.stopped = true
-    clearTimeout(this.timer)
+    void this.timer.stop()
   }
 
   /** The interval now: the configured one, longer in a large cluster (protocols/constants). */
   get intervalMs (): number {
     return heartbeatIntervalFor(this.init.intervalMs, this.init.roster.current?.roster.members.length ?? 0)
-  }
-
-  private schedule (): void {
-    if (this.stopped) return
-    this.timer = setTimeout(() => {
-      this.schedule()
-      this.tick().catch(err => {
-        if (!this.stopped) this.init.log.warn({ err: (err as Error).message }, 'heartbeat failed')
-      })
-    }, this.intervalMs)
   }
 
   private async tick (): Promise<void> {
