@@ -219,13 +219,7 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
     await writeSecretFile(passFile(i), randomBytes(24).toString('base64url'))
     return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join-file', joinFile, ...nodeArgs(i)], 60_000)
   })
-  const end = Date.now() + opts.joinDeadlineMs
-  for (;;) {
-    const view = await api.cluster().catch(() => undefined)
-    if (view !== undefined && nodes.every(n => view.members.find(m => m.peerId === n.ready.peerId)?.state === 'up')) break
-    if (Date.now() > end) throw new Error(`timed out after ${opts.joinDeadlineMs} ms waiting for all ${opts.nodes} nodes to join and be up`)
-    await sleep(100)
-  }
+  await untilView(api, `all ${opts.nodes} nodes to join and be up`, opts.joinDeadlineMs, view => nodes.every(n => view.members.find(m => m.peerId === n.ready.peerId)?.state === 'up'))
   return { clusterId: init.clusterId, coordinator, coordinatorDir, nodes, api, nodeDir, nodeArgs }
 }
 
