@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { formatClusterTable } from '../src/cli/index.js'
-import { launchCluster, metricValue, percentile, processUsage, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
+import { launchCluster, memberInSync, metricValue, percentile, processUsage, ProcessGroup, untilView, type LocalCluster, type Peer } from './processes.js'
 import { heartbeatIntervalFor, heartbeatStretch } from '../src/protocols/constants.js'
 import { LOG_LEVELS } from '../src/log.js'
 import { UsageError, wholeNumberArg } from './args.js'
@@ -117,16 +117,6 @@ function say (line: string): void {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`)
 }
 
-async function until<T> (what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + deadlineMs
-  while (Date.now() < end) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    await sleep(100)
-  }
-  throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`)
-}
-
 function member (view: ClusterView, peerId: string): MemberView | undefined {
   return view.members.find(m => m.peerId === peerId)
 }
@@ -200,7 +190,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   await group.kill(victim, 'SIGKILL')
   const stretch = heartbeatStretch(opts.nodes)
   const downWindow = (opts.downAfterMs + opts.heartbeatMs) * stretch + 2_000
-  await until(`${victim.name} to be down`, downWindow, async () => member(await api.cluster(), victim.ready.peerId)?.state === 'down' ? true : undefined)
+  await untilView(api, `${victim.name} to be down`, downWindow, view => member(view, victim.ready.peerId)?.state === 'down')
   const downDetectedMs = Date.now() - killedAt
   say(`${victim.name} is down, ${(downDetectedMs / 1000).toFixed(1)}s after the kill (down threshold ${opts.downAfterMs * stretch} ms)`)
 
@@ -211,7 +201,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   const samePeerId = restarted.ready.peerId === victim.ready.peerId
   const storedEpoch = restarted.ready.rosterEpoch ?? 0
   say(`${victim.name} restarted as ${restarted.ready.peerId} with the roster it had stored (epoch ${storedEpoch})`)
-  await until(`${victim.name} to be up again`, opts.joinDeadlineMs, async () => member(await api.cluster(), restarted.ready.peerId)?.state === 'up' ? true : undefined)
+  await untilView(api, `${victim.name} to be up again`, opts.joinDeadlineMs, view => member(view, restarted.ready.peerId)?.state === 'up')
   const recoveredMs = Date.now() - restartAt
   say(`${victim.name} is up again ${samePeerId ? 'with the same' : 'with a DIFFERENT'} PeerId, ${(recoveredMs / 1000).toFixed(1)}s after the restart`)
 
@@ -278,11 +268,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
       const index = nodes.indexOf(node) + 1
       const restartAt = Date.now()
       const back = await group.start(node.name, ['node', 'start', '--data-dir', nodeDir(index), ...nodeArgs(index)], READY_TIMEOUT_MS)
-      await until(`${node.name} to converge`, opts.joinDeadlineMs, async () => {
-        const now = await api.cluster()
-        const m = member(now, back.ready.peerId)
-        return m?.state === 'up' && m.stateHash === now.stateHash && m.rosterEpoch === now.epoch ? true : undefined
-      })
+      await untilView(api, `${node.name} to converge`, opts.joinDeadlineMs, view => memberInSync(view, back.ready.peerId))
       const ms = Date.now() - restartAt
       say(`${node.name} restarted and converged (same roster epoch and synced records as the coordinator) in ${ms} ms`)
       return ms
