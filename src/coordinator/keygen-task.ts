@@ -25,6 +25,8 @@ export interface KeygenRequest {
 export const KEYGEN_BUSY_RETRY = { firstMs: 250, maxMs: 4_000, maxAttempts: 8, withinMs: 20_000 }
 /** After a keygen is aborted, members' answers are awaited this long (twice: before and after a second abort). */
 export const ABORT_GRACE_MS = 2_000
+/** How many ended keygen sessions the coordinator remembers, to stop relaying their rounds. */
+const MAX_ENDED_SESSIONS_REMEMBERED = 1024
 
 /**
  * Keygen as a thin driver over a KeygenSession: this picks the participants, sends the keygen
@@ -35,11 +37,13 @@ export const ABORT_GRACE_MS = 2_000
 export class KeygenTask {
   /** Participants of the keygens running now, by session id (the coordinator relays their rounds). */
   private readonly running = new Map<string, readonly string[]>()
+  /** The latest sessions that ended here: their rounds are no longer relayed. */
+  private readonly ended = new Set<string>()
 
   constructor (private readonly deps: TaskDeps) {}
 
-  sessionParticipants (sessionId: string): readonly string[] | undefined {
-    return this.running.get(sessionId)
+  sessionParticipants (sessionId: string): readonly string[] | 'ended' | undefined {
+    return this.running.get(sessionId) ?? (this.ended.has(sessionId) ? 'ended' : undefined)
   }
 
   /**
@@ -74,6 +78,7 @@ export class KeygenTask {
     const timeoutMs = this.deps.keygenTimeoutMs ?? keygenTimeoutFor(participants.length)
     await this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'keygen', sessionId, keyId, detail: `${req.scheme} ${req.threshold}-of-${participants.length}` })
     this.running.set(sessionId, participants)
+    const startedAt = performance.now()
     let answers: FanOut<'keygen'>
     try {
       answers = await this.runKeygen(participants, sessionId, {
@@ -81,9 +86,13 @@ export class KeygenTask {
       }, timeoutMs + 2_000)
     } finally {
       this.running.delete(sessionId)
+      this.ended.add(sessionId)
+      if (this.ended.size > MAX_ENDED_SESSIONS_REMEMBERED) this.ended.delete(this.ended.values().next().value!)
     }
 
+    const answeredAt = performance.now()
     const outcome = await session.onAnswers(sessionId, answers)
+    const judgedAt = performance.now()
     if (outcome.kind === 'failed' || outcome.kind === 'busy') {
       await fanOut(this.deps, participants, 'keyCommit', () => ({ keyId, sessionId, commit: false }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
       await recordFailure(this.deps, 'keygen', sessionId, keyId, outcome.failure)
@@ -94,6 +103,7 @@ export class KeygenTask {
     await this.deps.recordKey(record, outcome.agreement)
     const commit = await fanOut(this.deps, participants, 'keyCommit', () => ({ keyId, sessionId, commit: true }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
     for (const [peer, err] of commit.failed) this.deps.log.warn({ keyId, peer, err: (err as Error).message }, 'holder did not confirm the key commit')
+    this.deps.log.debug({ keyId, sessionId, dkgMs: Math.round(answeredAt - startedAt), agreementMs: Math.round(judgedAt - answeredAt), commitMs: Math.round(performance.now() - judgedAt) }, 'keygen done')
     await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'keygen', sessionId, keyId })
     return { kind: 'key', key: record }
   }

@@ -31,7 +31,7 @@ export class Tasks {
   }
 
   /** Participants of a keygen running now (the coordinator relays their rounds), or undefined. */
-  sessionParticipants (sessionId: string): readonly string[] | undefined {
+  sessionParticipants (sessionId: string): readonly string[] | 'ended' | undefined {
     return this.keygens.sessionParticipants(sessionId)
   }
 

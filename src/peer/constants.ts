@@ -37,8 +37,12 @@ export const PENDING_SHARE_TTL_MS = 30 * 60_000
 /** Key and session ids in commands: at most this long, of A-Z a-z 0-9 _ -. */
 export const MAX_ID_LENGTH = 128
 
-/** How often a participant still missing DKG messages asks for them again. */
-export const DEFAULT_NACK_INTERVAL_MS = 300
+/**
+ * A participant still missing DKG messages asks for them once none has come for this long, then
+ * waits twice as long before each next ask, up to MAX_NACK_BACKOFF times this.
+ */
+export const DEFAULT_NACK_INTERVAL_MS = 500
+export const MAX_NACK_BACKOFF = 8
 /** A finished DKG session keeps answering nacks this long, for participants still behind. */
 export const DKG_LINGER_MS = 10_000
 /** At most this many DKG sessions run on one node at once. */

@@ -5,8 +5,9 @@ import { peerIdFromBytes } from '../protocols/ids.js'
 import { DkgRound1, type RoundMessage } from '../protocols/messages.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
-import { DEFAULT_NACK_INTERVAL_MS, DKG_LINGER_MS, MAX_FINISHED_DKG_REMEMBERED, MAX_LIVE_DKG_SESSIONS } from './constants.js'
+import { DEFAULT_NACK_INTERVAL_MS, DKG_LINGER_MS, MAX_NACK_BACKOFF, MAX_FINISHED_DKG_REMEMBERED, MAX_LIVE_DKG_SESSIONS } from './constants.js'
 import { DkgSessionBusyError, DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
+import { EarlyRounds } from './early-rounds.js'
 import type { GossipChannels } from '../runtime/channels.js'
 import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
@@ -27,6 +28,12 @@ interface LiveSession {
   reject: (err: Error) => void
   timers: NodeJS.Timeout[]
   lastResend: Map<number, number>
+  /** When a message last moved the session on, when we last asked for missing ones, and how long we wait before asking again. */
+  progressAt: number
+  nackAt: number
+  nackWaitMs: number
+  /** for the debug log: when round 1 was complete, nacks sent and resends */
+  stats: { startedAt: number, round1At?: number, nacks: number, resends: number }
   /** faults.splitRound1 only: the second package's session, fed the same round-1 messages */
   split?: SplitRound1
 }
@@ -75,6 +82,7 @@ function fromWire (round: RoundMessage, author: string): DkgMessage | undefined 
 export class DkgSessions implements Service {
   private readonly live = new Map<string, LiveSession>()
   private readonly finished = new Set<string>()
+  private readonly early = new EarlyRounds()
   readonly rejected = { finished: 0 }
 
   constructor (
@@ -85,8 +93,8 @@ export class DkgSessions implements Service {
     private readonly nackIntervalMs = DEFAULT_NACK_INTERVAL_MS
   ) {}
 
-  participants (sessionId: string): readonly string[] | undefined {
-    return this.live.get(sessionId)?.state.params.participants
+  participants (sessionId: string): readonly string[] | 'ended' | undefined {
+    return this.live.get(sessionId)?.state.params.participants ?? (this.finished.has(sessionId) ? 'ended' : undefined)
   }
 
   get active (): number {
@@ -103,7 +111,7 @@ export class DkgSessions implements Service {
     const { state, outbound } = startDkg(params, ephemeral === undefined ? undefined : sharedEphemeralRng(ephemeral))
     const split = ephemeral === undefined || splitFault === undefined ? undefined : splitSession(params, ephemeral, splitFault.to)
     const result = new Promise<DkgRunResult>((resolve, reject) => {
-      const session: LiveSession = { state, digests: new Map(), settled: false, resolve, reject, timers: [], lastResend: new Map(), split }
+      const session: LiveSession = { state, digests: new Map(), settled: false, resolve, reject, timers: [], lastResend: new Map(), split, progressAt: Date.now(), nackAt: 0, nackWaitMs: this.nackIntervalMs, stats: { startedAt: Date.now(), nacks: 0, resends: 0 } }
       this.live.set(params.sessionId, session)
       session.timers.push(setTimeout(() => {
         const missing = missingDkgMessages(session.state)?.from ?? []
@@ -114,16 +122,20 @@ export class DkgSessions implements Service {
     const session = this.live.get(params.sessionId)!
     for (const msg of outbound) this.recordDigest(session, msg)
     await this.publish(params.sessionId, outbound, true)
+    for (const early of this.early.take(params.sessionId)) await this.handle(early.round, early.author)
     return await result
   }
 
   /** A validated round message of one of our sessions (the validator checked session and author). */
   async handle (round: RoundMessage, author: PeerId): Promise<void> {
     const session = this.live.get(round.sessionId)
-    if (session === undefined) return
-    // The validator checked the author against the session's participants (protocols/gossip.ts).
+    if (session === undefined) {
+      // Not started here yet (or never will be: the validator relays rounds of sessions it does not know).
+      if (round.nack === undefined && !this.finished.has(round.sessionId)) this.early.add(round, author)
+      return
+    }
     const from = author.toString()
-    if (author.equals(this.self)) return
+    if (author.equals(this.self) || !session.state.params.participants.includes(from)) return
     if (round.nack !== undefined) {
       const missing = round.nack.missing.map(b => peerIdFromBytes(b))
       if (missing.some(p => p.equals(this.self))) await this.resend(round.sessionId, session, round.nack.round)
@@ -134,13 +146,20 @@ export class DkgSessions implements Service {
     if (msg === undefined) return
     try {
       const step = receiveDkg(session.state, msg)
+      if (step.state !== session.state) {
+        session.progressAt = Date.now()
+        session.nackWaitMs = this.nackIntervalMs
+      }
       session.state = step.state
       if (session.split !== undefined) feedSplit(session.split, msg)
       if (msg.round === 1) this.recordDigest(session, msg, round)
+      if (session.stats.round1At === undefined && missingDkgMessages(session.state)?.round !== 1) session.stats.round1At = Date.now()
       for (const out of step.outbound) this.recordDigest(session, out)
       await this.publish(round.sessionId, step.outbound)
       if (step.outcome !== undefined) {
         const order = session.state.params.participants
+        const { startedAt, round1At, nacks, resends } = session.stats
+        this.log.debug({ session: round.sessionId, round1Ms: (round1At ?? startedAt) - startedAt, totalMs: Date.now() - startedAt, nacks, resends }, 'DKG session done')
         session.resolve({ outcome: step.outcome, round1Digests: order.map(p => session.digests.get(p) ?? new Uint8Array()) })
         this.settle(round.sessionId)
       }
@@ -196,17 +215,30 @@ export class DkgSessions implements Service {
     }, DKG_LINGER_MS))
   }
 
+  /**
+   * Asks for the messages still missing, when none has moved the session on for a while; the
+   * wait doubles while nothing comes (up to MAX_NACK_BACKOFF times the interval): every nack
+   * makes the members it names publish to the whole cluster again.
+   */
   private async nack (sessionId: string): Promise<void> {
     const session = this.live.get(sessionId)
-    const missing = session === undefined ? undefined : missingDkgMessages(session.state)
+    if (session === undefined) return
+    const now = Date.now()
+    if (now - Math.max(session.progressAt, session.nackAt) < session.nackWaitMs) return
+    const missing = missingDkgMessages(session.state)
     if (missing === undefined || missing.from.length === 0) return
+    session.nackAt = now
+    session.nackWaitMs = Math.min(session.nackWaitMs * 2, this.nackIntervalMs * MAX_NACK_BACKOFF)
+    session.stats.nacks++
     await this.channels.publish('rounds', { round: { sessionId, nack: { round: missing.round, missing: missing.from.map(p => peerIdFromString(p).toMultihash().bytes) } } })
   }
 
   private async resend (sessionId: string, session: LiveSession, round: number): Promise<void> {
     const now = Date.now()
-    if (now - (session.lastResend.get(round) ?? 0) < this.nackIntervalMs / 2) return
+    // One resend per round and interval answers every nack of that interval: it goes to all.
+    if (now - (session.lastResend.get(round) ?? 0) < this.nackIntervalMs) return
     session.lastResend.set(round, now)
+    session.stats.resends++
     await this.publish(sessionId, ownDkgMessages(session.state).filter(m => m.round === round))
   }
 

@@ -3,7 +3,8 @@ import { ErrorCode } from './messages.js'
 /**
  * What gossipsub should do with a message that failed validation: `reject` when it is invalid
  * whatever our local state (malformed, wrong cluster, oversized), `ignore` when it may only look
- * wrong because this node is behind (an author not yet in our roster, an unknown session).
+ * wrong because this node is behind (an author not yet in our roster) or is done with it (a
+ * round of a session that ended here).
  */
 export type GossipVerdict = 'ignore' | 'reject'
 
@@ -18,7 +19,7 @@ export type GossipRejectReason =
   | 'unknown-sender'
   | 'not-coordinator'
   | 'bad-signature'
-  | 'unknown-session'
+  | 'ended-session'
   | 'not-participant'
   | 'stale'
 

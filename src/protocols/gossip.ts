@@ -26,10 +26,11 @@ export interface GossipContext {
    */
   rosterAuthority?: boolean
   /**
-   * The participants (PeerId strings) of a session this peer takes part in or relays; undefined
-   * for a session it does not know. The one place a round's author is checked against them.
+   * The participants (PeerId strings) of a session this peer takes part in or runs; `ended` for
+   * one that ended here; undefined for a session it does not know (yet). The one place a round's
+   * author is checked against them, where they are known.
    */
-  sessionParticipants: (sessionId: string) => readonly string[] | undefined
+  sessionParticipants: (sessionId: string) => readonly string[] | 'ended' | undefined
   /** Per-sender freshness of heartbeats: a replayed or old one is ignored (not forwarded, not acted on). */
   heartbeatFreshness?: HeartbeatFreshness
 }
@@ -121,8 +122,12 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
       round.dkgRound2?.shares.forEach(s => parsePeerId(s.to))
       round.nack?.missing.forEach(parsePeerId)
       requireAuthorMember(author, ctx)
-      const participants = ctx.sessionParticipants(round.sessionId) ?? ignore('unknown-session', `no session ${round.sessionId.slice(0, MAX_SESSION_ID_LENGTH)}`)
-      if (!participants.includes(author.toString())) reject('not-participant', `${author.toString()} is not a participant of session ${round.sessionId}`)
+      const participants = ctx.sessionParticipants(round.sessionId)
+      if (participants === 'ended') ignore('ended-session', `session ${round.sessionId} ended here`)
+      if (participants !== undefined && !participants.includes(author.toString())) reject('not-participant', `${author.toString()} is not a participant of session ${round.sessionId}`)
+      // A member's round of a session unknown here is relayed: in a cluster larger than the gossip
+      // mesh, a participant's messages reach the others through members that take no part, and a
+      // participant whose keygen command is still on its way keeps them until its session starts.
       return round as GossipBodies[C]
     }
   }

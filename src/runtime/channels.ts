@@ -27,8 +27,7 @@ export interface GossipCounters {
  * typed dispatch of accepted bodies, and counters by outcome and reason. Each service registers
  * the handler of the channel it owns (`handle`, one per channel) and the owner of sessions their
  * participants (`sessions`), in its start(), and removes them in its stop(). An accepted message
- * on a channel nobody handles is counted and dropped; a round of a session nobody registered is
- * ignored by the validator (unknown session).
+ * on a channel nobody handles is counted and dropped.
  */
 export class GossipChannels {
   readonly counters: GossipCounters = {

@@ -251,8 +251,15 @@ describe('validateGossip: events', () => {
 })
 
 describe('validateGossip: rounds', () => {
-  it('ignores a round message for a session this node does not take part in', async () => {
-    expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }))).toEqual({ verdict: 'ignore', reason: 'unknown-session' })
+  it('relays a member\'s round message for a session unknown here (its participants may not have started it yet)', async () => {
+    const body = await validateGossip('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), ctx)
+    expect(body.sessionId).toBe('s1')
+    expect(await refusal('rounds', outsider, encodeGossip(CLUSTER, { round: round('s1') }))).toEqual({ verdict: 'ignore', reason: 'unknown-sender' })
+  })
+
+  it('ignores a round message of a session that ended here', async () => {
+    const context = { ...ctx, sessionParticipants: (id: string) => id === 's1' ? 'ended' as const : undefined }
+    expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), context)).toEqual({ verdict: 'ignore', reason: 'ended-session' })
   })
 
   it('accepts a round message from a member for a known session', async () => {
