@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { toHex } from '../crypto/bytes.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
@@ -97,9 +98,8 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       if (!participants.includes(self.toString())) throw new CommandRefusedError(ErrorCode.BAD_REQUEST, 'this node is not a participant of that keygen')
       if (await vault.shareRecord(req.keyId) !== undefined) throw new CommandRefusedError(ErrorCode.STALE, `key ${req.keyId} already exists on this node`)
       const timeoutMs = Math.min(req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS)
-      const connectStart = Date.now()
       await deps.connect(participants)
-      log.debug({ session: req.sessionId, connectMs: Date.now() - connectStart }, 'DKG participants connected')
+      if (deps.faults.delayKeygenMs !== undefined) await sleep(deps.faults.delayKeygenMs)
       let result
       try {
         result = await dkg.run({ scheme: req.scheme, clusterId: deps.clusterId(), sessionId: req.sessionId, threshold: req.threshold, participants, self: self.toString() }, timeoutMs)

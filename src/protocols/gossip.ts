@@ -33,6 +33,8 @@ export interface GossipContext {
   sessionParticipants: (sessionId: string) => readonly string[] | 'ended' | undefined
   /** Per-sender freshness of heartbeats: a replayed or old one is ignored (not forwarded, not acted on). */
   heartbeatFreshness?: HeartbeatFreshness
+  /** The peer that sent us this copy (the author, or a member relaying it). */
+  propagationSource?: PeerId
 }
 
 export function encodeGossip (clusterId: string, body: Partial<Pick<GossipMessage, 'heartbeat' | 'roster' | 'events' | 'round' | 'digest'>>): Uint8Array {
@@ -124,7 +126,12 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
       requireAuthorMember(author, ctx)
       const participants = ctx.sessionParticipants(round.sessionId)
       if (participants === 'ended') ignore('ended-session', `session ${round.sessionId} ended here`)
-      if (participants !== undefined && !participants.includes(author.toString())) reject('not-participant', `${author.toString()} is not a participant of session ${round.sessionId}`)
+      if (participants !== undefined && !participants.includes(author.toString())) {
+        // Rejected (and charged) only from its author: members that do not know the session relay
+        // it in good faith, and a member could otherwise get honest relays' scores lowered.
+        const verdict = ctx.propagationSource === undefined || ctx.propagationSource.equals(author) ? reject : ignore
+        verdict('not-participant', `${author.toString()} is not a participant of session ${round.sessionId}`)
+      }
       // A member's round of a session unknown here is relayed: in a cluster larger than the gossip
       // mesh, a participant's messages reach the others through members that take no part, and a
       // participant whose keygen command is still on its way keeps them until its session starts.

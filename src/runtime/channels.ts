@@ -79,7 +79,7 @@ export class GossipChannels {
   start (): void {
     const pubsub = this.libp2p.services.pubsub
     for (const channel of CHANNELS) {
-      pubsub.topicValidators.set(this.topics[channel], async (_from, msg) => await this.validate(channel, msg))
+      pubsub.topicValidators.set(this.topics[channel], async (from, msg) => await this.validate(channel, from, msg))
       pubsub.subscribe(this.topics[channel])
     }
     pubsub.addEventListener('message', this.onMessage)
@@ -104,10 +104,10 @@ export class GossipChannels {
     }
   }
 
-  private async validate (channel: Channel, msg: Message): Promise<TopicValidatorResult> {
+  private async validate (channel: Channel, from: PeerId, msg: Message): Promise<TopicValidatorResult> {
     const author = msg.type === 'signed' ? msg.from : undefined
     try {
-      this.validated.set(msg, await validateGossip(channel, author, msg.data, this.validationContext()))
+      this.validated.set(msg, await validateGossip(channel, author, msg.data, { ...this.validationContext(), propagationSource: from }))
       return TopicValidatorResult.Accept
     } catch (err) {
       if (!(err instanceof GossipValidationError)) {

@@ -22,6 +22,8 @@ export interface NodeFaults {
    * other as a duplicate.
    */
   splitRound1?: { to: string[], deliver: (sessionId: string, first: RoundMessage, second: RoundMessage) => Promise<void> }
+  /** Starts its DKG this long after the keygen command arrives (a command that reached it late). */
+  delayKeygenMs?: number
   /** Does not publish its first round-1 message (a lost message the session must recover). */
   dropFirstRound1?: boolean
   /** Answers the coordinator's key commit without acting on it (as if the commit was lost). */

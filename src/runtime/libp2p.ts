@@ -159,9 +159,10 @@ export const STRANGER_SCORE = -200
  * (the roster's author) Rejects. So they cost the unit: such a stray puts an honest member below
  * 0 for half a minute, below no threshold. (A node that has no roster yet gossips with nobody, so
  * its first heartbeats, which the coordinator would Reject, are never sent: see node.ts.) Rounds
- * and events fail only checks that give the same answer everywhere (schema, session participants,
- * only the coordinator writes events): an honest member never sends an invalid one, so each costs
- * four times as much.
+ * and events fail only checks that give the same answer everywhere (schema, only the coordinator
+ * writes events; a round's author outside its session is rejected only from the author itself,
+ * as relays may not know the session): an honest member never sends an invalid one, so each
+ * costs four times as much.
  */
 const INVALID_MESSAGE_WEIGHT: Record<Channel, number> = { heartbeats: -1, state: -1, rounds: -4, events: -4 }
 

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskError } from '../../src/coordinator/errors.js'
 import { sendCommand } from '../../src/protocols/command.js'
 import { CommandRefusedError } from '../../src/protocols/errors.js'
-import { ErrorCode, EventKind, type Event } from '../../src/protocols/messages.js'
+import { ErrorCode, EventKind, GossipMessage, type Event } from '../../src/protocols/messages.js'
+import { topicName } from '../../src/protocols/topics.js'
+import type { Message } from '@libp2p/interface'
 import { allShares, eventsAfter, expectCleanKeygenFailure, lastEventSeq, messageFor, recordEvents, restartNode, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 
@@ -132,6 +134,29 @@ describe('keygen and signing with faulty peers', () => {
     const message = messageFor('ed25519', 'after a lost message')
     expect(verifiesExternally(key, message, (await cluster.coordinator.tasks.sign(key.id, message)).signature)).toBe(true)
     await dropper.stop()
+  })
+
+  it('a participant whose keygen command comes late takes the rounds sent before it started, without asking for them again', async () => {
+    const late = await cluster.startNode('late', { faults: { delayKeygenMs: 1_500 } })
+    await waitAllUp(cluster)
+    const topic = topicName(cluster.init.clusterId, 'rounds')
+    const nacks: string[] = []
+    const onMessage = (evt: CustomEvent<Message>): void => {
+      if (evt.detail.topic !== topic || evt.detail.type !== 'signed') return
+      if (GossipMessage.decode(evt.detail.data).round?.nack !== undefined) nacks.push(evt.detail.from.toString())
+    }
+    cluster.coordinator.libp2p.services.pubsub.addEventListener('message', onMessage)
+    try {
+      const members = [id(late), id(honest()[0]!), id(honest()[1]!)]
+      const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3, members })
+      expect((await late.shares()).find(s => s.keyId === key.id)?.status).toBe('active')
+      // The others' round-1 messages were published 1.5 s before the late node had the session.
+      // (The others may ask for the late node's, which is missing until it starts.)
+      expect(nacks.filter(from => from === id(late)), 'nacks of the late node').toEqual([])
+    } finally {
+      cluster.coordinator.libp2p.services.pubsub.removeEventListener('message', onMessage)
+      await late.stop()
+    }
   })
 
   it('runs a keygen between members whose direct connection dropped (rounds reach them another way)', async () => {

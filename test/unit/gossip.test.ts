@@ -272,6 +272,9 @@ describe('validateGossip: rounds', () => {
   it('rejects a round message from a member that is not a participant of the session', async () => {
     const context = { ...ctx, sessionParticipants: () => [memberB.toString()] }
     expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), context)).toEqual({ verdict: 'reject', reason: 'not-participant' })
+    expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), { ...context, propagationSource: memberA })).toEqual({ verdict: 'reject', reason: 'not-participant' })
+    // relayed by a member that does not know the session: ignored, the relay is not charged
+    expect(await refusal('rounds', memberA, encodeGossip(CLUSTER, { round: round('s1') }), { ...context, propagationSource: memberB })).toEqual({ verdict: 'ignore', reason: 'not-participant' })
     const body = await validateGossip('rounds', memberB, encodeGossip(CLUSTER, { round: round('s1') }), context)
     expect(body.sessionId).toBe('s1')
   })
