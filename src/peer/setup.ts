@@ -72,7 +72,7 @@ export async function openNodeParts (opts: NodeOptions): Promise<NodeParts> {
     // nobody before Join has answered with a roster: the coordinator would refuse it as a stranger's.
     // (A connection to a member our roster does not list yet cannot exist: the members-only gate
     // refused it, and we dial only members. A peer we dialled from the DHT's table is no member.)
-    const isMember = (peer: PeerId): boolean => roster.current !== undefined && roster.admits(peer)
+    const isMember = (peer: string): boolean => roster.current !== undefined && roster.admits(peer)
     libp2p = await createPeer({ privateKey: identity, clusterId: cluster.clusterId, listen, announce: opts.announce, noAnnounce: opts.noAnnounce, bootstrap, admits, isMember })
     const eventLog = await EventCatchUp.open(store, log)
     return {

@@ -123,6 +123,13 @@ export async function openSignedRoster (signed: SignedRoster, expect: { clusterI
 }
 
 export function isRosterMember (roster: RosterState | undefined, peerId: PeerId | string): boolean {
-  const id = peerId.toString()
-  return roster?.members.some(m => m.peerId.toString() === id) ?? false
+  if (roster === undefined) return false
+  let ids = memberIds.get(roster)
+  if (ids === undefined) {
+    ids = new Set(roster.members.map(m => m.peerId.toString()))
+    memberIds.set(roster, ids)
+  }
+  return ids.has(peerId.toString())
 }
+/** Each roster's member ids, made at its first lookup: gossipsub asks for every peer's score, often. */
+const memberIds = new WeakMap<RosterState, Set<string>>()

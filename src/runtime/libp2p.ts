@@ -13,7 +13,6 @@ import { ping, type PingService } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { toString } from 'uint8arrays/to-string'
 import { advertised, isRelayed, isWildcard, scopeOf } from './addresses.js'
 import { MAX_GOSSIP_BYTES } from '../protocols/constants.js'
@@ -62,8 +61,9 @@ export interface PeerInit {
    * `roster.admits`: the coordinator and the roster's members). Every other peer scores
    * STRANGER_SCORE: its subscriptions are recorded but nothing is published, forwarded, advertised
    * or grafted to it. Undefined: every peer is scored as a member (invalid messages still cost).
+   * Takes the peer id as gossipsub has it, a string (asked for every peer, often).
    */
-  isMember?: (peer: PeerId) => boolean
+  isMember?: (peerId: string) => boolean
 }
 
 /** At most this many peers hold a relay reservation on one relay server at a time. */
@@ -201,15 +201,8 @@ function topicScoreParams (channel: Channel): TopicScoreParams {
 }
 
 /** Gossipsub's score parameters for a cluster peer; `isMember` undefined scores everyone as a member. */
-export function peerScoreParams (clusterId: string, isMember?: (peer: PeerId) => boolean): Partial<PeerScoreParams> {
-  const member = (id: string): boolean => {
-    if (isMember === undefined) return true
-    try {
-      return isMember(peerIdFromString(id))
-    } catch {
-      return false
-    }
-  }
+export function peerScoreParams (clusterId: string, isMember?: (peerId: string) => boolean): Partial<PeerScoreParams> {
+  const member = (id: string): boolean => isMember === undefined || isMember(id)
   return {
     topics: Object.fromEntries(CHANNELS.map(c => [topicName(clusterId, c), topicScoreParams(c)])),
     // No positive topic term, so nothing to cap.
@@ -347,17 +340,20 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
 }
 
 /**
- * Mesh degrees for a cluster. Every member links to the coordinator and up to 8 members and
- * publishes its own messages to every linked peer (floodPublish, gossipsub's default), so the mesh
- * mostly carries redundant copies (and the messages of members a NAT keeps us from linking to).
- * Each member receives a message about once per mesh neighbour, and every copy costs a member
- * about 0.4 ms of CPU in js-libp2p: gossipsub's defaults (6, 4..12) made ~7 copies of every
- * message per member; 3 (2..6) makes ~4 and still leaves other paths for every message.
+ * Mesh degrees for a cluster. Every member links to the coordinator and up to 8 members (and to
+ * the participants of its keygens), and a message travels the mesh only: each member receives it
+ * about once per mesh neighbour, and every copy costs a member about 0.4 ms of CPU in js-libp2p.
+ * Gossipsub's defaults (6, 4..12) made ~7 copies of every message per member; 3 (2..6) makes ~4
+ * and still leaves other paths for every message. Flood publishing (gossipsub's default: the
+ * author sends its own message to every linked peer, 30 and more at 50 members) is off: it only
+ * added copies the mesh delivers anyway (at 20 members: 9 % less CPU in the whole cluster, and
+ * keygens 10-20 % faster, delivery still 100 %); rounds of sessions a relay does not know are
+ * forwarded too (protocols/gossip.ts), so they reach participants without a direct link.
  * IHAVE gossip (once a second per topic) goes to 2 peers outside the mesh: gossipsub's default is
  * a quarter of them, at least 6, which at the coordinator and the most linked members of a
  * 50-member cluster was a dozen IHAVEs per topic a second, for messages everyone had already.
  */
-export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 6, Dlazy: 2, gossipFactor: 0, Dout: 1 } as const
+export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 6, Dlazy: 2, gossipFactor: 0, Dout: 1, floodPublish: false } as const
 
 /**
  * A received copy's id before its signature is checked: its author and sequence number, which

@@ -24,8 +24,8 @@ export class RosterBook {
   }
 
   /** True for the coordinator and the members of the current roster: who may ask for cluster state. */
-  admits (peer: PeerId): boolean {
-    return peer.equals(this.coordinator) || isRosterMember(this.latest?.roster, peer)
+  admits (peer: PeerId | string): boolean {
+    return peer.toString() === this.coordinator.toString() || isRosterMember(this.latest?.roster, peer)
   }
 
   async load (): Promise<void> {
