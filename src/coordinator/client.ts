@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClusterView, MemberView } from './cluster-view.js'
 import type { EventView } from '../state/event-log.js'
 import type { KeyView } from './requests.js'
@@ -25,7 +26,8 @@ export interface KeygenParams {
 /** The API answered with an error, or could not be reached; the message is for people. */
 export class ApiClientError extends Error {
   override name = 'ApiClientError'
-  constructor (message: string, readonly status?: number, readonly culprits: string[] = []) {
+  /** With 429 and 503: when the coordinator said to ask again. */
+  constructor (message: string, readonly status?: number, readonly culprits: string[] = [], readonly retryAfterMs?: number) {
     super(message)
   }
 }
@@ -33,6 +35,22 @@ export class ApiClientError extends Error {
 const DEFAULT_TIMEOUT_MS = 5_000
 /** Keygen and signing wait for the cluster; their own deadlines are shorter than this. */
 const TASK_TIMEOUT_MS = 120_000
+/**
+ * A keygen or sign refused for load (429) or for want of healthy members (503) ran nothing, so
+ * the client asks again after the answer's Retry-After, this many times at most, within the
+ * request's own deadline.
+ */
+export const BUSY_RETRIES = 4
+
+/** Retry-After in milliseconds (RFC 9110 10.2.3: whole seconds or an HTTP date); undefined if absent or unreadable. */
+function retryAfterMs (res: Response): number | undefined {
+  const value = res.headers.get('retry-after')
+  if (value === null) return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}
 
 /** A client of the coordinator's user API (and of a node's read-only events), used by the CLI and the scripts. */
 export class ApiClient {
@@ -58,11 +76,11 @@ export class ApiClient {
   }
 
   async keygen (params: KeygenParams): Promise<KeyView> {
-    return await this.request<KeyView>('POST', '/v1/keys', params, TASK_TIMEOUT_MS)
+    return await this.task<KeyView>('/v1/keys', params)
   }
 
   async sign (keyId: string, messageHex: string): Promise<SignView> {
-    return await this.request<SignView>('POST', `/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex }, TASK_TIMEOUT_MS)
+    return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex })
   }
 
   async members (): Promise<{ members: MemberView[], pending: PendingJoin[] }> {
@@ -94,6 +112,20 @@ export class ApiClient {
     return await this.request<T>('GET', path, undefined, this.timeoutMs)
   }
 
+  /** A keygen or sign: asked again after Retry-After while the coordinator is busy (BUSY_RETRIES, within TASK_TIMEOUT_MS). */
+  private async task<T> (path: string, body: unknown): Promise<T> {
+    const deadline = Date.now() + TASK_TIMEOUT_MS
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.request<T>('POST', path, body, deadline - Date.now())
+      } catch (err) {
+        const waitMs = err instanceof ApiClientError ? err.retryAfterMs : undefined
+        if (waitMs === undefined || retry >= BUSY_RETRIES || Date.now() + waitMs >= deadline) throw err
+        await sleep(waitMs)
+      }
+    }
+  }
+
   private async request<T> (method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
     let res: Response
     try {
@@ -111,7 +143,10 @@ export class ApiClient {
       throw new ApiClientError(`cannot reach the coordinator API at ${this.baseUrl}: ${cause}`)
     }
     const answer = await res.json().catch(() => undefined) as { error?: { message?: string, culprits?: string[] } } | undefined
-    if (!res.ok) throw new ApiClientError(`${res.status} ${answer?.error?.message ?? res.statusText}`, res.status, answer?.error?.culprits ?? [])
+    if (!res.ok) {
+      const waitMs = res.status === 429 || res.status === 503 ? retryAfterMs(res) : undefined
+      throw new ApiClientError(`${res.status} ${answer?.error?.message ?? res.statusText}`, res.status, answer?.error?.culprits ?? [], waitMs)
+    }
     return answer as T
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DEFAULT_ADMISSION_LIMITS } from '../../src/coordinator/admission.js'
+import { ApiClient } from '../../src/coordinator/client.js'
 import { MAX_LIVE_DKG_SESSIONS } from '../../src/peer/constants.js'
 import type { DkgSessions } from '../../src/peer/dkg-sessions.js'
 import type { MpcNode } from '../../src/peer/node.js'
@@ -142,6 +143,19 @@ describe('keygens under load through the HTTP API', () => {
       expect(statuses).toContain(429)
       await expectNoBlame(since)
       await signAll(keys)
+    } finally {
+      cluster.coordinator.tasks.admission.setLimits({ ...DEFAULT_ADMISSION_LIMITS })
+    }
+  }, 120_000)
+
+  it('the API client (the CLI\'s) waits out Retry-After and asks again: every keygen over the bound is made', async () => {
+    cluster.coordinator.tasks.admission.setLimits({ maxRunning: { keygen: 1, sign: 1 }, maxQueued: 1, maxQueuedPerClient: 1 })
+    try {
+      const api = new ApiClient(cluster.coordinator.apiUrl!, token)
+      const since = await lastEventSeq(cluster)
+      const made = await Promise.all(Array.from({ length: 4 }, async () => await api.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })))
+      expect(new Set(made.map(k => k.id)).size).toBe(4)
+      await expectNoBlame(since)
     } finally {
       cluster.coordinator.tasks.admission.setLimits({ ...DEFAULT_ADMISSION_LIMITS })
     }
