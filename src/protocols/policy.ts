@@ -1,0 +1,378 @@
+import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { fromString } from 'uint8arrays/from-string'
+import { toString } from 'uint8arrays/to-string'
+
+/**
+ * The signing policy (issue 12) as data: who the admins are, which clients may use which keys,
+ * rate limits and approvals per key, and the signed sign request a client sends. Pure: parsing
+ * with clear errors, canonical bytes, and signature checks (Ed25519 by OpenSSL, node:crypto).
+ * The node-side guard and the stores that remember request ids and counts build on this.
+ */
+
+/** A document or request that does not parse, or does not verify; the message says which rule. */
+export class PolicyError extends Error {
+  override name = 'PolicyError'
+  constructor (readonly rule: PolicyRule, message: string) {
+    super(message)
+  }
+}
+
+/** The rule a refused policy update or sign request failed; the refusal's label. */
+export type PolicyRule =
+  | 'malformed'
+  | 'wrong-cluster'
+  | 'old-version'
+  | 'quorum'
+  | 'unknown-client'
+  | 'bad-signature'
+  | 'not-allowed'
+  | 'wrong-message'
+  | 'expired'
+  | 'replayed'
+  | 'rate-limit'
+  | 'approvals'
+
+export const POLICY_LIMITS = {
+  admins: 32,
+  clients: 256,
+  keys: 4096,
+  approvers: 32,
+  nameLength: 64,
+  idLength: 128,
+  /** A request may be valid at most this long: its id is remembered until it expires. */
+  maxRequestLifetimeMs: 24 * 60 * 60_000
+} as const
+
+/** The admin set and how many of them must sign a new policy version. */
+export interface AdminSet {
+  /** Ed25519 public keys, hex, sorted, distinct */
+  keys: string[]
+  quorum: number
+}
+
+export interface PolicyClient {
+  name: string
+  /** Ed25519 public key, hex */
+  publicKey: string
+  /** key ids this client may use; "*" for every key */
+  keys: string[]
+}
+
+export interface RateLimits {
+  /** signatures of this key per hour / per day, all clients together */
+  perHour?: number
+  perDay?: number
+  /** signatures of this key per hour / per day by one client */
+  perClientPerHour?: number
+  perClientPerDay?: number
+}
+
+export interface KeyRules {
+  /** clients (names) allowed this key besides those whose own entry names it */
+  clients?: string[]
+  rateLimits?: RateLimits
+  approvals?: { approvers: string[], required: number }
+}
+
+export interface Policy {
+  version: number
+  clusterId: string
+  admins: AdminSet
+  clients: PolicyClient[]
+  keys: Record<string, KeyRules>
+}
+
+/** A policy version with the admins' signatures over its canonical bytes. */
+export interface SignedPolicy {
+  policy: Policy
+  /** admin public key (hex) -> signature (hex) */
+  signatures: Record<string, string>
+}
+
+/** What a client asks: one signature of `messageDigest` (sha256 of the message) with `keyId`. */
+export interface SignRequest {
+  clusterId: string
+  keyId: string
+  /** sha256 of the message to sign, hex */
+  messageDigest: string
+  /** chosen by the client, unique: a request is carried out at most once */
+  requestId: string
+  /** ms since the epoch after which no node acts on it */
+  notAfter: number
+}
+
+/** A sign request with its client's signature and any approvals (over its hash). */
+export interface SignedRequest {
+  request: SignRequest
+  client: string
+  /** the client's signature over requestBytes(request), hex */
+  signature: string
+  /** approver public key (hex) -> signature over requestHash(request) (hex) */
+  approvals: Record<string, string>
+}
+
+const POLICY_DOMAIN = 'mpc-wallet/policy/1\n'
+const REQUEST_DOMAIN = 'mpc-wallet/sign-request/1\n'
+const ADMIN_SET_DOMAIN = 'mpc-wallet/admin-set/1\n'
+const HEX_KEY = /^[0-9a-f]{64}$/
+const HEX_SIG = /^[0-9a-f]{128}$/
+const ID = /^[A-Za-z0-9_-]+$/
+
+/**
+ * JSON with object keys sorted and no whitespace: the one byte form of a document, what is signed
+ * and hashed. Only what the formats here hold: objects, arrays, strings, safe integers.
+ */
+export function canonicalJson (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new PolicyError('malformed', `${value} is not a whole number`)
+    return String(value)
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  throw new PolicyError('malformed', `cannot encode ${typeof value}`)
+}
+
+export function policyBytes (policy: Policy): Uint8Array {
+  return fromString(POLICY_DOMAIN + canonicalJson(policy))
+}
+
+export function requestBytes (request: SignRequest): Uint8Array {
+  return fromString(REQUEST_DOMAIN + canonicalJson(request))
+}
+
+/** What approvers sign: the hash of the request's bytes. */
+export function requestHash (request: SignRequest): Uint8Array {
+  return sha256(requestBytes(request))
+}
+
+/** The hash an invitation carries, so a joining node accepts only this admin set. */
+export function adminSetHash (admins: AdminSet): string {
+  return toString(sha256(fromString(ADMIN_SET_DOMAIN + canonicalJson(admins))), 'hex')
+}
+
+/** Ed25519 by OpenSSL. False for a key or signature that is not one. */
+export function verifyEd25519 (publicKeyHex: string, data: Uint8Array, signatureHex: string): boolean {
+  if (!HEX_KEY.test(publicKeyHex) || !HEX_SIG.test(signatureHex)) return false
+  let key: KeyObject
+  try {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKeyHex, 'hex').toString('base64url') }, format: 'jwk' })
+  } catch {
+    return false
+  }
+  return verifySignature(null, data, key, Buffer.from(signatureHex, 'hex'))
+}
+
+// ---- parsing: every field checked, every error names it ----
+
+function fail (message: string): never {
+  throw new PolicyError('malformed', message)
+}
+
+function object (value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} must be an object`)
+  return value as Record<string, unknown>
+}
+
+function onlyFields (obj: Record<string, unknown>, allowed: readonly string[], what: string): void {
+  const extra = Object.keys(obj).filter(k => !allowed.includes(k))
+  if (extra.length > 0) fail(`${what} has unknown field(s): ${extra.slice(0, 5).join(', ')}`)
+}
+
+function whole (value: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) fail(`${what} must be a whole number from ${min} to ${max}`)
+  return value
+}
+
+function text (value: unknown, what: string, pattern: RegExp, maxLength: number): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength || !pattern.test(value)) fail(`${what} must be 1-${maxLength} characters matching ${pattern.source}`)
+  return value
+}
+
+function list<T> (value: unknown, what: string, max: number, item: (v: unknown, i: number) => T): T[] {
+  if (!Array.isArray(value)) fail(`${what} must be a list`)
+  if (value.length > max) fail(`${what} holds ${value.length} entries, at most ${max}`)
+  return value.map(item)
+}
+
+function distinct (values: string[], what: string): void {
+  if (new Set(values).size !== values.length) fail(`${what} lists an entry twice`)
+}
+
+const publicKey = (value: unknown, what: string): string => text(value, what, HEX_KEY, 64)
+const keyId = (value: unknown, what: string): string => text(value, what, ID, POLICY_LIMITS.idLength)
+const name = (value: unknown, what: string): string => text(value, what, ID, POLICY_LIMITS.nameLength)
+
+export function parseAdminSet (value: unknown): AdminSet {
+  const obj = object(value, 'admins')
+  onlyFields(obj, ['keys', 'quorum'], 'admins')
+  const keys = list(obj.keys, 'admins.keys', POLICY_LIMITS.admins, (k, i) => publicKey(k, `admins.keys[${i}]`))
+  if (keys.length === 0) fail('admins.keys must name at least one admin')
+  distinct(keys, 'admins.keys')
+  const quorum = whole(obj.quorum, 'admins.quorum', 1, keys.length)
+  return { keys: [...keys].sort(), quorum }
+}
+
+function parseClient (value: unknown, i: number): PolicyClient {
+  const obj = object(value, `clients[${i}]`)
+  onlyFields(obj, ['name', 'publicKey', 'keys'], `clients[${i}]`)
+  const keys = list(obj.keys ?? [], `clients[${i}].keys`, POLICY_LIMITS.keys, (k, j) => k === '*' ? '*' : keyId(k, `clients[${i}].keys[${j}]`))
+  distinct(keys, `clients[${i}].keys`)
+  return { name: name(obj.name, `clients[${i}].name`), publicKey: publicKey(obj.publicKey, `clients[${i}].publicKey`), keys: [...keys].sort() }
+}
+
+function parseKeyRules (value: unknown, id: string, clients: Set<string>): KeyRules {
+  const what = `keys.${id}`
+  const obj = object(value, what)
+  onlyFields(obj, ['clients', 'rateLimits', 'approvals'], what)
+  const rules: KeyRules = {}
+  if (obj.clients !== undefined) {
+    const names = list(obj.clients, `${what}.clients`, POLICY_LIMITS.clients, (c, i) => name(c, `${what}.clients[${i}]`))
+    distinct(names, `${what}.clients`)
+    const unknown = names.filter(n => !clients.has(n))
+    if (unknown.length > 0) fail(`${what}.clients names unknown client(s): ${unknown.join(', ')}`)
+    rules.clients = [...names].sort()
+  }
+  if (obj.rateLimits !== undefined) {
+    const limits = object(obj.rateLimits, `${what}.rateLimits`)
+    const fields = ['perHour', 'perDay', 'perClientPerHour', 'perClientPerDay'] as const
+    onlyFields(limits, fields, `${what}.rateLimits`)
+    rules.rateLimits = {}
+    for (const f of fields) if (limits[f] !== undefined) rules.rateLimits[f] = whole(limits[f], `${what}.rateLimits.${f}`, 0, 1_000_000)
+  }
+  if (obj.approvals !== undefined) {
+    const approvals = object(obj.approvals, `${what}.approvals`)
+    onlyFields(approvals, ['approvers', 'required'], `${what}.approvals`)
+    const approvers = list(approvals.approvers, `${what}.approvals.approvers`, POLICY_LIMITS.approvers, (k, i) => publicKey(k, `${what}.approvals.approvers[${i}]`))
+    distinct(approvers, `${what}.approvals.approvers`)
+    rules.approvals = { approvers: [...approvers].sort(), required: whole(approvals.required, `${what}.approvals.required`, 1, approvers.length) }
+  }
+  return rules
+}
+
+/** A policy document (JSON, as in the CLI's files), checked field by field and normalised (sorted lists). */
+export function parsePolicy (value: unknown): Policy {
+  const obj = object(value, 'policy')
+  onlyFields(obj, ['version', 'clusterId', 'admins', 'clients', 'keys'], 'policy')
+  const clients = list(obj.clients ?? [], 'clients', POLICY_LIMITS.clients, parseClient)
+  distinct(clients.map(c => c.name), 'clients (by name)')
+  distinct(clients.map(c => c.publicKey), 'clients (by public key)')
+  const names = new Set(clients.map(c => c.name))
+  const keysObj = object(obj.keys ?? {}, 'keys')
+  const ids = Object.keys(keysObj)
+  if (ids.length > POLICY_LIMITS.keys) fail(`keys holds ${ids.length} entries, at most ${POLICY_LIMITS.keys}`)
+  const keys: Record<string, KeyRules> = {}
+  for (const id of ids.sort()) keys[keyId(id, `keys.${id.slice(0, 32)}`)] = parseKeyRules(keysObj[id], id, names)
+  return {
+    version: whole(obj.version, 'version', 1),
+    clusterId: text(obj.clusterId, 'clusterId', ID, POLICY_LIMITS.idLength),
+    admins: parseAdminSet(obj.admins),
+    clients: clients.sort((a, b) => a.name < b.name ? -1 : 1),
+    keys
+  }
+}
+
+export function parseSignRequest (value: unknown): SignRequest {
+  const obj = object(value, 'request')
+  onlyFields(obj, ['clusterId', 'keyId', 'messageDigest', 'requestId', 'notAfter'], 'request')
+  return {
+    clusterId: text(obj.clusterId, 'request.clusterId', ID, POLICY_LIMITS.idLength),
+    keyId: keyId(obj.keyId, 'request.keyId'),
+    messageDigest: text(obj.messageDigest, 'request.messageDigest', HEX_KEY, 64),
+    requestId: keyId(obj.requestId, 'request.requestId'),
+    notAfter: whole(obj.notAfter, 'request.notAfter', 0)
+  }
+}
+
+export function parseSignedRequest (value: unknown): SignedRequest {
+  const obj = object(value, 'signed request')
+  onlyFields(obj, ['request', 'client', 'signature', 'approvals'], 'signed request')
+  const approvals = object(obj.approvals ?? {}, 'approvals')
+  if (Object.keys(approvals).length > POLICY_LIMITS.approvers) fail(`approvals holds more than ${POLICY_LIMITS.approvers} entries`)
+  for (const [k, v] of Object.entries(approvals)) {
+    publicKey(k, 'an approver key')
+    text(v, `the approval of ${k.slice(0, 16)}`, HEX_SIG, 128)
+  }
+  return {
+    request: parseSignRequest(obj.request),
+    client: name(obj.client, 'client'),
+    signature: text(obj.signature, 'signature', HEX_SIG, 128),
+    approvals: approvals as Record<string, string>
+  }
+}
+
+// ---- verification ----
+
+/**
+ * A new policy version, checked against the current one (or, for the first, against the admin
+ * set fixed at init): same cluster, a higher version, and signed by at least a quorum of the
+ * *current* admins (a new admin set takes over only once the old one has signed it in).
+ */
+export function verifyPolicyUpdate (signed: SignedPolicy, current: { clusterId: string, version: number, admins: AdminSet }): Policy {
+  const policy = parsePolicy(signed.policy)
+  if (policy.clusterId !== current.clusterId) throw new PolicyError('wrong-cluster', `the policy is for cluster ${policy.clusterId}, this is ${current.clusterId}`)
+  if (policy.version <= current.version) throw new PolicyError('old-version', `policy version ${policy.version} is not newer than version ${current.version} in force`)
+  const bytes = policyBytes(policy)
+  const valid = current.admins.keys.filter(k => signed.signatures[k] !== undefined && verifyEd25519(k, bytes, signed.signatures[k]))
+  if (valid.length < current.admins.quorum) {
+    throw new PolicyError('quorum', `policy version ${policy.version} carries ${valid.length} valid admin signature(s); ${current.admins.quorum} of the current admins must sign`)
+  }
+  return policy
+}
+
+/** What a node knows of past requests and signatures, to check replays and rate limits. */
+export interface RequestHistory {
+  /** the request id was acted on before (remembered until its notAfter) */
+  seen: (requestId: string) => boolean
+  /** signatures made with `keyId` since `sinceMs`, by `client` if given */
+  signedSince: (keyId: string, sinceMs: number, client?: string) => number
+}
+
+export type Authorisation = { allowed: true, client: PolicyClient } | { allowed: false, rule: PolicyRule, reason: string }
+
+const HOUR_MS = 60 * 60_000
+const DAY_MS = 24 * HOUR_MS
+
+/**
+ * Whether the policy authorises this signed request to sign `message` with `keyId` now: the
+ * client is known and signed it, may use the key, the request names this key and message and
+ * has not expired (nor lives longer than a day), its id is new, the key's rate limits have room,
+ * and enough of the key's approvers approved it. The first rule that fails is the answer.
+ */
+export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: string, message: Uint8Array, nowMs: number, history: RequestHistory): Authorisation {
+  const deny = (rule: PolicyRule, reason: string): Authorisation => ({ allowed: false, rule, reason })
+  const { request } = signed
+  if (request.clusterId !== policy.clusterId) return deny('wrong-cluster', `the request is for cluster ${request.clusterId}`)
+  const client = policy.clients.find(c => c.name === signed.client)
+  if (client === undefined) return deny('unknown-client', `no client "${signed.client}" in policy version ${policy.version}`)
+  if (!verifyEd25519(client.publicKey, requestBytes(request), signed.signature)) return deny('bad-signature', `the request is not signed by client "${client.name}"`)
+  if (request.keyId !== keyIdAsked) return deny('wrong-message', `the request is for key ${request.keyId}, not ${keyIdAsked}`)
+  if (request.messageDigest !== toString(sha256(message), 'hex')) return deny('wrong-message', 'the message is not the one the request names')
+  const rules = policy.keys[request.keyId] ?? {}
+  if (!client.keys.includes('*') && !client.keys.includes(request.keyId) && rules.clients?.includes(client.name) !== true) {
+    return deny('not-allowed', `client "${client.name}" may not use key ${request.keyId}`)
+  }
+  if (request.notAfter < nowMs) return deny('expired', `the request expired at ${new Date(request.notAfter).toISOString()}`)
+  if (request.notAfter > nowMs + POLICY_LIMITS.maxRequestLifetimeMs) return deny('expired', 'the request is valid for more than a day; ask with a nearer notAfter')
+  if (history.seen(request.requestId)) return deny('replayed', `request ${request.requestId} was already acted on`)
+  const limits = rules.rateLimits ?? {}
+  const checks: Array<[number | undefined, number, string | undefined, string]> = [
+    [limits.perHour, HOUR_MS, undefined, 'per hour'],
+    [limits.perDay, DAY_MS, undefined, 'per day'],
+    [limits.perClientPerHour, HOUR_MS, client.name, `per hour for client "${client.name}"`],
+    [limits.perClientPerDay, DAY_MS, client.name, `per day for client "${client.name}"`]
+  ]
+  for (const [limit, window, who, label] of checks) {
+    if (limit !== undefined && history.signedSince(request.keyId, nowMs - window, who) >= limit) return deny('rate-limit', `key ${request.keyId} is at its limit of ${limit} signature(s) ${label}`)
+  }
+  if (rules.approvals !== undefined) {
+    const hash = requestHash(request)
+    const approved = rules.approvals.approvers.filter(a => signed.approvals[a] !== undefined && verifyEd25519(a, hash, signed.approvals[a]))
+    if (approved.length < rules.approvals.required) return deny('approvals', `${approved.length} valid approval(s); key ${request.keyId} needs ${rules.approvals.required}`)
+  }
+  return { allowed: true, client }
+}

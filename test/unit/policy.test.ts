@@ -1,0 +1,145 @@
+import { generateKeyPairSync, sign as signWith } from 'node:crypto'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { describe, expect, it } from 'vitest'
+import {
+  adminSetHash, authorise, canonicalJson, parsePolicy, parseSignedRequest, PolicyError, policyBytes, requestBytes, requestHash,
+  verifyPolicyUpdate, type Policy, type RequestHistory, type SignedRequest, type SignRequest
+} from '../../src/protocols/policy.js'
+
+/** An Ed25519 key pair by OpenSSL: the public key as hex, and a signer. */
+function keyPair (): { pub: string, sign: (data: Uint8Array) => string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex')
+  return { pub, sign: (data) => signWith(null, data, privateKey).toString('hex') }
+}
+
+const CLUSTER = 'mpc-test'
+const NOW = 1_800_000_000_000
+const admins = [keyPair(), keyPair(), keyPair()]
+const alice = keyPair()
+const bob = keyPair()
+const approvers = [keyPair(), keyPair()]
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+function policy (version: number, extra: Partial<Policy> = {}): Policy {
+  return parsePolicy({
+    version,
+    clusterId: CLUSTER,
+    admins: { keys: admins.map(a => a.pub), quorum: 2 },
+    clients: [{ name: 'alice', publicKey: alice.pub, keys: ['key-a'] }, { name: 'bob', publicKey: bob.pub, keys: [] }],
+    keys: {
+      'key-a': { rateLimits: { perHour: 2 } },
+      'key-b': { clients: ['bob'], approvals: { approvers: approvers.map(a => a.pub), required: 2 } }
+    },
+    ...extra
+  })
+}
+
+function signedBy (p: Policy, signers: typeof admins): { policy: Policy, signatures: Record<string, string> } {
+  return { policy: p, signatures: Object.fromEntries(signers.map(a => [a.pub, a.sign(policyBytes(p))])) }
+}
+
+const message = new TextEncoder().encode('pay 1 BTC to bob')
+
+function request (over: Partial<SignRequest> = {}): SignRequest {
+  return { clusterId: CLUSTER, keyId: 'key-a', messageDigest: hex(sha256(message)), requestId: 'req-1', notAfter: NOW + 60_000, ...over }
+}
+
+function signedRequest (req: SignRequest, client = 'alice', key = alice, approvals: typeof approvers = []): SignedRequest {
+  return { request: req, client, signature: key.sign(requestBytes(req)), approvals: Object.fromEntries(approvals.map(a => [a.pub, a.sign(requestHash(req))])) }
+}
+
+const fresh: RequestHistory = { seen: () => false, signedSince: () => 0 }
+
+describe('policy documents', () => {
+  it('have one canonical byte form whatever the key order or list order of the input', () => {
+    expect(canonicalJson({ b: 1, a: [2, 'x'], c: { z: 1, y: undefined } })).toBe('{"a":[2,"x"],"b":1,"c":{"z":1}}')
+    const reordered = parsePolicy({ ...policy(1), admins: { quorum: 2, keys: [...admins.map(a => a.pub)].reverse() }, clients: [...policy(1).clients].reverse() })
+    expect(policyBytes(reordered)).toEqual(policyBytes(policy(1)))
+    expect(adminSetHash(reordered.admins)).toBe(adminSetHash(policy(1).admins))
+  })
+
+  it('refuse bad input with the field that is wrong', () => {
+    const bad: Array<[unknown, RegExp]> = [
+      [{ ...policy(1), version: 0 }, /version/],
+      [{ ...policy(1), admins: { keys: [], quorum: 1 } }, /at least one admin/],
+      [{ ...policy(1), admins: { keys: [admins[0]!.pub], quorum: 2 } }, /quorum/],
+      [{ ...policy(1), admins: { keys: [admins[0]!.pub, admins[0]!.pub], quorum: 1 } }, /twice/],
+      [{ ...policy(1), clients: [{ name: 'x', publicKey: 'zz', keys: [] }] }, /publicKey/],
+      [{ ...policy(1), keys: { 'key-b': { clients: ['carol'] } } }, /unknown client/],
+      [{ ...policy(1), keys: { 'key-b': { approvals: { approvers: [approvers[0]!.pub], required: 2 } } } }, /required/],
+      [{ ...policy(1), surprise: true }, /unknown field/],
+      ['not an object', /must be an object/]
+    ]
+    for (const [input, error] of bad) expect(() => parsePolicy(input), JSON.stringify(input).slice(0, 80)).toThrow(error)
+  })
+})
+
+describe('policy updates', () => {
+  const current = { clusterId: CLUSTER, version: 1, admins: policy(1).admins }
+
+  it('take a newer version signed by a quorum of the current admins', () => {
+    expect(verifyPolicyUpdate(signedBy(policy(2), admins.slice(0, 2)), current).version).toBe(2)
+  })
+
+  it('refuse fewer than quorum, signatures by others or over other bytes, an old version, another cluster', () => {
+    const refusal = (signed: Parameters<typeof verifyPolicyUpdate>[0]): string | undefined => {
+      try { verifyPolicyUpdate(signed, current) } catch (err) { return (err as PolicyError).rule }
+    }
+    expect(refusal(signedBy(policy(2), admins.slice(0, 1)))).toBe('quorum')
+    expect(refusal(signedBy(policy(2), [admins[0]!, alice]))).toBe('quorum')
+    // Two admins signed version 2; the same signatures on version 3 are worth nothing.
+    expect(refusal({ policy: policy(3), signatures: signedBy(policy(2), admins).signatures })).toBe('quorum')
+    expect(refusal(signedBy(policy(1), admins))).toBe('old-version')
+    expect(refusal(signedBy({ ...policy(2), clusterId: 'other' }, admins))).toBe('wrong-cluster')
+  })
+
+  it('let a new admin set in only by the old set\'s signatures', () => {
+    const newAdmins = [keyPair(), keyPair()]
+    const next = policy(2, { admins: { keys: newAdmins.map(a => a.pub), quorum: 1 } })
+    expect(() => verifyPolicyUpdate(signedBy(next, newAdmins), current)).toThrow(/current admins/)
+    expect(verifyPolicyUpdate(signedBy(next, admins.slice(1)), current).admins.quorum).toBe(1)
+  })
+})
+
+describe('sign requests', () => {
+  const p = policy(1)
+  const verdict = (signed: SignedRequest, keyId = 'key-a', msg = message, history = fresh): string =>
+    ((r) => r.allowed ? 'allowed' : r.rule)(authorise(p, signed, keyId, msg, NOW, history))
+
+  it('allow a known client\'s signed, fresh request for a key it may use', () => {
+    expect(verdict(signedRequest(request()))).toBe('allowed')
+  })
+
+  it('refuse each broken rule with its name', () => {
+    expect(verdict({ ...signedRequest(request()), client: 'mallory' })).toBe('unknown-client')
+    expect(verdict(signedRequest(request(), 'alice', bob))).toBe('bad-signature')
+    expect(verdict({ ...signedRequest(request()), request: request({ requestId: 'req-2' }) }), 'a signature over another request').toBe('bad-signature')
+    expect(verdict(signedRequest(request()), 'key-b')).toBe('wrong-message')
+    expect(verdict(signedRequest(request()), 'key-a', new TextEncoder().encode('pay 100 BTC to mallory'))).toBe('wrong-message')
+    expect(verdict(signedRequest(request({ keyId: 'key-c' })), 'key-c')).toBe('not-allowed')
+    expect(verdict(signedRequest(request({ notAfter: NOW - 1 })))).toBe('expired')
+    expect(verdict(signedRequest(request({ notAfter: NOW + 25 * 60 * 60_000 })))).toBe('expired')
+    expect(verdict(signedRequest(request()), 'key-a', message, { ...fresh, seen: id => id === 'req-1' })).toBe('replayed')
+    expect(verdict(signedRequest(request()), 'key-a', message, { ...fresh, signedSince: () => 2 })).toBe('rate-limit')
+    expect(verdict(signedRequest(request({ clusterId: 'other' })))).toBe('wrong-cluster')
+  })
+
+  it('count approvals only from the key\'s approvers, over this request', () => {
+    const forB = request({ keyId: 'key-b' })
+    expect(verdict(signedRequest(forB, 'bob', bob, approvers), 'key-b')).toBe('allowed')
+    expect(verdict(signedRequest(forB, 'bob', bob, approvers.slice(0, 1)), 'key-b')).toBe('approvals')
+    const strangers = signedRequest(forB, 'bob', bob, [keyPair(), keyPair()])
+    expect(verdict(strangers, 'key-b')).toBe('approvals')
+    const otherRequest = signedRequest(request({ keyId: 'key-b', requestId: 'other' }), 'bob', bob, approvers)
+    expect(verdict({ ...signedRequest(forB, 'bob', bob), approvals: otherRequest.approvals }, 'key-b')).toBe('approvals')
+  })
+
+  it('parse from JSON with clear errors', () => {
+    const good = signedRequest(request())
+    expect(parseSignedRequest(JSON.parse(JSON.stringify(good)))).toEqual(good)
+    expect(() => parseSignedRequest({ ...good, signature: 'abc' })).toThrow(/signature/)
+    expect(() => parseSignedRequest({ ...good, request: { ...good.request, notAfter: -1 } })).toThrow(/notAfter/)
+    expect(() => parseSignedRequest({ ...good, request: { ...good.request, keyId: '../etc' } })).toThrow(/keyId/)
+  })
+})
