@@ -80,6 +80,16 @@ const MAX_GOSSIP_DATA = Math.max(...Object.values(MAX_GOSSIP_BYTES))
 export const CONNECTION_PING_MIN_TIMEOUT_MS = 30_000
 /** How often libp2p's connection monitor pings each connection. */
 export const CONNECTION_PING_INTERVAL_MS = 60_000
+/**
+ * Inbound connections libp2p takes from one IP address a second, and handshakes it runs at once.
+ * Its defaults (5 and 10) are for an open network; a cluster's members often share an address
+ * (one host, one NAT: every simulation shares 127.0.0.1), and when a roster changes or a keygen
+ * starts, members dial each other at the same moment: with the defaults, dials among 20
+ * participants and the coordinator's dial-back were refused, and a member that listens showed as
+ * unreachable. A handshake costs a node about 2 ms of CPU; strangers are cut off after it by the
+ * gate (nodes) or within 10 s (the coordinator).
+ */
+export const INBOUND_CONNECTIONS = { perHostPerSecond: 100, pendingAtOnce: 64 } as const
 
 // ---- Gossipsub peer scoring ----
 //
@@ -281,6 +291,7 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
       }
     },
     connectionGater,
+    connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTIONS.perHostPerSecond, maxIncomingPendingConnections: INBOUND_CONNECTIONS.pendingAtOnce },
     // libp2p pings every connection every 10 s and aborts it when a ping takes longer than its
     // adaptive timeout (5 s at least). A DKG among 8-10 members keeps a node's event loop busy for
     // seconds on noble's point checks, so those pings time out and every stream on the connection,

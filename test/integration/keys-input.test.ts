@@ -27,6 +27,8 @@ describe('round messages out of place: replays, unknown sessions, strangers', ()
     cluster = await startCluster(3, {}, { membersOnly: false })
     await waitAllUp(cluster)
     rogue = await createPeer({ privateKey: await generateKeyPair('Ed25519'), clusterId: cluster.init.clusterId, listen: ['/ip4/127.0.0.1/tcp/0'] })
+    // An attacker sends its messages to every peer it is linked to (our peers use the mesh only).
+    rogue.services.pubsub.opts.floodPublish = true
     for (const peer of [cluster.coordinator.libp2p, ...cluster.nodes.map(n => n.libp2p)]) await rogue.dial(peer.getMultiaddrs()[0]!)
   })
   afterAll(async () => {
@@ -80,8 +82,9 @@ describe('round messages out of place: replays, unknown sessions, strangers', ()
 
     await waitFor('the replay and the non-participant\'s copy counted as ended-session at the coordinator', () =>
       counted('coordinator', 'ended-session') >= 2)
+    // (It travels the mesh: a participant that gets it refuses it and does not pass it on.)
     await waitFor('the non-participant\'s message counted as not-participant', () =>
-      counted('n1', 'not-participant') >= 1 && counted('n2', 'not-participant') >= 1)
+      counted('n1', 'not-participant') + counted('n2', 'not-participant') >= 1)
     await waitFor('the stranger\'s messages counted as unknown-sender', () =>
       counted('coordinator', 'unknown-sender') >= 2 && counted('n1', 'unknown-sender') >= 2 && counted('n3', 'unknown-sender') >= 2)
 
