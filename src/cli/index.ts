@@ -7,6 +7,7 @@ import { registerEvents } from './events.js'
 import { registerKeys } from './keys.js'
 import { registerMembers } from './members.js'
 import { registerNode } from './node.js'
+import { registerSigners } from './signers.js'
 import { UsageError, USER_ERRORS } from './options.js'
 import { registerStatus } from './status.js'
 
@@ -26,6 +27,7 @@ export function buildProgram (): Command {
   registerKeys(program)
   registerMembers(program)
   registerEvents(program)
+  registerSigners(program)
   return program
 }
 

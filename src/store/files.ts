@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises'
+import { chmod, link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { DataDirError } from './errors.js'
 
@@ -30,9 +30,10 @@ export async function ensurePrivateDir (dir: string): Promise<void> {
 
 /**
  * Writes a file so that a crash at any point leaves either the old or the new content:
- * temp file with the final mode, fsync, rename over, fsync the directory.
+ * temp file with the final mode, fsync, rename over, fsync the directory. `exclusive`: refuses
+ * (EEXIST) to replace a file that exists.
  */
-export async function writeFileAtomic (path: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic (path: string, data: Uint8Array | string, mode = 0o600, opts: { exclusive?: boolean } = {}): Promise<void> {
   const tmp = join(dirname(path), `.${Date.now()}-${process.pid}-${randomBytes(TMP_NAME_RANDOM_BYTES).toString('hex')}.tmp`)
   const fh = await open(tmp, 'wx', mode)
   try {
@@ -41,7 +42,16 @@ export async function writeFileAtomic (path: string, data: Uint8Array | string, 
   } finally {
     await fh.close()
   }
-  await rename(tmp, path)
+  if (opts.exclusive === true) {
+    // link, unlike rename, fails (EEXIST) where a file is already: never over an existing one
+    try {
+      await link(tmp, path)
+    } finally {
+      await unlink(tmp)
+    }
+  } else {
+    await rename(tmp, path)
+  }
   const dh = await open(dirname(path), 'r')
   try {
     await dh.sync()
