@@ -189,6 +189,7 @@ export class Coordinator {
         relayServer: { isAllowed: (peer) => roster.admits(peer) },
         // Gossip goes to the coordinator and roster members only (peer scoring: see libp2p.ts).
         isMember: (peer) => roster.admits(peer),
+        floodPublish: true,
         admits: (peer) => coordinator?.membership.isRemoved(peer) === true ? false : undefined
       })
       if (libp2p.peerId.toString() !== cluster.coordinator) {

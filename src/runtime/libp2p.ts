@@ -64,6 +64,8 @@ export interface PeerInit {
    * Takes the peer id as gossipsub has it, a string (asked for every peer, often).
    */
   isMember?: (peerId: string) => boolean
+  /** Publish our own messages to every linked peer, not only the mesh (the coordinator; see GOSSIP_MESH). */
+  floodPublish?: boolean
 }
 
 /** At most this many peers hold a relay reservation on one relay server at a time. */
@@ -341,6 +343,7 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
         allowedTopics: CHANNELS.map(c => topicName(init.clusterId, c)),
         heartbeatInterval: GOSSIP_HEARTBEAT_MS,
         ...GOSSIP_MESH,
+        floodPublish: init.floodPublish === true,
         fastMsgIdFn,
         scoreParams: peerScoreParams(init.clusterId, init.isMember),
         scoreThresholds: PEER_SCORE_THRESHOLDS
@@ -360,12 +363,15 @@ export async function createPeer (init: PeerInit): Promise<MpcLibp2p> {
  * added copies the mesh delivers anyway (at 20 members: 9 % less CPU in the whole cluster, and
  * 10-of-20 keygens 20-25 % faster, medians of 4: Ed25519 7.7 -> 6.2 s, Taproot 5.3 -> 4.0 s;
  * delivery still 100 %). Rounds of sessions a relay does not know are forwarded too
- * (protocols/gossip.ts), so they reach participants without a direct link.
+ * (protocols/gossip.ts), so they reach participants without a direct link. The coordinator
+ * alone floods (PeerInit.floodPublish): it is linked to every member and publishes little
+ * (rosters, events, digests), and a member it has just admitted hears it at once, before any
+ * mesh has taken the member in.
  * IHAVE gossip (once a second per topic) goes to 2 peers outside the mesh: gossipsub's default is
  * a quarter of them, at least 6, which at the coordinator and the most linked members of a
  * 50-member cluster was a dozen IHAVEs per topic a second, for messages everyone had already.
  */
-export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 6, Dlazy: 2, gossipFactor: 0, Dout: 1, floodPublish: false } as const
+export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 6, Dlazy: 2, gossipFactor: 0, Dout: 1 } as const
 
 /**
  * A received copy's id before its signature is checked: its author and sequence number, which
