@@ -1,7 +1,7 @@
 import { expect } from 'vitest'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createHash } from 'node:crypto'
+import { createHash, generateKeyPairSync, sign as signWith } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -43,6 +43,12 @@ export async function freePort (): Promise<number> {
   const { port } = server.address() as { port: number }
   await new Promise(resolve => server.close(resolve))
   return port
+}
+
+/** An Ed25519 key pair by OpenSSL, as a person's signing key: the public key as hex, and a signer (hex). */
+export function personKey (): { pub: string, sign: (data: Uint8Array) => string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  return { pub: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex'), sign: (data) => signWith(null, data, privateKey).toString('hex') }
 }
 
 export async function tempDir (prefix = 'mpcw-test-'): Promise<{ path: string, [Symbol.asyncDispose]: () => Promise<void> }> {

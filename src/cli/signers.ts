@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { toString } from 'uint8arrays/to-string'
 import { KEY_FILE_ROLES, newKeyFile, openKeyFile, type KeyFileRole } from '../protocols/key-file.js'
-import { parseSignedRequest, POLICY_LIMITS, requestBytes, requestHash, type SignedRequest } from '../protocols/policy.js'
+import { parseSignedRequest, parseSignRequest, POLICY_LIMITS, requestBytes, requestHash, type SignedRequest } from '../protocols/policy.js'
 import { ConfigError } from '../runtime/config.js'
 import { writeFileAtomic } from '../store/files.js'
 import { duration, readSecretOption, UsageError } from './options.js'
@@ -82,12 +82,9 @@ function registerRequest (program: Command): void {
         message = Buffer.from(opts.message!, 'hex')
       }
       const key = await openKeyFile(await readText(opts.clientKey, '--client-key'), await keyPassphrase(opts.passphraseFile))
-      const unsigned = parseSignedRequest({
-        request: { clusterId: opts.clusterId, keyId: opts.key, messageDigest: toString(sha256(message), 'hex'), requestId: opts.requestId ?? randomBytes(12).toString('hex'), notAfter: Date.now() + opts.ttl },
-        client: opts.client,
-        signature: '0'.repeat(128)
-      })
-      const signed: SignedRequest = { ...unsigned, signature: key.sign(requestBytes(unsigned.request)) }
+      const request = parseSignRequest({ clusterId: opts.clusterId, keyId: opts.key, messageDigest: toString(sha256(message), 'hex'), requestId: opts.requestId ?? randomBytes(12).toString('hex'), notAfter: Date.now() + opts.ttl })
+      // Parsed whole once signed: the client's name is checked as a node will check it.
+      const signed = parseSignedRequest({ request, client: opts.client, signature: key.sign(requestBytes(request)), approvals: {} })
       await writeRequest(opts.out, signed)
       console.log(signed.request.requestId)
     })

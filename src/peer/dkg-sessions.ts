@@ -126,11 +126,13 @@ export class DkgSessions implements Service {
     return await result
   }
 
-  /** A validated round message of one of our sessions (the validator checked session and author). */
+  /**
+   * A validated round message: for one of our sessions if its author takes part, else kept for a
+   * session not started here yet (the validator relays rounds of sessions it does not know).
+   */
   async handle (round: RoundMessage, author: PeerId): Promise<void> {
     const session = this.live.get(round.sessionId)
     if (session === undefined) {
-      // Not started here yet (or never will be: the validator relays rounds of sessions it does not know).
       if (round.nack === undefined && !this.finished.has(round.sessionId)) this.early.add(round, author)
       return
     }

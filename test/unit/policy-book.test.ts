@@ -1,19 +1,12 @@
-import { generateKeyPairSync, sign as signWith } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { adminSetHash, parsePolicy, policyBytes, type AdminSet, type Policy, type SignedPolicy } from '../../src/protocols/policy.js'
 import { PolicyBook } from '../../src/state/policy-book.js'
 import { Store } from '../../src/store/store.js'
+import { personKey, tempDir } from '../helpers.js'
 
-function keyPair (): { pub: string, sign: (data: Uint8Array) => string } {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
-  return { pub: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex'), sign: (data) => signWith(null, data, privateKey).toString('hex') }
-}
 
 const CLUSTER = 'mpc-book'
-const admins = [keyPair(), keyPair(), keyPair()]
+const admins = [personKey(), personKey(), personKey()]
 const root: AdminSet = { keys: admins.map(a => a.pub).sort(), quorum: 2 }
 
 function version (v: number, set: AdminSet = root): Policy {
@@ -23,16 +16,16 @@ function signed (p: Policy, by: Array<{ pub: string, sign: (d: Uint8Array) => st
   return { policy: p, signatures: Object.fromEntries(by.map(a => [a.pub, a.sign(policyBytes(p))])) }
 }
 
-let dir: string
+let dir: Awaited<ReturnType<typeof tempDir>>
 let store: Store
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mpcw-policy-book-'))
-  store = await Store.open(dir)
+  dir = await tempDir('mpcw-policy-book-')
+  store = await Store.open(dir.path)
 })
 afterEach(async () => {
   await store.close()
-  await rm(dir, { recursive: true, force: true })
+  await dir[Symbol.asyncDispose]()
 })
 
 describe('the policy book', () => {
@@ -47,7 +40,7 @@ describe('the policy book', () => {
     await expect(book.adopt(signed(version(2), admins))).rejects.toMatchObject({ rule: 'old-version' })
 
     await store.close()
-    store = await Store.open(dir)
+    store = await Store.open(dir.path)
     const reopened = await PolicyBook.open(store, CLUSTER)
     expect(reopened.version).toBe(2)
     expect(reopened.document?.policy).toEqual(version(2))
@@ -57,7 +50,7 @@ describe('the policy book', () => {
 
   it('refuses a root that is not the one the invitation names', async () => {
     const book = await PolicyBook.open(store, CLUSTER)
-    const other: AdminSet = { keys: [keyPair().pub], quorum: 1 }
+    const other: AdminSet = { keys: [personKey().pub], quorum: 1 }
     await expect(book.setRoot(other, adminSetHash(root))).rejects.toThrow(/not the one the invitation names/)
     expect(book.rootAdmins).toBeUndefined()
   })
@@ -65,7 +58,7 @@ describe('the policy book', () => {
   it('hands the admin role over only with the old admins\' signatures', async () => {
     const book = await PolicyBook.open(store, CLUSTER)
     await book.setRoot(root)
-    const next = [keyPair()]
+    const next = [personKey()]
     const nextSet: AdminSet = { keys: [next[0]!.pub], quorum: 1 }
     await expect(book.adopt(signed(version(1, nextSet), next))).rejects.toMatchObject({ rule: 'quorum' })
     await book.adopt(signed(version(1, nextSet), admins.slice(0, 2)))

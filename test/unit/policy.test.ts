@@ -1,24 +1,18 @@
-import { generateKeyPairSync, sign as signWith } from 'node:crypto'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { describe, expect, it } from 'vitest'
 import {
   adminSetHash, authorise, canonicalJson, parsePolicy, parseSignedRequest, PolicyError, policyBytes, requestBytes, requestHash,
   verifyPolicyUpdate, type Policy, type RequestHistory, type SignedRequest, type SignRequest
 } from '../../src/protocols/policy.js'
+import { personKey } from '../helpers.js'
 
-/** An Ed25519 key pair by OpenSSL: the public key as hex, and a signer. */
-function keyPair (): { pub: string, sign: (data: Uint8Array) => string } {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
-  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('hex')
-  return { pub, sign: (data) => signWith(null, data, privateKey).toString('hex') }
-}
 
 const CLUSTER = 'mpc-test'
 const NOW = 1_800_000_000_000
-const admins = [keyPair(), keyPair(), keyPair()]
-const alice = keyPair()
-const bob = keyPair()
-const approvers = [keyPair(), keyPair()]
+const admins = [personKey(), personKey(), personKey()]
+const alice = personKey()
+const bob = personKey()
+const approvers = [personKey(), personKey()]
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
 function policy (version: number, extra: Partial<Policy> = {}): Policy {
@@ -95,7 +89,7 @@ describe('policy updates', () => {
   })
 
   it('let a new admin set in only by the old set\'s signatures', () => {
-    const newAdmins = [keyPair(), keyPair()]
+    const newAdmins = [personKey(), personKey()]
     const next = policy(2, { admins: { keys: newAdmins.map(a => a.pub), quorum: 1 } })
     expect(() => verifyPolicyUpdate(signedBy(next, newAdmins), current)).toThrow(/current admins/)
     expect(verifyPolicyUpdate(signedBy(next, admins.slice(1)), current).admins.quorum).toBe(1)
@@ -129,7 +123,7 @@ describe('sign requests', () => {
     const forB = request({ keyId: 'key-b' })
     expect(verdict(signedRequest(forB, 'bob', bob, approvers), 'key-b')).toBe('allowed')
     expect(verdict(signedRequest(forB, 'bob', bob, approvers.slice(0, 1)), 'key-b')).toBe('approvals')
-    const strangers = signedRequest(forB, 'bob', bob, [keyPair(), keyPair()])
+    const strangers = signedRequest(forB, 'bob', bob, [personKey(), personKey()])
     expect(verdict(strangers, 'key-b')).toBe('approvals')
     const otherRequest = signedRequest(request({ keyId: 'key-b', requestId: 'other' }), 'bob', bob, approvers)
     expect(verdict({ ...signedRequest(forB, 'bob', bob), approvals: otherRequest.approvals }, 'key-b')).toBe('approvals')
