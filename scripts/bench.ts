@@ -197,7 +197,7 @@ async function benchConfig (
     const signOnce = async (): Promise<number> => {
       const message = randomBytes(32).toString('hex')
       const t0 = performance.now()
-      const result = await cluster.api.sign(keyId, message)
+      const result = await cluster.sign(keyId, message)
       const ms = performance.now() - t0
       if (result.signers.length !== threshold) throw new Error(`${label}: signed by ${result.signers.length} holders, expected ${threshold}`)
       if (!verify(message, result.signature)) throw new Error(`${label}: signature over ${message} does not verify`)
@@ -220,7 +220,7 @@ async function benchConfig (
         issued++
         const message = randomBytes(32).toString('hex')
         const s0 = performance.now()
-        const result = await cluster.api.sign(keyId, message)
+        const result = await cluster.sign(keyId, message)
         loadMs.push(performance.now() - s0)
         pending.push({ message, signature: result.signature })
       }

@@ -176,7 +176,7 @@ class Chaos {
       const t0 = performance.now()
       this.tally.requests++
       try {
-        const result = await this.api.sign(key.id, message)
+        const result = await this.cluster.sign(key.id, message)
         this.tally.latenciesMs.push(performance.now() - t0)
         if (verifyKeySignature(key, message, result.signature)) {
           this.tally.signed++
@@ -312,7 +312,7 @@ async function finalCheck (chaos: Chaos, group: ProcessGroup, cluster: LocalClus
   for (const key of chaos.keys) {
     const message = messageFor(key, 'final')
     try {
-      const result = await api.sign(key.id, message)
+      const result = await cluster.sign(key.id, message)
       if (verifyKeySignature(key, message, result.signature)) final.keysSigning++
       else final.keyFailures.push(`${key.id}: a signature that does not verify`)
     } catch (err) {

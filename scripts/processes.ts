@@ -6,7 +6,9 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ApiClient } from '../src/coordinator/client.js'
+import { ApiClient, type SignView } from '../src/coordinator/client.js'
+import { newKeyFile, openKeyFile, type SigningKey } from '../src/protocols/key-file.js'
+import { newSignedRequest, policyBytes, type RequestSigner } from '../src/protocols/policy.js'
 import type { ClusterView } from '../src/coordinator/cluster-view.js'
 import { packageRoot } from '../src/runtime/config.js'
 import { writeFileAtomic } from '../src/store/files.js'
@@ -161,6 +163,27 @@ export interface LocalCluster {
   nodeDir: (i: number) => string
   /** The flags a node takes at every start (listen, passphrase file, heartbeat), by 1-based index. */
   nodeArgs: (i: number) => string[]
+  /** The policy's admin and client (key files under the root, sealed with the passphrase in `keyPassphraseFile`). */
+  adminKeyFile: string
+  clientKeyFile: string
+  keyPassphraseFile: string
+  /** The client the policy allows every key (SIM_CLIENT), as requests are signed. */
+  client: RequestSigner
+  /** Signs `messageHex` with `keyId` for a new request signed by `client`. */
+  sign: (keyId: string, messageHex: string) => Promise<SignView>
+}
+
+/** The client the local cluster's policy names: it may use every key. */
+export const SIM_CLIENT = 'sim-client'
+
+/**
+ * The policy a local cluster starts with (version 1): one client, SIM_CLIENT, allowed every key,
+ * proposed, approved by the one admin, and applied, as an operator would through the CLI.
+ */
+async function publishPolicy (api: ApiClient, admin: SigningKey, client: SigningKey): Promise<void> {
+  const proposal = await api.proposePolicy({ clients: [{ name: SIM_CLIENT, publicKey: client.publicKey, keys: ['*'] }], keys: {} })
+  await api.approvePolicy(admin.publicKey, admin.sign(policyBytes(proposal)))
+  await api.applyPolicy()
 }
 
 export interface LocalClusterOptions {
@@ -205,7 +228,14 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
     ...logLevel
   ]
   const joinFile = join(root, 'nodes.join-token')
-  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--json'])) as { clusterId: string }
+  // The admin key is made by init, outside the coordinator's data directory, as a user would.
+  const keyPassphraseFile = join(root, 'keys.passphrase')
+  const keyPassphrase = randomBytes(24).toString('base64url')
+  await writeSecretFile(keyPassphraseFile, keyPassphrase)
+  const adminKeyFile = join(root, 'admin.key')
+  const clientKeyFile = join(root, 'client.key')
+  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--admin-key-out', adminKeyFile, '--passphrase-file', keyPassphraseFile, '--json'])) as { clusterId: string }
+  await writeFileAtomic(clientKeyFile, `${JSON.stringify(await newKeyFile('client', keyPassphrase), null, 2)}\n`, 0o600)
   const invitation = JSON.parse(await group.run(['coordinator', 'invite', '--data-dir', coordinatorDir, '--uses', String(opts.nodes), '--ttl', '1h', '--note', `the simulation's ${opts.nodes} nodes`, '--json'])) as { token: string }
   await writeSecretFile(joinFile, invitation.token)
   const coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...(opts.coordinatorArgs ?? []), ...logLevel])
@@ -220,7 +250,14 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
     return await group.start(`node-${i}`, ['node', 'start', '--data-dir', nodeDir(i), '--bootstrap', bootstrap, '--join-file', joinFile, ...nodeArgs(i)], 60_000)
   })
   await untilView(api, `all ${opts.nodes} nodes to join and be up`, opts.joinDeadlineMs, view => nodes.every(n => view.members.find(m => m.peerId === n.ready.peerId)?.state === 'up'))
-  return { clusterId: init.clusterId, coordinator, coordinatorDir, nodes, api, nodeDir, nodeArgs }
+  const [admin, clientKey] = await Promise.all([adminKeyFile, clientKeyFile].map(async f => await openKeyFile(await readFile(f, 'utf8'), keyPassphrase)))
+  await publishPolicy(api, admin!, clientKey!)
+  // Every node holds the policy (a synced record) before the cluster is handed over.
+  await untilView(api, 'every node to hold the policy', opts.joinDeadlineMs, view => nodes.every(n => memberInSync(view, n.ready.peerId)))
+  const client: RequestSigner = { client: SIM_CLIENT, sign: clientKey!.sign }
+  const sign = async (keyId: string, messageHex: string): Promise<SignView> =>
+    await api.sign(keyId, messageHex, newSignedRequest(client, { clusterId: init.clusterId, keyId, message: Buffer.from(messageHex, 'hex') }))
+  return { clusterId: init.clusterId, coordinator, coordinatorDir, nodes, api, nodeDir, nodeArgs, adminKeyFile, clientKeyFile, keyPassphraseFile, client, sign }
 }
 
 /**

@@ -5,7 +5,7 @@
  * one threshold key of each scheme, signs, kills n - t holders, signs again, verifies every
  * signature with outside code, and stops everything. `npm run simulate -- --help` lists the options.
  */
-import { createHash } from 'node:crypto'
+import { createHash, generateKeyPairSync, sign as signWith } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -17,7 +17,9 @@ import { heartbeatIntervalFor, heartbeatStretch } from '../src/protocols/constan
 import { LOG_LEVELS } from '../src/log.js'
 import { UsageError, wholeNumberArg } from './args.js'
 import { externalVerifierName, verifyKeySignature } from './verify.js'
-import type { SignView } from '../src/coordinator/client.js'
+import { ApiClientError, type SignView } from '../src/coordinator/client.js'
+import { verifyClusterAudit } from '../src/coordinator/audit-verify.js'
+import { newSignedRequest, type RequestSigner } from '../src/protocols/policy.js'
 import type { KeyView } from '../src/coordinator/requests.js'
 import type { ClusterView, MemberView } from '../src/coordinator/cluster-view.js'
 
@@ -163,6 +165,23 @@ function byKeysHeld (keys: KeyView[], nodes: Peer[]): Peer[] {
   return nodes.filter(n => held(n) > 0).sort((a, b) => held(b) - held(a))
 }
 
+/**
+ * A request from a client the policy does not name, signed with a key of its own, must be
+ * refused (by the coordinator's check first; every node would refuse it too).
+ */
+async function strangerRefused (cluster: LocalCluster, key: KeyView): Promise<{ reason: string, client: string, keyId: string, message: string }> {
+  const { privateKey } = generateKeyPairSync('ed25519')
+  const stranger: RequestSigner = { client: 'stranger', sign: (data) => signWith(null, data, privateKey).toString('hex') }
+  const message = createHash('sha256').update('a request the policy does not allow').digest()
+  try {
+    await cluster.api.sign(key.id, message.toString('hex'), newSignedRequest(stranger, { clusterId: cluster.clusterId, keyId: key.id, message }))
+  } catch (err) {
+    if (err instanceof ApiClientError && err.code === 'policy_denied') return { reason: err.rule ?? 'unknown', client: stranger.client, keyId: key.id, message: err.message }
+    throw err
+  }
+  throw new Error('a request from a client the policy does not name was signed')
+}
+
 async function simulate (opts: Options, group: ProcessGroup, root: string): Promise<Record<string, unknown>> {
   say(`starting a coordinator and ${opts.nodes} nodes on 127.0.0.1 (data in ${root})`)
   const joinStart = Date.now()
@@ -218,6 +237,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   const keygenMs: Record<string, number> = {}
   const signP50Ms: Record<string, number> = {}
   let killed = 0
+  const refused: Array<{ reason: string, client: string, keyId: string, message: string }> = []
   if (parties >= 3) {
     for (const scheme of ['ed25519', 'taproot'] as const) {
       const started = Date.now()
@@ -230,7 +250,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
       const message = key.scheme === 'taproot'
         ? createHash('sha256').update(`mpc-wallet simulation ${label} ${Date.now()}`).digest('hex')
         : Buffer.from(`mpc-wallet simulation ${label} ${new Date().toISOString()}`).toString('hex')
-      const result = await api.sign(key.id, message)
+      const result = await cluster.sign(key.id, message)
       if (!verifyKeySignature(key, message, result.signature)) throw new Error(`the ${key.scheme} signature of key ${key.id} does not verify`)
       return { ...result, verifiedBy: externalVerifierName(key.scheme) }
     }
@@ -243,6 +263,8 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
       }
     }
     await signAll('before the kills')
+    refused.push(await strangerRefused(cluster, keys[0]!))
+    say(`a request signed by a client the policy does not name was refused (${refused[0]!.reason}): ${refused[0]!.message}`)
     for (const key of keys) {
       const samples: number[] = []
       for (let i = 0; i < opts.signSamples; i++) {
@@ -276,6 +298,10 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     view = await api.cluster()
   }
   const events = await api.events()
+  const audit = await verifyClusterAudit(api)
+  say(`audit verify: ${audit.nodes.length} chains ${audit.nodes.every(n => n.ok) ? 'intact' : 'BROKEN'}, ${audit.signatures} signatures found in their signers' chains${audit.problems.length > 0 ? `; ${audit.problems.length} problem(s): ${audit.problems[0]}` : ''}`)
+  for (const n of audit.nodes.filter(x => !x.ok)) say(`audit: ${n.node} ${n.problem ?? ''}`)
+  const policy = await api.policy()
   return {
     nodes: opts.nodes,
     up,
@@ -288,10 +314,12 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     keys: keys.map(k => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: k.parties, groupPublicKey: k.groupPublicKey, xOnlyPublicKey: k.xOnlyPublicKey, address: k.address })),
     signatures: signatures.map(s => ({ keyId: s.keyId, scheme: s.scheme, message: s.message, signature: s.signature, signers: s.signers, verifiedBy: s.verifiedBy })),
     events: events.length,
+    policy: { version: policy.version, clients: policy.policy?.clients.map(c => c.name) ?? [], authorised: signatures.length + opts.signSamples * keys.length, refused },
+    audit: { ok: audit.ok, chains: audit.nodes.length, entries: audit.nodes.reduce((a, n) => a + n.entries, 0), signaturesChecked: audit.signatures, problems: audit.problems },
     scale: { upMs: joinMs, upCpuMs: joinCpuMs, ...steady, keygenMs, signP50Ms },
     coordinator: { peerId: coordinator.ready.peerId, addrs: coordinator.ready.addrs, api: coordinator.ready.api },
     dataDir: root,
-    ok: samePeerId && storedEpoch > 0 && up === opts.nodes && signatures.length === keys.length * 2
+    ok: samePeerId && storedEpoch > 0 && up === opts.nodes && signatures.length === keys.length * 2 && audit.ok && (parties < 3 || refused.length === 1)
   }
 }
 

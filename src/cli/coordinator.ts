@@ -8,7 +8,10 @@ import type { InvitationOptions, NewInvitation } from '../coordinator/invitation
 import { createLogger } from '../log.js'
 import { ConfigError } from '../runtime/config.js'
 import { DataDirError } from '../store/errors.js'
-import { announceOf, dataDirOption, duration, logLevelOf, multiaddrOption, positiveInt, positiveWhole, retentionOf, stopSignal } from './options.js'
+import { announceOf, dataDirOption, duration, logLevelOf, multiaddrOption, positiveInt, positiveWhole, retentionOf, stopSignal, UsageError } from './options.js'
+import { parseAdminSet, PolicyError, type AdminSet } from '../protocols/policy.js'
+import { isAbsolute, relative, resolve } from 'node:path'
+import { writeKeyFile } from './signers.js'
 
 /** `mpc-wallet coordinator init|start|token|invite`. */
 export function registerCoordinator (program: Command): void {
@@ -19,7 +22,35 @@ export function registerCoordinator (program: Command): void {
   addInvite(coordinator)
 }
 
-interface InitFlags { dataDir: string, listen?: string[], announce?: string[], api?: string, json?: boolean }
+interface InitFlags {
+  dataDir: string, listen?: string[], announce?: string[], api?: string, json?: boolean,
+  admin?: string[], adminQuorum?: number, adminKeyOut?: string, passphraseFile?: string
+}
+
+/**
+ * The first admin set from init's flags: the --admin keys and --admin-quorum, or, without
+ * --admin, one admin key made now in --admin-key-out (outside the data directory: it belongs off
+ * this host).
+ */
+async function initialAdmins (opts: InitFlags): Promise<{ admins: AdminSet, madeKeyFile?: string }> {
+  const keys = opts.admin ?? []
+  if (keys.length > 0) {
+    if (opts.adminKeyOut !== undefined) throw new UsageError('give either --admin <public key> (repeatable) or --admin-key-out <file>, not both')
+    if (keys.length > 1 && opts.adminQuorum === undefined) throw new UsageError(`${keys.length} admins: say how many must sign a policy version with --admin-quorum <m>`)
+    try {
+      return { admins: parseAdminSet({ keys, quorum: opts.adminQuorum ?? 1 }) }
+    } catch (err) {
+      if (err instanceof PolicyError) throw new UsageError(`--admin/--admin-quorum: ${err.message}`)
+      throw err
+    }
+  }
+  if (opts.adminKeyOut === undefined) throw new UsageError('name the admins who will sign the signing policy: --admin <public key> (from mpc-wallet admin keygen; repeatable) with --admin-quorum <m>, or --admin-key-out <file> to have one admin key made now (outside the data directory)')
+  if (opts.adminQuorum !== undefined && opts.adminQuorum !== 1) throw new UsageError('--admin-key-out makes one admin: its quorum is 1')
+  const inside = relative(resolve(opts.dataDir), resolve(opts.adminKeyOut))
+  if (!inside.startsWith('..') && !isAbsolute(inside)) throw new UsageError('--admin-key-out must be outside the data directory: the admin key belongs off the coordinator\'s host')
+  const publicKey = await writeKeyFile('admin', opts.adminKeyOut, opts.passphraseFile)
+  return { admins: { keys: [publicKey], quorum: 1 }, madeKeyFile: opts.adminKeyOut }
+}
 
 function addInit (coordinator: Command): void {
   coordinator.command('init')
@@ -28,13 +59,20 @@ function addInit (coordinator: Command): void {
     .addOption(multiaddrOption('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/7400)'))
     .addOption(multiaddrOption('--announce <multiaddr>', 'address to advertise instead of the listen addresses (repeatable)'))
     .option('--api <host:port>', 'loopback address of the HTTP API (default 127.0.0.1:7401)')
+    .option('--admin <public key>', 'an admin\'s Ed25519 public key (hex, from mpc-wallet admin keygen); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--admin-quorum <m>', 'how many admins must sign a policy version (default 1 with one admin)', positiveWhole('--admin-quorum'))
+    .option('--admin-key-out <file>', 'without --admin: make one admin key in this file (outside the data directory; move it off this host)')
+    .option('--passphrase-file <file>', 'with --admin-key-out: file holding the key file\'s passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .option('--json', 'print the result as one JSON object')
     .action(async (opts: InitFlags) => {
-      const result = await initCoordinator(opts)
+      const { admins, madeKeyFile } = await initialAdmins(opts)
+      const result = await initCoordinator({ ...opts, admins })
+      if (madeKeyFile !== undefined) console.error(`WARNING: admin key written to ${madeKeyFile}. Move it off this host: whoever holds it and this host's API can set the signing policy. Publish a policy with: mpc-wallet policy propose / approve / apply`)
       if (opts.json === true) {
-        console.log(JSON.stringify(result))
+        console.log(JSON.stringify({ ...result, ...(madeKeyFile !== undefined ? { adminKeyFile: madeKeyFile } : {}) }))
         return
       }
+      console.log(`admins: ${admins.keys.join(', ')} (quorum ${admins.quorum})`)
       console.log(`cluster ${result.clusterId} created; coordinator peer id ${result.peerId}`)
       console.log(`first invitation, for one node, valid 24 h (also in ${join(opts.dataDir, JOIN_TOKEN_FILE)}):\n  ${result.joinToken}`)
       console.log(`make more with: mpc-wallet coordinator invite --data-dir ${opts.dataDir} [--uses N] [--ttl 24h] [--note TEXT]`)

@@ -8,6 +8,7 @@ import { registerKeys } from './keys.js'
 import { registerMembers } from './members.js'
 import { registerNode } from './node.js'
 import { registerSigners } from './signers.js'
+import { registerPolicy } from './policy.js'
 import { UsageError, USER_ERRORS } from './options.js'
 import { registerStatus } from './status.js'
 
@@ -28,6 +29,7 @@ export function buildProgram (): Command {
   registerMembers(program)
   registerEvents(program)
   registerSigners(program)
+  registerPolicy(program)
   return program
 }
 

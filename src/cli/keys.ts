@@ -1,10 +1,10 @@
 import { type Command, Option } from 'commander'
-import { readFile } from 'node:fs/promises'
 import { NETWORKS } from '../coordinator/requests.js'
 import { SCHEMES } from '../crypto/index.js'
-import { ConfigError } from '../runtime/config.js'
+import { newSignedRequest } from '../protocols/policy.js'
 import { formatKey } from './format.js'
 import { type ApiFlags, clientOf, UsageError, wholeNumber, withApiOptions } from './options.js'
+import { messageOf, openSigningKey } from './signers.js'
 
 /** `mpc-wallet keygen`, `sign` and `keys`. */
 export function registerKeys (program: Command): void {
@@ -33,22 +33,21 @@ function addKeygen (program: Command): void {
 
 function addSign (program: Command): void {
   withApiOptions(program.command('sign'))
-    .description('sign a message (hex, or a file\'s bytes) with a threshold key')
+    .description('sign a message (hex, or a file\'s bytes) with a threshold key, as a client the policy allows (for approvals: request new / approve / submit)')
     .requiredOption('--key <id>', 'key id')
     .option('--message <hex>', 'message as hex (Taproot: the 32-byte sighash)')
     .option('--file <file>', 'sign the bytes of this file instead')
+    .requiredOption('--client <name>', 'the client\'s name in the policy')
+    .requiredOption('--client-key <file>', 'the client\'s key file: it signs the request every node checks')
+    .option('--passphrase-file <file>', 'file holding the key file\'s passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: ApiFlags & { key: string, message?: string, file?: string, json?: boolean }) => {
-      if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give exactly one of --message <hex> or --file <file>')
-      let hex = opts.message ?? ''
-      if (opts.file !== undefined) {
-        try {
-          hex = (await readFile(opts.file)).toString('hex')
-        } catch (err) {
-          throw new ConfigError(`--file: cannot read ${opts.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-        }
-      }
-      const result = await (await clientOf(opts)).sign(opts.key, hex)
+    .action(async (opts: ApiFlags & { key: string, message?: string, file?: string, client: string, clientKey: string, passphraseFile?: string, json?: boolean }) => {
+      const message = await messageOf(opts)
+      const signer = await openSigningKey(opts.clientKey, '--client-key', opts.passphraseFile)
+      const api = await clientOf(opts)
+      const { clusterId } = await api.cluster()
+      const request = newSignedRequest({ client: opts.client, sign: signer.sign }, { clusterId, keyId: opts.key, message })
+      const result = await api.sign(opts.key, Buffer.from(message).toString('hex'), request)
       console.log(opts.json === true ? JSON.stringify(result) : result.signature)
     })
 }

@@ -1,16 +1,15 @@
 import { type Command, Option } from 'commander'
-import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { toString } from 'uint8arrays/to-string'
-import { KEY_FILE_ROLES, newKeyFile, openKeyFile, type KeyFileRole } from '../protocols/key-file.js'
-import { parseSignedRequest, parseSignRequest, POLICY_LIMITS, requestBytes, requestHash, type SignedRequest } from '../protocols/policy.js'
+import { KEY_FILE_ROLES, newKeyFile, openKeyFile, type KeyFileRole, type SigningKey } from '../protocols/key-file.js'
+import { newSignedRequest, parseSignedRequest, POLICY_LIMITS, requestHash, type SignedRequest } from '../protocols/policy.js'
 import { ConfigError } from '../runtime/config.js'
 import { writeFileAtomic } from '../store/files.js'
-import { duration, readSecretOption, UsageError } from './options.js'
+import { clientOf, duration, readSecretOption, UsageError, withApiOptions, type ApiFlags } from './options.js'
 
 /** The passphrase of a signing key file: from --passphrase-file, else MPC_WALLET_KEY_PASSPHRASE. */
-async function keyPassphrase (file: string | undefined): Promise<string> {
+export async function keyPassphrase (file: string | undefined): Promise<string> {
   const passphrase = file !== undefined
     ? (await readSecretOption(file, '--passphrase-file')).replace(/\r?\n$/, '')
     : process.env.MPC_WALLET_KEY_PASSPHRASE
@@ -18,12 +17,27 @@ async function keyPassphrase (file: string | undefined): Promise<string> {
   return passphrase
 }
 
-async function readText (path: string, flag: string): Promise<string> {
+export async function readText (path: string, flag: string): Promise<string> {
   try {
     return await readFile(path, 'utf8')
   } catch (err) {
     throw new ConfigError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
   }
+}
+
+/** A signing key file opened with its passphrase (--passphrase-file or the environment). */
+export async function openSigningKey (path: string, flag: string, passphraseFile: string | undefined): Promise<SigningKey> {
+  return await openKeyFile(await readText(path, flag), await keyPassphrase(passphraseFile))
+}
+
+/** The message of a command: exactly one of --message <hex> or --file <file>. */
+export async function messageOf (opts: { message?: string, file?: string }): Promise<Uint8Array> {
+  if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give exactly one of --message <hex> or --file <file>')
+  if (opts.file !== undefined) {
+    try { return await readFile(opts.file) } catch (err) { throw new ConfigError(`--file: cannot read ${opts.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`) }
+  }
+  if (!/^([0-9a-fA-F]{2})+$/.test(opts.message!)) throw new UsageError('--message must be hex of whole bytes')
+  return Buffer.from(opts.message!, 'hex')
 }
 
 /** `mpc-wallet admin keygen` and `client keygen`: a person's signing key, sealed in a 0600 file. */
@@ -35,32 +49,59 @@ export function registerSigners (program: Command): void {
       .requiredOption('--out <file>', 'the key file to create (refused if it exists)')
       .option('--passphrase-file <file>', 'file holding the key file\'s passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
       .option('--json', 'print {role, publicKey, file} as JSON')
-      .action(async (opts: { out: string, passphraseFile?: string, json?: boolean }) => { await keygen(role, opts) })
+      .action(async (opts: { out: string, passphraseFile?: string, json?: boolean }) => {
+        const publicKey = await writeKeyFile(role, opts.out, opts.passphraseFile)
+        if (opts.json === true) {
+          console.log(JSON.stringify({ role, publicKey, file: opts.out }))
+          return
+        }
+        console.log(publicKey)
+        console.error(`${role} key written to ${opts.out} (mode 0600). Keep it off the coordinator's host${role === 'admin' ? ': whoever holds a quorum of admin keys sets the policy' : ''}.`)
+      })
   }
   registerRequest(program)
 }
 
-async function keygen (role: KeyFileRole, opts: { out: string, passphraseFile?: string, json?: boolean }): Promise<void> {
-  const passphrase = await keyPassphrase(opts.passphraseFile)
+/** Makes a key file at `out` (never over an existing file); returns its public key. */
+export async function writeKeyFile (role: KeyFileRole, out: string, passphraseFile: string | undefined): Promise<string> {
+  const passphrase = await keyPassphrase(passphraseFile)
   const file = await newKeyFile(role, passphrase)
   try {
-    await writeFileAtomic(opts.out, `${JSON.stringify(file, null, 2)}\n`, 0o600, { exclusive: true })
+    await writeFileAtomic(out, `${JSON.stringify(file, null, 2)}\n`, 0o600, { exclusive: true })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new ConfigError(code === 'EEXIST' ? `--out: ${opts.out} exists; choose another file (a key file is never overwritten)` : `--out: cannot write ${opts.out} (${code ?? (err as Error).message})`)
+    throw new ConfigError(code === 'EEXIST' ? `${out} exists; choose another file (a key file is never overwritten)` : `cannot write ${out} (${code ?? (err as Error).message})`)
   }
-  if (opts.json === true) {
-    console.log(JSON.stringify({ role, publicKey: file.publicKey, file: opts.out }))
-    return
+  return file.publicKey
+}
+
+/** A request file: the signed request, and the message it names (hex) so approvers see what they approve. */
+interface RequestFile { signed: SignedRequest, message: Uint8Array }
+
+async function readRequestFile (path: string): Promise<RequestFile> {
+  let value: Record<string, unknown>
+  try {
+    value = JSON.parse(await readText(path, 'request')) as Record<string, unknown>
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new ConfigError(`${path} is not JSON`)
+    throw err
   }
-  console.log(file.publicKey)
-  console.error(`${role} key written to ${opts.out} (mode 0600). Keep it off the coordinator's host${role === 'admin' ? ': whoever holds a quorum of admin keys sets the policy' : ''}.`)
+  const { message, ...rest } = value ?? {}
+  if (typeof message !== 'string' || !/^([0-9a-f]{2})+$/.test(message)) throw new ConfigError(`${path}: "message" must be the message as hex`)
+  const signed = parseSignedRequest(rest)
+  const bytes = Buffer.from(message, 'hex')
+  if (toString(sha256(bytes), 'hex') !== signed.request.messageDigest) throw new ConfigError(`${path}: the message is not the one the request's digest names`)
+  return { signed, message: bytes }
+}
+
+async function writeRequestFile (path: string, file: RequestFile): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify({ ...file.signed, message: toString(file.message, 'hex') }, null, 2)}\n`, 0o600)
 }
 
 function registerRequest (program: Command): void {
   const request = program.command('request').description('sign requests: made and signed by a client, approved by approvers, then submitted')
   request.command('new')
-    .description('make a sign request for a message and sign it with a client key; writes the signed request as JSON')
+    .description('make a sign request for a message and sign it with a client key; writes the signed request and the message as JSON')
     .requiredOption('--cluster-id <id>', 'the cluster the request is for')
     .requiredOption('--key <id>', 'key id to sign with')
     .option('--message <hex>', 'message as hex')
@@ -72,42 +113,33 @@ function registerRequest (program: Command): void {
     .option('--request-id <id>', 'the request id (default: random); a request is carried out at most once')
     .requiredOption('--out <file>', 'where to write the signed request')
     .action(async (opts: { clusterId: string, key: string, message?: string, file?: string, client: string, clientKey: string, passphraseFile?: string, ttl: number, requestId?: string, out: string }) => {
-      if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give exactly one of --message <hex> or --file <file>')
       if (opts.ttl > POLICY_LIMITS.maxRequestLifetimeMs) throw new UsageError('--ttl must be at most 24h')
-      let message: Uint8Array
-      if (opts.file !== undefined) {
-        try { message = await readFile(opts.file) } catch (err) { throw new ConfigError(`--file: cannot read ${opts.file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`) }
-      } else {
-        if (!/^([0-9a-fA-F]{2})*$/.test(opts.message!)) throw new UsageError('--message must be hex')
-        message = Buffer.from(opts.message!, 'hex')
-      }
-      const key = await openKeyFile(await readText(opts.clientKey, '--client-key'), await keyPassphrase(opts.passphraseFile))
-      const request = parseSignRequest({ clusterId: opts.clusterId, keyId: opts.key, messageDigest: toString(sha256(message), 'hex'), requestId: opts.requestId ?? randomBytes(12).toString('hex'), notAfter: Date.now() + opts.ttl })
-      // Parsed whole once signed: the client's name is checked as a node will check it.
-      const signed = parseSignedRequest({ request, client: opts.client, signature: key.sign(requestBytes(request)), approvals: {} })
-      await writeRequest(opts.out, signed)
+      const message = await messageOf(opts)
+      const key = await openSigningKey(opts.clientKey, '--client-key', opts.passphraseFile)
+      const signed = newSignedRequest({ client: opts.client, sign: key.sign }, { clusterId: opts.clusterId, keyId: opts.key, message, requestId: opts.requestId, ttlMs: opts.ttl })
+      await writeRequestFile(opts.out, { signed, message })
       console.log(signed.request.requestId)
     })
   request.command('approve')
-    .description('add an approval (a signature over the request hash) to a signed request file')
-    .argument('<file>', 'the signed request (JSON), rewritten with the approval')
+    .description('add an approval (a signature over the request hash) to a request file')
+    .argument('<file>', 'the request file (JSON), rewritten with the approval')
     .requiredOption('--approver-key <file>', 'the approver\'s key file')
     .option('--passphrase-file <file>', 'file holding the key file\'s passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .action(async (path: string, opts: { approverKey: string, passphraseFile?: string }) => {
-      let signed: SignedRequest
-      try {
-        signed = parseSignedRequest(JSON.parse(await readText(path, 'request')))
-      } catch (err) {
-        if (err instanceof SyntaxError) throw new ConfigError(`${path} is not JSON`)
-        throw err
-      }
-      const key = await openKeyFile(await readText(opts.approverKey, '--approver-key'), await keyPassphrase(opts.passphraseFile))
+      const file = await readRequestFile(path)
+      const { signed } = file
+      const key = await openSigningKey(opts.approverKey, '--approver-key', opts.passphraseFile)
       if (signed.request.notAfter < Date.now()) throw new ConfigError(`request ${signed.request.requestId} expired at ${new Date(signed.request.notAfter).toISOString()}; nothing to approve`)
-      await writeRequest(path, { ...signed, approvals: { ...signed.approvals, [key.publicKey]: key.sign(requestHash(signed.request)) } })
-      console.log(`approved request ${signed.request.requestId} as ${key.publicKey}`)
+      await writeRequestFile(path, { ...file, signed: { ...signed, approvals: { ...signed.approvals, [key.publicKey]: key.sign(requestHash(signed.request)) } } })
+      console.log(`approved request ${signed.request.requestId} of client ${signed.client}: key ${signed.request.keyId}, message ${toString(file.message, 'hex').slice(0, 64)}${file.message.length > 32 ? '…' : ''}`)
     })
-}
-
-async function writeRequest (path: string, signed: SignedRequest): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(signed, null, 2)}\n`, 0o600)
+  withApiOptions(request.command('submit'))
+    .description('ask the cluster to sign a request file (made by request new, approved as the policy asks)')
+    .argument('<file>', 'the request file (JSON)')
+    .option('--json', 'print the result as JSON')
+    .action(async (path: string, opts: ApiFlags & { json?: boolean }) => {
+      const { signed, message } = await readRequestFile(path)
+      const result = await (await clientOf(opts)).sign(signed.request.keyId, toString(message, 'hex'), signed)
+      console.log(opts.json === true ? JSON.stringify(result) : result.signature)
+    })
 }

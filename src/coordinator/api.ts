@@ -15,6 +15,7 @@ import type { Journal } from './journal.js'
 import type { Membership } from './membership.js'
 import { keyView, parseKeygenBody, parseNetwork, parseSignBody, type HolderState } from './requests.js'
 import type { Tasks } from './tasks.js'
+import type { PolicyAdmin } from './policy-admin.js'
 import { TaskError } from './errors.js'
 import { AdmissionError } from './admission.js'
 
@@ -31,6 +32,9 @@ export interface ApiSources {
   metrics: PeerMetrics
   /** A key holder as the key views show it. */
   holderState: (peerId: string) => HolderState
+  policy: PolicyAdmin
+  /** A page of a member's audit chain, as the member sent it (checked by whoever verifies it, not here). */
+  audit: (peerId: string, after: number) => Promise<{ node: string, entries: unknown[], more: boolean }>
   /** Who asks, for the admission queue's fairness (default: clientOf). */
   client?: (headers: IncomingHttpHeaders) => string
 }
@@ -77,9 +81,10 @@ export function apiRoutes (s: ApiSources): RouteTable {
       return keyView(key, s.holderState, req.network)
     },
     'POST /v1/keys/:id/sign': async ({ params, body, headers }) => {
-      const message = parseSignBody(body)
-      const client = (s.client ?? clientOf)(headers)
-      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message, client).catch(taskToApi))
+      const { message, request } = parseSignBody(body)
+      // A signed request's client is who asks (its key proves it to every node); else the caller's word.
+      const client = request !== undefined ? `client:${request.client}` : (s.client ?? clientOf)(headers)
+      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message, request, client).catch(taskToApi))
       return {
         keyId: result.keyId,
         scheme: result.scheme,
@@ -89,6 +94,23 @@ export function apiRoutes (s: ApiSources): RouteTable {
         sessionId: result.sessionId,
         attempts: result.attempts
       }
+    },
+    'GET /v1/policy': async () => await s.policy.view(),
+    'POST /v1/policy/proposal': async ({ body }) => {
+      onlyFieldsOf(body, ['policy'])
+      return await s.policy.propose(body?.policy)
+    },
+    'POST /v1/policy/approvals': async ({ body }) => {
+      onlyFieldsOf(body, ['publicKey', 'signature'])
+      const { publicKey, signature } = body ?? {}
+      if (typeof publicKey !== 'string' || typeof signature !== 'string') throw new ApiError(400, 'bad_request', 'publicKey and signature must be hex strings')
+      return await s.policy.approve(publicKey, signature)
+    },
+    'POST /v1/policy/apply': async () => await s.policy.apply(),
+    'GET /v1/audit/:peer': async ({ params, url }) => {
+      const after = Number(url.searchParams.get('after') ?? 0)
+      if (!Number.isSafeInteger(after) || after < 0) throw new ApiError(400, 'bad_query', 'after must be an integer ≥ 0')
+      return await s.audit(params.peer ?? '', after)
     },
     'GET /v1/members': async () => ({ members: s.cluster().members, pending: s.membership.pendingJoins() }),
     'POST /v1/members/:id/approve': async ({ params }) => {
@@ -151,6 +173,11 @@ export function invitationToApi (err: unknown): never {
   throw err
 }
 
+function onlyFieldsOf (body: Record<string, unknown> | undefined, allowed: string[]): void {
+  const unknown = Object.keys(body ?? {}).filter(k => !allowed.includes(k))
+  if (unknown.length > 0) throw new ApiError(400, 'bad_request', `unknown field(s): ${unknown.join(', ')} (allowed: ${allowed.join(', ')})`)
+}
+
 /** `POST /v1/invitations` body: `{ ttlMs?, uses?, note? }`. */
 function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOptions {
   const unknown = Object.keys(body).filter(k => !['ttlMs', 'uses', 'note'].includes(k))
@@ -166,7 +193,7 @@ function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOpt
   }
 }
 
-const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502, busy: 503 }
+const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502, busy: 503, policy_denied: 403 }
 const ADMISSION_STATUS: Record<AdmissionError['code'], number> = { over_share: 429, queue_full: 503, wait_expired: 503, closed: 503 }
 
 /** Retry-After of a 503 for too few healthy members: long enough for a down member to be seen up again. */
@@ -192,6 +219,7 @@ function taskToApi (err: unknown): never {
     // Too few members reachable now: a member down is seen up again within a few heartbeats.
     throw new ApiError(TASK_STATUS.unavailable, err.code, err.message, undefined, retryAfter(UNAVAILABLE_RETRY_AFTER_MS))
   }
+  if (err instanceof TaskError && err.code === 'policy_denied') throw new ApiError(TASK_STATUS.policy_denied, err.code, err.message, { rule: err.rule })
   if (err instanceof TaskError) {
     // Culprits are what the coordinator proved; claims are what members said of each other.
     const details = { ...(err.culprits.length > 0 ? { culprits: err.culprits } : {}), ...(err.claims.length > 0 ? { claims: err.claims } : {}) }

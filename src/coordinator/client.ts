@@ -4,6 +4,8 @@ import type { EventView } from '../state/event-log.js'
 import type { KeyView } from './requests.js'
 import type { PendingJoin } from './membership.js'
 import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'
+import type { Policy, SignedRequest } from '../protocols/policy.js'
+import type { PolicyView } from './policy-admin.js'
 
 export interface SignView {
   keyId: string
@@ -26,8 +28,8 @@ export interface KeygenParams {
 /** The API answered with an error, or could not be reached; the message is for people. */
 export class ApiClientError extends Error {
   override name = 'ApiClientError'
-  /** With 429 and 503: when the coordinator said to ask again. */
-  constructor (message: string, readonly status?: number, readonly culprits: string[] = [], readonly retryAfterMs?: number) {
+  /** With 429 and 503: when the coordinator said to ask again. `code` is the API's error code; `rule` a policy refusal's rule. */
+  constructor (message: string, readonly status?: number, readonly culprits: string[] = [], readonly retryAfterMs?: number, readonly code?: string, readonly rule?: string) {
     super(message)
   }
 }
@@ -79,8 +81,31 @@ export class ApiClient {
     return await this.task<KeyView>('/v1/keys', params)
   }
 
-  async sign (keyId: string, messageHex: string): Promise<SignView> {
-    return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex })
+  /** A signature for a client's signed request (policy.ts: newSignedRequest, or a file from `request new`). */
+  async sign (keyId: string, messageHex: string, request: SignedRequest | undefined): Promise<SignView> {
+    return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex, ...(request !== undefined ? { request } : {}) })
+  }
+
+  async policy (): Promise<PolicyView> {
+    return await this.get('/v1/policy')
+  }
+
+  /** Proposes the next policy version (version and cluster id filled in when absent). */
+  async proposePolicy (policy: unknown): Promise<Policy> {
+    return await this.request('POST', '/v1/policy/proposal', { policy }, this.timeoutMs)
+  }
+
+  async approvePolicy (publicKey: string, signature: string): Promise<PolicyView> {
+    return await this.request('POST', '/v1/policy/approvals', { publicKey, signature }, this.timeoutMs)
+  }
+
+  async applyPolicy (): Promise<Policy> {
+    return await this.request('POST', '/v1/policy/apply', {}, this.timeoutMs)
+  }
+
+  /** A page of a member's audit chain, fetched by the coordinator from the member. */
+  async audit (peerId: string, after = 0): Promise<{ node: string, entries: unknown[], more: boolean }> {
+    return await this.get(`/v1/audit/${encodeURIComponent(peerId)}?after=${after}`)
   }
 
   async members (): Promise<{ members: MemberView[], pending: PendingJoin[] }> {
@@ -142,10 +167,11 @@ export class ApiClient {
       }
       throw new ApiClientError(`cannot reach the coordinator API at ${this.baseUrl}: ${cause}`)
     }
-    const answer = await res.json().catch(() => undefined) as { error?: { message?: string, culprits?: string[] } } | undefined
+    const answer = await res.json().catch(() => undefined) as { error?: { code?: string, message?: string, culprits?: string[], rule?: string } } | undefined
     if (!res.ok) {
       const waitMs = res.status === 429 || res.status === 503 ? retryAfterMs(res) : undefined
-      throw new ApiClientError(`${res.status} ${answer?.error?.message ?? res.statusText}`, res.status, answer?.error?.culprits ?? [], waitMs)
+      const { code, message, culprits, rule } = answer?.error ?? {}
+      throw new ApiClientError(`${res.status} ${message ?? res.statusText}`, res.status, culprits ?? [], waitMs, code, rule)
     }
     return answer as T
   }

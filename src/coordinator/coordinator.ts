@@ -9,6 +9,14 @@ import { parseEventQuery, type EventView } from '../state/event-log.js'
 import { DEFAULT_EVENT_RETENTION, type EventRetention } from '../state/event-retention.js'
 import { KeyRegistry } from '../state/key-registry.js'
 import { RecordBook } from '../state/record-book.js'
+import { PolicyBook } from '../state/policy-book.js'
+import { LEDGER_SWEEP_MS, RequestLedger } from '../state/request-ledger.js'
+import { adminSetHash, encodeDocument } from '../protocols/policy.js'
+import { sendCommand } from '../protocols/command.js'
+import { MAX_AUDIT_PER_FETCH } from '../protocols/constants.js'
+import { ApiError } from '../protocols/errors.js'
+import { toString } from 'uint8arrays/to-string'
+import { PolicyAdmin } from './policy-admin.js'
 import { RosterBook } from '../state/roster-book.js'
 import { DataDirError } from '../store/errors.js'
 import type { Store } from '../store/store.js'
@@ -59,6 +67,8 @@ interface Setup {
   store: Store
   roster: RosterBook
   records: RecordBook
+  policies: PolicyBook
+  ledger: RequestLedger
   key: PrivateKey
   apiListen: { host: string, port: number }
   apiToken: string
@@ -78,6 +88,7 @@ export class Coordinator {
   readonly metrics: PeerMetrics
   readonly invitations: Invitations
   readonly membership: Membership
+  readonly policy: PolicyAdmin
   readonly tasks: Tasks
   readonly gossip: GossipChannels
   private readonly journal: Journal
@@ -88,16 +99,18 @@ export class Coordinator {
   private readonly services: ServiceGroup
 
   private constructor (private readonly setup: Setup, opts: CoordinatorOptions) {
-    const { libp2p, store, roster, records, key, log } = setup
+    const { libp2p, store, roster, records, policies, ledger, key, log } = setup
+    const root = policies.rootAdmins
+    if (root === undefined) throw new DataDirError(`${opts.dataDir} holds no admin set (it was made before admins existed): create the cluster again with mpc-wallet coordinator init`)
     this.libp2p = libp2p
     this.roster = roster
     const channels = (): GossipChannels => this.gossip
     this.journal = new Journal({ store, channels, retention: { ...DEFAULT_EVENT_RETENTION, ...opts.eventRetention }, log })
     const record = async (event: EventFields): Promise<void> => { await this.journal.record(event) }
     this.health = new HealthWatch({ thresholds: { ...DEFAULT_HEALTH, ...opts.health }, roster, self: libp2p.peerId, record, channels, log })
-    this.invitations = new Invitations(store, { clusterId: roster.clusterId, coordinator: libp2p.peerId })
+    this.invitations = new Invitations(store, { clusterId: roster.clusterId, coordinator: libp2p.peerId, adminSetHash: adminSetHash(root) })
     this.membership = new Membership({
-      libp2p, store, roster, key, invitations: this.invitations, channels, record, log,
+      libp2p, store, roster, key, invitations: this.invitations, adminSet: encodeDocument(root), channels, record, log,
       onMembers: (members) => {
         this.health.setMembers(members)
         // Gossipsub caches scores for a heartbeat: score a new member as one (a removed one as a stranger) at once.
@@ -112,6 +125,7 @@ export class Coordinator {
     this.keys = new KeyRegistry(records)
     this.sync = new StateSync({ libp2p, book: records, channels, roster, log })
     this.metrics = new PeerMetrics(libp2p, channels)
+    this.policy = new PolicyAdmin({ store, policies, records, ledger, key, record, log, published: async () => { await this.sync.publishDigest() } })
     this.tasks = new Tasks({
       libp2p,
       clusterId: () => roster.clusterId,
@@ -123,6 +137,7 @@ export class Coordinator {
         await this.sync.publishDigest()
       },
       record,
+      policy: this.policy,
       log,
       keygenTimeoutMs: opts.keygenTimeoutMs,
       signRoundTimeoutMs: opts.signRoundTimeoutMs
@@ -151,8 +166,9 @@ export class Coordinator {
       dataDir: opts.dataDir,
       log,
       routes: apiRoutes({
-        tasks: this.tasks, keys: this.keys, membership: this.membership, invitations: this.invitations, journal: this.journal, metrics: this.metrics,
-        invite: async (o) => await this.invite(o), cluster: () => this.cluster(), holderState
+        tasks: this.tasks, keys: this.keys, membership: this.membership, invitations: this.invitations, journal: this.journal, metrics: this.metrics, policy: this.policy,
+        invite: async (o) => await this.invite(o), cluster: () => this.cluster(), holderState,
+        audit: async (peer, after) => await this.audit(peer, after)
       })
     })
     this.services = new ServiceGroup([
@@ -164,6 +180,7 @@ export class Coordinator {
       strangers,
       coordinatorCommands({ libp2p, store, roster, membership: this.membership, sync: this.sync, health: this.health, log }),
       every(() => digestIntervalFor(this.membership.members().length), () => { void this.sync.publishDigest() }),
+      every(LEDGER_SWEEP_MS, () => { ledger.sweep().catch(err => { log.warn({ err: (err as Error).message }, 'request ledger sweep failed') }) }),
       { start: () => { this.dialBack.start(() => this.membership.members().map(m => ({ peerId: m.peerId.toString(), addrs: m.addrs }))) }, stop: () => { this.dialBack.stop() } },
       this.api
     ])
@@ -197,10 +214,12 @@ export class Coordinator {
         throw new DataDirError(`the identity in ${opts.dataDir} is not the coordinator of cluster ${cluster.clusterId}`)
       }
       await roster.load()
-      const records = new RecordBook(store, cluster.clusterId, libp2p.peerId)
+      const policies = await PolicyBook.open(store, cluster.clusterId)
+      const records = new RecordBook(store, cluster.clusterId, libp2p.peerId, policies)
       await records.load()
+      const ledger = await RequestLedger.open(store)
       const log = opts.log.child({ component: 'coordinator' })
-      coordinator = new Coordinator({ libp2p, store, roster, records, key, apiListen, apiToken, log }, opts)
+      coordinator = new Coordinator({ libp2p, store, roster, records, policies, ledger, key, apiListen, apiToken, log }, opts)
       await coordinator.services.start()
       return coordinator
     } catch (err) {
@@ -215,6 +234,18 @@ export class Coordinator {
     const made = await this.invitations.create(opts).catch(invitationToApi)
     await this.journal.record(invitationEvent(made))
     return made
+  }
+
+  /** A page of member `peer`'s audit chain, fetched from it. */
+  async audit (peer: string, after: number): Promise<{ node: string, entries: unknown[], more: boolean }> {
+    const member = this.membership.members().find(m => m.peerId.toString() === peer)
+    if (member === undefined) throw new ApiError(404, 'not_found', `${peer.slice(0, 80)} is not a member`)
+    const page = await sendCommand(this.libp2p, member.peerId, this.roster.clusterId, 'fetchAudit', { after, limit: MAX_AUDIT_PER_FETCH })
+      .catch((err: unknown) => { throw new ApiError(502, 'unreachable', `cannot read the audit chain of ${peer}: ${(err as Error).message}`) })
+    const entries = page.entries.map(bytes => {
+      try { return JSON.parse(toString(bytes)) as unknown } catch { return { undecodable: toString(bytes, 'base64') } }
+    })
+    return { node: peer, entries, more: page.more }
   }
 
   cluster (): ClusterView {

@@ -6,6 +6,8 @@ import type { PrivateKey } from '@libp2p/interface'
 import { signRoster } from '../protocols/roster.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, type ClusterRecord } from '../runtime/config.js'
 import { parseApiListen } from '../runtime/http-api.js'
+import { adminSetHash, parseAdminSet, type AdminSet } from '../protocols/policy.js'
+import { PolicyBook } from '../state/policy-book.js'
 import { RosterBook } from '../state/roster-book.js'
 import { DataDirError } from '../store/errors.js'
 import { readPrivateFile, writeFileAtomic } from '../store/files.js'
@@ -35,10 +37,13 @@ export interface InitResult {
   joinToken: string
   listen: string[]
   api: string
+  admins: AdminSet
 }
 
 export interface InitOptions {
   dataDir: string
+  /** The first admin set: a quorum of these keys signs the policy (issue 12). */
+  admins: AdminSet
   listen?: string[]
   announce?: string[]
   api?: string
@@ -55,6 +60,7 @@ export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
   parseMultiaddrs(listen, '--listen')
   parseMultiaddrs(announce, '--announce')
   parseApiListen(api)
+  const admins = parseAdminSet(opts.admins)
   const store = await Store.open(opts.dataDir)
   try {
     const existing = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
@@ -62,7 +68,8 @@ export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
     const key = await loadOrCreateIdentity(opts.dataDir)
     const peerId = peerIdFromPrivateKey(key)
     const clusterId = `mpc-${randomBytes(6).toString('hex')}`
-    const first = await new Invitations(store, { clusterId, coordinator: peerId }).create({ note: 'first invitation (coordinator init)' })
+    await (await PolicyBook.open(store, clusterId)).setRoot(admins)
+    const first = await new Invitations(store, { clusterId, coordinator: peerId, adminSetHash: adminSetHash(admins) }).create({ note: 'first invitation (coordinator init)' })
     await appendEvent(store, invitationEvent(first))
     const joinToken = first.token
     await writeFileAtomic(join(opts.dataDir, JOIN_TOKEN_FILE), joinToken + '\n')
@@ -72,7 +79,7 @@ export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
     await store.putJson(COORDINATOR_RECORD, { listen, announce, api } satisfies CoordinatorRecord)
     // Written last: a directory with a cluster record is a complete one.
     await store.putJson(CLUSTER_RECORD, { clusterId, coordinator: peerId.toString() } satisfies ClusterRecord)
-    return { clusterId, peerId: peerId.toString(), joinToken, listen, api }
+    return { clusterId, peerId: peerId.toString(), joinToken, listen, api, admins }
   } finally {
     await store.close()
   }
@@ -122,12 +129,19 @@ export async function inviteOffline (dataDir: string, opts: InvitationOptions): 
   try {
     const cluster = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
     if (cluster === undefined) throw new ConfigError(`${dataDir} holds no cluster; create one with: mpc-wallet coordinator init --data-dir ${dataDir}`)
-    const made = await new Invitations(store, { clusterId: cluster.clusterId, coordinator: peerIdFromString(cluster.coordinator) }).create(opts)
+    const made = await new Invitations(store, { clusterId: cluster.clusterId, coordinator: peerIdFromString(cluster.coordinator), adminSetHash: await rootHash(store, cluster.clusterId) }).create(opts)
     await appendEvent(store, invitationEvent(made))
     return made
   } finally {
     await store.close()
   }
+}
+
+/** The hash of the admin set init fixed, which every invitation names. */
+export async function rootHash (store: Store, clusterId: string): Promise<string> {
+  const root = (await PolicyBook.open(store, clusterId)).rootAdmins
+  if (root === undefined) throw new DataDirError('this data directory holds no admin set (made before admins existed): create the cluster again with mpc-wallet coordinator init')
+  return adminSetHash(root)
 }
 
 export async function readSecretFile (dataDir: string, name: string): Promise<string> {

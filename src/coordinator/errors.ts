@@ -16,16 +16,17 @@ export class InvitationError extends Error {
   override name = 'InvitationError'
 }
 
-export type TaskErrorCode = 'bad_request' | 'not_found' | 'unavailable' | 'failed' | 'busy'
+export type TaskErrorCode = 'bad_request' | 'not_found' | 'unavailable' | 'failed' | 'busy' | 'policy_denied'
 
 /**
  * A task that could not run or did not succeed. `culprits` are only the peers the coordinator
  * proved at fault by its own checks; `claims` are what members said of each other, unproven.
  * `busy`: members refused for load; nobody is at fault; ask again after `retryAfterMs`.
+ * `policy_denied`: the policy check (the coordinator's, or the nodes') refused; `rule` names it.
  */
 export class TaskError extends Error {
   override name = 'TaskError'
-  constructor (readonly code: TaskErrorCode, message: string, readonly culprits: string[] = [], readonly claims: Claim[] = [], readonly retryAfterMs?: number) {
+  constructor (readonly code: TaskErrorCode, message: string, readonly culprits: string[] = [], readonly claims: Claim[] = [], readonly retryAfterMs?: number, readonly rule?: string) {
     super(message)
   }
 }

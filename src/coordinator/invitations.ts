@@ -57,7 +57,7 @@ export function checkInvitationOptions (opts: InvitationOptions): Required<Invit
  * however many joins race for it.
  */
 export class Invitations {
-  constructor (private readonly store: Store, private readonly cluster: { clusterId: string, coordinator: PeerId }) {}
+  constructor (private readonly store: Store, private readonly cluster: { clusterId: string, coordinator: PeerId, adminSetHash: string }) {}
 
   async create (opts: InvitationOptions, nowMs = Date.now()): Promise<NewInvitation> {
     const { ttlMs, uses, note } = checkInvitationOptions(opts)
@@ -105,7 +105,7 @@ export class Invitations {
     let secret: string
     try {
       const parsed = parseJoinToken(token)
-      if (parsed.clusterId !== this.cluster.clusterId || !parsed.coordinator.equals(this.cluster.coordinator)) throw new InvitationError('the invitation is for another cluster or coordinator')
+      if (parsed.clusterId !== this.cluster.clusterId || !parsed.coordinator.equals(this.cluster.coordinator) || parsed.adminSetHash !== this.cluster.adminSetHash) throw new InvitationError('the invitation is for another cluster or coordinator')
       secret = parsed.secret
     } catch (err) {
       if (err instanceof InvalidTokenError) throw new InvitationError(err.message)

@@ -42,6 +42,8 @@ export interface MembershipDeps {
   roster: RosterBook
   key: PrivateKey
   invitations: Invitations
+  /** The cluster's first admin set (canonical JSON): every Join answer carries it. */
+  adminSet: Uint8Array
   channels: () => GossipChannels
   /** Called with the members after every roster change (health tracking follows the roster). */
   onMembers: (members: RosterMember[]) => void
@@ -173,7 +175,7 @@ export class Membership {
       if (left > 0) this.joining.set(id, left)
       else this.joining.delete(id)
     }
-    return { roster: this.deps.roster.current!.signed }
+    return { roster: this.deps.roster.current!.signed, adminSet: this.deps.adminSet }
   }
 
   /** The part of Join that changes the roster, under the lock. */

@@ -1,5 +1,6 @@
 import { describeGroupKey, SCHEMES, type BitcoinNetwork } from '../crypto/index.js'
 import { ApiError } from '../protocols/errors.js'
+import { parseSignedRequest, PolicyError, type SignedRequest } from '../protocols/policy.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import type { HealthState } from './health.js'
 import type { KeygenRequest } from './tasks.js'
@@ -47,10 +48,17 @@ export function parseHex (value: unknown, name: string): Uint8Array {
   return new Uint8Array(Buffer.from(value, 'hex'))
 }
 
-/** `POST /v1/keys/:id/sign` body: `{ message: hex }`. */
-export function parseSignBody (body: Record<string, unknown> = {}): Uint8Array {
-  onlyFields(body, ['message'])
-  return parseHex(body.message, 'message')
+/** `POST /v1/keys/:id/sign` body: `{ message: hex, request: the client's signed request }` (policy.ts). */
+export function parseSignBody (body: Record<string, unknown> = {}): { message: Uint8Array, request: SignedRequest | undefined } {
+  onlyFields(body, ['message', 'request'])
+  const message = parseHex(body.message, 'message')
+  if (body.request === undefined) return { message, request: undefined }
+  try {
+    return { message, request: parseSignedRequest(body.request) }
+  } catch (err) {
+    if (err instanceof PolicyError) bad(`request: ${err.message}`)
+    throw err
+  }
 }
 
 /** A holder's state in a key view: its health, or `removed` from the cluster (its share awaits a reshare). */

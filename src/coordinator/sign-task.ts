@@ -1,11 +1,14 @@
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import { CryptoInputError, decodePublic, validateMessage, type Scheme } from '../crypto/index.js'
 import { DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
-import { EventKind } from '../protocols/messages.js'
+import { CommandRefusedError } from '../protocols/errors.js'
+import { ErrorCode, EventKind } from '../protocols/messages.js'
+import { encodeDocument, requestHash, type SignedRequest } from '../protocols/policy.js'
+import { toHex } from '../crypto/bytes.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import { TaskError } from './errors.js'
 import { SigningSession } from './signing-session.js'
-import { fanOut, newSessionId, recordFailure, type TaskDeps } from './task-io.js'
+import { bytesOf, fanOut, newSessionId, recordFailure, type FanOut, type TaskDeps } from './task-io.js'
 
 const MAX_CACHED_KEYS = 1024
 /**
@@ -45,12 +48,28 @@ export class SignTask {
     return pub
   }
 
-  async sign (keyId: string, message: Uint8Array): Promise<SignResult> {
+  /**
+   * Signs `message` with `keyId` for the client's signed `request`, which every signer checks
+   * against the policy itself before its commitment and its share leave (the coordinator checks
+   * first, so that it asks nodes only what they should allow).
+   */
+  async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined): Promise<SignResult> {
     const key = await this.deps.keys.get(keyId)
     if (key === undefined) throw new TaskError('not_found', `no key ${keyId}`)
     try { validateMessage(key.scheme, message) } catch (err) {
       if (err instanceof CryptoInputError) throw new TaskError('bad_request', err.message)
       throw err
+    }
+    await this.deps.policy.check(keyId, message, request)
+    const requestBytes = request === undefined ? new Uint8Array() : encodeDocument(request)
+    /** Nodes' own policy refusals: the request ends with the first one's rule if it cannot be signed. */
+    const denials: CommandRefusedError[] = []
+    const noteDenials = async (sessionId: string, answers: FanOut<'signCommit' | 'signShare'>): Promise<void> => {
+      for (const [peer, err] of answers.failed) {
+        if (!(err instanceof CommandRefusedError) || err.code !== ErrorCode.POLICY_DENIED) continue
+        denials.push(err)
+        await this.deps.record({ kind: EventKind.POLICY_DENIED, operation: 'sign', sessionId, keyId, peerId: bytesOf([peer])[0], detail: err.message.slice(0, 512) })
+      }
     }
     const roundTimeout = this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS
     const retryUntil = performance.now() + RETRY_WINDOW_ROUNDS * roundTimeout
@@ -66,11 +85,19 @@ export class SignTask {
         await recordFailure(this.deps, 'sign', ended.sessionId, keyId, ended.failure)
         if (ended.abort.length > 0) await fanOut(this.deps, ended.abort, 'abort', () => ({ sessionId: ended.sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
       }
-      if (step.kind === 'failed') throw new TaskError('unavailable', step.reason, step.culprits)
+      if (step.kind === 'failed') {
+        const denial = denials[0]
+        if (denial !== undefined) throw new TaskError('policy_denied', `${denial.message} (${denials.length} refusal(s) by signers; ${step.reason})`, step.culprits, [], undefined, denial.rule)
+        throw new TaskError('unavailable', step.reason, step.culprits)
+      }
       if (step.kind === 'done') {
         const { sessionId, signers, signature, attempts } = step
         this.deps.log.debug({ keyId, sessionId, ...timing }, 'signature aggregated')
-        await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}` })
+        if (request !== undefined) await this.deps.policy.signed(keyId, request)
+        await this.deps.record({
+          kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}`,
+          signers: bytesOf(signers), requestHash: request === undefined ? '' : toHex(requestHash(request.request))
+        })
         return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts }
       }
       const { sessionId, signers } = step
@@ -81,14 +108,16 @@ export class SignTask {
         const started = performance.now()
         // A commit is resent once on a fresh connection after a transport failure (task-io's
         // sendResending says why that is safe); a share never is (signing-session.ts).
-        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signCommit', () => ({ keyId, sessionId }), roundTimeout, undefined, true), startedEvent])
+        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signCommit', () => ({ keyId, sessionId, request: requestBytes }), roundTimeout, undefined, true), startedEvent])
         timing.round1Ms = performance.now() - started
+        await noteDenials(sessionId, answers)
         transition = session.onRoundOne(sessionId, answers)
       } else {
         const { commitments } = step
         const started = performance.now()
-        const answers = await fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments }), roundTimeout)
+        const answers = await fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments, request: requestBytes }), roundTimeout)
         timing.round2Ms = performance.now() - started
+        await noteDenials(sessionId, answers)
         const aggregateStart = performance.now()
         transition = session.onRoundTwo(sessionId, answers)
         timing.aggregateMs = performance.now() - aggregateStart

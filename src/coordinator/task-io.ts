@@ -9,6 +9,7 @@ import { sendCommand, type CommandKind, type CommandRequests, type CommandRespon
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
 import { ErrorCode, EventKind, type Event } from '../protocols/messages.js'
 import type { HealthState } from './health.js'
+import type { PolicyAdmin } from './policy-admin.js'
 import { culpritsOf, summary, type Failure, type RoundAnswers } from './signing-session.js'
 import type { KeyAgreement, KeyRecord, KeyRegistry } from '../state/key-registry.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
@@ -23,6 +24,8 @@ export interface TaskDeps {
   /** Signs and stores a key record with the holders' countersignatures. */
   recordKey: (key: KeyRecord, agreement: KeyAgreement) => Promise<void>
   record: (event: Partial<Event> & { kind: EventKind }) => Promise<void>
+  /** The coordinator's own policy check of a sign request, and the count of one completed. */
+  policy: Pick<PolicyAdmin, 'check' | 'signed'>
   log: Logger
   keygenTimeoutMs?: number
   signRoundTimeoutMs?: number

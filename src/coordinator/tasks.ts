@@ -1,3 +1,4 @@
+import type { SignedRequest } from '../protocols/policy.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import { Admission, type AdmissionLimits } from './admission.js'
 import { KeygenTask, type KeygenRequest } from './keygen-task.js'
@@ -39,8 +40,9 @@ export class Tasks {
     return await this.admission.run('keygen', client, async () => await this.keygens.keygen(req))
   }
 
-  async sign (keyId: string, message: Uint8Array, client = LOCAL_CLIENT): Promise<SignResult> {
-    return await this.admission.run('sign', client, async () => await this.signing.sign(keyId, message))
+  /** A signature for the client's signed `request` (policy.ts); `client` names its share of the admission queue. */
+  async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, client = request?.client ?? LOCAL_CLIENT): Promise<SignResult> {
+    return await this.admission.run('sign', client, async () => await this.signing.sign(keyId, message, request))
   }
 
   /** Refuses queued and later requests (the coordinator stops). */

@@ -118,7 +118,7 @@ export class KeyCustody implements Service {
   private followRecords (): void {
     const { records, self } = this.init
     this.recordGeneration = records.generation
-    for (const record of records.all()) {
+    for (const record of records.keys()) {
       if (this.seenRecords.get(record.signed.id) === record) continue
       this.seenRecords.set(record.signed.id, record)
       const keyId = record.body.id

@@ -13,6 +13,7 @@ import { MAX_ID_LENGTH } from './constants.js'
 import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS } from '../protocols/constants.js'
 import { DkgSessionBusyError, DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
 import type { DkgSessions } from './dkg-sessions.js'
+import type { SignGuard } from './sign-guard.js'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
 import type { CommitRefusal, ShareVault, TakeRefusal } from '../state/share-vault.js'
 import type { CommandContext, CommandHandlers } from '../protocols/command.js'
@@ -24,6 +25,8 @@ export interface KeyHandlerDeps {
   clusterId: () => string
   vault: ShareVault
   dkg: DkgSessions
+  /** The node's own policy check before a commitment or a share leaves. */
+  guard: SignGuard
   /** Throws UNAUTHORIZED unless the command comes from the coordinator. */
   requireCoordinator: (ctx: CommandContext) => void
   /** Signs with this node's identity key (its countersignature of a key agreement). */
@@ -139,6 +142,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       checkId('session id', req.sessionId)
       const share = await vault.loadShare(req.keyId)
       if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
+      await deps.guard.commit(req.keyId, req.sessionId, req.request)
       // RFC 9591 5.1: fresh nonces, stored before their commitments leave this node. The vault
       // refuses a session that has nonces already, is spent, or is being committed or signed.
       const commit = commitNonces(share.record.scheme, share.key.secret)
@@ -156,6 +160,9 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       try {
         validateMessage(share.record.scheme, req.message)
       } catch (err) { refuseCrypto(err) }
+      // The policy decides first, and takes the client's request id: a command the policy refuses
+      // costs no nonce, and one it allows is on record before the share leaves.
+      await deps.guard.share(req.keyId, req.sessionId, req.request, req.message)
       // The first request to take the nonces binds the session to what it asked (key, message,
       // commitment list): two shares from one nonce pair over different messages or lists
       // would let the sender solve for our signing share, so any later request is refused.

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { sendCommand, type CommandContext, type CommandHandlers } from '../protocols/command.js'
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
 import { ErrorCode } from '../protocols/messages.js'
+import { decodeAdminSet } from '../protocols/policy.js'
 import { openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
 import { formatJoinToken, type JoinToken } from '../protocols/token.js'
 import { isRelayed } from '../runtime/addresses.js'
@@ -11,6 +12,7 @@ import { BOOTSTRAP_RECORD, DEFAULT_APPROVAL_WAIT_MS, DEFAULT_FIRST_JOIN_TIMEOUT_
 import type { GossipChannels } from '../runtime/channels.js'
 import type { EventCatchUp } from '../runtime/event-sync.js'
 import type { StateSync } from '../runtime/state-sync.js'
+import type { PolicyBook } from '../state/policy-book.js'
 import type { RosterBook } from '../state/roster-book.js'
 import type { Store } from '../store/store.js'
 import type { KeyCustody } from './key-custody.js'
@@ -28,6 +30,8 @@ export interface NodeMembershipInit {
   dialer: MemberDialer
   /** Counted again once the first sync after a Join has brought the key records. */
   custody: Pick<KeyCustody, 'count'>
+  /** The policy's trust root is fixed at the first Join (checked against the invitation). */
+  policies: PolicyBook
   log: Logger
   /** Needed on the first join only. */
   token: JoinToken | undefined
@@ -171,6 +175,9 @@ export class NodeMembership implements Service {
           softwareVersion: SOFTWARE_VERSION
         })
         if (response.roster === undefined) throw new CommandRefusedError(ErrorCode.INTERNAL, 'join answer carries no roster')
+        // The admin set the coordinator presents must be the one the invitation names (and, on a
+        // rejoin, the one trusted since): a coordinator cannot swap the policy's trust root.
+        await this.init.policies.setRoot(decodeAdminSet(response.adminSet), token?.adminSetHash)
         await this.adoptRoster(await openSignedRoster(response.roster, roster))
         log.info({ epoch: roster.epoch }, 'joined cluster')
         if (firstJoin) await this.askRelayAgain(signal)

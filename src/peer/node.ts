@@ -15,13 +15,16 @@ import { NodeCommands, observed } from './node-commands.js'
 import { NodeHttp } from './node-http.js'
 import { openNodeParts, type NodeParts, type ResolvedNodeOptions } from './setup.js'
 import { StateUpkeep } from './state-upkeep.js'
+import { SignGuard } from './sign-guard.js'
+import { auditHandlers } from './audit-handlers.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { RecordBook } from '../state/record-book.js'
 import type { RosterBook } from '../state/roster-book.js'
 import type { ShareRecord } from '../state/share-vault.js'
 import type { Store } from '../store/store.js'
 import type { NodeOptions, NodeStatus } from './options.js'
-import { ServiceGroup, type Service } from '../runtime/service.js'
+import { every, ServiceGroup, type Service } from '../runtime/service.js'
+import { LEDGER_SWEEP_MS } from '../state/request-ledger.js'
 import type { PeerId } from '@libp2p/interface'
 
 export type { NodeOptions, NodeStatus } from './options.js'
@@ -55,7 +58,7 @@ export class MpcNode {
   readonly records: RecordBook
 
   private constructor (parts: NodeParts) {
-    const { libp2p, store, roster, records, vault, identity, eventLog, opts, log } = parts
+    const { libp2p, store, roster, records, policies, ledger, audit, vault, identity, eventLog, opts, log } = parts
     this.libp2p = libp2p
     this.store = store
     this.roster = roster
@@ -80,8 +83,8 @@ export class MpcNode {
     })
     this.custody = new KeyCustody({ vault, records, keys: this.keys, self: libp2p.peerId, log })
     const dialer = new MemberDialer({ libp2p, roster, bootstrap: opts.bootstrap, log })
-    this.membership = new NodeMembership({ ...opts, libp2p, roster, store, sync: this.sync, channels: this.channels, eventLog, dialer, custody: this.custody, log })
-    this.http = new NodeHttp({ listen: opts.http, metrics: this.metrics, store, log })
+    this.membership = new NodeMembership({ ...opts, libp2p, roster, store, sync: this.sync, channels: this.channels, eventLog, dialer, custody: this.custody, policies, log })
+    this.http = new NodeHttp({ listen: opts.http, metrics: this.metrics, store, audit, log })
     const requireCoordinator = this.membership.requireCoordinator.bind(this.membership)
     const commands = new NodeCommands({
       libp2p, clusterId: () => roster.clusterId, log,
@@ -93,8 +96,10 @@ export class MpcNode {
         ...this.membership.commands(),
         ...this.sync.handlers(),
         ...eventLogHandlers(store, (peer) => roster.admits(peer)),
+        ...auditHandlers(audit, requireCoordinator),
         ...observed(this.metrics, keyCommandHandlers({
           self: libp2p.peerId, clusterId: () => roster.clusterId, vault, dkg: this.dkg, requireCoordinator, log, faults: opts.faults ?? {},
+          guard: new SignGuard({ policies, ledger, audit, log }),
           sign: async (data) => await identity.sign(data),
           connect: async (peerIds) => { await dialer.connect(peerIds) }
         }))
@@ -105,9 +110,10 @@ export class MpcNode {
       links: this.links, dkg: this.dkg, custody: this.custody, dialer, membership: this.membership, log
     })
     const linkCounts: Service = { start: () => {}, stop: () => { this.links.stop() } }
+    const ledgerSweep = every(LEDGER_SWEEP_MS, () => { ledger.sweep().catch(err => { log.warn({ err: (err as Error).message }, 'request ledger sweep failed') }) })
     const upkeep = new StateUpkeep({ sync: this.sync, roster, store, eventRetention: opts.eventRetention, log })
     const events = eventLog.follow(this.channels, () => ({ libp2p, peer: roster.coordinator, clusterId: roster.clusterId }))
-    this.services = new ServiceGroup([linkCounts, this.channels, this.dkg, events, this.custody, commands, this.http, upkeep, dialer, heartbeat, this.membership])
+    this.services = new ServiceGroup([linkCounts, this.channels, this.dkg, events, this.custody, commands, this.http, upkeep, dialer, heartbeat, this.membership, ledgerSweep])
   }
 
   /** Opens the data directory, starts every service (a first start returns once joined), and returns the running node. */

@@ -7,6 +7,9 @@ import { needsRelay } from '../runtime/addresses.js'
 import { CLUSTER_RECORD, ConfigError, parseMultiaddrs, type ClusterRecord } from '../runtime/config.js'
 import { EventCatchUp } from '../runtime/event-sync.js'
 import { createPeer, type MpcLibp2p } from '../runtime/libp2p.js'
+import { PolicyBook } from '../state/policy-book.js'
+import { RequestLedger } from '../state/request-ledger.js'
+import { AuditLog } from '../state/audit-log.js'
 import { RecordBook } from '../state/record-book.js'
 import { RosterBook } from '../state/roster-book.js'
 import { ShareVault } from '../state/share-vault.js'
@@ -34,6 +37,9 @@ export interface NodeParts {
   identity: PrivateKey
   roster: RosterBook
   records: RecordBook
+  policies: PolicyBook
+  ledger: RequestLedger
+  audit: AuditLog
   vault: ShareVault
   eventLog: EventCatchUp
   log: Logger
@@ -52,7 +58,8 @@ export async function openNodeParts (opts: NodeOptions): Promise<NodeParts> {
     const cluster = resolveCluster(stored, token)
     const roster = new RosterBook(store, cluster.clusterId, peerIdFromString(cluster.coordinator))
     await roster.load()
-    const records = new RecordBook(store, cluster.clusterId, roster.coordinator)
+    const policies = await PolicyBook.open(store, cluster.clusterId)
+    const records = new RecordBook(store, cluster.clusterId, roster.coordinator, policies)
     await records.load()
     const bootstrap = opts.bootstrap !== undefined && opts.bootstrap.length > 0
       ? opts.bootstrap
@@ -75,9 +82,11 @@ export async function openNodeParts (opts: NodeOptions): Promise<NodeParts> {
     const isMember = (peer: string): boolean => roster.current !== undefined && roster.admits(peer)
     libp2p = await createPeer({ privateKey: identity, clusterId: cluster.clusterId, listen, announce: opts.announce, noAnnounce: opts.noAnnounce, bootstrap, admits, isMember })
     const eventLog = await EventCatchUp.open(store, log)
+    const ledger = await RequestLedger.open(store)
+    const audit = await AuditLog.open(store, { node: libp2p.peerId.toString(), sign: async (data) => await identity.sign(data) })
     return {
       opts: { ...opts, heartbeatIntervalMs, relay, bootstrap, token, firstJoin: stored === undefined },
-      store, libp2p, identity, roster, records, vault, eventLog, log
+      store, libp2p, identity, roster, records, policies, ledger, audit, vault, eventLog, log
     }
   } catch (err) {
     await Promise.resolve(libp2p?.stop()).then(async () => { await store.close() }).catch(() => {})

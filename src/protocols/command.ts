@@ -1,6 +1,6 @@
 import * as lp from 'it-length-prefixed'
 import { pipe } from 'it-pipe'
-import { COMMAND, MAX_ADDRS_PER_MEMBER, MAX_ERROR_MESSAGE_LENGTH, MAX_EVENTS_PER_BATCH, MAX_MEMBERS, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { COMMAND, MAX_ADDRS_PER_MEMBER, MAX_ERROR_MESSAGE_LENGTH, MAX_AUDIT_PER_FETCH, MAX_EVENTS_PER_BATCH, MAX_MEMBERS, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from './errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { peerIdFromBytes } from './ids.js'
@@ -10,7 +10,7 @@ import {
   type KeygenRequest, type KeygenResponse, type RosterAck, type RosterUpdate, type SignCommitRequest, type SignCommitResponse,
   type SignShareRequest, type SignShareResponse, type StatusRequest, type StatusResponse,
   type ListRecordsRequest, type ListRecordsResponse, type FetchRecordsRequest, type FetchRecordsResponse,
-  type FetchEventsRequest, type EventBatch
+  type FetchEventsRequest, type EventBatch, type FetchAuditRequest, type FetchAuditResponse
 } from './messages.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -28,6 +28,7 @@ export interface CommandRequests {
   listRecords: ListRecordsRequest
   fetchRecords: FetchRecordsRequest
   fetchEvents: FetchEventsRequest
+  fetchAudit: FetchAuditRequest
 }
 
 export interface CommandResponses {
@@ -42,10 +43,11 @@ export interface CommandResponses {
   listRecords: ListRecordsResponse
   fetchRecords: FetchRecordsResponse
   fetchEvents: EventBatch
+  fetchAudit: FetchAuditResponse
 }
 
 export type CommandKind = keyof CommandRequests
-const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords', 'fetchEvents']
+const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords', 'fetchEvents', 'fetchAudit']
 
 export interface CommandContext {
   /** The Noise-authenticated PeerId at the other end of the stream. */
@@ -84,14 +86,14 @@ export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
 
 export function decodeCommandResponse (bytes: Uint8Array): CommandResponse {
   try {
-    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH }, fetchEvents: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS } } } })
+    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH }, fetchEvents: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS, signers: MAX_MEMBERS } }, fetchAudit: { entries: MAX_AUDIT_PER_FETCH } } })
   } catch (err) {
     throw new MalformedMessageError(`response does not decode: ${(err as Error).message}`)
   }
 }
 
-function errorResponse (code: ErrorCode, message: string, culprits: string[] = []): CommandResponse {
-  return { error: { code, message: message.slice(0, MAX_ERROR_MESSAGE_LENGTH), culprits: culprits.map(c => peerIdFromString(c).toMultihash().bytes) } }
+function errorResponse (code: ErrorCode, message: string, culprits: string[] = [], rule = ''): CommandResponse {
+  return { error: { code, message: message.slice(0, MAX_ERROR_MESSAGE_LENGTH), culprits: culprits.map(c => peerIdFromString(c).toMultihash().bytes), rule: rule.slice(0, 32) } }
 }
 
 /**
@@ -113,7 +115,7 @@ export async function dispatchCommand (bytes: Uint8Array, clusterId: string, han
     const result = await handler(request[kind] as never, ctx)
     return { [kind]: result }
   } catch (err) {
-    if (err instanceof CommandRefusedError) return errorResponse(err.code, err.message, err.culprits)
+    if (err instanceof CommandRefusedError) return errorResponse(err.code, err.message, err.culprits, err.rule)
     if (err instanceof MalformedMessageError) return errorResponse(ErrorCode.BAD_REQUEST, err.message)
     // Internal failures may carry anything in their message: log it here, tell the caller only the kind.
     log?.error({ err, command: kind, peer: ctx.remotePeer.toString() }, 'command handler failed')
@@ -197,7 +199,7 @@ export async function sendCommand<K extends CommandKind> (
   const response = decodeCommandResponse(bytes)
   if (response.error !== undefined) {
     const culprits = response.error.culprits.flatMap(c => { try { return [peerIdFromBytes(c).toString()] } catch { return [] } })
-    throw new CommandRefusedError(response.error.code, response.error.message, culprits)
+    throw new CommandRefusedError(response.error.code, response.error.message, culprits, response.error.rule.slice(0, 32))
   }
   const result = response[kind]
   if (result === undefined) throw new MalformedMessageError(`response to ${kind} carries no ${kind} result`)

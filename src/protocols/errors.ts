@@ -33,8 +33,8 @@ export class GossipValidationError extends Error {
 /** A refused command, carried back to the caller as a CommandError with this code. */
 export class CommandRefusedError extends Error {
   override name = 'CommandRefusedError'
-  /** With ErrorCode.BLAME: the PeerIds (strings) at fault. */
-  constructor (readonly code: ErrorCode, message: string, readonly culprits: string[] = []) {
+  /** With ErrorCode.BLAME: the PeerIds (strings) at fault; with POLICY_DENIED: the rule that failed. */
+  constructor (readonly code: ErrorCode, message: string, readonly culprits: string[] = [], readonly rule = '') {
     super(message)
   }
 }

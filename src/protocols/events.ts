@@ -15,6 +15,8 @@ export function newEvent (fields: Partial<Event> & { kind: EventKind }): Event {
     detail: '',
     culprits: [],
     accused: [],
+    signers: [],
+    requestHash: '',
     ...fields
   }
 }

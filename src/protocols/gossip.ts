@@ -52,7 +52,7 @@ function ignore (reason: ConstructorParameters<typeof GossipValidationError>[1],
 function decodeEnvelope (channel: Channel, data: Uint8Array): GossipMessage {
   if (data.byteLength > MAX_GOSSIP_BYTES[channel]) reject('oversized', `${data.byteLength} bytes exceeds the ${channel} limit of ${MAX_GOSSIP_BYTES[channel]}`)
   try {
-    return GossipMessage.decode(data, { limits: { events: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS } }, round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
+    return GossipMessage.decode(data, { limits: { events: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS, signers: MAX_MEMBERS } }, round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
   } catch (err) {
     reject('malformed', `does not decode: ${(err as Error).message}`)
   }

@@ -1089,7 +1089,9 @@ export enum EventKind {
   MEMBER_REJECTED = 'MEMBER_REJECTED',
   MEMBER_REMOVED = 'MEMBER_REMOVED',
   INVITATION_CREATED = 'INVITATION_CREATED',
-  BLAME_CLAIM = 'BLAME_CLAIM'
+  BLAME_CLAIM = 'BLAME_CLAIM',
+  POLICY_DENIED = 'POLICY_DENIED',
+  POLICY_CHANGED = 'POLICY_CHANGED'
 }
 
 enum __EventKindValues {
@@ -1106,7 +1108,9 @@ enum __EventKindValues {
   MEMBER_REJECTED = 10,
   MEMBER_REMOVED = 11,
   INVITATION_CREATED = 12,
-  BLAME_CLAIM = 13
+  BLAME_CLAIM = 13,
+  POLICY_DENIED = 14,
+  POLICY_CHANGED = 15
 }
 
 export namespace EventKind {
@@ -1129,6 +1133,8 @@ export interface Event {
   detail: string
   culprits: Uint8Array[]
   accused: Uint8Array[]
+  signers: Uint8Array[]
+  requestHash: string
 }
 
 export namespace Event {
@@ -1210,6 +1216,18 @@ export namespace Event {
           }
         }
 
+        if (obj.signers != null) {
+          for (const value of obj.signers) {
+            w.uint32(114)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.requestHash != null && obj.requestHash !== '')) {
+          w.uint32(122)
+          w.string(obj.requestHash)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1227,7 +1245,9 @@ export namespace Event {
           keyId: '',
           detail: '',
           culprits: [],
-          accused: []
+          accused: [],
+          signers: [],
+          requestHash: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1294,6 +1314,18 @@ export namespace Event {
               }
 
               obj.accused.push(reader.bytes())
+              break
+            }
+            case 14: {
+              if (opts.limits?.signers != null && obj.signers.length === opts.limits.signers) {
+                throw new MaxLengthError('Decode error - map field "signers" had too many elements')
+              }
+
+              obj.signers.push(reader.bytes())
+              break
+            }
+            case 15: {
+              obj.requestHash = reader.string()
               break
             }
             default: {
@@ -1801,6 +1833,7 @@ export interface CommandRequest {
   listRecords?: ListRecordsRequest
   fetchRecords?: FetchRecordsRequest
   fetchEvents?: FetchEventsRequest
+  fetchAudit?: FetchAuditRequest
 }
 
 export namespace CommandRequest {
@@ -1876,6 +1909,11 @@ export namespace CommandRequest {
         if (obj.fetchEvents != null) {
           w.uint32(162)
           FetchEventsRequest.codec().encode(obj.fetchEvents, w)
+        }
+
+        if (obj.fetchAudit != null) {
+          w.uint32(170)
+          FetchAuditRequest.codec().encode(obj.fetchAudit, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1967,6 +2005,12 @@ export namespace CommandRequest {
               })
               break
             }
+            case 21: {
+              obj.fetchAudit = FetchAuditRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.fetchAudit
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2003,6 +2047,7 @@ export interface CommandResponse {
   listRecords?: ListRecordsResponse
   fetchRecords?: FetchRecordsResponse
   fetchEvents?: EventBatch
+  fetchAudit?: FetchAuditResponse
 }
 
 export namespace CommandResponse {
@@ -2073,6 +2118,11 @@ export namespace CommandResponse {
         if (obj.fetchEvents != null) {
           w.uint32(162)
           EventBatch.codec().encode(obj.fetchEvents, w)
+        }
+
+        if (obj.fetchAudit != null) {
+          w.uint32(170)
+          FetchAuditResponse.codec().encode(obj.fetchAudit, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2159,6 +2209,12 @@ export namespace CommandResponse {
               })
               break
             }
+            case 21: {
+              obj.fetchAudit = FetchAuditResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.fetchAudit
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2196,7 +2252,8 @@ export enum ErrorCode {
   TIMEOUT = 'TIMEOUT',
   PENDING = 'PENDING',
   LIMIT = 'LIMIT',
-  BUSY = 'BUSY'
+  BUSY = 'BUSY',
+  POLICY_DENIED = 'POLICY_DENIED'
 }
 
 enum __ErrorCodeValues {
@@ -2213,7 +2270,8 @@ enum __ErrorCodeValues {
   TIMEOUT = 10,
   PENDING = 11,
   LIMIT = 12,
-  BUSY = 13
+  BUSY = 13,
+  POLICY_DENIED = 14
 }
 
 export namespace ErrorCode {
@@ -2226,6 +2284,7 @@ export interface CommandError {
   code: ErrorCode
   message: string
   culprits: Uint8Array[]
+  rule: string
 }
 
 export namespace CommandError {
@@ -2255,6 +2314,11 @@ export namespace CommandError {
           }
         }
 
+        if ((obj.rule != null && obj.rule !== '')) {
+          w.uint32(34)
+          w.string(obj.rule)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2262,7 +2326,8 @@ export namespace CommandError {
         const obj: any = {
           code: ErrorCode.ERROR_UNSPECIFIED,
           message: '',
-          culprits: []
+          culprits: [],
+          rule: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2285,6 +2350,10 @@ export namespace CommandError {
               }
 
               obj.culprits.push(reader.bytes())
+              break
+            }
+            case 4: {
+              obj.rule = reader.string()
               break
             }
             default: {
@@ -2400,6 +2469,7 @@ export namespace JoinRequest {
 
 export interface JoinResponse {
   roster?: SignedRoster
+  adminSet: Uint8Array
 }
 
 export namespace JoinResponse {
@@ -2417,11 +2487,18 @@ export namespace JoinResponse {
           SignedRoster.codec().encode(obj.roster, w)
         }
 
+        if ((obj.adminSet != null && obj.adminSet.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.adminSet)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
-        const obj: any = {}
+        const obj: any = {
+          adminSet: uint8ArrayAlloc(0)
+        }
 
         const end = length == null ? reader.len : reader.pos + length
 
@@ -2433,6 +2510,10 @@ export namespace JoinResponse {
               obj.roster = SignedRoster.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.roster
               })
+              break
+            }
+            case 2: {
+              obj.adminSet = reader.bytes()
               break
             }
             default: {
@@ -3253,6 +3334,7 @@ export namespace NonceCommitment {
 export interface SignCommitRequest {
   keyId: string
   sessionId: string
+  request: Uint8Array
 }
 
 export namespace SignCommitRequest {
@@ -3275,13 +3357,19 @@ export namespace SignCommitRequest {
           w.string(obj.sessionId)
         }
 
+        if ((obj.request != null && obj.request.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.request)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           keyId: '',
-          sessionId: ''
+          sessionId: '',
+          request: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -3296,6 +3384,10 @@ export namespace SignCommitRequest {
             }
             case 2: {
               obj.sessionId = reader.string()
+              break
+            }
+            case 3: {
+              obj.request = reader.bytes()
               break
             }
             default: {
@@ -3386,6 +3478,7 @@ export interface SignShareRequest {
   sessionId: string
   message: Uint8Array
   commitments: NonceCommitment[]
+  request: Uint8Array
 }
 
 export namespace SignShareRequest {
@@ -3420,6 +3513,11 @@ export namespace SignShareRequest {
           }
         }
 
+        if ((obj.request != null && obj.request.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.request)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -3428,7 +3526,8 @@ export namespace SignShareRequest {
           keyId: '',
           sessionId: '',
           message: uint8ArrayAlloc(0),
-          commitments: []
+          commitments: [],
+          request: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -3457,6 +3556,10 @@ export namespace SignShareRequest {
               obj.commitments.push(NonceCommitment.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.commitments$
               }))
+              break
+            }
+            case 5: {
+              obj.request = reader.bytes()
               break
             }
             default: {
@@ -3990,5 +4093,153 @@ export namespace FetchEventsRequest {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchEventsRequest>): FetchEventsRequest => {
     return decodeMessage(buf, FetchEventsRequest.codec(), opts)
+  }
+}
+
+export interface FetchAuditRequest {
+  after: number
+  limit: number
+}
+
+export namespace FetchAuditRequest {
+  let _codec: Codec<FetchAuditRequest>
+
+  export const codec = (): Codec<FetchAuditRequest> => {
+    if (_codec == null) {
+      _codec = message<FetchAuditRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.after != null && obj.after !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.after)
+        }
+
+        if ((obj.limit != null && obj.limit !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.limit)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          after: 0,
+          limit: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.after = reader.uint64Number()
+              break
+            }
+            case 2: {
+              obj.limit = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<FetchAuditRequest>): Uint8Array => {
+    return encodeMessage(obj, FetchAuditRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchAuditRequest>): FetchAuditRequest => {
+    return decodeMessage(buf, FetchAuditRequest.codec(), opts)
+  }
+}
+
+export interface FetchAuditResponse {
+  entries: Uint8Array[]
+  more: boolean
+}
+
+export namespace FetchAuditResponse {
+  let _codec: Codec<FetchAuditResponse>
+
+  export const codec = (): Codec<FetchAuditResponse> => {
+    if (_codec == null) {
+      _codec = message<FetchAuditResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.entries != null) {
+          for (const value of obj.entries) {
+            w.uint32(10)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.more != null && obj.more !== false)) {
+          w.uint32(16)
+          w.bool(obj.more)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          entries: [],
+          more: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.entries != null && obj.entries.length === opts.limits.entries) {
+                throw new MaxLengthError('Decode error - map field "entries" had too many elements')
+              }
+
+              obj.entries.push(reader.bytes())
+              break
+            }
+            case 2: {
+              obj.more = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<FetchAuditResponse>): Uint8Array => {
+    return encodeMessage(obj, FetchAuditResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchAuditResponse>): FetchAuditResponse => {
+    return decodeMessage(buf, FetchAuditResponse.codec(), opts)
   }
 }

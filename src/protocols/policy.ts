@@ -1,4 +1,4 @@
-import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto'
+import { createPublicKey, randomBytes, verify as verifySignature, type KeyObject } from 'node:crypto'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
@@ -23,6 +23,7 @@ export type PolicyRule =
   | 'malformed'
   | 'wrong-cluster'
   | 'old-version'
+  | 'skipped-version'
   | 'quorum'
   | 'unknown-client'
   | 'bad-signature'
@@ -41,7 +42,11 @@ export const POLICY_LIMITS = {
   nameLength: 64,
   idLength: 128,
   /** A request may be valid at most this long: its id is remembered until it expires. */
-  maxRequestLifetimeMs: 24 * 60 * 60_000
+  maxRequestLifetimeMs: 24 * 60 * 60_000,
+  /** A signed policy's encoded size: one travels whole in a synced record (a command answer). */
+  documentBytes: 48 * 1024,
+  /** A signed request's encoded size, approvals included. */
+  requestBytes: 8 * 1024
 } as const
 
 /** The admin set and how many of them must sign a new policy version. */
@@ -305,6 +310,67 @@ export function parseSignedRequest (value: unknown): SignedRequest {
   }
 }
 
+/** A signed policy as a document: the policy parsed, the signatures shaped (not yet verified). */
+export function parseSignedPolicy (value: unknown): SignedPolicy {
+  const obj = object(value, 'signed policy')
+  onlyFields(obj, ['policy', 'signatures'], 'signed policy')
+  const signatures = object(obj.signatures ?? {}, 'signatures')
+  if (Object.keys(signatures).length > POLICY_LIMITS.admins) fail(`signatures holds more than ${POLICY_LIMITS.admins} entries`)
+  for (const [k, v] of Object.entries(signatures)) {
+    publicKey(k, 'an admin key')
+    text(v, `the signature of ${k.slice(0, 16)}`, HEX_SIG, 128)
+  }
+  return { policy: parsePolicy(obj.policy), signatures: signatures as Record<string, string> }
+}
+
+/** The wire and record form of a document: canonical JSON, UTF-8. */
+export function encodeDocument (value: SignedPolicy | SignedRequest | AdminSet): Uint8Array {
+  return fromString(canonicalJson(value))
+}
+
+function decodeJson (bytes: Uint8Array, what: string, maxBytes: number): unknown {
+  if (bytes.length > maxBytes) fail(`${what} is ${bytes.length} bytes, at most ${maxBytes}`)
+  try {
+    return JSON.parse(toString(bytes))
+  } catch {
+    fail(`${what} is not JSON`)
+  }
+}
+
+export function decodeAdminSet (bytes: Uint8Array): AdminSet {
+  return parseAdminSet(decodeJson(bytes, 'an admin set', POLICY_LIMITS.documentBytes))
+}
+
+export function decodeSignedPolicy (bytes: Uint8Array): SignedPolicy {
+  return parseSignedPolicy(decodeJson(bytes, 'a signed policy', POLICY_LIMITS.documentBytes))
+}
+
+export function decodeSignedRequest (bytes: Uint8Array): SignedRequest {
+  return parseSignedRequest(decodeJson(bytes, 'a signed request', POLICY_LIMITS.requestBytes))
+}
+
+/** A client's signing key as request makers use it: its name in the policy and an Ed25519 signer (hex). */
+export interface RequestSigner {
+  client: string
+  sign: (data: Uint8Array) => string
+}
+
+/** How long a request made without `ttlMs` stays valid. */
+export const DEFAULT_REQUEST_TTL_MS = 10 * 60_000
+
+/** A new sign request for `message`, signed by the client (a random request id unless given). */
+export function newSignedRequest (signer: RequestSigner, fields: { clusterId: string, keyId: string, message: Uint8Array, requestId?: string, ttlMs?: number, nowMs?: number }): SignedRequest {
+  const request = parseSignRequest({
+    clusterId: fields.clusterId,
+    keyId: fields.keyId,
+    messageDigest: toString(sha256(fields.message), 'hex'),
+    requestId: fields.requestId ?? randomBytes(12).toString('hex'),
+    notAfter: (fields.nowMs ?? Date.now()) + (fields.ttlMs ?? DEFAULT_REQUEST_TTL_MS)
+  })
+  // Parsed whole once signed: the client's name is checked as a node will check it.
+  return parseSignedRequest({ request, client: signer.client, signature: signer.sign(requestBytes(request)), approvals: {} })
+}
+
 // ---- verification ----
 
 /**
@@ -314,6 +380,8 @@ export function parseSignedRequest (value: unknown): SignedRequest {
  */
 export function verifyPolicyUpdate (signed: SignedPolicy, current: { clusterId: string, version: number, admins: AdminSet }): Policy {
   const policy = parsePolicy(signed.policy)
+  const size = encodeDocument({ policy, signatures: signed.signatures }).length
+  if (size > POLICY_LIMITS.documentBytes) throw new PolicyError('malformed', `policy version ${policy.version} with its signatures is ${size} bytes, at most ${POLICY_LIMITS.documentBytes}`)
   if (policy.clusterId !== current.clusterId) throw new PolicyError('wrong-cluster', `the policy is for cluster ${policy.clusterId}, this is ${current.clusterId}`)
   if (policy.version <= current.version) throw new PolicyError('old-version', `policy version ${policy.version} is not newer than version ${current.version} in force`)
   const bytes = policyBytes(policy)
@@ -326,24 +394,26 @@ export function verifyPolicyUpdate (signed: SignedPolicy, current: { clusterId: 
 
 /** What a node knows of past requests and signatures, to check replays and rate limits. */
 export interface RequestHistory {
-  /** the request id was acted on before (remembered until its notAfter) */
-  seen: (requestId: string) => boolean
+  /** the client's request id was acted on before (remembered until its notAfter); ids are per client */
+  seen: (client: string, requestId: string) => boolean
   /** signatures made with `keyId` since `sinceMs`, by `client` if given */
   signedSince: (keyId: string, sinceMs: number, client?: string) => number
 }
 
-export type Authorisation = { allowed: true, client: PolicyClient } | { allowed: false, rule: PolicyRule, reason: string }
+/** The verdict; when allowed, with the approvers whose approval verified (sorted). */
+export type Authorisation = { allowed: true, client: PolicyClient, approvedBy: string[] } | { allowed: false, rule: PolicyRule, reason: string }
 
 const HOUR_MS = 60 * 60_000
 const DAY_MS = 24 * HOUR_MS
 
 /**
- * Whether the policy authorises this signed request to sign `message` with `keyId` now: the
+ * Whether the policy authorises this signed request to sign `message` with `keyId` now (the
+ * message is undefined before it is known: a nonce commitment is asked for the request only): the
  * client is known and signed it, may use the key, the request names this key and message and
  * has not expired (nor lives longer than a day), its id is new, the key's rate limits have room,
  * and enough of the key's approvers approved it. The first rule that fails is the answer.
  */
-export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: string, message: Uint8Array, nowMs: number, history: RequestHistory): Authorisation {
+export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: string, message: Uint8Array | undefined, nowMs: number, history: RequestHistory): Authorisation {
   const deny = (rule: PolicyRule, reason: string): Authorisation => ({ allowed: false, rule, reason })
   const { request } = signed
   if (request.clusterId !== policy.clusterId) return deny('wrong-cluster', `the request is for cluster ${request.clusterId}`)
@@ -351,14 +421,14 @@ export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: st
   if (client === undefined) return deny('unknown-client', `no client "${signed.client}" in policy version ${policy.version}`)
   if (!verifyEd25519(client.publicKey, requestBytes(request), signed.signature)) return deny('bad-signature', `the request is not signed by client "${client.name}"`)
   if (request.keyId !== keyIdAsked) return deny('wrong-message', `the request is for key ${request.keyId}, not ${keyIdAsked}`)
-  if (request.messageDigest !== toString(sha256(message), 'hex')) return deny('wrong-message', 'the message is not the one the request names')
+  if (message !== undefined && request.messageDigest !== toString(sha256(message), 'hex')) return deny('wrong-message', 'the message is not the one the request names')
   const rules = policy.keys[request.keyId] ?? {}
   if (!client.keys.includes('*') && !client.keys.includes(request.keyId) && rules.clients?.includes(client.name) !== true) {
     return deny('not-allowed', `client "${client.name}" may not use key ${request.keyId}`)
   }
   if (request.notAfter < nowMs) return deny('expired', `the request expired at ${new Date(request.notAfter).toISOString()}`)
   if (request.notAfter > nowMs + POLICY_LIMITS.maxRequestLifetimeMs) return deny('expired', 'the request is valid for more than a day; ask with a nearer notAfter')
-  if (history.seen(request.requestId)) return deny('replayed', `request ${request.requestId} was already acted on`)
+  if (history.seen(client.name, request.requestId)) return deny('replayed', `request ${request.requestId} was already acted on`)
   const limits = rules.rateLimits ?? {}
   const checks: Array<[number | undefined, number, string | undefined, string]> = [
     [limits.perHour, HOUR_MS, undefined, 'per hour'],
@@ -369,10 +439,11 @@ export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: st
   for (const [limit, window, who, label] of checks) {
     if (limit !== undefined && history.signedSince(request.keyId, nowMs - window, who) >= limit) return deny('rate-limit', `key ${request.keyId} is at its limit of ${limit} signature(s) ${label}`)
   }
+  let approvedBy: string[] = []
   if (rules.approvals !== undefined) {
     const hash = requestHash(request)
-    const approved = rules.approvals.approvers.filter(a => signed.approvals[a] !== undefined && verifyEd25519(a, hash, signed.approvals[a]))
-    if (approved.length < rules.approvals.required) return deny('approvals', `${approved.length} valid approval(s); key ${request.keyId} needs ${rules.approvals.required}`)
+    approvedBy = rules.approvals.approvers.filter(a => signed.approvals[a] !== undefined && verifyEd25519(a, hash, signed.approvals[a]))
+    if (approvedBy.length < rules.approvals.required) return deny('approvals', `${approvedBy.length} valid approval(s); key ${request.keyId} needs ${rules.approvals.required}`)
   }
-  return { allowed: true, client }
+  return { allowed: true, client, approvedBy }
 }

@@ -5,12 +5,15 @@ import { MAX_MEMBERS } from './constants.js'
 import { MalformedMessageError } from './errors.js'
 import { peerIdFromBytes } from './ids.js'
 import { KeyRecordBody, type SignedRecord, type StateDigest } from './messages.js'
+import { decodeSignedPolicy, PolicyError, type SignedPolicy } from './policy.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
 const RECORD_DOMAIN = 'mpc-wallet/record/1'
 const AGREEMENT_DOMAIN = 'mpc-wallet/key-agreement/1'
 const DIGEST_DOMAIN = 'mpc-wallet/state-digest/1'
 export const KEY_RECORD_PREFIX = 'key:'
+/** Record `policy:<version, 10 digits>`: one per policy version, so they sort (and sync) in version order. */
+export const POLICY_RECORD_PREFIX = 'policy:'
 export const MAX_RECORD_ID_LENGTH = 160
 
 export class RecordVerificationError extends Error {
@@ -49,7 +52,24 @@ export function bodyHash (body: Uint8Array): Uint8Array {
   return sha256(body)
 }
 
+/** The record id of a policy version. */
+export function policyRecordId (version: number): string {
+  return POLICY_RECORD_PREFIX + String(version).padStart(10, '0')
+}
+
+/** A synced record, checked: a key's metadata, or one version of the signing policy. */
+export type VerifiedRecord = VerifiedKeyRecord | VerifiedPolicyRecord
+
+export interface VerifiedPolicyRecord {
+  kind: 'policy'
+  signed: SignedRecord
+  /** the admins' document; whether they may sign it depends on the version before (PolicyBook) */
+  document: SignedPolicy
+  bodyHash: Uint8Array
+}
+
 export interface VerifiedKeyRecord {
+  kind: 'key'
   signed: SignedRecord
   body: KeyRecordBody
   holders: PeerId[]
@@ -88,7 +108,34 @@ export async function openKeyRecord (signed: SignedRecord, expect: { clusterId: 
   for (const [i, holder] of holders.entries()) {
     if (!(await verifies(holder, agreed, body.holderSignatures[i]!))) throw new RecordVerificationError(`key ${body.id}: holder ${holder.toString()} did not countersign it`)
   }
-  return { signed, body, holders, bodyHash: bodyHash(signed.body) }
+  return { kind: 'key', signed, body, holders, bodyHash: bodyHash(signed.body) }
+}
+
+/**
+ * Checks a policy record's form: the coordinator published it (its signature), it holds a signed
+ * policy document of the version its id names. The admins' signatures are the authority and are
+ * checked against the version in force when the record is applied (PolicyBook.adopt).
+ */
+export async function openPolicyRecord (signed: SignedRecord, expect: { coordinator: PeerId }): Promise<VerifiedPolicyRecord> {
+  if (!(await verifies(expect.coordinator, recordSigningBytes(signed.id, signed.version, signed.body), signed.signature))) {
+    throw new RecordVerificationError(`record ${signed.id.slice(0, MAX_RECORD_ID_LENGTH)} is not signed by the coordinator`)
+  }
+  let document: SignedPolicy
+  try {
+    document = decodeSignedPolicy(signed.body)
+  } catch (err) {
+    if (err instanceof PolicyError) throw new MalformedMessageError(`policy record does not decode: ${err.message}`)
+    throw err
+  }
+  if (signed.id !== policyRecordId(document.policy.version) || signed.version !== 1) throw new RecordVerificationError(`record ${signed.id.slice(0, MAX_RECORD_ID_LENGTH)} (version ${signed.version}) carries policy version ${document.policy.version}`)
+  return { kind: 'policy', signed, document, bodyHash: bodyHash(signed.body) }
+}
+
+/** Checks a synced record of any kind; an id of no known kind is refused. */
+export async function openRecord (signed: SignedRecord, expect: { clusterId: string, coordinator: PeerId }): Promise<VerifiedRecord> {
+  if (signed.id.startsWith(KEY_RECORD_PREFIX)) return await openKeyRecord(signed, expect)
+  if (signed.id.startsWith(POLICY_RECORD_PREFIX)) return await openPolicyRecord(signed, expect)
+  throw new RecordVerificationError(`record ${signed.id.slice(0, MAX_RECORD_ID_LENGTH)} is of no known kind`)
 }
 
 export interface RecordEntry {

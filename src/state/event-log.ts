@@ -18,6 +18,9 @@ export interface EventView {
   culprits?: string[]
   /** BLAME_CLAIM: the peers `peerId` named, on its word alone. */
   accused?: string[]
+  /** SESSION_FINISHED of a signature: its signers and the hash of the request they authorised. */
+  signers?: string[]
+  requestHash?: string
 }
 
 export interface EventQuery {
@@ -83,7 +86,9 @@ export function eventView (e: Event): EventView {
     ...(e.keyId !== '' ? { keyId: e.keyId } : {}),
     ...(e.detail !== '' ? { detail: e.detail } : {}),
     ...(e.culprits.length > 0 ? { culprits: e.culprits.map(c => peerIdFromBytes(c).toString()) } : {}),
-    ...(e.accused.length > 0 ? { accused: e.accused.map(c => peerIdFromBytes(c).toString()) } : {})
+    ...(e.accused.length > 0 ? { accused: e.accused.map(c => peerIdFromBytes(c).toString()) } : {}),
+    ...(e.signers.length > 0 ? { signers: e.signers.map(c => peerIdFromBytes(c).toString()) } : {}),
+    ...(e.requestHash !== '' ? { requestHash: e.requestHash } : {})
   }
 }
 

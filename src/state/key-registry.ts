@@ -52,11 +52,11 @@ export class KeyRegistry {
 
   async get (id: string): Promise<KeyRecord | undefined> {
     const record = this.book.get(KEY_RECORD_PREFIX + id)
-    return record === undefined ? undefined : toKeyRecord(record)
+    return record?.kind === 'key' ? toKeyRecord(record) : undefined
   }
 
   async list (): Promise<KeyRecord[]> {
-    return this.book.all().map(toKeyRecord).sort((a, b) => a.createdAtMs - b.createdAtMs)
+    return this.book.keys().map(toKeyRecord).sort((a, b) => a.createdAtMs - b.createdAtMs)
   }
 
   /** Signs and stores a new key record (coordinator only); it is checked like any received one. */

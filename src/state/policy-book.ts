@@ -1,45 +1,37 @@
-import { adminSetHash, parseAdminSet, parsePolicy, PolicyError, verifyPolicyUpdate, type AdminSet, type Policy, type SignedPolicy } from '../protocols/policy.js'
+import { adminSetHash, parseAdminSet, PolicyError, verifyPolicyUpdate, type AdminSet, type Policy, type SignedPolicy } from '../protocols/policy.js'
 import type { Store } from '../store/store.js'
 
 const ROOT_RECORD = 'policy-root'
-const POLICY_RECORD = 'policy'
 
 /**
- * The signing policy in force on this peer, on disk (issue 12). Its trust root is the admin set
- * fixed when the cluster was made (a node checks it against the hash its invitation carries);
- * the first policy version must be signed by a quorum of that set, and every later one by a
- * quorum of the admins of the version before it. Versions only go up, across restarts too;
- * updates are applied one at a time.
+ * The signing policy in force on this peer (issue 12). Its trust root is the admin set fixed when
+ * the cluster was made (a node checks it against the hash its invitation carries); version 1 must
+ * be signed by a quorum of that set, and every later version by a quorum of the admins of the
+ * version before it, one version at a time. The versions themselves are synced records on disk
+ * (RecordBook, `policy:<version>`), which hands each to `adopt` in order, at load and when a new
+ * one arrives; this book holds the root (on disk) and the chain's head (in memory).
  */
 export class PolicyBook {
   private root: AdminSet | undefined
   private signed: SignedPolicy | undefined
-  private policy: Policy | undefined
-  private queue: Promise<unknown> = Promise.resolve()
 
-  private constructor (private readonly store: Store, private readonly clusterId: string) {}
+  private constructor (private readonly store: Store, readonly clusterId: string) {}
 
   static async open (store: Store, clusterId: string): Promise<PolicyBook> {
     const book = new PolicyBook(store, clusterId)
     const root = await store.getJson<unknown>(ROOT_RECORD)
     if (root !== undefined) book.root = parseAdminSet(root)
-    const signed = await store.getJson<SignedPolicy>(POLICY_RECORD)
-    if (signed !== undefined) {
-      book.signed = signed
-      // Verified when it was adopted; parsed again to catch a damaged record.
-      book.policy = parsePolicy(signed.policy)
-    }
     return book
   }
 
   /** The policy in force, if any. */
   get current (): Policy | undefined {
-    return this.policy
+    return this.signed?.policy
   }
 
   /** Its version; 0 before the first. */
   get version (): number {
-    return this.policy?.version ?? 0
+    return this.signed?.policy.version ?? 0
   }
 
   /** The signed document in force, as it travels to other peers. */
@@ -51,45 +43,44 @@ export class PolicyBook {
     return this.root
   }
 
+  /** The admins whose quorum signs the next version: those of the version in force, or the root. */
+  get admins (): AdminSet | undefined {
+    return this.signed?.policy.admins ?? this.root
+  }
+
   /**
    * Fixes the trust root: the admin set of the cluster's creation. `expectedHash` (from an
    * invitation) must match it; once fixed, only the same set is accepted again.
    */
   async setRoot (admins: AdminSet, expectedHash?: string): Promise<void> {
-    await this.serial(async () => {
-      const set = parseAdminSet(admins)
-      const hash = adminSetHash(set)
-      if (expectedHash !== undefined && hash !== expectedHash) throw new PolicyError('quorum', `the admin set presented (hash ${hash.slice(0, 16)}…) is not the one the invitation names (${expectedHash.slice(0, 16)}…)`)
-      if (this.root !== undefined) {
-        if (adminSetHash(this.root) !== hash) throw new PolicyError('quorum', 'this peer already trusts another admin set')
-        return
-      }
-      await this.store.putJson(ROOT_RECORD, set)
-      this.root = set
-    })
+    const set = parseAdminSet(admins)
+    const hash = adminSetHash(set)
+    if (expectedHash !== undefined && hash !== expectedHash) throw new PolicyError('quorum', `the admin set presented (hash ${hash.slice(0, 16)}…) is not the one the invitation names (${expectedHash.slice(0, 16)}…)`)
+    if (this.root !== undefined) {
+      if (adminSetHash(this.root) !== hash) throw new PolicyError('quorum', 'this peer already trusts another admin set')
+      return
+    }
+    await this.store.putJson(ROOT_RECORD, set)
+    this.root = set
   }
 
   /**
-   * Adopts a new policy version if it is newer than the one in force and signed by a quorum of
-   * the current admins (the root's for the first version); refuses it with the rule otherwise.
-   * On disk before it is in force.
+   * Whether `signed` may follow the version in force: the next version exactly, for this
+   * cluster, signed by a quorum of the current admins (the root's for version 1). Changes
+   * nothing; throws PolicyError with the rule otherwise.
    */
-  async adopt (signed: SignedPolicy): Promise<Policy> {
-    return await this.serial(async () => {
-      const admins = this.policy?.admins ?? this.root
-      if (admins === undefined) throw new PolicyError('quorum', 'no admin set is trusted yet: a policy cannot be checked')
-      const policy = verifyPolicyUpdate(signed, { clusterId: this.clusterId, version: this.version, admins })
-      const stored: SignedPolicy = { policy, signatures: signed.signatures }
-      await this.store.putJson(POLICY_RECORD, stored)
-      this.signed = stored
-      this.policy = policy
-      return policy
-    })
+  check (signed: SignedPolicy): Policy {
+    const admins = this.admins
+    if (admins === undefined) throw new PolicyError('quorum', 'no admin set is trusted yet: a policy cannot be checked')
+    const policy = verifyPolicyUpdate(signed, { clusterId: this.clusterId, version: this.version, admins })
+    if (policy.version !== this.version + 1) throw new PolicyError('skipped-version', `policy version ${policy.version} cannot follow version ${this.version}: versions are adopted one at a time`)
+    return policy
   }
 
-  private async serial<T> (work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work)
-    this.queue = run.catch(() => {})
-    return await run
+  /** Puts the next version in force after `check` (the caller has it on disk first). */
+  adopt (signed: SignedPolicy): Policy {
+    const policy = this.check(signed)
+    this.signed = { policy, signatures: signed.signatures }
+    return policy
   }
 }

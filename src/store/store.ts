@@ -116,6 +116,30 @@ export class Store {
     return out
   }
 
+  /** The JSON record with the greatest name starting with `prefix` (reading that one alone), if any. */
+  async lastJson<T> (prefix: string): Promise<{ name: string, value: T } | undefined> {
+    for await (const [key, bytes] of this.db.iterator({ gte: `meta:${prefix}`, lt: `meta:${prefix}\xff`, reverse: true, limit: 1 })) {
+      return { name: key.slice('meta:'.length), value: JSON.parse(Buffer.from(bytes).toString('utf8')) as T }
+    }
+    return undefined
+  }
+
+  /**
+   * One page of the JSON records whose name starts with `prefix`: those whose name sorts after
+   * `afterName` (exclusive; one before `prefix`, such as '', starts at the first), in name order,
+   * at most `limit`. The next page starts after the last name of this one.
+   */
+  async listJsonPage<T> (prefix: string, afterName: string, limit: number): Promise<Array<{ name: string, value: T }>> {
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`invalid limit ${limit}`)
+    if (limit === 0) return []
+    const from = afterName < prefix ? { gte: `meta:${prefix}` } : { gt: `meta:${afterName}` }
+    const out: Array<{ name: string, value: T }> = []
+    for await (const [key, bytes] of this.db.iterator({ ...from, lt: `meta:${prefix}\xff`, limit })) {
+      out.push({ name: key.slice('meta:'.length), value: JSON.parse(Buffer.from(bytes).toString('utf8')) as T })
+    }
+    return out
+  }
+
   /**
    * Applies several writes atomically (all or none survive a crash), synchronously on disk.
    * `json` and `bytes` name records as getJson/getBytes do; a null value deletes the record.

@@ -114,7 +114,7 @@ describe('sign requests', () => {
     expect(verdict(signedRequest(request({ keyId: 'key-c' })), 'key-c')).toBe('not-allowed')
     expect(verdict(signedRequest(request({ notAfter: NOW - 1 })))).toBe('expired')
     expect(verdict(signedRequest(request({ notAfter: NOW + 25 * 60 * 60_000 })))).toBe('expired')
-    expect(verdict(signedRequest(request()), 'key-a', message, { ...fresh, seen: id => id === 'req-1' })).toBe('replayed')
+    expect(verdict(signedRequest(request()), 'key-a', message, { ...fresh, seen: (_client, id) => id === 'req-1' })).toBe('replayed')
     expect(verdict(signedRequest(request()), 'key-a', message, { ...fresh, signedSince: () => 2 })).toBe('rate-limit')
     expect(verdict(signedRequest(request({ clusterId: 'other' })))).toBe('wrong-cluster')
   })

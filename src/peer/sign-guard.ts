@@ -1,0 +1,95 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { toHex } from '../crypto/bytes.js'
+import type { AuditDecision, AuditRule } from '../protocols/audit.js'
+import { CommandRefusedError } from '../protocols/errors.js'
+import { ErrorCode } from '../protocols/messages.js'
+import { authorise, decodeSignedRequest, PolicyError, requestHash, type SignedRequest } from '../protocols/policy.js'
+import type { AuditLog } from '../state/audit-log.js'
+import type { PolicyBook } from '../state/policy-book.js'
+import type { RequestLedger } from '../state/request-ledger.js'
+import type { Logger } from '../log.js'
+
+export interface SignGuardDeps {
+  policies: PolicyBook
+  ledger: RequestLedger
+  audit: AuditLog
+  log: Logger
+  now?: () => number
+}
+
+/** A signing command's refusal by this node's own policy check: the code, the rule, the reason. */
+function denied (rule: AuditRule, reason: string): CommandRefusedError {
+  return new CommandRefusedError(ErrorCode.POLICY_DENIED, `policy denied (${rule}): ${reason}`, [], rule)
+}
+
+/**
+ * The node's own authorisation of every signature (issue 12), whoever asks: before a nonce
+ * commitment leaves (`commit`) and again before a signature share leaves (`share`), the client's
+ * signed request must pass the policy in force (policy.ts `authorise`); at `share` the request id
+ * is taken for good (the ledger, on disk) and counts against the key's rate limits. Each decision,
+ * allowed or denied, is appended to the node's audit chain before the answer leaves. A refusal is
+ * POLICY_DENIED with the rule. No policy in force, no request: nothing is signed.
+ */
+export class SignGuard {
+  private readonly now: () => number
+
+  constructor (private readonly deps: SignGuardDeps) {
+    this.now = deps.now ?? Date.now
+  }
+
+  async commit (keyId: string, sessionId: string, request: Uint8Array): Promise<void> {
+    await this.decide('commit', keyId, sessionId, request, undefined)
+  }
+
+  async share (keyId: string, sessionId: string, request: Uint8Array, message: Uint8Array): Promise<void> {
+    await this.decide('share', keyId, sessionId, request, message)
+  }
+
+  private async decide (stage: 'commit' | 'share', keyId: string, sessionId: string, bytes: Uint8Array, message: Uint8Array | undefined): Promise<void> {
+    const { policies, ledger } = this.deps
+    const policy = policies.current
+    const entry: AuditDecision = {
+      stage, outcome: 'denied', keyId, sessionId, approvals: [], policyVersion: policy?.version ?? 0,
+      ...(message !== undefined ? { messageDigest: toHex(sha256(message)) } : {})
+    }
+    let signed: SignedRequest | undefined
+    let refusal: CommandRefusedError | undefined
+    if (bytes.length === 0) {
+      refusal = denied('no-request', 'the command carries no signed client request')
+    } else {
+      try {
+        signed = decodeSignedRequest(bytes)
+      } catch (err) {
+        if (!(err instanceof PolicyError)) throw err
+        refusal = denied('malformed', err.message)
+      }
+    }
+    if (signed !== undefined) {
+      Object.assign(entry, { requestId: signed.request.requestId, requestHash: toHex(requestHash(signed.request)), client: signed.client, approvals: Object.keys(signed.approvals).sort() })
+      if (policy === undefined) refusal = denied('no-policy', 'no policy is in force on this node: the admins have not published one, or it has not reached this node yet')
+    }
+    let claim: false | Promise<void> | undefined
+    if (refusal === undefined && signed !== undefined && policy !== undefined) {
+      // From the verdict to the claim nothing awaits: of two commands racing for one request
+      // id or the last unit of a rate limit, the first to reach here wins.
+      const nowMs = this.now()
+      const verdict = authorise(policy, signed, keyId, message, nowMs, ledger)
+      if (!verdict.allowed) refusal = denied(verdict.rule, verdict.reason)
+      else {
+        entry.approvals = verdict.approvedBy
+        if (stage === 'share') {
+          claim = ledger.claim({ requestId: signed.request.requestId, keyId, client: signed.client, notAfter: signed.request.notAfter, atMs: nowMs })
+          if (claim === false) refusal = denied('replayed', `request ${signed.request.requestId} was already acted on`)
+        }
+      }
+    }
+    if (claim !== undefined && claim !== false) await claim
+    if (refusal !== undefined) {
+      const rule = refusal.rule as AuditRule
+      await this.deps.audit.append({ ...entry, outcome: 'denied', rule, reason: refusal.message })
+      this.deps.log.warn({ keyId, session: sessionId, stage, rule, client: entry.client, requestId: entry.requestId }, 'signing request refused by policy')
+      throw refusal
+    }
+    await this.deps.audit.append({ ...entry, outcome: 'allowed' })
+  }
+}
