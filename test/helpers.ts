@@ -22,6 +22,7 @@ import { IDENTITY_FILE } from '../src/store/identity.js'
 import type { KeyRecord } from '../src/state/key-registry.js'
 import type { MpcLibp2p } from '../src/runtime/libp2p.js'
 import type { Message } from '@libp2p/interface'
+import { encodeDocument, newSignedRequest, parsePolicy, policyBytes, type AdminSet, type Policy, type RequestSigner, type SignedPolicy, type SignedRequest } from '../src/protocols/policy.js'
 
 export const log = createLogger((process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent')
 
@@ -66,6 +67,34 @@ export async function waitFor (what: string, check: () => boolean | Promise<bool
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
 }
 
+/** The test clusters' admin (quorum 1) and the client their first policy allows every key. */
+export const TEST_ADMIN = personKey()
+export const TEST_CLIENT: RequestSigner & { pub: string } = (() => {
+  const key = personKey()
+  return { client: 'test-client', pub: key.pub, sign: key.sign }
+})()
+export const TEST_ADMINS: AdminSet = { keys: [TEST_ADMIN.pub], quorum: 1 }
+
+/** A policy version signed by `admins` (default: the test admin). */
+export function signedPolicy (policy: Policy, admins: Array<{ pub: string, sign: (data: Uint8Array) => string }> = [TEST_ADMIN]): SignedPolicy {
+  return { policy, signatures: Object.fromEntries(admins.map(a => [a.pub, a.sign(policyBytes(policy))])) }
+}
+
+/** Version 1 of a test cluster's policy: TEST_CLIENT may use every key, with no limits. */
+export function firstPolicy (clusterId: string): Policy {
+  return parsePolicy({ version: 1, clusterId, admins: TEST_ADMINS, clients: [{ name: TEST_CLIENT.client, publicKey: TEST_CLIENT.pub, keys: ['*'] }], keys: {} })
+}
+
+/** A sign request of TEST_CLIENT (or `signer`) for `message` with `keyId`. */
+export function requestFor (clusterId: string, keyId: string, message: Uint8Array, signer: RequestSigner = TEST_CLIENT, fields: { requestId?: string, ttlMs?: number, nowMs?: number } = {}): SignedRequest {
+  return newSignedRequest(signer, { clusterId, keyId, message, ...fields })
+}
+
+/** The wire form of a new TEST_CLIENT request, for signing commands a test sends itself. */
+export function requestBytesFor (clusterId: string, keyId: string, message: Uint8Array): Uint8Array {
+  return encodeDocument(requestFor(clusterId, keyId, message))
+}
+
 export interface TestCluster {
   root: string
   init: InitResult
@@ -73,6 +102,8 @@ export interface TestCluster {
   nodes: MpcNode[]
   bootstrap: string[]
   startNode: (name: string, extra?: Partial<NodeOptions>) => Promise<MpcNode>
+  /** Signs through the coordinator for a new request of TEST_CLIENT. */
+  sign: (keyId: string, message: Uint8Array) => ReturnType<Coordinator['tasks']['sign']>
   stop: () => Promise<void>
 }
 
@@ -83,8 +114,9 @@ export interface TestCluster {
 export async function startCluster (n: number, timeouts: Partial<Omit<CoordinatorOptions, 'dataDir' | 'log'>> = {}, nodeDefaults: Partial<NodeOptions> = {}): Promise<TestCluster> {
   const dir = await tempDir()
   const coordinatorDir = join(dir.path, 'coordinator')
-  const init = await initCoordinator({ dataDir: coordinatorDir, listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
+  const init = await initCoordinator({ dataDir: coordinatorDir, listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0', admins: TEST_ADMINS })
   const coordinator = await Coordinator.start({ dataDir: coordinatorDir, log, health: FAST.health, ...timeouts })
+  await coordinator.policy.publish(signedPolicy(firstPolicy(init.clusterId)))
   const bootstrap = coordinator.libp2p.getMultiaddrs().map(String)
   const nodes: MpcNode[] = []
   const startNode = async (name: string, extra: Partial<NodeOptions> = {}): Promise<MpcNode> => {
@@ -95,6 +127,8 @@ export async function startCluster (n: number, timeouts: Partial<Omit<Coordinato
       heartbeatIntervalMs: FAST.heartbeatIntervalMs, firstJoinTimeoutMs: 10_000, ...VAULT, ...nodeDefaults, ...extra
     })
     nodes.push(node)
+    // Each node holds the policy in force before a test asks it to sign.
+    await waitFor(`${name} to hold the policy`, () => node.policyVersion >= cluster.coordinator.policyVersion, 10_000)
     return node
   }
   const cluster: TestCluster = {
@@ -104,6 +138,7 @@ export async function startCluster (n: number, timeouts: Partial<Omit<Coordinato
     nodes,
     bootstrap,
     startNode,
+    sign: async (keyId, message) => await cluster.coordinator.tasks.sign(keyId, message, requestFor(init.clusterId, keyId, message)),
     // Stops whichever coordinator the test left in `cluster.coordinator` (it may restart it).
     stop: async () => {
       await Promise.allSettled(nodes.map(async node => await node.stop()))

@@ -248,6 +248,11 @@ export class Coordinator {
     return { node: peer, entries, more: page.more }
   }
 
+  /** The version of the signing policy in force (0: none yet). */
+  get policyVersion (): number {
+    return this.setup.policies.version
+  }
+
   cluster (): ClusterView {
     return clusterView({ libp2p: this.libp2p, roster: this.roster, sync: this.sync, health: this.health, dialBack: this.dialBack })
   }

@@ -19,6 +19,7 @@ import { SignGuard } from './sign-guard.js'
 import { auditHandlers } from './audit-handlers.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { RecordBook } from '../state/record-book.js'
+import type { PolicyBook } from '../state/policy-book.js'
 import type { RosterBook } from '../state/roster-book.js'
 import type { ShareRecord } from '../state/share-vault.js'
 import type { Store } from '../store/store.js'
@@ -56,6 +57,7 @@ export class MpcNode {
   readonly libp2p: MpcLibp2p
   readonly roster: RosterBook
   readonly records: RecordBook
+  private readonly policies: PolicyBook
 
   private constructor (parts: NodeParts) {
     const { libp2p, store, roster, records, policies, ledger, audit, vault, identity, eventLog, opts, log } = parts
@@ -63,6 +65,7 @@ export class MpcNode {
     this.store = store
     this.roster = roster
     this.records = records
+    this.policies = policies
     this.opts = opts
     // Each service takes the channel it owns in its start(): rounds (DkgSessions), state
     // (NodeMembership), events (the event catch-up). Members' heartbeats are only validated here.
@@ -167,6 +170,11 @@ export class MpcNode {
   /** Key shares this node holds, with their status (public metadata only). */
   async shares (): Promise<ShareRecord[]> {
     return await this.custody.shares()
+  }
+
+  /** The version of the signing policy in force here (0: none yet). */
+  get policyVersion (): number {
+    return this.policies.version
   }
 
   /** Keys whose record names this node a holder while it has no share of them. */

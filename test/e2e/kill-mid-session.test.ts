@@ -13,7 +13,7 @@ import { ErrorCode } from '../../src/protocols/messages.js'
 import { packageRoot } from '../../src/runtime/config.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { log, messageFor, tempDir, verifiesExternally, waitFor } from '../helpers.js'
+import { firstPolicy, log, messageFor, requestBytesFor, requestFor, signedPolicy, tempDir, TEST_ADMINS, verifiesExternally, waitFor } from '../helpers.js'
 
 /**
  * SIGKILLs of real node processes in the middle of a signature and of a DKG, with the coordinator
@@ -86,7 +86,7 @@ describe('SIGKILL of a node process in the middle of a session', () => {
   /** Signs; the request succeeds and the signature verifies by outside code. */
   async function signs (key: KeyRecord, text: string): Promise<string[]> {
     const message = messageFor(key.scheme, text)
-    const result = await coordinator.tasks.sign(key.id, message)
+    const result = await coordinator.tasks.sign(key.id, message, requestFor(clusterId, key.id, message))
     expect(verifiesExternally(key, message, result.signature)).toBe(true)
     return result.signers
   }
@@ -96,9 +96,10 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     dir = await tempDir('mpcw-kill-mid-')
     group = new ProcessGroup(join(dir.path, 'logs'))
     const coordinatorDir = join(dir.path, 'coordinator')
-    const init = await initCoordinator({ dataDir: coordinatorDir, listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
+    const init = await initCoordinator({ dataDir: coordinatorDir, listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0', admins: TEST_ADMINS })
     clusterId = init.clusterId
     coordinator = await Coordinator.start({ dataDir: coordinatorDir, log, health: HEALTH, keygenTimeoutMs: KEYGEN_TIMEOUT_MS })
+    await coordinator.policy.publish(signedPolicy(firstPolicy(clusterId)))
     bootstrap = coordinator.libp2p.getMultiaddrs().map(String)[0]!
     const joinFile = join(dir.path, 'nodes.join-token')
     await writeSecretFile(joinFile, (await coordinator.invitations.create({ note: 'kill test nodes', uses: NODES })).token)
@@ -107,6 +108,8 @@ describe('SIGKILL of a node process in the middle of a session', () => {
       return await group.start(`node-${k + 1}`, [...plainArgs(k + 1), '--bootstrap', bootstrap, '--join-file', joinFile], 30_000)
     })))
     await waitFor('every node up', () => all().every(p => coordinator.cluster().members.find(m => m.peerId === p)?.state === 'up'), 30_000)
+    const view = (): ReturnType<Coordinator['cluster']> => coordinator.cluster()
+    await waitFor('every node to hold the policy', () => all().every(p => view().members.find(m => m.peerId === p)?.stateHash === view().stateHash), 30_000)
   }, 90_000)
 
   afterAll(async () => {
@@ -122,7 +125,7 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     await restart(victim, ['--kill-after-nonce-spent'])
     const seq = await lastSeq()
     const message = messageFor('taproot', 'killed after its nonce is spent')
-    const outcome = await settle(coordinator.tasks.sign(key.id, message))
+    const outcome = await settle(coordinator.tasks.sign(key.id, message, requestFor(clusterId, key.id, message)))
     await killedItself(victim)
     if (!(outcome instanceof TaskError)) {
       expect(outcome.signers).not.toContain(peerIdOf(victim))
@@ -137,9 +140,9 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     await restart(victim)
     const victimId = peerIdFromString(peerIdOf(victim))
     // Its nonce was spent durably before it died: the old session is refused, by share and by commit.
-    const share = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [] }))
+    const share = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
     expect(share.code).toBe(ErrorCode.STALE)
-    const commit = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signCommit', { keyId: key.id, sessionId }))
+    const commit = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signCommit', { keyId: key.id, sessionId, request: requestBytesFor(clusterId, key.id, message) }))
     expect(commit.code).toBe(ErrorCode.STALE)
     expect(await signs(key, 'after the restart')).toContain(peerIdOf(victim))
   }, 90_000)
@@ -151,18 +154,19 @@ describe('SIGKILL of a node process in the middle of a session', () => {
 
     // Killed right after it committed (round one answered, round two not yet asked).
     const sessionId = randomBytes(16).toString('base64url')
-    const committed = await sendCommand(coordinator.libp2p, victimId(), clusterId, 'signCommit', { keyId: key.id, sessionId })
+    const interrupted = messageFor('ed25519', 'x')
+    const committed = await sendCommand(coordinator.libp2p, victimId(), clusterId, 'signCommit', { keyId: key.id, sessionId, request: requestBytesFor(clusterId, key.id, interrupted) })
     expect(committed.commitment).toBeDefined()
     await group.kill(nodes[victim - 1]!, 'SIGKILL')
     await restart(victim)
     // Nonces do not outlive the process that made them: round two of that session finds none.
-    const share = await refusal(sendCommand(coordinator.libp2p, victimId(), clusterId, 'signShare', { keyId: key.id, sessionId, message: messageFor('ed25519', 'x'), commitments: [committed.commitment!] }))
+    const share = await refusal(sendCommand(coordinator.libp2p, victimId(), clusterId, 'signShare', { keyId: key.id, sessionId, message: interrupted, commitments: [committed.commitment!], request: requestBytesFor(clusterId, key.id, interrupted) }))
     expect(share.code).toBe(ErrorCode.STALE)
 
     // Killed while the coordinator runs a request (in round one, between rounds or in round two, as it falls).
     for (const delayMs of [5, 60]) {
       const message = messageFor('ed25519', `killed ${delayMs} ms into a request`)
-      const request = settle(coordinator.tasks.sign(key.id, message))
+      const request = settle(coordinator.tasks.sign(key.id, message, requestFor(clusterId, key.id, message)))
       await sleep(delayMs)
       await group.kill(nodes[victim - 1]!, 'SIGKILL')
       const outcome = await request
@@ -193,7 +197,7 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     await restart(victim)
     // No member holds an active share of the failed key: a pending one was discarded, or never stored.
     for (let i = 1; i <= NODES; i++) {
-      const refused = await refusal(sendCommand(coordinator.libp2p, peerIdFromString(peerIdOf(i)), clusterId, 'signCommit', { keyId, sessionId: randomBytes(16).toString('base64url') }))
+      const refused = await refusal(sendCommand(coordinator.libp2p, peerIdFromString(peerIdOf(i)), clusterId, 'signCommit', { keyId, sessionId: randomBytes(16).toString('base64url'), request: requestBytesFor(clusterId, keyId, messageFor('ed25519', 'no such key')) }))
       expect(refused.code).toBe(ErrorCode.NOT_FOUND)
     }
     const key = await coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: NODES, members: all() })

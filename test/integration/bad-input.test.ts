@@ -138,7 +138,7 @@ describe('bad input gets a clear refusal and changes nothing', () => {
       .rejects.toThrow(/not a multiaddr/)
     const joined = cluster.nodes[1]!
     await joined.stop()
-    const otherToken = formatJoinToken({ clusterId: 'mpc-elsewhere', coordinator: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), secret: newTokenSecret() })
+    const otherToken = formatJoinToken({ clusterId: 'mpc-elsewhere', coordinator: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), adminSetHash: 'ab'.repeat(32), secret: newTokenSecret() })
     await expect(MpcNode.start({ ...VAULT, dataDir: joined.dataDir, log, joinToken: otherToken }))
       .rejects.toThrow(/belongs to cluster/)
   })

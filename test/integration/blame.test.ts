@@ -69,7 +69,7 @@ describe('blame follows evidence', () => {
 
           const since = await lastEventSeq(cluster)
           const message = messageFor(scheme, `sign around an invalid ${scheme} commitment`)
-          const outcome = await cluster.coordinator.tasks.sign(key.id, message).then(r => r, (e: unknown) => e)
+          const outcome = await cluster.sign(key.id, message).then(r => r, (e: unknown) => e)
           expect(outcome, (outcome as Error).message).not.toBeInstanceOf(TaskError)
           const result = outcome as Awaited<ReturnType<typeof cluster.coordinator.tasks.sign>>
           expect(verifiesExternally(key, message, result.signature)).toBe(true)
@@ -107,7 +107,7 @@ describe('blame follows evidence', () => {
 
         const since = await lastEventSeq(cluster)
         const message = messageFor('taproot', 'one holder refuses round two')
-        const result = await cluster.coordinator.tasks.sign(key.id, message)
+        const result = await cluster.sign(key.id, message)
         expect(verifiesExternally(key, message, result.signature)).toBe(true)
         expect(result.signers).not.toContain(id(refuser))
         expect(result.attempts).toBe(2)

@@ -70,7 +70,7 @@ describe('convergence under churn', () => {
     await waitAllUp(cluster)
     for (const key of keys) {
       const message = key.scheme === 'taproot' ? new Uint8Array(32).fill(keys.indexOf(key) + 1) : new TextEncoder().encode(`after churn ${key.id}`)
-      const signed = await cluster.coordinator.tasks.sign(key.id, message).catch((err: Error) => { throw new Error(`${err.message} (seed ${seed}: ${log.join('; ')})`) })
+      const signed = await cluster.sign(key.id, message).catch((err: Error) => { throw new Error(`${err.message} (seed ${seed}: ${log.join('; ')})`) })
       expect(verifiesExternally(key, message, signed.signature), `key ${key.id} (seed ${seed})`).toBe(true)
     }
   })

@@ -6,7 +6,7 @@ import { CommandRefusedError } from '../../src/protocols/errors.js'
 import { ErrorCode, EventKind, GossipMessage, type Event } from '../../src/protocols/messages.js'
 import { topicName } from '../../src/protocols/topics.js'
 import type { Message } from '@libp2p/interface'
-import { allShares, eventsAfter, expectCleanKeygenFailure, lastEventSeq, messageFor, recordEvents, restartNode, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { allShares, eventsAfter, expectCleanKeygenFailure, lastEventSeq, messageFor, recordEvents, requestBytesFor, restartNode, startCluster, startNodeSortingFirst, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 import type { MpcNode } from '../../src/peer/node.js'
 
 const id = (node: MpcNode): string => node.peerId.toString()
@@ -56,7 +56,7 @@ describe('keygen and signing with faulty peers', () => {
 
       const since = await lastEventSeq(cluster)
       const message = messageFor(scheme, `sign around ${scheme} corruption`)
-      const result = await cluster.coordinator.tasks.sign(key.id, message)
+      const result = await cluster.sign(key.id, message)
       expect(result.attempts).toBeGreaterThan(1)
       expect(result.signers).not.toContain(id(bad))
       expect(result.signers).toHaveLength(threshold)
@@ -103,7 +103,7 @@ describe('keygen and signing with faulty peers', () => {
       const honestMembers = members.filter(m => m !== id(bad))
       const key = await cluster.coordinator.tasks.keygen({ scheme, threshold: 2, parties: honestMembers.length, members: honestMembers })
       const message = messageFor(scheme, 'after a failed keygen')
-      expect(verifiesExternally(key, message, (await cluster.coordinator.tasks.sign(key.id, message)).signature)).toBe(true)
+      expect(verifiesExternally(key, message, (await cluster.sign(key.id, message)).signature)).toBe(true)
     }
 
     it('(a) a participant sending one member a corrupt DKG share: that member\'s claim is recorded', async () => {
@@ -132,7 +132,7 @@ describe('keygen and signing with faulty peers', () => {
       expect((await node.shares()).find(s => s.keyId === key.id)).toMatchObject({ status: 'active', groupPublicKey: key.groupPublicKey })
     }
     const message = messageFor('ed25519', 'after a lost message')
-    expect(verifiesExternally(key, message, (await cluster.coordinator.tasks.sign(key.id, message)).signature)).toBe(true)
+    expect(verifiesExternally(key, message, (await cluster.sign(key.id, message)).signature)).toBe(true)
     await dropper.stop()
   })
 
@@ -169,7 +169,7 @@ describe('keygen and signing with faulty peers', () => {
       const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 2, members: [id(a), id(b)] })
       for (const node of [a, b]) expect((await node.shares()).find(s => s.keyId === key.id)?.status).toBe('active')
       const message = messageFor('taproot', 'over a detour')
-      expect(verifiesExternally(key, message, (await cluster.coordinator.tasks.sign(key.id, message)).signature)).toBe(true)
+      expect(verifiesExternally(key, message, (await cluster.sign(key.id, message)).signature)).toBe(true)
     } finally {
       // Whatever happened, the next tests get the link back.
       if (a.libp2p.getConnections(b.peerId).length === 0) await a.libp2p.dial(b.libp2p.getMultiaddrs()[0]!).catch(() => {})
@@ -185,7 +185,7 @@ describe('keygen and signing with faulty peers', () => {
     await victim.stop()
     const message = messageFor('taproot', 'a holder just died')
     // The test's own timeout is what catches a hang.
-    const outcome = await cluster.coordinator.tasks.sign(key.id, message).then(r => r, (e: unknown) => e)
+    const outcome = await cluster.sign(key.id, message).then(r => r, (e: unknown) => e)
     if (outcome instanceof TaskError) {
       // Failing is allowed, with a reason.
       expect(outcome.code).toBe('unavailable')
@@ -199,7 +199,7 @@ describe('keygen and signing with faulty peers', () => {
 
     // Killed during the request itself: it settles too.
     const second = cluster.nodes.find(n => id(n) === key.holders[0])!
-    const during = cluster.coordinator.tasks.sign(key.id, messageFor('taproot', 'dies during the request')).then(r => r, (e: unknown) => e)
+    const during = cluster.sign(key.id, messageFor('taproot', 'dies during the request')).then(r => r, (e: unknown) => e)
     await second.stop()
     const settled = await during
     if (!(settled instanceof TaskError)) {
@@ -221,7 +221,7 @@ describe('keygen and signing with faulty peers', () => {
       const message = messageFor('taproot', 'crash after the nonce is spent')
       let failedSession: Event | undefined
       try {
-        const outcome = await cluster.coordinator.tasks.sign(key.id, message).then(r => r, (e: unknown) => e)
+        const outcome = await cluster.sign(key.id, message).then(r => r, (e: unknown) => e)
         if (outcome instanceof TaskError) {
           // A refusal proves nothing against the refuser.
           expect(outcome.culprits).not.toContain(id(crasher))
@@ -249,16 +249,16 @@ describe('keygen and signing with faulty peers', () => {
       const restarted = await restartNode(cluster, crasher, { faults: {} })
       const clusterId = cluster.init.clusterId
       const coordinator = cluster.coordinator.libp2p
-      const share = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [] }))
+      const share = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
       expect(share.code).toBe(ErrorCode.STALE)
-      const commit = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signCommit', { keyId: key.id, sessionId }))
+      const commit = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signCommit', { keyId: key.id, sessionId, request: requestBytesFor(clusterId, key.id, message) }))
       expect(commit.code).toBe(ErrorCode.STALE)
       // The honest co-signer of that session spent its nonce too, and refuses alike.
-      const cosigner = await refusal(sendCommand(coordinator, h1!.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [] }))
+      const cosigner = await refusal(sendCommand(coordinator, h1!.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
       expect(cosigner.code).toBe(ErrorCode.STALE)
 
       // And it signs again in a new session, as holder 1.
-      const again = await cluster.coordinator.tasks.sign(key.id, message)
+      const again = await cluster.sign(key.id, message)
       expect(again.signers).toContain(id(restarted))
       expect(again.attempts).toBe(1)
       expect(verifiesExternally(key, message, again.signature)).toBe(true)
@@ -273,12 +273,12 @@ describe('keygen and signing with faulty peers', () => {
       const clusterId = cluster.init.clusterId
       const coordinator = cluster.coordinator.libp2p
       const sessionId = randomBytes(16).toString('base64url')
-      const committed = await sendCommand(coordinator, node.peerId, clusterId, 'signCommit', { keyId: key.id, sessionId })
+      const message = messageFor('ed25519', 'interrupted')
+      const committed = await sendCommand(coordinator, node.peerId, clusterId, 'signCommit', { keyId: key.id, sessionId, request: requestBytesFor(clusterId, key.id, message) })
       expect(committed.commitment).toBeDefined()
 
       const restarted = await restartNode(cluster, node)
-      const message = messageFor('ed25519', 'interrupted')
-      const share = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [committed.commitment!] }))
+      const share = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [committed.commitment!], request: requestBytesFor(clusterId, key.id, message) }))
       expect(share.code).toBe(ErrorCode.STALE)
     })
   })

@@ -58,7 +58,7 @@ describe('threshold keys on real peers', () => {
       }
 
       const message = messageFor(scheme, `dkg ${scheme} ${threshold}-of-${parties}`)
-      const result = await cluster.coordinator.tasks.sign(key.id, message)
+      const result = await cluster.sign(key.id, message)
       expect(result.signers).toHaveLength(threshold)
       expect(key.holders).toEqual(expect.arrayContaining(result.signers))
       expect(verifiesExternally(key, message, result.signature)).toBe(true)
@@ -98,7 +98,7 @@ describe('threshold keys on real peers', () => {
     // Back up, it still signs with the key.
     await restartNode(cluster, holder)
     const message = messageFor('ed25519', 'after a restart')
-    const result = await cluster.coordinator.tasks.sign(key.id, message)
+    const result = await cluster.sign(key.id, message)
     expect(verifiesExternally(key, message, result.signature)).toBe(true)
   })
 
@@ -109,7 +109,7 @@ describe('threshold keys on real peers', () => {
     expect(new Set(keys.map(k => k.groupPublicKey)).size).toBe(3)
     const key = keys[0]!
     const messages = [1, 2, 3, 4].map(i => messageFor(key.scheme, `concurrent ${i}`))
-    const results = await Promise.all(messages.map(async m => await cluster.coordinator.tasks.sign(key.id, m)))
+    const results = await Promise.all(messages.map(async m => await cluster.sign(key.id, m)))
     results.forEach((r, i) => { expect(verifiesExternally(key, messages[i]!, r.signature)).toBe(true) })
     expect(new Set(results.map(r => r.sessionId)).size).toBe(4)
   })
@@ -128,7 +128,7 @@ describe('threshold keys on real peers', () => {
     const signWithBoth = async (label: string, without?: string): Promise<void> => {
       for (const key of keys) {
         const message = messageFor(key.scheme, `${key.scheme} ${label}`)
-        const result = await cluster.coordinator.tasks.sign(key.id, message)
+        const result = await cluster.sign(key.id, message)
         expect(result.message).toEqual(message)
         expect(result.signers).toHaveLength(2)
         expect(verifiesExternally(key, message, result.signature), `${key.scheme} signature by ${result.signers.join(',')}`).toBe(true)

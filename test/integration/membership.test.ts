@@ -157,7 +157,7 @@ describe('removing a member', () => {
 
     // The others still sign (t of the remaining holders), and the removed member is never asked.
     const message = messageFor('ed25519', 'after a removal')
-    const signed = await c.coordinator.tasks.sign(key.id, message)
+    const signed = await c.sign(key.id, message)
     expect(signed.signers).not.toContain(victimId)
     expect(verifiesExternally(key, message, signed.signature)).toBe(true)
     expect((await c.coordinator.events()).some(e => e.kind === 'MEMBER_REMOVED' && e.peerId === victimId)).toBe(true)

@@ -7,7 +7,7 @@ import { sendCommand } from '../../src/protocols/command.js'
 import { CommandRefusedError } from '../../src/protocols/errors.js'
 import { ErrorCode, type NonceCommitment } from '../../src/protocols/messages.js'
 import { loadOrCreateIdentity } from '../../src/store/identity.js'
-import { messageFor, startCluster, verifiesExternally, waitAllUp, type TestCluster } from '../helpers.js'
+import { messageFor, requestBytesFor, startCluster, verifiesExternally, waitAllUp, type TestCluster } from '../helpers.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
 import type { MpcNode } from '../../src/peer/node.js'
 
@@ -53,8 +53,15 @@ describe('a signing nonce is taken at most once, over the wire', () => {
     await cluster?.stop()
   })
 
-  const command = async <K extends 'signCommit' | 'signShare'>(node: MpcNode, kind: K, body: Parameters<typeof sendCommand<K>>[4]): ReturnType<typeof sendCommand<K>> =>
-    await sendCommand(rogue!, node.peerId, cluster.init.clusterId, kind, body)
+  /**
+   * A command as the rogue sends it, each with a fresh, valid request of the client for its
+   * message (as if the attacker held requests the client really signed): the policy allows every
+   * one, and what is tested here is the nonce's single use behind it.
+   */
+  const command = async <K extends 'signCommit' | 'signShare'>(node: MpcNode, kind: K, body: Omit<Parameters<typeof sendCommand<K>>[4], 'request'>): ReturnType<typeof sendCommand<K>> => {
+    const message = 'message' in body ? body.message as Uint8Array : messageFor('ed25519', 'a commitment')
+    return await sendCommand(rogue!, node.peerId, cluster.init.clusterId, kind, { ...body, request: requestBytesFor(cluster.init.clusterId, key.id, message) } as Parameters<typeof sendCommand<K>>[4])
+  }
 
   /** Both holders commit to the session, as in a real signing round one; list in identifier order. */
   async function commitBoth (sessionId: string): Promise<NonceCommitment[]> {

@@ -55,7 +55,7 @@ describe('gossipsub peer scores in a cluster', () => {
     try {
       const ed = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
       const taproot = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })
-      for (const key of [ed, taproot, ed]) await cluster.coordinator.tasks.sign(key.id, messageFor(key.scheme, `scored ${key.id}`))
+      for (const key of [ed, taproot, ed]) await cluster.sign(key.id, messageFor(key.scheme, `scored ${key.id}`))
       await new Promise(resolve => setTimeout(resolve, QUIET_MS))
     } finally {
       clearInterval(sampler)

@@ -44,10 +44,10 @@ describe('dispatchCommand', () => {
     const bytes = CommandRequest.encode({ version: WIRE_VERSION, clusterId: CLUSTER, join: { token: 'tok', addrs: [], softwareVersion: '0.1.0' } })
     const tokens: string[] = []
     const response = await dispatch(bytes, {
-      join: async (req) => { tokens.push(req.token); return {} }
+      join: async (req) => { tokens.push(req.token); return { adminSet: new Uint8Array() } }
     })
     expect(response.error).toBeUndefined()
-    expect(response.join).toEqual({})
+    expect(response.join).toEqual({ adminSet: new Uint8Array() })
     expect(tokens).toEqual(['tok'])
   })
 
@@ -65,7 +65,7 @@ describe('dispatchCommand', () => {
   })
 
   it('answers a command this peer has no handler for with UNSUPPORTED', async () => {
-    const response = await dispatch(statusRequest(), { join: async () => ({}) })
+    const response = await dispatch(statusRequest(), { join: async () => ({ adminSet: new Uint8Array() }) })
     expect(response.error?.code).toBe(ErrorCode.UNSUPPORTED)
     expect(response.error?.message).toContain('status')
   })
@@ -81,7 +81,7 @@ describe('dispatchCommand', () => {
       CommandRequest.encode({ version: WIRE_VERSION, clusterId: CLUSTER, join: { token: 'tok', addrs: [], softwareVersion: '' } }),
       CommandRequest.encode({ status: {} })
     ])
-    const response = await dispatch(bytes, { status: async () => statusResult, join: async () => ({}) })
+    const response = await dispatch(bytes, { status: async () => statusResult, join: async () => ({ adminSet: new Uint8Array() }) })
     expect(response.error?.code).toBe(ErrorCode.BAD_REQUEST)
   })
 
@@ -96,14 +96,14 @@ describe('dispatchCommand', () => {
     const response = await dispatch(statusRequest(), {
       status: async () => { throw new CommandRefusedError(ErrorCode.UNAUTHORIZED, 'only members may ask') }
     })
-    expect(response.error).toEqual({ code: ErrorCode.UNAUTHORIZED, message: 'only members may ask', culprits: [] })
+    expect(response.error).toEqual({ code: ErrorCode.UNAUTHORIZED, message: 'only members may ask', culprits: [], rule: '' })
   })
 
   it('answers a MalformedMessageError from a handler with BAD_REQUEST', async () => {
     const response = await dispatch(statusRequest(), {
       status: async () => { throw new MalformedMessageError('roster does not decode') }
     })
-    expect(response.error).toEqual({ code: ErrorCode.BAD_REQUEST, message: 'roster does not decode', culprits: [] })
+    expect(response.error).toEqual({ code: ErrorCode.BAD_REQUEST, message: 'roster does not decode', culprits: [], rule: '' })
   })
 
   it('answers an internal failure with INTERNAL and keeps its message out of the response', async () => {

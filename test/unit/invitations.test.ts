@@ -12,6 +12,7 @@ import { tempDir } from '../helpers.js'
 import type { PeerId } from '@libp2p/interface'
 
 const CLUSTER = 'mpc-invite'
+const ADMIN_HASH = 'cd'.repeat(32)
 const NOW = 1_800_000_000_000
 
 describe('invitations on a real store', () => {
@@ -26,7 +27,7 @@ describe('invitations on a real store', () => {
     store = await Store.open(dir.path)
     coordinator = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-    invitations = new Invitations(store, { clusterId: CLUSTER, coordinator })
+    invitations = new Invitations(store, { clusterId: CLUSTER, coordinator, adminSetHash: ADMIN_HASH })
   })
   afterEach(async () => {
     await store.close()
@@ -51,15 +52,15 @@ describe('invitations on a real store', () => {
     expect((await invitations.redeem(token, peer, NOW + 1)).usesLeft).toBe(0)
     await store.close()
     store = await Store.open(dir.path)
-    invitations = new Invitations(store, { clusterId: CLUSTER, coordinator })
+    invitations = new Invitations(store, { clusterId: CLUSTER, coordinator, adminSetHash: ADMIN_HASH })
     await expect(invitations.redeem(token, peer, NOW + 2)).rejects.toThrow(/used up \(1 use\)/)
   })
 
   it('refuses an expired, unknown, foreign or malformed invitation with the reason', async () => {
     const { token } = await invitations.create({ ttlMs: 60_000 }, NOW)
     await expect(invitations.redeem(token, peer, NOW + 60_000)).rejects.toThrow(/expired at/)
-    await expect(invitations.redeem(formatJoinToken({ clusterId: CLUSTER, coordinator, secret: newTokenSecret() }), peer, NOW)).rejects.toThrow(/unknown invitation/)
-    await expect(invitations.redeem(formatJoinToken({ clusterId: 'mpc-other', coordinator, secret: newTokenSecret() }), peer, NOW)).rejects.toThrow(/another cluster/)
+    await expect(invitations.redeem(formatJoinToken({ clusterId: CLUSTER, coordinator, adminSetHash: ADMIN_HASH, secret: newTokenSecret() }), peer, NOW)).rejects.toThrow(/unknown invitation/)
+    await expect(invitations.redeem(formatJoinToken({ clusterId: 'mpc-other', coordinator, adminSetHash: ADMIN_HASH, secret: newTokenSecret() }), peer, NOW)).rejects.toThrow(/another cluster/)
     await expect(invitations.redeem('mpcw1.nonsense', peer, NOW)).rejects.toThrow(InvitationError)
     await expect(invitations.redeem('', peer, NOW)).rejects.toThrow(/invitation is required/)
   })

@@ -12,6 +12,7 @@ import { KeyCustody } from '../../src/peer/key-custody.js'
 import { KeyRecordBody } from '../../src/protocols/messages.js'
 import { agreementBytes, signRecord } from '../../src/protocols/records.js'
 import { KeyRegistry } from '../../src/state/key-registry.js'
+import { PolicyBook } from '../../src/state/policy-book.js'
 import { RecordBook } from '../../src/state/record-book.js'
 import { ShareVault, type ShareStatus } from '../../src/state/share-vault.js'
 import { Store } from '../../src/store/store.js'
@@ -47,7 +48,7 @@ describe('key custody: held and lost keys, kept up to date change by change', ()
     otherKey = await generateKeyPair('Ed25519')
     self = peerIdFromPrivateKey(selfKey)
     vault = await ShareVault.open(store, 'pass', self.toString(), COST)
-    records = new RecordBook(store, CLUSTER, peerIdFromPrivateKey(coordinatorKey))
+    records = new RecordBook(store, CLUSTER, peerIdFromPrivateKey(coordinatorKey), await PolicyBook.open(store, CLUSTER))
     keys = new KeyRegistry(records)
     custody = new KeyCustody({ vault, records, keys, self, log })
   })

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { PolicyBook } from '../../src/state/policy-book.js'
 import { RecordBook } from '../../src/state/record-book.js'
 import { KeyRecordBody } from '../../src/protocols/messages.js'
 import { agreementBytes, digestOf, openKeyRecord, RecordVerificationError, signRecord } from '../../src/protocols/records.js'
@@ -63,7 +64,7 @@ describe('synced key records', () => {
   })
 
   it('keeps the newer version, ignores a stale one, and settles a conflict the same way everywhere', async () => {
-    const book = new RecordBook(store, CLUSTER, coordinator)
+    const book = new RecordBook(store, CLUSTER, coordinator, await PolicyBook.open(store, CLUSTER))
     const v1 = await book.verify(await signRecord(coordinatorKey, 'key:k1', 1, await keyBody('k1')))
     const v2 = await book.verify(await signRecord(coordinatorKey, 'key:k1', 2, await keyBody('k1', new Uint8Array(32).fill(3))))
     expect(await book.apply(v1)).toBe('added')
@@ -86,7 +87,7 @@ describe('synced key records', () => {
     const digest = book.digest(5)
     await store.close()
     store = await Store.open(dir)
-    const reopened = new RecordBook(store, CLUSTER, coordinator)
+    const reopened = new RecordBook(store, CLUSTER, coordinator, await PolicyBook.open(store, CLUSTER))
     await reopened.load()
     expect(reopened.digest(5)).toEqual(digest)
   })

@@ -9,15 +9,16 @@ let token: JoinToken
 
 beforeAll(async () => {
   coordinator = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-  token = { clusterId: 'mpc-test', coordinator, secret: newTokenSecret() }
+  token = { clusterId: 'mpc-test', coordinator, adminSetHash: 'ab'.repeat(32), secret: newTokenSecret() }
 })
 
 describe('join token format', () => {
-  it('round-trips cluster, coordinator and secret', () => {
+  it('round-trips cluster, coordinator, admin set hash and secret', () => {
     const text = formatJoinToken(token)
-    expect(text).toBe(`mpcw1.mpc-test.${coordinator.toString()}.${token.secret}`)
+    expect(text).toBe(`mpcw2.mpc-test.${coordinator.toString()}.${token.adminSetHash}.${token.secret}`)
     const parsed = parseJoinToken(text)
     expect(parsed.clusterId).toBe('mpc-test')
+    expect(parsed.adminSetHash).toBe(token.adminSetHash)
     expect(parsed.coordinator.equals(coordinator)).toBe(true)
     expect(parsed.secret).toBe(token.secret)
   })
@@ -35,19 +36,23 @@ describe('join token format', () => {
     expect(a).not.toBe(b)
   })
 
+  const h = 'ab'.repeat(32)
   const bad: Array<[string, () => string, RegExp]> = [
-    ['wrong prefix', () => formatJoinToken(token).replace(/^mpcw1/, 'mpcw2'), /must look like/],
-    ['too few parts', () => `mpcw1.mpc-test.${coordinator.toString()}`, /must look like/],
+    ['wrong prefix', () => formatJoinToken(token).replace(/^mpcw2/, 'mpcw3'), /must look like/],
+    ['an old invitation without an admin set', () => `mpcw1.mpc-test.${coordinator.toString()}.${token.secret}`, /names no admin set/],
+    ['too few parts', () => `mpcw2.mpc-test.${coordinator.toString()}`, /must look like/],
     ['too many parts', () => `${formatJoinToken(token)}.extra`, /must look like/],
     ['empty text', () => '', /must look like/],
-    ['uppercase cluster id', () => `mpcw1.MPC.${coordinator.toString()}.${token.secret}`, /invalid cluster id/],
-    ['empty cluster id', () => `mpcw1..${coordinator.toString()}.${token.secret}`, /invalid cluster id/],
-    ['secret one character short', () => `mpcw1.mpc-test.${coordinator.toString()}.${token.secret.slice(1)}`, /invalid secret/],
-    ['secret one character long', () => `mpcw1.mpc-test.${coordinator.toString()}.${token.secret}A`, /invalid secret/],
-    ['secret in standard base64', () => `mpcw1.mpc-test.${coordinator.toString()}.${'+'.repeat(43)}`, /invalid secret/],
-    ['empty secret', () => `mpcw1.mpc-test.${coordinator.toString()}.`, /invalid secret/],
-    ['garbage peer id', () => `mpcw1.mpc-test.not-a-peer-id.${token.secret}`, /invalid coordinator peer id/],
-    ['truncated peer id', () => `mpcw1.mpc-test.${coordinator.toString().slice(0, -4)}.${token.secret}`, /invalid coordinator peer id/]
+    ['uppercase cluster id', () => `mpcw2.MPC.${coordinator.toString()}.${h}.${token.secret}`, /invalid cluster id/],
+    ['empty cluster id', () => `mpcw2..${coordinator.toString()}.${h}.${token.secret}`, /invalid cluster id/],
+    ['short admin set hash', () => `mpcw2.mpc-test.${coordinator.toString()}.${h.slice(2)}.${token.secret}`, /invalid admin set hash/],
+    ['uppercase admin set hash', () => `mpcw2.mpc-test.${coordinator.toString()}.${h.toUpperCase()}.${token.secret}`, /invalid admin set hash/],
+    ['secret one character short', () => `mpcw2.mpc-test.${coordinator.toString()}.${h}.${token.secret.slice(1)}`, /invalid secret/],
+    ['secret one character long', () => `mpcw2.mpc-test.${coordinator.toString()}.${h}.${token.secret}A`, /invalid secret/],
+    ['secret in standard base64', () => `mpcw2.mpc-test.${coordinator.toString()}.${h}.${'+'.repeat(43)}`, /invalid secret/],
+    ['empty secret', () => `mpcw2.mpc-test.${coordinator.toString()}.${h}.`, /invalid secret/],
+    ['garbage peer id', () => `mpcw2.mpc-test.not-a-peer-id.${h}.${token.secret}`, /invalid coordinator peer id/],
+    ['truncated peer id', () => `mpcw2.mpc-test.${coordinator.toString().slice(0, -4)}.${h}.${token.secret}`, /invalid coordinator peer id/]
   ]
 
   it.each(bad)('refuses a token with %s', (_why, make, message) => {
@@ -57,7 +62,7 @@ describe('join token format', () => {
   })
 
   it('never echoes the secret in its error messages', () => {
-    const text = `mpcw1.mpc-test.not-a-peer-id.${token.secret}`
+    const text = `mpcw2.mpc-test.not-a-peer-id.${'ab'.repeat(32)}.${token.secret}`
     let error: unknown
     try {
       parseJoinToken(text)
