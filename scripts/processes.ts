@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ApiClient, type SignView } from '../src/coordinator/client.js'
 import { newKeyFile, openKeyFile, type SigningKey } from '../src/protocols/key-file.js'
-import { newSignedRequest, policyBytes, type RequestSigner } from '../src/protocols/policy.js'
+import { policyBytes, type RequestSigner } from '../src/protocols/policy.js'
 import type { ClusterView } from '../src/coordinator/cluster-view.js'
 import { packageRoot } from '../src/runtime/config.js'
 import { writeFileAtomic } from '../src/store/files.js'
@@ -255,8 +255,7 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   // Every node holds the policy (a synced record) before the cluster is handed over.
   await untilView(api, 'every node to hold the policy', opts.joinDeadlineMs, view => nodes.every(n => memberInSync(view, n.ready.peerId)))
   const client: RequestSigner = { client: SIM_CLIENT, sign: clientKey!.sign }
-  const sign = async (keyId: string, messageHex: string): Promise<SignView> =>
-    await api.sign(keyId, messageHex, newSignedRequest(client, { clusterId: init.clusterId, keyId, message: Buffer.from(messageHex, 'hex') }))
+  const sign = async (keyId: string, messageHex: string): Promise<SignView> => await api.signAs(client, keyId, messageHex, init.clusterId)
   return { clusterId: init.clusterId, coordinator, coordinatorDir, nodes, api, nodeDir, nodeArgs, adminKeyFile, clientKeyFile, keyPassphraseFile, client, sign }
 }
 

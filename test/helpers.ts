@@ -16,13 +16,13 @@ import { MpcNode, type NodeOptions } from '../src/peer/node.js'
 import { EventKind, GossipMessage, type Event } from '../src/protocols/messages.js'
 import { peerIdFromBytes } from '../src/protocols/ids.js'
 import type { ShareRecord } from '../src/state/share-vault.js'
-import type { TaskError } from '../src/coordinator/errors.js'
+import { TaskError } from '../src/coordinator/errors.js'
 import { topicName } from '../src/protocols/topics.js'
 import { IDENTITY_FILE } from '../src/store/identity.js'
 import type { KeyRecord } from '../src/state/key-registry.js'
 import type { MpcLibp2p } from '../src/runtime/libp2p.js'
 import type { Message } from '@libp2p/interface'
-import { encodeDocument, newSignedRequest, parsePolicy, policyBytes, type AdminSet, type Policy, type RequestSigner, type SignedPolicy, type SignedRequest } from '../src/protocols/policy.js'
+import { encodeDocument, newSignedRequest, parsePolicy, withNewRequests, policyBytes, type AdminSet, type Policy, type RequestSigner, type SignedPolicy, type SignedRequest } from '../src/protocols/policy.js'
 
 export const log = createLogger((process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent')
 
@@ -138,7 +138,12 @@ export async function startCluster (n: number, timeouts: Partial<Omit<Coordinato
     nodes,
     bootstrap,
     startNode,
-    sign: async (keyId, message) => await cluster.coordinator.tasks.sign(keyId, message, requestFor(init.clusterId, keyId, message)),
+    // As a client does: a new request if the last was spent without a signature.
+    sign: async (keyId, message) => await withNewRequests(
+      () => requestFor(init.clusterId, keyId, message),
+      async (request) => await cluster.coordinator.tasks.sign(keyId, message, request),
+      (err) => err instanceof TaskError && (err.code === 'request_spent' || (err.code === 'policy_denied' && err.rule === 'replayed'))
+    ),
     // Stops whichever coordinator the test left in `cluster.coordinator` (it may restart it).
     stop: async () => {
       await Promise.allSettled(nodes.map(async node => await node.stop()))

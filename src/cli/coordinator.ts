@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { join } from 'node:path'
 import { ApiClient, ApiClientError } from '../coordinator/client.js'
 import { Coordinator } from '../coordinator/coordinator.js'
-import { API_TOKEN_FILE, initCoordinator, inviteOffline, JOIN_TOKEN_FILE, readApiInfo, readSecretFile } from '../coordinator/data-dir.js'
+import { API_TOKEN_FILE, initCoordinator, refuseInitialised, inviteOffline, JOIN_TOKEN_FILE, readApiInfo, readSecretFile } from '../coordinator/data-dir.js'
 import { InvitationError } from '../coordinator/errors.js'
 import type { InvitationOptions, NewInvitation } from '../coordinator/invitations.js'
 import { createLogger } from '../log.js'
@@ -65,6 +65,8 @@ function addInit (coordinator: Command): void {
     .option('--passphrase-file <file>', 'with --admin-key-out: file holding the key file\'s passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .option('--json', 'print the result as one JSON object')
     .action(async (opts: InitFlags) => {
+      // Before an admin key is made: a directory that holds a cluster already is refused as it is.
+      await refuseInitialised(opts.dataDir)
       const { admins, madeKeyFile } = await initialAdmins(opts)
       const result = await initCoordinator({ ...opts, admins })
       if (madeKeyFile !== undefined) console.error(`WARNING: admin key written to ${madeKeyFile}. Move it off this host: whoever holds it and this host's API can set the signing policy. Publish a policy with: mpc-wallet policy propose / approve / apply`)

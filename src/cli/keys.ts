@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander'
 import { NETWORKS } from '../coordinator/requests.js'
 import { SCHEMES } from '../crypto/index.js'
-import { newSignedRequest } from '../protocols/policy.js'
 import { formatKey } from './format.js'
 import { type ApiFlags, clientOf, UsageError, wholeNumber, withApiOptions } from './options.js'
 import { messageOf, openSigningKey } from './signers.js'
@@ -44,10 +43,7 @@ function addSign (program: Command): void {
     .action(async (opts: ApiFlags & { key: string, message?: string, file?: string, client: string, clientKey: string, passphraseFile?: string, json?: boolean }) => {
       const message = await messageOf(opts)
       const signer = await openSigningKey(opts.clientKey, '--client-key', opts.passphraseFile)
-      const api = await clientOf(opts)
-      const { clusterId } = await api.cluster()
-      const request = newSignedRequest({ client: opts.client, sign: signer.sign }, { clusterId, keyId: opts.key, message })
-      const result = await api.sign(opts.key, Buffer.from(message).toString('hex'), request)
+      const result = await (await clientOf(opts)).signAs({ client: opts.client, sign: signer.sign }, opts.key, Buffer.from(message).toString('hex'))
       console.log(opts.json === true ? JSON.stringify(result) : result.signature)
     })
 }

@@ -47,8 +47,8 @@ const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/
  * The client a request counts against in the admission queue: the `X-Client-Id` it names (1-64
  * characters of A-Z a-z 0-9 . _ : -), else its bearer token (by hash: one token, one client).
  * The name is the caller's word: it spreads requests fairly among cooperating callers that share
- * the token; the queue's total bound holds whatever they claim. With signed client requests
- * (issue 12) the client's key id replaces it.
+ * the token; the queue's total bound holds whatever they claim. A sign request's client name is
+ * not used: admission comes before the request is checked, when that name is as unproven as this.
  */
 export function clientOf (headers: IncomingHttpHeaders): string {
   const named = headers[CLIENT_ID_HEADER]
@@ -82,8 +82,7 @@ export function apiRoutes (s: ApiSources): RouteTable {
     },
     'POST /v1/keys/:id/sign': async ({ params, body, headers }) => {
       const { message, request } = parseSignBody(body)
-      // A signed request's client is who asks (its key proves it to every node); else the caller's word.
-      const client = request !== undefined ? `client:${request.client}` : (s.client ?? clientOf)(headers)
+      const client = (s.client ?? clientOf)(headers)
       const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message, request, client).catch(taskToApi))
       return {
         keyId: result.keyId,
@@ -193,7 +192,7 @@ function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOpt
   }
 }
 
-const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502, busy: 503, policy_denied: 403 }
+const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502, busy: 503, policy_denied: 403, request_spent: 409 }
 const ADMISSION_STATUS: Record<AdmissionError['code'], number> = { over_share: 429, queue_full: 503, wait_expired: 503, closed: 503 }
 
 /** Retry-After of a 503 for too few healthy members: long enough for a down member to be seen up again. */

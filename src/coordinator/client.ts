@@ -4,7 +4,7 @@ import type { EventView } from '../state/event-log.js'
 import type { KeyView } from './requests.js'
 import type { PendingJoin } from './membership.js'
 import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'
-import type { Policy, SignedRequest } from '../protocols/policy.js'
+import { newSignedRequest, withNewRequests, type Policy, type RequestSigner, type SignedRequest } from '../protocols/policy.js'
 import type { PolicyView } from './policy-admin.js'
 
 export interface SignView {
@@ -84,6 +84,21 @@ export class ApiClient {
   /** A signature for a client's signed request (policy.ts: newSignedRequest, or a file from `request new`). */
   async sign (keyId: string, messageHex: string, request: SignedRequest | undefined): Promise<SignView> {
     return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex, ...(request !== undefined ? { request } : {}) })
+  }
+
+  /**
+   * Signs `messageHex` with `keyId` as the client `signer`: makes and signs the request here
+   * (the cluster id from the coordinator), and asks again with a new one if the last was spent
+   * by an attempt that made no signature (withNewRequests).
+   */
+  async signAs (signer: RequestSigner, keyId: string, messageHex: string, clusterId?: string): Promise<SignView> {
+    const cluster = clusterId ?? (await this.cluster()).clusterId
+    const message = Buffer.from(messageHex, 'hex')
+    return await withNewRequests(
+      () => newSignedRequest(signer, { clusterId: cluster, keyId, message }),
+      async (request) => await this.sign(keyId, messageHex, request),
+      (err) => err instanceof ApiClientError && (err.code === 'request_spent' || (err.code === 'policy_denied' && err.rule === 'replayed'))
+    )
   }
 
   async policy (): Promise<PolicyView> {

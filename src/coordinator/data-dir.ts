@@ -85,6 +85,17 @@ export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
   }
 }
 
+/** Throws ConfigError if `dataDir` holds a cluster already (init checks this again under its own store lock). */
+export async function refuseInitialised (dataDir: string): Promise<void> {
+  const store = await Store.open(dataDir)
+  try {
+    const existing = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
+    if (existing !== undefined) throw new ConfigError(`${dataDir} already holds cluster ${existing.clusterId}; start it with: mpc-wallet coordinator start --data-dir ${dataDir}`)
+  } finally {
+    await store.close()
+  }
+}
+
 /** An initialised data directory, opened for a start: its store (open), identity and settings. */
 export interface OpenedDataDir {
   store: Store

@@ -7,10 +7,17 @@ import { encodeDocument, requestHash, type SignedRequest } from '../protocols/po
 import { toHex } from '../crypto/bytes.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import { TaskError } from './errors.js'
-import { SigningSession } from './signing-session.js'
+import { SigningSession, type Availability } from './signing-session.js'
 import { bytesOf, fanOut, newSessionId, recordFailure, type FanOut, type TaskDeps } from './task-io.js'
 
 const MAX_CACHED_KEYS = 1024
+/**
+ * A holder proven at fault (a bad commitment or share) is chosen after every other usable holder
+ * for this long: a request that failed through it is asked again (with a new client request,
+ * since its co-signers spent the old one) and should not meet it first again.
+ */
+const CULPRIT_MEMORY_MS = 10 * 60_000
+const MAX_CULPRITS_REMEMBERED = 1024
 /**
  * A request starts no new attempt after this many round deadlines: a holder that keeps failing on
  * transport while the health watch has it up could otherwise keep a client waiting through every
@@ -35,6 +42,8 @@ export interface SignResult {
 export class SignTask {
   /** Decoded (and point-validated) public packages by key id: decoding costs more than a signature share. */
   private readonly publics = new Map<string, FrostPublic>()
+  /** Holders proven at fault lately, and when. */
+  private readonly culprits = new Map<string, number>()
 
   constructor (private readonly deps: TaskDeps) {}
 
@@ -46,6 +55,24 @@ export class SignTask {
       this.publics.set(key.id, pub)
     }
     return pub
+  }
+
+  /** A holder's health, with one proven at fault lately ranked as suspect (after every holder up). */
+  private availability (peer: string): Availability {
+    const state = this.deps.health(peer)
+    const at = this.culprits.get(peer)
+    if (at === undefined || state !== 'up') return state
+    if (Date.now() - at < CULPRIT_MEMORY_MS) return 'suspect'
+    this.culprits.delete(peer)
+    return state
+  }
+
+  private remember (peers: string[]): void {
+    for (const peer of peers) {
+      this.culprits.delete(peer)
+      if (this.culprits.size >= MAX_CULPRITS_REMEMBERED) this.culprits.delete(this.culprits.keys().next().value!)
+      this.culprits.set(peer, Date.now())
+    }
   }
 
   /**
@@ -75,7 +102,7 @@ export class SignTask {
     const retryUntil = performance.now() + RETRY_WINDOW_ROUNDS * roundTimeout
     const session = new SigningSession(
       { keyId, scheme: key.scheme, threshold: key.threshold, holders: key.holders, publicPackage: this.publicPackage(key), message },
-      { availability: peer => this.deps.health(peer), newSessionId, mayRetry: () => performance.now() < retryUntil }
+      { availability: peer => this.availability(peer), newSessionId, mayRetry: () => performance.now() < retryUntil }
     )
     const timing = { round1Ms: 0, round2Ms: 0, aggregateMs: 0 }
     let transition = session.start()
@@ -85,8 +112,10 @@ export class SignTask {
         await recordFailure(this.deps, 'sign', ended.sessionId, keyId, ended.failure)
         if (ended.abort.length > 0) await fanOut(this.deps, ended.abort, 'abort', () => ({ sessionId: ended.sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
       }
+      if (ended !== undefined) this.remember(ended.failure.proven.map(p => p.peer))
       if (step.kind === 'failed') {
         const denial = denials[0]
+        if (step.spent) throw new TaskError('request_spent', `${step.reason}`, step.culprits)
         if (denial !== undefined) throw new TaskError('policy_denied', `${denial.message} (${denials.length} refusal(s) by signers; ${step.reason})`, step.culprits, [], undefined, denial.rule)
         throw new TaskError('unavailable', step.reason, step.culprits)
       }

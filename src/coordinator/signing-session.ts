@@ -28,6 +28,11 @@
  *   others can sign, and a restarted one still counts when it is needed to reach the threshold.
  *   Blame is unchanged (judgeFailure: it did not answer, which the coordinator saw itself).
  *
+ * Requests and retries: each node acts on a client's signed request once (issue 12). A holder
+ * that released a share in an attempt that made no signature has spent the request and is left
+ * out of later attempts; when too few remain, the request fails and the client, which alone can
+ * sign requests, asks again with a new one.
+ *
  * Nonces and retries: a node takes a session's nonces at most once and refuses a second signShare
  * for the session (STALE), and a commit under a session id that has nonces already (STALE too).
  * So no step here ever asks for round two again: when round two fails for anyone, its outcome at
@@ -159,8 +164,11 @@ export type SigningStep =
   | { kind: 'roundTwo', attempt: number, sessionId: string, signers: string[], commitments: NonceCommitment[] }
   /** The signature verifies under the group key; record the session as finished. */
   | { kind: 'done', attempts: number, sessionId: string, signers: string[], signature: Uint8Array }
-  /** No attempt is left: too few usable holders. `culprits` are the holders proven at fault. */
-  | { kind: 'failed', reason: string, culprits: string[] }
+  /**
+   * No attempt is left: too few usable holders. `culprits` are the holders proven at fault;
+   * `spent`: holders left out because they spent the request, without whom it could go on.
+   */
+  | { kind: 'failed', reason: string, culprits: string[], spent: boolean }
 
 /** An attempt that ended without a signature: what to record, and whose nonces to discard. */
 export interface EndedAttempt {
@@ -189,6 +197,11 @@ export class SigningSession {
   private readonly identifierOf: ReadonlyMap<string, string>
   /** Out of this request: proven culprits, and holders that refused (no evidence against them). */
   private readonly excluded = new Set<string>()
+  /**
+   * Holders that released a signature share in an attempt that made no signature: each node acts
+   * on a client's request once (issue 12), so they would refuse any later attempt of this request.
+   */
+  private readonly spent = new Set<string>()
   /** Holders whose last command in this request failed on transport: out of that attempt, candidates of last resort while up. */
   private readonly unreachable = new Set<string>()
   /** Attempts that ended with transport failures only (bounded by MAX_TRANSPORT_RETRIES). */
@@ -274,6 +287,7 @@ export class SigningSession {
         addVerdict(failure, peer, judgeFailure(peer, err, signers))
         if (!isTransportFailure(err)) out.add(peer)
       }
+      answers.ok.forEach((_, peer) => this.spent.add(peer))
       return this.retry(failure, answers, out, [])
     }
     const shares: Record<string, Uint8Array> = {}
@@ -293,6 +307,7 @@ export class SigningSession {
       }
       // Proven here: each culprit's share fails RFC 9591 share verification.
       const proven = err.culprits.map(peer => ({ peer, reason: `invalid signature share from ${peer}` }))
+      signers.forEach(peer => this.spent.add(peer))
       return this.retry({ proven, claims: [], notes: [] }, answers, new Set(err.culprits), [])
     }
     this.state = 'done'
@@ -337,7 +352,7 @@ export class SigningSession {
 
   /** A holder's rank as a signer, or undefined if it cannot sign now (out of the request, down, or unreachable and not up). */
   private rank (holder: string): number | undefined {
-    if (this.excluded.has(holder)) return undefined
+    if (this.excluded.has(holder) || this.spent.has(holder)) return undefined
     const availability = this.deps.availability(holder)
     if (!this.unreachable.has(holder)) return availability === 'down' ? undefined : RANK[availability]
     return availability === 'up' ? RANK_AFTER_TRANSPORT_FAILURE : undefined
@@ -361,12 +376,15 @@ export class SigningSession {
     this.state = 'failed'
     this.current = undefined
     const refused = [...this.excluded].filter(h => !this.blamed.has(h))
+    const spentNotExcluded = [...this.spent].filter(h => !this.excluded.has(h))
     const provenOut = [...this.excluded].filter(h => this.blamed.has(h))
     const reason = `cannot sign with key ${keyId}: ` +
       (usable.length >= threshold ? `no attempt left after ${this.attempt}` : `${usable.length} usable holders, ${threshold} needed`) +
       (provenOut.length > 0 ? ` (excluded as proven at fault: ${provenOut.join(', ')})` : '') +
       (refused.length > 0 ? ` (excluded after refusing, not blamed: ${refused.join(', ')})` : '') +
+      (spentNotExcluded.length > 0 ? ` (released a share in an attempt that made no signature, so the request is spent there: ${spentNotExcluded.join(', ')}; ask again with a new request)` : '') +
       (this.unreachable.size > 0 ? ` (unreachable at their last command: ${[...this.unreachable].join(', ')})` : '')
-    return { kind: 'failed', reason, culprits: [...this.blamed] }
+    const spentOut = [...this.spent].filter(h => !this.excluded.has(h) && this.rank(h) === undefined && (this.unreachable.has(h) ? this.deps.availability(h) === 'up' : this.deps.availability(h) !== 'down'))
+    return { kind: 'failed', reason, culprits: [...this.blamed], spent: usable.length < threshold && spentOut.length > 0 && usable.length + spentOut.length >= threshold }
   }
 }

@@ -41,7 +41,7 @@ export class Tasks {
   }
 
   /** A signature for the client's signed `request` (policy.ts); `client` names its share of the admission queue. */
-  async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, client = request?.client ?? LOCAL_CLIENT): Promise<SignResult> {
+  async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, client = LOCAL_CLIENT): Promise<SignResult> {
     return await this.admission.run('sign', client, async () => await this.signing.sign(keyId, message, request))
   }
 

@@ -20,6 +20,7 @@ import { auditHandlers } from './audit-handlers.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { RecordBook } from '../state/record-book.js'
 import type { PolicyBook } from '../state/policy-book.js'
+import type { AuditLog } from '../state/audit-log.js'
 import type { RosterBook } from '../state/roster-book.js'
 import type { ShareRecord } from '../state/share-vault.js'
 import type { Store } from '../store/store.js'
@@ -58,6 +59,8 @@ export class MpcNode {
   readonly roster: RosterBook
   readonly records: RecordBook
   private readonly policies: PolicyBook
+  /** Every signing decision this node made, hash-linked and signed (GET /v1/audit, audit verify). */
+  readonly audit: AuditLog
 
   private constructor (parts: NodeParts) {
     const { libp2p, store, roster, records, policies, ledger, audit, vault, identity, eventLog, opts, log } = parts
@@ -66,6 +69,7 @@ export class MpcNode {
     this.roster = roster
     this.records = records
     this.policies = policies
+    this.audit = audit
     this.opts = opts
     // Each service takes the channel it owns in its start(): rounds (DkgSessions), state
     // (NodeMembership), events (the event catch-up). Members' heartbeats are only validated here.

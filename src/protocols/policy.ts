@@ -371,6 +371,29 @@ export function newSignedRequest (signer: RequestSigner, fields: { clusterId: st
   return parseSignedRequest({ request, client: signer.client, signature: signer.sign(requestBytes(request)), approvals: {} })
 }
 
+/**
+ * New requests a client makes for one message when the last was spent without a signature: an
+ * attempt in which a co-signer failed after others released their shares uses the request up
+ * on those nodes (each acts on a request once), and they refuse it as replayed from then on.
+ */
+export const SPENT_REQUEST_RETRIES = 2
+
+/**
+ * Signs with a new request from `newRequest` each time: again, with a fresh request id, when
+ * `spent(err)` says the nodes refused the last one as replayed. Only the client can do this (it
+ * alone holds its key): a coordinator that replays a request is refused for good.
+ */
+export async function withNewRequests<T> (newRequest: () => SignedRequest, sign: (request: SignedRequest) => Promise<T>, spent: (err: unknown) => boolean): Promise<T> {
+  // `spent`: the coordinator's request_spent, or the nodes' own refusal as replayed.
+  for (let retry = 0; ; retry++) {
+    try {
+      return await sign(newRequest())
+    } catch (err) {
+      if (retry >= SPENT_REQUEST_RETRIES || !spent(err)) throw err
+    }
+  }
+}
+
 // ---- verification ----
 
 /**

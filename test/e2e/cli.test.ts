@@ -24,7 +24,8 @@ describe('the mpc-wallet CLI', () => {
     expectOneLineError(await cli('--log-level', 'loud', 'status'), 2, /loud/)
     expectOneLineError(await cli('launch'), 2, /unknown command/)
     expectOneLineError(await cli('status', '--api', 'http://127.0.0.1:9', '--api-token-file', '/nonexistent'), 1, /ENOENT|no such file/)
-    expectOneLineError(await cli('node', 'start', '--data-dir', '/tmp/x', '--join', 'mpcw1.bad'), 1, /join token must look like/)
+    expectOneLineError(await cli('node', 'start', '--data-dir', '/tmp/x', '--join', 'mpcw2.bad'), 1, /join token must look like/)
+    expectOneLineError(await cli('node', 'start', '--data-dir', '/tmp/x', '--join', 'mpcw1.an.old.invitation'), 1, /names no admin set: ask the operator for a new one/)
   })
 
   it('refuses a passphrase or join-token file that others can read, as ssh does, before it creates the data directory', async () => {
@@ -34,7 +35,7 @@ describe('the mpc-wallet CLI', () => {
     await writeFile(passphraseFile, 'a passphrase others can read\n')
     await chmod(passphraseFile, 0o644)
     const tokenFile = join(dir.path, 'token')
-    await writeFile(tokenFile, 'mpcw1.not-checked-before-the-mode\n')
+    await writeFile(tokenFile, 'mpcw2.not-checked-before-the-mode\n')
     await chmod(tokenFile, 0o640)
     const env = { ...process.env, MPC_WALLET_PASSPHRASE: undefined, MPC_WALLET_JOIN_TOKEN: undefined }
     const start = async (...flags: string[]): ReturnType<typeof runNode> =>
@@ -56,14 +57,26 @@ describe('the mpc-wallet CLI', () => {
       await using dir = await tempDir('mpcw-cli-')
       const coordinatorDir = join(dir.path, 'coordinator')
       group = new ProcessGroup(join(dir.path, 'logs'))
-      const init = await cli('coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0')
-      expect(init.code).toBe(0)
+      const listen = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0']
+      // The policy's admins must be named, or one admin key made outside the data directory.
+      expectOneLineError(await cli('coordinator', 'init', '--data-dir', coordinatorDir, ...listen), 2, /name the admins who will sign the signing policy/)
+      const passFile = join(dir.path, 'key-passphrase')
+      await writeFile(passFile, 'an admin key passphrase\n', { mode: 0o600 })
+      expectOneLineError(await cli('coordinator', 'init', '--data-dir', coordinatorDir, ...listen, '--admin-key-out', join(coordinatorDir, 'admin.key'), '--passphrase-file', passFile), 2, /must be outside the data directory/)
+      expectOneLineError(await cli('coordinator', 'init', '--data-dir', coordinatorDir, ...listen, '--admin', 'ab'.repeat(32), '--admin', 'cd'.repeat(32)), 2, /--admin-quorum/)
+      const adminKey = join(dir.path, 'admin.key')
+      const init = await cli('coordinator', 'init', '--data-dir', coordinatorDir, ...listen, '--admin-key-out', adminKey, '--passphrase-file', passFile)
+      expect(init.code, init.stderr).toBe(0)
+      expect(init.stderr).toMatch(/admin key written to .*admin\.key\. Move it off this host/)
+      expect((await stat(adminKey)).mode & 0o777).toBe(0o600)
       const token = (await readFile(join(coordinatorDir, 'join-token'), 'utf8')).trim()
       expect(init.stdout).toContain(token)
       for (const secret of ['identity.key', 'join-token', 'api-token']) {
         expect((await stat(join(coordinatorDir, secret))).mode & 0o777).toBe(0o600)
       }
-      expectOneLineError(await cli('coordinator', 'init', '--data-dir', coordinatorDir), 1, /already holds cluster/)
+      // A second init is refused before any admin key is made.
+      expectOneLineError(await cli('coordinator', 'init', '--data-dir', coordinatorDir, '--admin-key-out', join(dir.path, 'second.key'), '--passphrase-file', passFile), 1, /already holds cluster/)
+      await expect(stat(join(dir.path, 'second.key'))).rejects.toMatchObject({ code: 'ENOENT' })
 
       const coordinator = await group.start('cli-coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir])
       const tokenFile = join(dir.path, 'token')

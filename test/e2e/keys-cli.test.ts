@@ -32,13 +32,45 @@ describe('keys through the CLI, against a real coordinator and three node proces
   let passphraseFile: string
   let bootstrap: string
   const viaDir = (): string[] => ['--coordinator-dir', coordinatorDir]
+  /** The admin's, the client's and the approver's key files, sealed under one passphrase. */
+  let keyPassFile: string
+  const keyFile = (name: string): string => join(dir.path, `${name}.key`)
+  const asClient = (): string[] => ['--client', 'wallet-service', '--client-key', keyFile('client'), '--passphrase-file', keyPassFile]
+  let clusterId: string
+
+  /** Makes a key file with the CLI; returns its public key. */
+  async function keygenFile (role: 'admin' | 'client', name: string): Promise<string> {
+    const made = await cli(role, 'keygen', '--out', keyFile(name), '--passphrase-file', keyPassFile, '--json')
+    expect(made.code, made.stderr).toBe(0)
+    return (JSON.parse(made.stdout) as { publicKey: string }).publicKey
+  }
+
+  /** Proposes `doc` as the next policy version, approves it with the admin key (checked against the file), applies it. */
+  async function applyPolicy (doc: unknown, name: string): Promise<void> {
+    const file = join(dir.path, `${name}.json`)
+    await writeFile(file, JSON.stringify(doc))
+    for (const step of [
+      ['policy', 'propose', ...viaDir(), '--file', file],
+      ['policy', 'approve', ...viaDir(), '--admin-key', keyFile('admin'), '--passphrase-file', keyPassFile, '--file', file],
+      ['policy', 'apply', ...viaDir()]
+    ]) {
+      const done = await cli(...step)
+      expect(done.code, `${step.slice(0, 2).join(' ')}: ${done.stderr}`).toBe(0)
+    }
+    const { stateHash } = await api.cluster()
+    await waitFor('every node to hold the policy', async () => { const v = await api.cluster(); return v.stateHash === stateHash && v.members.every(m => m.stateHash === v.stateHash) }, 20_000)
+  }
 
   beforeAll(async () => {
     dir = await tempDir('mpcw-keys-cli-')
     coordinatorDir = join(dir.path, 'coordinator')
     group = new ProcessGroup(join(dir.path, 'logs'))
-    const init = await cli('coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0')
+    keyPassFile = join(dir.path, 'key-passphrase')
+    await writeFile(keyPassFile, 'the key files\' passphrase\n', { mode: 0o600 })
+    const adminPub = await keygenFile('admin', 'admin')
+    const init = await cli('coordinator', 'init', '--data-dir', coordinatorDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--admin', adminPub, '--json')
     expect(init.code, init.stderr).toBe(0)
+    clusterId = (JSON.parse(init.stdout) as { clusterId: string }).clusterId
     // One invitation for the three nodes, made before the coordinator runs (straight into its store).
     const invite = await cli('coordinator', 'invite', '--data-dir', coordinatorDir, '--uses', '3', '--ttl', '10m', '--note', 'three test nodes', '--json')
     expect(invite.code, invite.stderr).toBe(0)
@@ -56,6 +88,8 @@ describe('keys through the CLI, against a real coordinator and three node proces
     ], 30_000)))
     api = new ApiClient(coordinator.ready.api!, (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim())
     await waitFor('three nodes up', async () => (await api.cluster()).members.filter(m => m.state === 'up').length === 3, 20_000)
+    // The first policy: one client, every key.
+    await applyPolicy({ clients: [{ name: 'wallet-service', publicKey: await keygenFile('client', 'client'), keys: ['*'] }] }, 'policy-1')
   })
   afterAll(async () => {
     await group?.stopAll()
@@ -71,7 +105,7 @@ describe('keys through the CLI, against a real coordinator and three node proces
     expect(key.xOnlyPublicKey).toMatch(/^[0-9a-f]{64}$/)
 
     const sighash = randomBytes(32).toString('hex')
-    const sign = await cli('sign', ...viaDir(), '--key', key.id, '--message', sighash)
+    const sign = await cli('sign', ...viaDir(), ...asClient(), '--key', key.id, '--message', sighash)
     expect(sign.code, sign.stderr).toBe(0)
     const signature = sign.stdout.trim()
     expect(signature).toMatch(/^[0-9a-f]{128}$/)
@@ -83,7 +117,7 @@ describe('keys through the CLI, against a real coordinator and three node proces
     const file = join(dir.path, 'sighash.bin')
     const fileSighash = randomBytes(32)
     await writeFile(file, fileSighash)
-    const fromFile = await cli('sign', ...viaDir(), '--key', key.id, '--file', file, '--json')
+    const fromFile = await cli('sign', ...viaDir(), ...asClient(), '--key', key.id, '--file', file, '--json')
     expect(fromFile.code, fromFile.stderr).toBe(0)
     const signed = JSON.parse(fromFile.stdout) as { message: string, signature: string, signers: string[] }
     expect(signed.message).toBe(fileSighash.toString('hex'))
@@ -108,13 +142,13 @@ describe('keys through the CLI, against a real coordinator and three node proces
     const file = join(dir.path, 'other.bin')
     await writeFile(file, randomBytes(32))
     const [unknownKey, tooHigh, zero, shortMessage, badHex, both, neither] = await Promise.all([
-      cli('sign', ...viaDir(), '--key', 'key-0123456789abcdef', '--message', sighash),
+      cli('sign', ...viaDir(), ...asClient(), '--key', 'key-0123456789abcdef', '--message', sighash),
       cli('keygen', ...viaDir(), '--scheme', 'taproot', '--threshold', '4', '--parties', '3'),
       cli('keygen', ...viaDir(), '--scheme', 'taproot', '--threshold', '0', '--parties', '3'),
-      cli('sign', ...viaDir(), '--key', taproot!.id, '--message', sighash.slice(0, 62)),
-      cli('sign', ...viaDir(), '--key', taproot!.id, '--message', 'zz'.repeat(32)),
-      cli('sign', ...viaDir(), '--key', taproot!.id, '--message', sighash, '--file', file),
-      cli('sign', ...viaDir(), '--key', taproot!.id)
+      cli('sign', ...viaDir(), ...asClient(), '--key', taproot!.id, '--message', sighash.slice(0, 62)),
+      cli('sign', ...viaDir(), ...asClient(), '--key', taproot!.id, '--message', 'zz'.repeat(32)),
+      cli('sign', ...viaDir(), ...asClient(), '--key', taproot!.id, '--message', sighash, '--file', file),
+      cli('sign', ...viaDir(), ...asClient(), '--key', taproot!.id)
     ])
     expectOneLineError(unknownKey, /key-0123456789abcdef/)
     expectOneLineError(unknownKey, /404|no key|unknown key|not found/i)
@@ -129,10 +163,45 @@ describe('keys through the CLI, against a real coordinator and three node proces
     expect((await api.keys()).map(k => k.id)).toEqual(before.map(k => k.id))
   })
 
+  it('signs only what the policy allows: approvals through request files, refusals in one line, and an audit that verifies', async () => {
+    const taproot = (await api.keys()).find(k => k.scheme === 'taproot')!
+    const approverPub = await keygenFile('client', 'approver')
+    // Version 2: the Taproot key needs the approver's approval.
+    await applyPolicy({
+      clients: [{ name: 'wallet-service', publicKey: (JSON.parse(await readFile(keyFile('client'), 'utf8')) as { publicKey: string }).publicKey, keys: ['*'] }],
+      keys: { [taproot.id]: { approvals: { approvers: [approverPub], required: 1 } } }
+    }, 'policy-2')
+    const shown = JSON.parse((await cli('policy', 'show', ...viaDir())).stdout) as { version: number, policy: { keys: Record<string, unknown> } }
+    expect(shown.version).toBe(2)
+    expect(Object.keys(shown.policy.keys)).toEqual([taproot.id])
+
+    const sighash = randomBytes(32).toString('hex')
+    expectOneLineError(await cli('sign', ...viaDir(), ...asClient(), '--key', taproot.id, '--message', sighash), /403 policy denied \(approvals\)/, 1)
+    const requestFile = join(dir.path, 'request.json')
+    const made = await cli('request', 'new', '--cluster-id', clusterId, '--key', taproot.id, '--message', sighash, ...asClient(), '--out', requestFile)
+    expect(made.code, made.stderr).toBe(0)
+    expectOneLineError(await cli('request', 'submit', requestFile, ...viaDir()), /policy denied \(approvals\): 0 valid approval/, 1)
+    const approved = await cli('request', 'approve', requestFile, '--approver-key', keyFile('approver'), '--passphrase-file', keyPassFile)
+    expect(approved.code, approved.stderr).toBe(0)
+    expect(approved.stdout).toContain(sighash.slice(0, 64))
+    const submitted = await cli('request', 'submit', requestFile, ...viaDir(), '--json')
+    expect(submitted.code, submitted.stderr).toBe(0)
+    expect(verifyBip340External(taproot.xOnlyPublicKey!, sighash, (JSON.parse(submitted.stdout) as { signature: string }).signature)).toBe(true)
+    // The same request file again: the nodes act on a request once.
+    expectOneLineError(await cli('request', 'submit', requestFile, ...viaDir()), /replayed/, 1)
+    // A client the policy does not name.
+    await keygenFile('client', 'stranger')
+    expectOneLineError(await cli('sign', ...viaDir(), '--client', 'stranger', '--client-key', keyFile('stranger'), '--passphrase-file', keyPassFile, '--key', taproot.id, '--message', sighash), /unknown-client/, 1)
+
+    const audit = await cli('audit', 'verify', ...viaDir())
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0)
+    expect(audit.stdout).toMatch(/audit verified: 3 chain\(s\), [3-9] signature\(s\) cross-checked/)
+  })
+
   it('invites a fourth node through the running coordinator, lists it, removes it, and refuses its invitation a second time', async () => {
     const invite = await cli('coordinator', 'invite', '--data-dir', coordinatorDir, '--note', 'host four')
     expect(invite.code, invite.stderr).toBe(0)
-    const token = /mpcw1\.[^\s]+/.exec(invite.stdout)?.[0]
+    const token = /mpcw2\.[^\s]+/.exec(invite.stdout)?.[0]
     expect(token, invite.stdout).toBeDefined()
     const tokenFile = join(dir.path, 'fourth-token')
     await writeFile(tokenFile, token! + '\n', { mode: 0o600 })

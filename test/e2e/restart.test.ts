@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ProcessGroup, writeSecretFile } from '../../scripts/processes.js'
 import { ApiClient } from '../../src/coordinator/client.js'
-import { freePort, tempDir, waitFor } from '../helpers.js'
+import { freePort, personKey, tempDir, waitFor } from '../helpers.js'
 
 describe('kill -9 of the coordinator', () => {
   it('loses no roster or event, and the running nodes are up again once it is back', async () => {
@@ -12,7 +12,7 @@ describe('kill -9 of the coordinator', () => {
     try {
       const coordinatorDir = join(dir.path, 'coordinator')
       const port = await freePort()
-      await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--api', '127.0.0.1:0'])
+      await group.run(['coordinator', 'init', '--data-dir', coordinatorDir, '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--api', '127.0.0.1:0', '--admin', personKey().pub])
       const apiToken = (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim()
       const health = ['--suspect-after-ms', '600', '--down-after-ms', '1200']
       let coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', coordinatorDir, ...health])

@@ -66,7 +66,8 @@ describe('convergence under churn', () => {
     const target = (): { epoch: number, hash: string } => ({ epoch: cluster.coordinator.roster.epoch, hash: toHex(cluster.coordinator.sync.digest().hash) })
     await waitFor(`every member converged (seed ${seed}: ${log.join('; ')})`, () =>
       cluster.nodes.every(n => n.roster.epoch === target().epoch && toHex(n.sync.digest().hash) === target().hash), 20_000)
-    expect(cluster.coordinator.sync.digest().records).toBe(keys.length)
+    // The key records and one record per policy version.
+    expect(cluster.coordinator.sync.digest().records).toBe(keys.length + cluster.coordinator.policyVersion)
     await waitAllUp(cluster)
     for (const key of keys) {
       const message = key.scheme === 'taproot' ? new Uint8Array(32).fill(keys.indexOf(key) + 1) : new TextEncoder().encode(`after churn ${key.id}`)

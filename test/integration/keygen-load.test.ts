@@ -9,7 +9,7 @@ import type { DkgSessions } from '../../src/peer/dkg-sessions.js'
 import type { MpcNode } from '../../src/peer/node.js'
 import { sendCommand } from '../../src/protocols/command.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
-import { eventsAfter, lastEventSeq, messageFor, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { eventsAfter, lastEventSeq, messageFor, requestFor, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 
 /** One HTTP answer: status, Retry-After and the JSON body. */
 interface Answer { status: number, retryAfter: string | null, body: Record<string, unknown> }
@@ -67,7 +67,7 @@ describe('keygens under load through the HTTP API', () => {
   const signAll = async (keys: KeyRecord[]): Promise<void> => {
     const answers = await Promise.all(keys.map(async (k, i) => {
       const message = messageFor(k.scheme, `load ${k.id}`)
-      return { k, message, answer: await call('POST', `/v1/keys/${k.id}/sign`, { message: hex(message) }, CLIENTS[i % CLIENTS.length]!) }
+      return { k, message, answer: await call('POST', `/v1/keys/${k.id}/sign`, { message: hex(message), request: requestFor(cluster.init.clusterId, k.id, message) }, CLIENTS[i % CLIENTS.length]!) }
     }))
     for (const { k, message, answer } of answers) {
       expect(answer.status, JSON.stringify(answer.body)).toBe(200)

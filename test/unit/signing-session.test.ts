@@ -160,14 +160,18 @@ describe.each(['ed25519', 'taproot'] as const)('signing session, %s', (scheme) =
     expect(session.culprits).toEqual(['peer-1'])
   })
 
-  it('blames an invalid share only after the aggregate fails, and retries without its sender', () => {
-    const { final, ended, steps, session, publicPackage, message } = run(scheme, 2, 3, { 'peer-2': { roundTwo: 'badShare' } })
+  it('blames an invalid share only after the aggregate fails, and retries without its sender or the co-signer that spent the request', () => {
+    const { final, ended, steps, session, publicPackage, message, holders } = run(scheme, 2, 4, { 'peer-2': { roundTwo: 'badShare' } })
     expect(steps.map(s => s.kind)).toEqual(['roundOne', 'roundTwo', 'roundOne', 'roundTwo', 'done'])
     expect(ended).toEqual([{ sessionId: expect.any(String) as string, failure: { proven: [{ peer: 'peer-2', reason: 'invalid signature share from peer-2' }], claims: [], notes: [] }, abort: [] }])
     if (final.kind !== 'done') throw new Error('not done')
-    expect(final.signers).toEqual(['peer-1', 'peer-3'])
+    // peer-1 released a valid share in the attempt that made no signature: it is not asked again.
+    expect(final.signers).toEqual(['peer-3', 'peer-4'])
+    expect(holders.find(h => h.name === 'peer-1')!.signed).toEqual([ended[0]!.sessionId])
     expect(verifiesExternally(scheme, publicPackage.commitments[0]!, message, final.signature)).toBe(true)
     expect(session.culprits).toEqual(['peer-2'])
+    // Spent is not blamed nor counted as a refusal: only the culprit is excluded.
+    expect(session.excludedHolders).toEqual(['peer-2'])
   })
 })
 
@@ -200,11 +204,13 @@ describe('signing session: refusals and claims prove nothing', () => {
     expect(session.excludedHolders).toEqual(['peer-1'])
   })
 
-  it('a refusal in round two excludes without blame, and discards no nonces (the others signed)', () => {
-    const { final, ended, session } = run('ed25519', 2, 3, { 'peer-2': { roundTwo: 'refuse' } })
-    expect(ended[0]).toMatchObject({ failure: { proven: [], notes: ['peer-2 refused (BAD_REQUEST): no'] }, abort: [] })
-    expect(final).toMatchObject({ kind: 'done', signers: ['peer-1', 'peer-3'] })
+  it('a refusal in round two excludes without blame, discards no nonces (the others signed), and the others that signed are not asked again', () => {
+    const { final, ended, session } = run('ed25519', 2, 4, { 'peer-2': { roundTwo: 'refuse' } })
+    expect(ended).toHaveLength(1)
+    expect(ended[0]).toEqual({ sessionId: expect.any(String) as string, failure: { proven: [], claims: [], notes: ['peer-2 refused (BAD_REQUEST): no'] }, abort: [] })
+    expect(final).toMatchObject({ kind: 'done', signers: ['peer-3', 'peer-4'], attempts: 2 })
     expect(session.culprits).toEqual([])
+    expect(session.excludedHolders).toEqual(['peer-2'])
   })
 
   it('a claim against co-signers is recorded as the claimant\'s word: only the claimant leaves, no one is blamed', () => {
@@ -231,7 +237,8 @@ describe('signing session: choosing signers and running out', () => {
     expect(final).toEqual({
       kind: 'failed',
       reason: 'cannot sign with key key-1: 1 usable holders, 2 needed (excluded as proven at fault: peer-1) (excluded after refusing, not blamed: peer-2)',
-      culprits: ['peer-1']
+      culprits: ['peer-1'],
+      spent: false
     })
     expect(session.step).toBe('failed')
   })
@@ -239,15 +246,25 @@ describe('signing session: choosing signers and running out', () => {
   it('fails at once when too few holders are up to start', () => {
     const { final, steps } = run('ed25519', 2, 3, {}, { 'peer-1': 'down', 'peer-2': 'down' })
     expect(steps.map(s => s.kind)).toEqual(['failed'])
-    expect(final).toEqual({ kind: 'failed', reason: 'cannot sign with key key-1: 1 usable holders, 2 needed', culprits: [] })
+    expect(final).toEqual({ kind: 'failed', reason: 'cannot sign with key key-1: 1 usable holders, 2 needed', culprits: [], spent: false })
   })
 
   it('excludes someone after every failed attempt, so it ends within n - t + 1 attempts', () => {
-    // Each attempt loses one signer to a bad share; 2-of-4 allows three attempts.
-    const { final, ended, steps } = run('ed25519', 2, 4, { 'peer-1': { roundTwo: 'badShare' }, 'peer-3': { roundTwo: 'badShare' }, 'peer-4': { roundTwo: 'badShare' } })
-    expect(steps.filter(s => s.kind === 'roundOne').map(s => (s as { signers: string[] }).signers)).toEqual([['peer-1', 'peer-2'], ['peer-2', 'peer-3'], ['peer-2', 'peer-4']])
-    expect(ended.map(e => e.failure.proven.map(p => p.peer))).toEqual([['peer-1'], ['peer-3'], ['peer-4']])
-    expect(final).toMatchObject({ kind: 'failed', culprits: ['peer-1', 'peer-3', 'peer-4'] })
+    // Each attempt loses its bad-share signer to blame and the rest to the spent request. One bad
+    // share per attempt: two shares with the same bit flipped can cancel out in the sum.
+    const { final, ended, steps } = run('ed25519', 2, 4, { 'peer-1': { roundTwo: 'badShare' }, 'peer-3': { roundTwo: 'badShare' } })
+    const roundOnes = steps.flatMap(s => s.kind === 'roundOne' ? [s.signers] : [])
+    expect(roundOnes).toEqual([['peer-1', 'peer-2'], ['peer-3', 'peer-4']])
+    expect(roundOnes.length).toBeLessThanOrEqual(4 - 2 + 1)
+    expect(ended.map(e => e.failure.proven.map(p => p.peer))).toEqual([['peer-1'], ['peer-3']])
+    // peer-2 and peer-4 are honest and up, and together would make the threshold: the request is spent.
+    expect(final).toEqual({
+      kind: 'failed',
+      reason: 'cannot sign with key key-1: 0 usable holders, 2 needed (excluded as proven at fault: peer-1, peer-3) ' +
+        '(released a share in an attempt that made no signature, so the request is spent there: peer-2, peer-4; ask again with a new request)',
+      culprits: ['peer-1', 'peer-3'],
+      spent: true
+    })
   })
 })
 
@@ -355,24 +372,37 @@ describe('signing session: a transport failure takes the holder out of its attem
     expect(next).toEqual({
       kind: 'failed',
       reason: 'cannot sign with key key-1: 2 usable holders, 3 needed (unreachable at their last command: peer-1)',
-      culprits: ['peer-1']
+      culprits: ['peer-1'],
+      spent: false
     })
   })
 
-  it.each(['reset', 'timeout'] as const)('round two that fails on transport (%s) is never asked again: a new attempt with a new session and fresh commitments from every signer', (behaviour) => {
-    const { final, steps, holders, publicPackage, message } = run('taproot', 3, 5, { 'peer-2': { roundTwo: behaviour, times: 1 } }, twoDown)
+  it.each(['reset', 'timeout'] as const)('round two that fails on transport (%s) is never asked again: a new attempt with a new session and fresh commitments, without the signers that released shares', (behaviour) => {
+    const { final, steps, holders, publicPackage, message, session } = run('taproot', 3, 5, { 'peer-2': { roundTwo: behaviour, times: 1 } })
     expect(steps.map(s => s.kind)).toEqual(['roundOne', 'roundTwo', 'roundOne', 'roundTwo', 'done'])
     const [first, second] = steps.filter((s): s is Extract<SigningStep, { kind: 'roundTwo' }> => s.kind === 'roundTwo')
     expect(second!.sessionId).not.toBe(first!.sessionId)
-    expect(second!.signers).toEqual(first!.signers)
+    expect(first!.signers).toEqual(['peer-1', 'peer-2', 'peer-3'])
+    // peer-1 and peer-3 released shares in the first attempt: the request is spent there. peer-2's
+    // outcome is unknown (no answer), so it stays a candidate of last resort, needed here.
+    expect(second!.signers).toEqual(['peer-2', 'peer-4', 'peer-5'])
     // Fresh nonces: no commitment of the first attempt comes back in the second.
     const seen = new Set(first!.commitments.map(c => hex(c.hiding)))
     expect(second!.commitments.some(c => seen.has(hex(c.hiding)))).toBe(false)
     // Each holder produced at most one share per session: no nonce was asked for twice.
     for (const h of holders) expect(new Set(h.signed).size).toBe(h.signed.length)
-    expect(holders.find(h => h.name === 'peer-2')!.signed).toEqual([first!.sessionId, second!.sessionId])
+    const signed = Object.fromEntries(holders.map(h => [h.name, h.signed]))
+    expect(signed).toEqual({
+      'peer-1': [first!.sessionId],
+      'peer-2': [first!.sessionId, second!.sessionId],
+      'peer-3': [first!.sessionId],
+      'peer-4': [second!.sessionId],
+      'peer-5': [second!.sessionId]
+    })
     if (final.kind !== 'done') throw new Error('not done')
+    expect(final.signers).toEqual(['peer-2', 'peer-4', 'peer-5'])
     expect(verifiesExternally('taproot', publicPackage.commitments[0]!, message, final.signature)).toBe(true)
+    expect(session.excludedHolders).toEqual([])
   })
 
   it('a holder that keeps failing on transport while up ends the request within n - t + 1 + MAX_TRANSPORT_RETRIES attempts', () => {
@@ -382,7 +412,8 @@ describe('signing session: a transport failure takes the holder out of its attem
     expect(final).toEqual({
       kind: 'failed',
       reason: `cannot sign with key key-1: no attempt left after ${attempts} (unreachable at their last command: peer-1)`,
-      culprits: ['peer-1']
+      culprits: ['peer-1'],
+      spent: false
     })
     expect(session.step).toBe('failed')
   })
@@ -394,10 +425,125 @@ describe('signing session: a transport failure takes the holder out of its attem
   })
 
   it('a proven-bad share or a refusal still takes a holder out of the whole request, even while it is up', () => {
+    // Attempt 1 (peer-1..3) loses peer-2 to its refusal; attempt 2 (peer-1, 3, 4) loses peer-1 to
+    // its bad share, and peer-3 and peer-4 to the spent request; peer-5 is down.
     const bad = run('ed25519', 3, 5, { 'peer-1': { roundTwo: 'badShare' }, 'peer-2': { roundOne: 'refuse' } }, { 'peer-5': 'down' })
-    expect(bad.final).toMatchObject({ kind: 'failed', reason: 'cannot sign with key key-1: 2 usable holders, 3 needed (excluded as proven at fault: peer-1) (excluded after refusing, not blamed: peer-2)' })
+    expect(roundOnes(bad.steps)).toEqual([['peer-1', 'peer-2', 'peer-3'], ['peer-1', 'peer-3', 'peer-4']])
+    expect(bad.final).toEqual({
+      kind: 'failed',
+      reason: 'cannot sign with key key-1: 0 usable holders, 3 needed (excluded as proven at fault: peer-1) (excluded after refusing, not blamed: peer-2) ' +
+        '(released a share in an attempt that made no signature, so the request is spent there: peer-3, peer-4; ask again with a new request)',
+      culprits: ['peer-1'],
+      spent: false
+    })
+    expect(bad.session.excludedHolders).toEqual(['peer-2', 'peer-1'])
     const badOnce = run('ed25519', 3, 5, { 'peer-1': { roundOne: 'badCommitment', times: 1 } })
     expect(badOnce.final).toMatchObject({ kind: 'done', signers: ['peer-2', 'peer-3', 'peer-4'] })
     expect(badOnce.session.excludedHolders).toEqual(['peer-1'])
+  })
+})
+
+describe('signing session: a holder that released a share in an attempt that made no signature has spent the request', () => {
+  const roundOnes = (steps: SigningStep[]): string[][] => steps.flatMap(s => s.kind === 'roundOne' ? [s.signers] : [])
+  const spentClause = (holders: string): string => ` (released a share in an attempt that made no signature, so the request is spent there: ${holders}; ask again with a new request)`
+
+  it('after a round-two transport failure, the other signers of that attempt are never chosen again, while holders that only committed in a round-one failure still are', () => {
+    // Attempt 1: peer-1's commit is lost, peer-2 only committed. Attempt 2: peer-3's share is lost,
+    // peer-2 released one. Attempt 3: peer-4's commit is lost, peer-5 only committed. Attempt 4
+    // needs a second signer besides peer-5: a holder that failed on transport (last resort) is
+    // chosen before peer-2, which is never asked again.
+    const { final, ended, steps, holders, session, publicPackage, message } = run('ed25519', 2, 5, {
+      'peer-1': { roundOne: 'reset', times: 1 },
+      'peer-3': { roundTwo: 'reset', times: 1 },
+      'peer-4': { roundOne: 'timeout', times: 1 }
+    })
+    expect(roundOnes(steps)).toEqual([['peer-1', 'peer-2'], ['peer-2', 'peer-3'], ['peer-4', 'peer-5'], ['peer-1', 'peer-5']])
+    expect(steps.map(s => s.kind)).toEqual(['roundOne', 'roundOne', 'roundTwo', 'roundOne', 'roundOne', 'roundTwo', 'done'])
+    expect(ended.map(e => e.abort)).toEqual([['peer-2'], [], ['peer-5']])
+    expect(ended[1]!.failure.proven).toEqual([{ peer: 'peer-3', reason: 'peer-3 did not answer: signShare failed: stream reset' }])
+    // peer-2 released a share once, in attempt 2, and nothing after.
+    expect(holders.find(h => h.name === 'peer-2')!.signed).toEqual([ended[1]!.sessionId])
+    if (final.kind !== 'done') throw new Error(`not done: ${JSON.stringify(final)}`)
+    expect(final.signers).toEqual(['peer-1', 'peer-5'])
+    expect(final.attempts).toBe(4)
+    expect(verifiesExternally('ed25519', publicPackage.commitments[0]!, message, final.signature)).toBe(true)
+    expect(session.excludedHolders).toEqual([])
+    expect(session.unreachableHolders).toEqual(['peer-3', 'peer-4'])
+  })
+
+  it('a round-two transport failure with only t holders up ends the request as spent: the spent holders would make the threshold', () => {
+    const { final, ended, steps } = run('ed25519', 3, 5, { 'peer-2': { roundTwo: 'reset' } }, { 'peer-4': 'down', 'peer-5': 'down' })
+    expect(steps.map(s => s.kind)).toEqual(['roundOne', 'roundTwo', 'failed'])
+    expect(ended[0]!.abort).toEqual([])
+    expect(final).toEqual({
+      kind: 'failed',
+      reason: 'cannot sign with key key-1: 1 usable holders, 3 needed' + spentClause('peer-1, peer-3') + ' (unreachable at their last command: peer-2)',
+      culprits: ['peer-2'],
+      spent: true
+    })
+  })
+
+  it.each([
+    ['up', true, 1],
+    ['down', false, 0]
+  ] as const)('with peer-5 %s, spent is %s: peer-3 and peer-4 spent the request and make the threshold only with peer-5; the culprit and the refuser do not count', (peer5, spent, usable) => {
+    // peer-2 refuses round one (out, not blamed); peer-1 sends a bad share in attempt 2 (out, blamed)
+    // and peer-3 and peer-4 spend the request. Neither the refuser nor the culprit counts as spent.
+    const { final, steps } = run('ed25519', 3, 5, { 'peer-1': { roundTwo: 'badShare' }, 'peer-2': { roundOne: 'refuse' } }, { 'peer-5': peer5 })
+    expect(roundOnes(steps)).toEqual([['peer-1', 'peer-2', 'peer-3'], ['peer-1', 'peer-3', 'peer-4']])
+    expect(final).toEqual({
+      kind: 'failed',
+      reason: `cannot sign with key key-1: ${usable} usable holders, 3 needed (excluded as proven at fault: peer-1) (excluded after refusing, not blamed: peer-2)` + spentClause('peer-3, peer-4'),
+      culprits: ['peer-1'],
+      spent
+    })
+  })
+
+  it('counts only spent holders still usable but for the spent request: spent while peer-1 is up, not once it is down', () => {
+    const up = run('ed25519', 2, 3, { 'peer-2': { roundTwo: 'refuse' } })
+    expect(up.ended).toHaveLength(1)
+    expect(up.final).toEqual({
+      kind: 'failed',
+      reason: 'cannot sign with key key-1: 1 usable holders, 2 needed (excluded after refusing, not blamed: peer-2)' + spentClause('peer-1'),
+      culprits: [],
+      spent: true
+    })
+
+    // The same request, but peer-1 goes down after it released its share.
+    let peer1Down = false
+    const availability = (p: string): Availability => p === 'peer-1' && peer1Down ? 'down' : 'up'
+    const { holders, names, publicPackage } = cluster('ed25519', 2, 3, { 'peer-2': { roundTwo: 'refuse' } })
+    const message = messageFor('ed25519', 'x')
+    const byName = (p: string): Holder => holders.find(h => h.name === p)!
+    const session = new SigningSession({ keyId: 'key-1', scheme: 'ed25519', threshold: 2, holders: names, publicPackage, message }, { availability, newSessionId })
+    const one = session.start().next
+    if (one.kind !== 'roundOne') throw new Error('no round one')
+    expect(one.signers).toEqual(['peer-1', 'peer-2'])
+    const two = session.onRoundOne(one.sessionId, answersOf(one.signers, p => byName(p).commit(one.sessionId))).next
+    if (two.kind !== 'roundTwo') throw new Error('no round two')
+    const answers = answersOf(two.signers, p => byName(p).share(two.sessionId, two.commitments, message))
+    peer1Down = true
+    expect(session.onRoundTwo(two.sessionId, answers).next).toEqual({
+      kind: 'failed',
+      reason: 'cannot sign with key key-1: 1 usable holders, 2 needed (excluded after refusing, not blamed: peer-2)' + spentClause('peer-1'),
+      culprits: [],
+      spent: false
+    })
+  })
+
+  it('is not spent when the request fails for other reasons: too few holders up, or round-one failures only', () => {
+    const down = run('ed25519', 3, 5, {}, { 'peer-3': 'down', 'peer-4': 'down', 'peer-5': 'down' })
+    expect(down.final).toEqual({ kind: 'failed', reason: 'cannot sign with key key-1: 2 usable holders, 3 needed', culprits: [], spent: false })
+    // Holders that only committed hold no released share: a commitment is not a share.
+    const committed = run('ed25519', 3, 4, { 'peer-1': { roundOne: 'refuse' }, 'peer-2': { roundOne: 'badCommitment' } })
+    expect(roundOnes(committed.steps)).toEqual([['peer-1', 'peer-2', 'peer-3']])
+    expect(committed.ended[0]!.abort).toEqual(['peer-2', 'peer-3'])
+    expect(committed.holders.flatMap(h => h.signed)).toEqual([])
+    expect(committed.final).toEqual({
+      kind: 'failed',
+      reason: 'cannot sign with key key-1: 2 usable holders, 3 needed (excluded as proven at fault: peer-2) (excluded after refusing, not blamed: peer-1)',
+      culprits: ['peer-2'],
+      spent: false
+    })
   })
 })
