@@ -14,7 +14,8 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { launchCluster, percentile, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
+import { launchCluster, metricValue, percentile, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
+import { newSignedRequest, type SignedRequest } from '../src/protocols/policy.js'
 import { verifyKeySignature } from './verify.js'
 import { measureFloor, type FloorResult } from './bench-floor.js'
 import { measureEventLog } from './bench-store.js'
@@ -140,7 +141,7 @@ function resetPeak (pid: number): boolean {
 type Cluster = LocalCluster
 
 async function startCluster (opts: Options, group: ProcessGroup, root: string): Promise<Cluster> {
-  return await launchCluster(group, root, { nodes: NODES, heartbeatMs: opts.heartbeatMs, joinDeadlineMs: JOIN_DEADLINE_MS })
+  return await launchCluster(group, root, { nodes: NODES, heartbeatMs: opts.heartbeatMs, joinDeadlineMs: JOIN_DEADLINE_MS, memberMetrics: true })
 }
 
 // ---- one scheme and size on the cluster
@@ -154,8 +155,42 @@ interface ConfigResult {
   concurrent: { concurrency: number, signatures: number, seconds: number, signaturesPerSecond: number, p50Ms: number, p95Ms: number }
   /** Peak RSS during this configuration (VmHWM reset at its start) of the key's holders, and of the coordinator. */
   rss: { holders: Array<{ name: string, rssAtStartMiB: number, peakMiB: number }>, maxMiB: number, meanMiB: number, coordinatorPeakMiB: number, exact: boolean }
+  /**
+   * What the policy checks add to a signature, from the peers' own histograms over the sequential
+   * signatures: the coordinator's check, then on each signer (in parallel) its check before the
+   * commitment and before the share, each in the signature's critical path once.
+   */
+  policy: PolicyCost
   keyId: string
   verified: number
+}
+
+interface PolicyCost { coordinatorMs: number, commitMs: number, shareMs: number, perSignMs: number, percentOfP50: number }
+
+type CheckSums = Record<'coordinator' | 'commit' | 'share', { sum: number, count: number }>
+
+/** The policy-check histograms' sums and counts: the coordinator's, and node 1's (a holder of every key, most often a signer). */
+async function policyChecks (cluster: Cluster): Promise<CheckSums> {
+  const node = cluster.nodes[0]!.ready.http
+  const [coordinator, member] = await Promise.all([
+    cluster.api.metrics(),
+    node === undefined ? '' : fetch(`${node}/metrics`).then(async r => await r.text())
+  ])
+  const read = (text: string, stage: string): { sum: number, count: number } => ({
+    sum: metricValue(text, `mpc_policy_check_seconds_sum{stage="${stage}"}`) ?? 0,
+    count: metricValue(text, `mpc_policy_check_seconds_count{stage="${stage}"}`) ?? 0
+  })
+  return { coordinator: read(coordinator, 'coordinator'), commit: read(member, 'commit'), share: read(member, 'share') }
+}
+
+function policyCost (before: CheckSums, after: CheckSums, p50Ms: number): PolicyCost {
+  const meanMs = (stage: keyof CheckSums): number => {
+    const n = after[stage].count - before[stage].count
+    return n > 0 ? 1000 * (after[stage].sum - before[stage].sum) / n : 0
+  }
+  const [coordinatorMs, commitMs, shareMs] = [meanMs('coordinator'), meanMs('commit'), meanMs('share')]
+  const perSignMs = coordinatorMs + commitMs + shareMs
+  return { coordinatorMs: round(coordinatorMs, 3), commitMs: round(commitMs, 3), shareMs: round(shareMs, 3), perSignMs: round(perSignMs, 3), percentOfP50: round(100 * perSignMs / p50Ms, 1) }
 }
 
 function verifierFor (key: KeyView): (messageHex: string, signatureHex: string) => boolean {
@@ -206,9 +241,11 @@ async function benchConfig (
     }
 
     for (let i = 0; i < opts.warmup; i++) await signOnce()
+    const checksBefore = await policyChecks(cluster)
     const signMs: number[] = []
     for (let i = 0; i < opts.signs; i++) signMs.push(await signOnce())
-    say(`${label}: ${signMs.length} sequential signatures, p50 ${median(signMs).toFixed(1)} ms, p95 ${percentile(signMs, 0.95).toFixed(1)} ms`)
+    const checks = policyCost(checksBefore, await policyChecks(cluster), median(signMs))
+    say(`${label}: ${signMs.length} sequential signatures, p50 ${median(signMs).toFixed(1)} ms, p95 ${percentile(signMs, 0.95).toFixed(1)} ms; policy checks ${checks.perSignMs.toFixed(2)} ms of it (${checks.percentOfP50.toFixed(1)} %)`)
 
     // Throughput: `concurrency` client loops share one counter; verification happens afterwards.
     const pending: Array<{ message: string, signature: string }> = []
@@ -265,6 +302,7 @@ async function benchConfig (
         coordinatorPeakMiB: round(peakOf(cluster.coordinator) / MIB, 1),
         exact
       },
+      policy: checks,
       keyId,
       verified
     }
@@ -362,7 +400,8 @@ async function benchLoad (opts: Options, cluster: Cluster, token: string): Promi
     const signed: Array<{ message: string, signature: string }> = []
     const total = Math.max(2 * concurrency, 64)
     const messages = Array.from({ length: total }, () => randomBytes(32).toString('hex'))
-    const signs = await loadStep<{ signature: string }>(cluster, token, concurrency, total, i => ({ path: `/v1/keys/${encodeURIComponent(key.id)}/sign`, body: { message: messages[i] } }), (answer, i) => {
+    const request = (i: number): SignedRequest => newSignedRequest(cluster.client, { clusterId: cluster.clusterId, keyId: key.id, message: Buffer.from(messages[i]!, 'hex') })
+    const signs = await loadStep<{ signature: string }>(cluster, token, concurrency, total, i => ({ path: `/v1/keys/${encodeURIComponent(key.id)}/sign`, body: { message: messages[i], request: request(i) } }), (answer, i) => {
       signed.push({ message: messages[i]!, signature: answer.signature })
     })
     let verified = 0
@@ -518,6 +557,10 @@ async function main (): Promise<number> {
     console.log(`goal: sign p50 <= ${GOAL_RATIO}x the in-process floor at 3-of-5: ` +
       goal.perScheme.map(g => `${g.scheme} ${g.signP50Ms.toFixed(1)} ms vs ${g.floorP50Ms.toFixed(2)} ms = ${g.ratio.toFixed(1)}x (${g.met ? 'met' : 'not met'})`).join('; ') +
       ` -> ${goal.met ? 'MET' : 'NOT MET'}`)
+    for (const r of results) {
+      const p = r.policy
+      console.log(`policy checks, ${r.scheme} ${r.threshold}-of-${r.parties}: coordinator ${p.coordinatorMs.toFixed(2)} ms + each signer's commit ${p.commitMs.toFixed(2)} ms and share ${p.shareMs.toFixed(2)} ms = ${p.perSignMs.toFixed(2)} ms of the ${r.sign.p50Ms} ms sign p50 (${p.percentOfP50} %); without them p50 would be about ${(r.sign.p50Ms - p.perSignMs).toFixed(1)} ms (ratio ${(r.sign.p50Ms / (r.sign.p50Ms - p.perSignMs)).toFixed(3)})`)
+    }
     console.log(`floor: src/crypto over noble in this process, one thread, no network: keygen = the DKG state machine of all n participants (median of ${opts.floorKeygens}); sign = t commits + t shares + aggregation with its verify (p50 of ${opts.floorSigns})`)
     console.log(`sign through noble alone, without src/crypto's input checks (context only, not the goal's floor): ` +
       results.map(r => `${r.scheme} ${r.threshold}-of-${r.parties} ${r.sign.nobleOnlyP50Ms.toFixed(2)} ms (cluster ${r.sign.nobleOnlyRatio.toFixed(0)}x)`).join(', '))

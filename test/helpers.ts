@@ -127,8 +127,6 @@ export async function startCluster (n: number, timeouts: Partial<Omit<Coordinato
       heartbeatIntervalMs: FAST.heartbeatIntervalMs, firstJoinTimeoutMs: 10_000, ...VAULT, ...nodeDefaults, ...extra
     })
     nodes.push(node)
-    // Each node holds the policy in force before a test asks it to sign.
-    await waitFor(`${name} to hold the policy`, () => node.policyVersion >= cluster.coordinator.policyVersion, 10_000)
     return node
   }
   const cluster: TestCluster = {
@@ -152,6 +150,9 @@ export async function startCluster (n: number, timeouts: Partial<Omit<Coordinato
     }
   }
   await Promise.all(Array.from({ length: n }, async (_, i) => await startNode(`node-${i + 1}`)))
+  // Each node holds the policy in force before a test asks it to sign (a node started later
+  // fetches it at its join, before any keygen it takes part in can finish).
+  await waitFor('every node to hold the policy', () => nodes.every(node => node.policyVersion >= coordinator.policyVersion), 10_000)
   return cluster
 }
 

@@ -125,7 +125,11 @@ export class Coordinator {
     this.keys = new KeyRegistry(records)
     this.sync = new StateSync({ libp2p, book: records, channels, roster, log })
     this.metrics = new PeerMetrics(libp2p, channels)
-    this.policy = new PolicyAdmin({ store, policies, records, ledger, key, record, log, published: async () => { await this.sync.publishDigest() } })
+    this.policy = new PolicyAdmin({
+      store, policies, records, ledger, key, record, log,
+      published: async () => { await this.sync.publishDigest() },
+      time: () => this.metrics.policyChecks.startTimer({ stage: 'coordinator' })
+    })
     this.tasks = new Tasks({
       libp2p,
       clusterId: () => roster.clusterId,

@@ -26,6 +26,8 @@ export interface PolicyAdminDeps {
   /** Tells the members a record changed (state digest). */
   published: () => Promise<void>
   record: (event: EventFields) => Promise<void>
+  /** Starts timing the coordinator's own check of a request (its metrics). */
+  time?: () => () => void
   log: Logger
 }
 
@@ -134,6 +136,7 @@ export class PolicyAdmin {
    * `policy_denied` with the rule, and records the refusal.
    */
   async check (keyId: string, message: Uint8Array, signed: SignedRequest | undefined): Promise<void> {
+    const end = this.deps.time?.()
     const policy = this.deps.policies.current
     let refusal: { rule: string, reason: string } | undefined
     if (signed === undefined) refusal = { rule: 'no-request', reason: 'a signature needs a client\'s signed request (mpc-wallet sign --client-key F)' }
@@ -142,6 +145,7 @@ export class PolicyAdmin {
       const verdict = authorise(policy, signed, keyId, message, Date.now(), this.deps.ledger)
       if (!verdict.allowed) refusal = verdict
     }
+    end?.()
     if (refusal === undefined) return
     await this.deps.record({ kind: EventKind.POLICY_DENIED, operation: 'sign', keyId, detail: `refused by the coordinator (${refusal.rule}): ${refusal.reason}`.slice(0, 512) })
     throw new TaskError('policy_denied', `policy denied (${refusal.rule}): ${refusal.reason}`, [], [], undefined, refusal.rule)

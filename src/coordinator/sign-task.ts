@@ -112,7 +112,8 @@ export class SignTask {
         await recordFailure(this.deps, 'sign', ended.sessionId, keyId, ended.failure)
         if (ended.abort.length > 0) await fanOut(this.deps, ended.abort, 'abort', () => ({ sessionId: ended.sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
       }
-      if (ended !== undefined) this.remember(ended.failure.proven.map(p => p.peer))
+      // A bad answer, not a crash (the health watch sees to those): its sender is chosen last for a while.
+      if (ended !== undefined) this.remember(ended.failure.proven.filter(p => p.answered === true).map(p => p.peer))
       if (step.kind === 'failed') {
         const denial = denials[0]
         if (step.spent) throw new TaskError('request_spent', `${step.reason}`, step.culprits)

@@ -104,7 +104,8 @@ export function commitmentProblem (scheme: Scheme, commitment: NonceCommitment |
 /** One failed session: what the coordinator proved, what members claimed, and what else went wrong. */
 export interface Failure {
   /** Culprits by the coordinator's own checks, each with its reason. */
-  proven: Array<{ peer: string, reason: string }>
+  /** `answered`: the peer's own answer failed the check (a bad commitment or share), not merely no answer. */
+  proven: Array<{ peer: string, reason: string, answered?: true }>
   claims: Claim[]
   /** Refusals and other failures that prove nothing against anyone. */
   notes: string[]
@@ -256,7 +257,7 @@ export class SigningSession {
     for (const [peer, answer] of answers.ok) {
       const problem = commitmentProblem(this.params.scheme, answer.commitment, this.identifierOf.get(peer)!)
       if (problem === undefined) continue
-      failure.proven.push({ peer, reason: `${peer} ${problem}` })
+      failure.proven.push({ peer, reason: `${peer} ${problem}`, answered: true })
       out.add(peer)
     }
     // Whoever answered holds nonces for this session: they are discarded (the culprit's too).
@@ -306,7 +307,7 @@ export class SigningSession {
         throw err
       }
       // Proven here: each culprit's share fails RFC 9591 share verification.
-      const proven = err.culprits.map(peer => ({ peer, reason: `invalid signature share from ${peer}` }))
+      const proven = err.culprits.map(peer => ({ peer, reason: `invalid signature share from ${peer}`, answered: true as const }))
       signers.forEach(peer => this.spent.add(peer))
       return this.retry({ proven, claims: [], notes: [] }, answers, new Set(err.culprits), [])
     }

@@ -106,7 +106,7 @@ export class MpcNode {
         ...auditHandlers(audit, requireCoordinator),
         ...observed(this.metrics, keyCommandHandlers({
           self: libp2p.peerId, clusterId: () => roster.clusterId, vault, dkg: this.dkg, requireCoordinator, log, faults: opts.faults ?? {},
-          guard: new SignGuard({ policies, ledger, audit, log }),
+          guard: new SignGuard({ policies, ledger, audit, log, time: (stage) => this.metrics.policyChecks.startTimer({ stage }) }),
           sign: async (data) => await identity.sign(data),
           connect: async (peerIds) => { await dialer.connect(peerIds) }
         }))

@@ -14,6 +14,8 @@ export interface SignGuardDeps {
   ledger: RequestLedger
   audit: AuditLog
   log: Logger
+  /** Starts timing one decision; the returned function ends it (the node's metrics). */
+  time?: (stage: 'commit' | 'share') => () => void
   now?: () => number
 }
 
@@ -38,11 +40,20 @@ export class SignGuard {
   }
 
   async commit (keyId: string, sessionId: string, request: Uint8Array): Promise<void> {
-    await this.decide('commit', keyId, sessionId, request, undefined)
+    await this.timed('commit', async () => { await this.decide('commit', keyId, sessionId, request, undefined) })
   }
 
   async share (keyId: string, sessionId: string, request: Uint8Array, message: Uint8Array): Promise<void> {
-    await this.decide('share', keyId, sessionId, request, message)
+    await this.timed('share', async () => { await this.decide('share', keyId, sessionId, request, message) })
+  }
+
+  private async timed (stage: 'commit' | 'share', decide: () => Promise<void>): Promise<void> {
+    const end = this.deps.time?.(stage)
+    try {
+      await decide()
+    } finally {
+      end?.()
+    }
   }
 
   private async decide (stage: 'commit' | 'share', keyId: string, sessionId: string, bytes: Uint8Array, message: Uint8Array | undefined): Promise<void> {

@@ -10,12 +10,18 @@ export class PeerMetrics {
   readonly registry = new Registry()
   readonly sessions: Counter<'operation' | 'outcome'>
   readonly latency: Histogram<'operation'>
+  /** The policy check of a signing command (issue 12): on a node at commit and at share, on the coordinator before a session. */
+  readonly policyChecks: Histogram<'stage'>
 
   constructor (libp2p: MpcLibp2p, gossip: () => GossipChannels) {
     this.sessions = new Counter({ name: 'mpc_sessions_total', help: 'Threshold sessions by operation and outcome', labelNames: ['operation', 'outcome'], registers: [this.registry] })
     this.latency = new Histogram({
       name: 'mpc_session_seconds', help: 'Latency of successful keygen and sign requests', labelNames: ['operation'],
       buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30], registers: [this.registry]
+    })
+    this.policyChecks = new Histogram({
+      name: 'mpc_policy_check_seconds', help: 'Time of each policy decision on a signing request (verdict, ledger and audit entry on disk), by stage', labelNames: ['stage'],
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1], registers: [this.registry]
     })
     new Gauge({
       name: 'mpc_gossip_accepted', help: 'Gossip messages accepted, by channel', labelNames: ['channel'], registers: [this.registry],

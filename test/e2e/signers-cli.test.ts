@@ -47,7 +47,10 @@ describe('signing keys and sign requests through the CLI', () => {
       clients: [{ name: 'alice', publicKey: client.publicKey, keys: ['key-1'] }],
       keys: { 'key-1': { approvals: { approvers: [approver.publicKey], required: 1 } } }
     })
-    const signed = parseSignedRequest(JSON.parse(await readFile(req, 'utf8')))
+    // The request file: the signed request, and the message it names for the approvers to see.
+    const { message, ...fields } = JSON.parse(await readFile(req, 'utf8')) as Record<string, unknown>
+    expect(message).toBe('cafe')
+    const signed = parseSignedRequest(fields)
     expect(signed.request.requestId).toBe(made.stdout.trim())
     const history = { seen: () => false, signedSince: () => 0 }
     expect(authorise(policy, signed, 'key-1', Buffer.from('cafe', 'hex'), Date.now(), history)).toMatchObject({ allowed: true })

@@ -145,7 +145,7 @@ describe.each(['ed25519', 'taproot'] as const)('signing session, %s', (scheme) =
     const { final, ended, steps, session, publicPackage, message, holders } = run(scheme, 2, 3, { 'peer-1': { roundOne: 'badCommitment' } })
     expect(ended).toHaveLength(1)
     const [first] = ended
-    expect(first!.failure.proven).toEqual([{ peer: 'peer-1', reason: 'peer-1 sent a commitment that is not a pair of valid points' }])
+    expect(first!.failure.proven).toEqual([{ peer: 'peer-1', reason: 'peer-1 sent a commitment that is not a pair of valid points', answered: true }])
     expect(first!.failure.claims).toEqual([])
     // Every signer that answered holds nonces for the failed session: all are told to discard them.
     expect(first!.abort).toEqual(['peer-1', 'peer-2'])
@@ -163,7 +163,7 @@ describe.each(['ed25519', 'taproot'] as const)('signing session, %s', (scheme) =
   it('blames an invalid share only after the aggregate fails, and retries without its sender or the co-signer that spent the request', () => {
     const { final, ended, steps, session, publicPackage, message, holders } = run(scheme, 2, 4, { 'peer-2': { roundTwo: 'badShare' } })
     expect(steps.map(s => s.kind)).toEqual(['roundOne', 'roundTwo', 'roundOne', 'roundTwo', 'done'])
-    expect(ended).toEqual([{ sessionId: expect.any(String) as string, failure: { proven: [{ peer: 'peer-2', reason: 'invalid signature share from peer-2' }], claims: [], notes: [] }, abort: [] }])
+    expect(ended).toEqual([{ sessionId: expect.any(String) as string, failure: { proven: [{ peer: 'peer-2', reason: 'invalid signature share from peer-2', answered: true }], claims: [], notes: [] }, abort: [] }])
     if (final.kind !== 'done') throw new Error('not done')
     // peer-1 released a valid share in the attempt that made no signature: it is not asked again.
     expect(final.signers).toEqual(['peer-3', 'peer-4'])
@@ -181,7 +181,7 @@ describe('signing session: commitments checked where they arrive', () => {
     ['noCommitment', 'peer-2 sent no commitment']
   ] as const)('%s is proven against its sender', (behaviour, reason) => {
     const { final, ended } = run('ed25519', 2, 3, { 'peer-2': { roundOne: behaviour } })
-    expect(ended[0]!.failure.proven).toEqual([{ peer: 'peer-2', reason }])
+    expect(ended[0]!.failure.proven).toEqual([{ peer: 'peer-2', reason, answered: true }])
     expect(final).toMatchObject({ kind: 'done', signers: ['peer-1', 'peer-3'] })
   })
 
