@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { formatClusterTable } from '../src/cli/index.js'
-import { launchCluster, memberInSync, metricValue, percentile, processUsage, ProcessGroup, untilView, type LocalCluster, type Peer } from './processes.js'
+import { launchCluster, SIM_CLIENT, memberInSync, metricValue, percentile, processUsage, ProcessGroup, untilView, type LocalCluster, type Peer } from './processes.js'
 import { heartbeatIntervalFor, heartbeatStretch } from '../src/protocols/constants.js'
 import { LOG_LEVELS } from '../src/log.js'
 import { UsageError, wholeNumberArg } from './args.js'
@@ -199,6 +199,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   const joinCpuMs = (await Promise.all([coordinator, ...nodes].map(async p => (await processUsage(p.ready.pid))?.cpuMs ?? 0))).reduce((a, b) => a + b, 0)
   say(`coordinator ${coordinator.ready.peerId} of cluster ${cluster.clusterId} at ${coordinator.ready.addrs[0] ?? ''}`)
   say(`all ${opts.nodes} nodes joined and are up, ${(joinMs / 1000).toFixed(1)}s after the cluster started (the peers used ${(joinCpuMs / 1000).toFixed(1)} s of CPU)`)
+  say(`policy version 1 in force on every node (signed by the admin key init made in ${cluster.adminKeyFile}): client ${cluster.client.client} may use every key, its requests signed with ${cluster.clientKeyFile}`)
   console.log(formatClusterTable(await api.cluster()))
   const steady = await measureSteadyState(opts, cluster)
 
@@ -361,6 +362,9 @@ async function main (): Promise<number> {
       'try the CLI against it:',
       `  export MPC_WALLET_COORDINATOR_DIR=${coordinatorDir}`,
       '  npx mpc-wallet status',
+      `  npx mpc-wallet sign --key <key id> --message <hex> --client ${SIM_CLIENT} --client-key ${join(root, 'client.key')} --passphrase-file ${join(root, 'keys.passphrase')}`,
+      '  npx mpc-wallet policy show',
+      '  npx mpc-wallet audit verify',
       `  npx mpc-wallet node start --data-dir ${join(root, 'node-extra')} --listen /ip4/127.0.0.1/tcp/0 --bootstrap ${info.addrs[0] ?? ''} --join-file ${join(coordinatorDir, 'join-token')} --passphrase-file FILE (mode 600)`
     ].join('\n'))
     await stopAsked
