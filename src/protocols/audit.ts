@@ -3,6 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
 import { canonicalJson, POLICY_LIMITS, verifyEd25519, type PolicyRule } from './policy.js'
+import { fieldParsers } from './fields.js'
 
 /**
  * The audit chain (issue 12): every MPC node appends one entry per signing decision it makes,
@@ -124,25 +125,7 @@ function fail (message: string): never {
   throw new AuditError(message)
 }
 
-function object (value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} must be an object`)
-  return value as Record<string, unknown>
-}
-
-function onlyFields (obj: Record<string, unknown>, allowed: readonly string[], what: string): void {
-  const extra = Object.keys(obj).filter(k => !allowed.includes(k))
-  if (extra.length > 0) fail(`${what} has unknown field(s): ${extra.slice(0, 5).join(', ')}`)
-}
-
-function whole (value: unknown, what: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) fail(`${what} must be a whole number from ${min}`)
-  return value
-}
-
-function text (value: unknown, what: string, pattern: RegExp, maxLength: number): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength || !pattern.test(value)) fail(`${what} must be 1-${maxLength} characters matching ${pattern.source}`)
-  return value
-}
+const { object, onlyFields, whole, text } = fieldParsers(fail)
 
 function oneOf<T extends string> (value: unknown, what: string, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) fail(`${what} must be one of ${allowed.join(', ')}`)

@@ -2,6 +2,7 @@ import { createPublicKey, randomBytes, verify as verifySignature, type KeyObject
 import { sha256 } from '@noble/hashes/sha2.js'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
+import { fieldParsers } from './fields.js'
 
 /**
  * The signing policy (issue 12) as data: who the admins are, which clients may use which keys,
@@ -178,31 +179,7 @@ function fail (message: string): never {
   throw new PolicyError('malformed', message)
 }
 
-function object (value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} must be an object`)
-  return value as Record<string, unknown>
-}
-
-function onlyFields (obj: Record<string, unknown>, allowed: readonly string[], what: string): void {
-  const extra = Object.keys(obj).filter(k => !allowed.includes(k))
-  if (extra.length > 0) fail(`${what} has unknown field(s): ${extra.slice(0, 5).join(', ')}`)
-}
-
-function whole (value: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) fail(`${what} must be a whole number from ${min} to ${max}`)
-  return value
-}
-
-function text (value: unknown, what: string, pattern: RegExp, maxLength: number): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength || !pattern.test(value)) fail(`${what} must be 1-${maxLength} characters matching ${pattern.source}`)
-  return value
-}
-
-function list<T> (value: unknown, what: string, max: number, item: (v: unknown, i: number) => T): T[] {
-  if (!Array.isArray(value)) fail(`${what} must be a list`)
-  if (value.length > max) fail(`${what} holds ${value.length} entries, at most ${max}`)
-  return value.map(item)
-}
+const { object, onlyFields, whole, text, list } = fieldParsers(fail)
 
 function distinct (values: string[], what: string): void {
   if (new Set(values).size !== values.length) fail(`${what} lists an entry twice`)
