@@ -141,7 +141,7 @@ function resetPeak (pid: number): boolean {
 type Cluster = LocalCluster
 
 async function startCluster (opts: Options, group: ProcessGroup, root: string): Promise<Cluster> {
-  return await launchCluster(group, root, { nodes: NODES, heartbeatMs: opts.heartbeatMs, joinDeadlineMs: JOIN_DEADLINE_MS, memberMetrics: true })
+  return await launchCluster(group, root, { nodes: NODES, heartbeatMs: opts.heartbeatMs, joinDeadlineMs: JOIN_DEADLINE_MS, memberMetrics: 'all' })
 }
 
 // ---- one scheme and size on the cluster
@@ -169,18 +169,17 @@ interface PolicyCost { coordinatorMs: number, commitMs: number, shareMs: number,
 
 type CheckSums = Record<'coordinator' | 'commit' | 'share', { sum: number, count: number }>
 
-/** The policy-check histograms' sums and counts: the coordinator's, and node 1's (a holder of every key, most often a signer). */
+/** The policy-check histograms' sums and counts: the coordinator's, and every node's added up. */
 async function policyChecks (cluster: Cluster): Promise<CheckSums> {
-  const node = cluster.nodes[0]!.ready.http
-  const [coordinator, member] = await Promise.all([
+  const [coordinator, ...members] = await Promise.all([
     cluster.api.metrics(),
-    node === undefined ? '' : fetch(`${node}/metrics`).then(async r => await r.text())
+    ...cluster.nodes.map(async n => n.ready.http === undefined ? '' : await fetch(`${n.ready.http}/metrics`).then(async r => await r.text()))
   ])
-  const read = (text: string, stage: string): { sum: number, count: number } => ({
-    sum: metricValue(text, `mpc_policy_check_seconds_sum{stage="${stage}"}`) ?? 0,
-    count: metricValue(text, `mpc_policy_check_seconds_count{stage="${stage}"}`) ?? 0
+  const read = (texts: string[], stage: string): { sum: number, count: number } => ({
+    sum: texts.reduce((a, text) => a + (metricValue(text, `mpc_policy_check_seconds_sum{stage="${stage}"}`) ?? 0), 0),
+    count: texts.reduce((a, text) => a + (metricValue(text, `mpc_policy_check_seconds_count{stage="${stage}"}`) ?? 0), 0)
   })
-  return { coordinator: read(coordinator, 'coordinator'), commit: read(member, 'commit'), share: read(member, 'share') }
+  return { coordinator: read([coordinator], 'coordinator'), commit: read(members, 'commit'), share: read(members, 'share') }
 }
 
 function policyCost (before: CheckSums, after: CheckSums, p50Ms: number): PolicyCost {

@@ -193,8 +193,8 @@ export interface LocalClusterOptions {
   coordinatorArgs?: string[]
   /** How long every node may take to join and be up. */
   joinDeadlineMs: number
-  /** Node 1 serves its metrics on a loopback port (its ready line's `http`). */
-  memberMetrics?: boolean
+  /** Node 1 (`true`) or every node (`'all'`) serves its metrics on a loopback port (its ready line's `http`). */
+  memberMetrics?: boolean | 'all'
   /** The peers' log level (their logs go to `<root>/logs`); the CLI's default when unset. */
   logLevel?: string
 }
@@ -224,7 +224,7 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   const logLevel = opts.logLevel !== undefined ? ['--log-level', opts.logLevel] : []
   const nodeArgs = (i: number): string[] => [
     '--listen', '/ip4/127.0.0.1/tcp/0', '--passphrase-file', passFile(i), '--heartbeat-ms', String(opts.heartbeatMs),
-    ...(opts.memberMetrics === true && i === 1 ? ['--http', '127.0.0.1:0'] : []),
+    ...((opts.memberMetrics === true && i === 1) || opts.memberMetrics === 'all' ? ['--http', '127.0.0.1:0'] : []),
     ...logLevel
   ]
   const joinFile = join(root, 'nodes.join-token')
