@@ -12,7 +12,7 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -112,7 +112,16 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
 
   // The coordinator on the public segment, with its relay for members.
   const coordIp = topo.host('coord').ip
-  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordDir, '--listen', `/ip4/${coordIp}/tcp/${COORD_PORT}`, '--api', API, '--json'], inCoord)) as { clusterId: string }
+  // The policy's admin and its one client: key files under the root (as on their owners'
+  // machines), sealed with a passphrase from a 0600 file.
+  const keyPass = join(root, 'keys.passphrase')
+  await writeSecretFile(keyPass, randomBytes(24).toString('base64url'))
+  const keyFile = (name: string): string => join(root, `${name}.key`)
+  const makeKey = async (role: 'admin' | 'client', name: string): Promise<string> =>
+    (JSON.parse(await group.run([role, 'keygen', '--out', keyFile(name), '--passphrase-file', keyPass, '--json'], inCoord)) as { publicKey: string }).publicKey
+  const adminPub = await makeKey('admin', 'admin')
+  const clientPub = await makeKey('client', 'client')
+  const init = JSON.parse(await group.run(['coordinator', 'init', '--data-dir', coordDir, '--listen', `/ip4/${coordIp}/tcp/${COORD_PORT}`, '--api', API, '--admin', adminPub, '--json'], inCoord)) as { clusterId: string }
   // One single-use invitation for each node and the probe, made before the coordinator runs (its
   // API listens on loopback inside its namespace), each in a 0600 file that every namespace sees
   // (they share this file system): a token on a command line is visible to every local user.
@@ -183,12 +192,22 @@ async function scenario (topo: Topology, group: ProcessGroup, root: string): Pro
   check('b1 reaches a1, a2 and the coordinator directly, and b2 (behind the same symmetric NAT, no address advertised) only through the relay',
     (b1Links?.direct ?? 0) >= 3 && (b1Links?.relayed ?? 0) >= 1, JSON.stringify(b1Links))
 
+  // The first policy, as the admin publishes it: the client may use every key. Every node holds
+  // it (the same synced state as the coordinator) before anything is signed.
+  const policyFile = join(root, 'policy.json')
+  await writeFile(policyFile, JSON.stringify({ clients: [{ name: 'netns-client', publicKey: clientPub, keys: ['*'] }] }))
+  await cli(['policy', 'propose', '--file', policyFile])
+  await cli(['policy', 'approve', '--admin-key', keyFile('admin'), '--passphrase-file', keyPass, '--file', policyFile])
+  await cli(['policy', 'apply'])
+  await until('every node to hold the policy', 30_000, async () => (await status()).every(m => m.inSync) ? true : undefined)
+    .catch((err: Error) => { check('every node holds the policy', false, err.message) })
+
   // Keys and signatures across both NATs. A 3-of-4 signing set always spans both NATs.
   const keygen = async (scheme: string, t: number, holders: string[]): Promise<KeyView> =>
     JSON.parse(await cli(['keygen', '--scheme', scheme, '--threshold', String(t), '--members', holders.join(','), '--json'])) as KeyView
   const sign = async (key: KeyView, text: string): Promise<SignView> => {
     const message = Buffer.from(key.scheme === 'taproot' ? Buffer.alloc(32, text) : Buffer.from(text)).toString('hex')
-    return JSON.parse(await cli(['sign', '--key', key.id, '--message', message, '--json'])) as SignView
+    return JSON.parse(await cli(['sign', '--key', key.id, '--message', message, '--client', 'netns-client', '--client-key', keyFile('client'), '--passphrase-file', keyPass, '--json'])) as SignView
   }
   const natOf = (peerId: string): string => names.find(n => idOf(n) === peerId)?.slice(0, 1) ?? '?'
   let t0 = Date.now()

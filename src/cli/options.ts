@@ -5,6 +5,7 @@ import { KeystoreError } from '../crypto/index.js'
 import type { LogLevel } from '../log.js'
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
 import { InvalidTokenError } from '../protocols/token.js'
+import { PolicyError } from '../protocols/policy.js'
 import { ConfigError, parseMultiaddrs } from '../runtime/config.js'
 import { PassphraseError } from '../state/share-vault.js'
 import { DataDirError } from '../store/errors.js'
@@ -14,7 +15,7 @@ import { readPrivateFile } from '../store/files.js'
 export class UsageError extends Error {}
 
 /** Errors whose message is the whole story for the user: printed as one line, no stack. */
-export const USER_ERRORS = [ConfigError, DataDirError, InvalidTokenError, CommandRefusedError, CommandTransportError, ApiClientError, PassphraseError, KeystoreError]
+export const USER_ERRORS = [ConfigError, DataDirError, InvalidTokenError, CommandRefusedError, CommandTransportError, ApiClientError, PassphraseError, KeystoreError, PolicyError]
 
 /**
  * Reads a secret named on the command line by its file (the key store passphrase, a join token),

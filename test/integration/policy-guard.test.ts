@@ -6,10 +6,12 @@ import { aggregateSignature, decodePublic } from '../../src/crypto/index.js'
 import { ApiClient } from '../../src/coordinator/client.js'
 import { verifyClusterAudit } from '../../src/coordinator/audit-verify.js'
 import { createPeer, type MpcLibp2p } from '../../src/runtime/libp2p.js'
-import { sendCommand } from '../../src/protocols/command.js'
+import { sendCommand, serveCommands } from '../../src/protocols/command.js'
 import { CommandRefusedError } from '../../src/protocols/errors.js'
 import { ErrorCode, type NonceCommitment } from '../../src/protocols/messages.js'
-import { encodeDocument, parsePolicy, requestHash, type SignedRequest } from '../../src/protocols/policy.js'
+import { encodeDocument, parsePolicy, policyBytes, requestHash, type Policy, type SignedPolicy, type SignedRequest } from '../../src/protocols/policy.js'
+import { bodyHash, policyRecordId, signRecord } from '../../src/protocols/records.js'
+import type { SignedRecord } from '../../src/protocols/messages.js'
 import { verifyChain, type AuditEntry } from '../../src/protocols/audit.js'
 import { loadOrCreateIdentity } from '../../src/store/identity.js'
 import { Store } from '../../src/store/store.js'
@@ -172,6 +174,39 @@ describe('a compromised coordinator cannot get a signature the policy did not au
       const refusal = await sendCommand(rogue!, node.peerId, clusterId, 'signCommit', { keyId: ed.id, sessionId, request: wire(requestFor(clusterId, ed.id, next)) }).then(() => undefined, (err: unknown) => err)
       expect((refusal as CommandRefusedError).code).toBe(ErrorCode.POLICY_DENIED)
       expect((refusal as CommandRefusedError).rule).toBe('rate-limit')
+    }
+  })
+
+  it('refuses a policy version with too few admin signatures, or older than the one in force, even from the coordinator\'s identity', async () => {
+    const coordinatorKey = await loadOrCreateIdentity(join(cluster.root, 'coordinator'))
+    // What the attacker wants in force: the other client may use every key.
+    const open = (version: number): Policy => parsePolicy({ version, clusterId, admins: TEST_ADMINS, clients: [{ name: other.client, publicKey: other.pub, keys: ['*'] }], keys: {} })
+    const attempts: SignedPolicy[] = [
+      { policy: open(3), signatures: {} },
+      { policy: open(3), signatures: { [stranger.pub]: stranger.sign(policyBytes(open(3))) } },
+      // Signed by the real admin, but older than version 2 in force (as if kept from long ago).
+      signedPolicy(open(1))
+    ]
+    let served: SignedRecord[] = []
+    await serveCommands(rogue!, {
+      clusterId: () => clusterId,
+      log,
+      handlers: {
+        listRecords: async () => ({ records: served.map(r => ({ id: r.id, version: r.version, bodyHash: bodyHash(r.body) })), more: false }),
+        fetchRecords: async (req) => ({ records: served.filter(r => req.ids.includes(r.id)) })
+      }
+    })
+    for (const node of cluster.nodes) {
+      const refusedBefore = node.sync.counters.refused
+      for (const doc of attempts) {
+        served = [await signRecord(coordinatorKey, policyRecordId(doc.policy.version), 1, encodeDocument(doc))]
+        await node.sync.syncFrom(rogue!.peerId)
+        expect(node.policyVersion).toBe(2)
+      }
+      // The two version-3 documents are refused; the old version 1 is not adopted (the one kept stays).
+      expect(node.sync.counters.refused).toBe(refusedBefore + 2)
+      const refusal = await sendCommand(rogue!, node.peerId, clusterId, 'signCommit', { keyId: ed.id, sessionId: newSessionId(), request: wire(requestFor(clusterId, ed.id, messageFor('ed25519', 'other'), other)) }).then(() => undefined, (err: unknown) => err)
+      expect((refusal as CommandRefusedError).rule).toBe('not-allowed')
     }
   })
 
