@@ -76,7 +76,8 @@ export class SignGuard {
       }
     }
     if (signed !== undefined) {
-      Object.assign(entry, { requestId: signed.request.requestId, requestHash: toHex(requestHash(signed.request)), client: signed.client, approvals: Object.keys(signed.approvals).sort() })
+      // Approvals are recorded once verified (an allowed decision); a refusal records none.
+      Object.assign(entry, { requestId: signed.request.requestId, requestHash: toHex(requestHash(signed.request)), client: signed.client })
       if (policy === undefined) refusal = denied('no-policy', 'no policy is in force on this node: the admins have not published one, or it has not reached this node yet')
     }
     let claim: false | Promise<void> | undefined
