@@ -80,7 +80,7 @@ export class SignGuard {
       Object.assign(entry, { requestId: signed.request.requestId, requestHash: toHex(requestHash(signed.request)), client: signed.client })
       if (policy === undefined) refusal = denied('no-policy', 'no policy is in force on this node: the admins have not published one, or it has not reached this node yet')
     }
-    let claim: false | Promise<void> | undefined
+    let taken: ReturnType<RequestLedger['reserve']> | undefined
     if (refusal === undefined && signed !== undefined && policy !== undefined) {
       // From the verdict to the claim nothing awaits: of two commands racing for one request
       // id or the last unit of a rate limit, the first to reach here wins.
@@ -90,18 +90,30 @@ export class SignGuard {
       else {
         entry.approvals = verdict.approvedBy
         if (stage === 'share') {
-          claim = ledger.claim({ requestId: signed.request.requestId, keyId, client: signed.client, notAfter: signed.request.notAfter, atMs: nowMs })
-          if (claim === false) refusal = denied('replayed', `request ${signed.request.requestId} was already acted on`)
+          taken = ledger.reserve({ requestId: signed.request.requestId, keyId, client: signed.client, notAfter: signed.request.notAfter, atMs: nowMs })
+          if (taken === false) refusal = denied('replayed', `request ${signed.request.requestId} was already acted on`)
         }
       }
     }
-    if (claim !== undefined && claim !== false) await claim
+    // Only what releases a share is synced before the answer: the request id taken and the
+    // decision, in one atomic batch. Commit decisions and refusals release nothing a crash could
+    // make us forget; written unsynced, they survive a killed process and reach the disk with
+    // the next synced write.
     if (refusal !== undefined) {
       const rule = refusal.rule as AuditRule
-      await this.deps.audit.append({ ...entry, outcome: 'denied', rule, reason: refusal.message })
+      await this.deps.audit.append({ ...entry, outcome: 'denied', rule, reason: refusal.message }, undefined, { synced: false })
       this.deps.log.warn({ keyId, session: sessionId, stage, rule, client: entry.client, requestId: entry.requestId }, 'signing request refused by policy')
       throw refusal
     }
-    await this.deps.audit.append({ ...entry, outcome: 'allowed' })
+    if (taken === undefined || taken === false) {
+      await this.deps.audit.append({ ...entry, outcome: 'allowed' }, undefined, { synced: false })
+      return
+    }
+    try {
+      await this.deps.audit.append({ ...entry, outcome: 'allowed' }, undefined, { also: taken.write })
+    } catch (err) {
+      taken.release()
+      throw err
+    }
   }
 }

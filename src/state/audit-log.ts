@@ -57,14 +57,17 @@ export class AuditLog {
   /**
    * Appends `decision` (made at `atMs`, default now) as the next entry, signed, on disk. Refuses
    * a decision that does not parse (AuditError); `reason` is cut to its bound, approvals sorted.
+   * `with.also`: other records written in the same atomic batch (what the decision takes, such
+   * as a request id); `with.synced: false`: no fsync (see Store.batch), for decisions that release
+   * nothing a crash could make us forget.
    */
-  async append (decision: AuditDecision, atMs = Date.now()): Promise<AuditEntry> {
+  async append (decision: AuditDecision, atMs = Date.now(), options: { also?: Record<string, unknown>, synced?: boolean } = {}): Promise<AuditEntry> {
     const checked = normaliseDecision(decision)
     return await this.serial(async () => {
       const unsigned = { ...checked, seq: this.seq + 1, atMs, node: this.self.node, prev: this.hash }
       const signature = toString(await this.self.sign(auditSigningBytes(unsigned)), 'hex')
       const entry = parseAuditEntry({ ...unsigned, signature })
-      await this.store.putJson(entryName(entry.seq), entry)
+      await this.store.batch({ json: { ...options.also, [entryName(entry.seq)]: entry } }, { synced: options.synced ?? true })
       this.seq = entry.seq
       this.hash = auditEntryHash(entry)
       return entry

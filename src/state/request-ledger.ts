@@ -55,15 +55,23 @@ export class RequestLedger implements RequestHistory {
 
   /**
    * Takes the request id for one share: false if it was taken before. In memory at once (the
-   * check and the take have no await between them), then on disk; if the write fails the id is
-   * given back and the error thrown, and no share may leave.
+   * check and the take have no await between them); the caller writes `write` to the store (with
+   * whatever else belongs in the same batch) and calls `release` if that fails: no share may
+   * leave for an id that is not on disk.
    */
-  claim (entry: LedgerEntry): false | Promise<void> {
+  reserve (entry: LedgerEntry): false | { write: Record<string, LedgerEntry>, release: () => void } {
     const id = idOf(entry.client, entry.requestId)
     if (this.entries.has(id)) return false
     this.entries.set(id, entry)
-    return this.store.putJson(PREFIX + id, entry).catch((err: unknown) => {
-      this.entries.delete(id)
+    return { write: { [PREFIX + id]: entry }, release: () => { this.entries.delete(id) } }
+  }
+
+  /** `reserve` and its write on its own; if the write fails the id is given back and the error thrown. */
+  claim (entry: LedgerEntry): false | Promise<void> {
+    const reserved = this.reserve(entry)
+    if (reserved === false) return false
+    return this.store.batch({ json: reserved.write }).catch((err: unknown) => {
+      reserved.release()
       throw err
     })
   }

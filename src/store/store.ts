@@ -143,8 +143,10 @@ export class Store {
   /**
    * Applies several writes atomically (all or none survive a crash), synchronously on disk.
    * `json` and `bytes` name records as getJson/getBytes do; a null value deletes the record.
+   * `synced: false` skips the fsync: the batch survives a killed process (it is in the OS's
+   * hands), not a machine crash, and a later synced write carries it to the disk with it.
    */
-  async batch (ops: { json?: Record<string, unknown>, bytes?: Record<string, Uint8Array | null> }): Promise<void> {
+  async batch (ops: { json?: Record<string, unknown>, bytes?: Record<string, Uint8Array | null> }, { synced = true }: { synced?: boolean } = {}): Promise<void> {
     const batch = this.db.batch()
     for (const [name, value] of Object.entries(ops.json ?? {})) {
       if (value === null) batch.del(`meta:${name}`)
@@ -154,7 +156,7 @@ export class Store {
       if (value === null) batch.del(`bytes:${name}`)
       else batch.put(`bytes:${name}`, value)
     }
-    await batch.write(SYNC)
+    await batch.write(synced ? SYNC : {})
   }
 
   /** Appends an event with the next sequence number; `encode` receives that number. */
