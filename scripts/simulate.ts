@@ -6,7 +6,7 @@
  * signature with outside code, and stops everything. `npm run simulate -- --help` lists the options.
  */
 import { createHash, generateKeyPairSync, sign as signWith } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -333,6 +333,8 @@ async function main (): Promise<number> {
     return 2
   }
   const root = opts.dir !== undefined ? resolve(opts.dir) : await mkdtemp(join(tmpdir(), 'mpc-wallet-sim-'))
+  // --dir names a directory that may not exist yet (its secrets are written into it at once).
+  await mkdir(root, { recursive: true, mode: 0o700 })
   const group = new ProcessGroup(join(root, 'logs'))
   // One handler for the whole run, so that no signal ever meets the default action and orphans
   // the children: in the scenario it stops every child and exits; with --keep it ends the wait.
