@@ -1,4 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
+import { Serial } from '../serial.js'
 import { sendCommand } from '../protocols/command.js'
 import { CommandRefusedError, MalformedMessageError } from '../protocols/errors.js'
 import { multiaddrFromBytes } from '../protocols/ids.js'
@@ -87,7 +88,7 @@ function refuseBounds (err: unknown, peer: PeerId, log: Logger): never {
  * on `state` and pushed to every member directly. Removed and rejected peers are refused for good.
  */
 export class Membership {
-  private writes: Promise<unknown> = Promise.resolve()
+  private readonly writes = new Serial()
   private readonly pending = new Map<string, PendingJoin>()
   private readonly denied = new Map<string, Denied>()
   /** Joins being answered now, by peer: such a peer is no stranger while it waits for the lock. */
@@ -137,14 +138,12 @@ export class Membership {
 
   /** Runs `fn` with no other membership change under way. */
   private async locked<T> (fn: () => Promise<T>): Promise<T> {
-    const done = this.writes.then(fn)
-    this.writes = done.catch(() => {})
-    return await done
+    return await this.writes.run(fn)
   }
 
   /** Waits for the changes under way (at stop). */
   async settled (): Promise<void> {
-    await this.writes
+    await this.writes.settled()
   }
 
   /**

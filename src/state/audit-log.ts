@@ -1,4 +1,5 @@
 import { auditEntryHash, auditSigningBytes, GENESIS_HASH, normaliseDecision, parseAuditEntry, type AuditDecision, type AuditEntry } from '../protocols/audit.js'
+import { Serial } from '../serial.js'
 import { toString } from 'uint8arrays/to-string'
 import { DataDirError } from '../store/errors.js'
 import type { Store } from '../store/store.js'
@@ -27,7 +28,7 @@ export interface AuditSigner {
 export class AuditLog {
   private seq = 0
   private hash = GENESIS_HASH
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly appends = new Serial()
 
   private constructor (private readonly store: Store, private readonly self: AuditSigner) {}
 
@@ -63,7 +64,7 @@ export class AuditLog {
    */
   async append (decision: AuditDecision, atMs = Date.now(), options: { also?: Record<string, unknown>, synced?: boolean } = {}): Promise<AuditEntry> {
     const checked = normaliseDecision(decision)
-    return await this.serial(async () => {
+    return await this.appends.run(async () => {
       const unsigned = { ...checked, seq: this.seq + 1, atMs, node: this.self.node, prev: this.hash }
       const signature = toString(await this.self.sign(auditSigningBytes(unsigned)), 'hex')
       const entry = parseAuditEntry({ ...unsigned, signature })
@@ -85,11 +86,6 @@ export class AuditLog {
     return page.map(({ name, value }) => parseStored(name, value))
   }
 
-  private async serial<T> (work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work)
-    this.queue = run.catch(() => {})
-    return await run
-  }
 }
 
 /** A stored entry, parsed; one that does not parse is a DataDirError naming it. */

@@ -1,4 +1,5 @@
 import { toString, fromString } from 'uint8arrays'
+import { Serial } from '../serial.js'
 import { digestOf, openRecord, type RecordEntry, type VerifiedKeyRecord, type VerifiedRecord } from '../protocols/records.js'
 import type { PolicyBook } from './policy-book.js'
 import { toHex } from '../crypto/bytes.js'
@@ -26,7 +27,7 @@ export type ApplyOutcome = 'added' | 'updated' | 'unchanged' | 'stale' | 'confli
  */
 export class RecordBook {
   private readonly records = new Map<string, VerifiedRecord>()
-  private writes: Promise<unknown> = Promise.resolve()
+  private readonly writes = new Serial()
   private changes = 0
   private lastDigest: StateDigest | undefined
   conflicts = 0
@@ -81,7 +82,7 @@ export class RecordBook {
    * policy version the policy book cannot adopt next throws its PolicyError.
    */
   async apply (record: VerifiedRecord): Promise<ApplyOutcome> {
-    const result = this.writes.then(async (): Promise<ApplyOutcome> => {
+    return await this.writes.run(async (): Promise<ApplyOutcome> => {
       const current = this.records.get(record.signed.id)
       let outcome: ApplyOutcome
       if (record.kind === 'policy') {
@@ -114,7 +115,5 @@ export class RecordBook {
       this.lastDigest = undefined
       return outcome
     })
-    this.writes = result.catch(() => undefined)
-    return await result
   }
 }

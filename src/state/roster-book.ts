@@ -1,4 +1,5 @@
 import { SignedRoster } from '../protocols/messages.js'
+import { Serial } from '../serial.js'
 import { isRosterMember, openSignedRoster, type VerifiedRoster } from '../protocols/roster.js'
 import type { Store } from '../store/store.js'
 import type { PeerId } from '@libp2p/interface'
@@ -11,7 +12,7 @@ const ROSTER_KEY = 'roster'
  */
 export class RosterBook {
   private latest: VerifiedRoster | undefined
-  private writes: Promise<unknown> = Promise.resolve()
+  private readonly writes = new Serial()
 
   constructor (private readonly store: Store, readonly clusterId: string, readonly coordinator: PeerId) {}
 
@@ -38,13 +39,11 @@ export class RosterBook {
   async apply (roster: VerifiedRoster, also: Record<string, unknown> = {}): Promise<boolean> {
     // Serialised, so that a slower write of an older roster can never land after a newer one.
     // `also`: JSON records written in the same synced batch (the writer's bookkeeping of the change).
-    const result = this.writes.then(async () => {
+    return await this.writes.run(async () => {
       if (roster.roster.epoch <= this.epoch) return false
       await this.store.batch({ bytes: { [ROSTER_KEY]: SignedRoster.encode(roster.signed) }, json: also })
       this.latest = roster
       return true
     })
-    this.writes = result.catch(() => false)
-    return await result
   }
 }
