@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js'
 import type { Logger } from '../log.js'
 import { TaskError } from './errors.js'
 import type { EventFields } from './journal.js'
+import { Serial } from '../serial.js'
 
 const PROPOSAL_RECORD = 'policy-proposal'
 
@@ -60,6 +61,9 @@ export function policyToApi (err: unknown): never {
  * that spares nodes requests they would refuse, never the control, which is each node's.
  */
 export class PolicyAdmin {
+  /** Proposals, approvals and publications one at a time: each reads the proposal and writes it back. */
+  private readonly changes = new Serial()
+
   constructor (private readonly deps: PolicyAdminDeps) {}
 
   async view (): Promise<PolicyView> {
@@ -91,31 +95,41 @@ export class PolicyAdmin {
     } catch (err) { return policyToApi(err) }
     if (policy.version !== version) throw new ApiError(409, 'policy_refused', `the next policy version is ${version}, not ${policy.version}`, { rule: 'skipped-version' })
     if (policy.clusterId !== policies.clusterId) throw new ApiError(400, 'policy_refused', `the policy names cluster ${policy.clusterId}; this is ${policies.clusterId}`, { rule: 'wrong-cluster' })
-    await this.deps.store.putJson(PROPOSAL_RECORD, { policy, signatures: {} } satisfies SignedPolicy)
-    await this.deps.record({ kind: EventKind.POLICY_CHANGED, detail: `policy version ${version} proposed` })
-    return policy
+    return await this.changes.run(async () => {
+      await this.deps.store.putJson(PROPOSAL_RECORD, { policy, signatures: {} } satisfies SignedPolicy)
+      await this.deps.record({ kind: EventKind.POLICY_CHANGED, detail: `policy version ${version} proposed` })
+      return policy
+    })
   }
 
   /** Adds an admin's signature over the proposal's canonical bytes (checked here and again by every node). */
   async approve (publicKey: string, signature: string): Promise<PolicyView> {
-    const proposal = await this.proposal()
-    if (proposal === undefined) throw new ApiError(404, 'not_found', 'no policy proposal: propose one first (mpc-wallet policy propose --file F)')
-    const admins = this.deps.policies.admins
-    if (admins?.keys.includes(publicKey) !== true) throw new ApiError(403, 'policy_refused', `${publicKey.slice(0, 16)}… is not one of the admins who sign version ${proposal.policy.version}`, { rule: 'quorum' })
-    if (!verifyEd25519(publicKey, policyBytes(proposal.policy), signature)) throw new ApiError(403, 'policy_refused', 'the signature does not verify over the proposal (was it changed since you read it?)', { rule: 'bad-signature' })
-    await this.deps.store.putJson(PROPOSAL_RECORD, { ...proposal, signatures: { ...proposal.signatures, [publicKey]: signature } } satisfies SignedPolicy)
+    await this.changes.run(async () => {
+      const proposal = await this.proposal()
+      if (proposal === undefined) throw new ApiError(404, 'not_found', 'no policy proposal: propose one first (mpc-wallet policy propose --file F)')
+      const admins = this.deps.policies.admins
+      if (admins?.keys.includes(publicKey) !== true) throw new ApiError(403, 'policy_refused', `${publicKey.slice(0, 16)}… is not one of the admins who sign version ${proposal.policy.version}`, { rule: 'quorum' })
+      if (!verifyEd25519(publicKey, policyBytes(proposal.policy), signature)) throw new ApiError(403, 'policy_refused', 'the signature does not verify over the proposal (was it changed since you read it?)', { rule: 'bad-signature' })
+      await this.deps.store.putJson(PROPOSAL_RECORD, { ...proposal, signatures: { ...proposal.signatures, [publicKey]: signature } } satisfies SignedPolicy)
+    })
     return await this.view()
   }
 
   /** Puts the proposal in force once a quorum of the current admins approved it, and publishes it to the members. */
   async apply (): Promise<Policy> {
-    const proposal = await this.proposal()
-    if (proposal === undefined) throw new ApiError(404, 'not_found', 'no policy proposal to apply')
-    return await this.publish(proposal)
+    return await this.changes.run(async () => {
+      const proposal = await this.proposal()
+      if (proposal === undefined) throw new ApiError(404, 'not_found', 'no policy proposal to apply')
+      return await this.put(proposal)
+    })
   }
 
   /** Publishes a fully signed version (checked as every node checks it). */
   async publish (signed: SignedPolicy): Promise<Policy> {
+    return await this.changes.run(async () => await this.put(signed))
+  }
+
+  private async put (signed: SignedPolicy): Promise<Policy> {
     const { policies, records, key } = this.deps
     let policy: Policy
     try {
