@@ -13,7 +13,7 @@ import { InvitationError, MembershipError } from './errors.js'
 import { checkInvitationOptions, type InvitationOptions, type Invitations, type NewInvitation } from './invitations.js'
 import type { Journal } from './journal.js'
 import type { Membership } from './membership.js'
-import { keyView, parseKeygenBody, parseNetwork, parseSignBody, type HolderState } from './requests.js'
+import { keyView, onlyFields, parseKeygenBody, parseNetwork, parseSignBody, type HolderState } from './requests.js'
 import type { Tasks } from './tasks.js'
 import type { PolicyAdmin } from './policy-admin.js'
 import { TaskError } from './errors.js'
@@ -96,11 +96,11 @@ export function apiRoutes (s: ApiSources): RouteTable {
     },
     'GET /v1/policy': async () => await s.policy.view(),
     'POST /v1/policy/proposal': async ({ body }) => {
-      onlyFieldsOf(body, ['policy'])
+      onlyFields(body, ['policy'])
       return await s.policy.propose(body?.policy)
     },
     'POST /v1/policy/approvals': async ({ body }) => {
-      onlyFieldsOf(body, ['publicKey', 'signature'])
+      onlyFields(body, ['publicKey', 'signature'])
       const { publicKey, signature } = body ?? {}
       if (typeof publicKey !== 'string' || typeof signature !== 'string') throw new ApiError(400, 'bad_request', 'publicKey and signature must be hex strings')
       return await s.policy.approve(publicKey, signature)
@@ -172,15 +172,9 @@ export function invitationToApi (err: unknown): never {
   throw err
 }
 
-function onlyFieldsOf (body: Record<string, unknown> | undefined, allowed: string[]): void {
-  const unknown = Object.keys(body ?? {}).filter(k => !allowed.includes(k))
-  if (unknown.length > 0) throw new ApiError(400, 'bad_request', `unknown field(s): ${unknown.join(', ')} (allowed: ${allowed.join(', ')})`)
-}
-
 /** `POST /v1/invitations` body: `{ ttlMs?, uses?, note? }`. */
 function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOptions {
-  const unknown = Object.keys(body).filter(k => !['ttlMs', 'uses', 'note'].includes(k))
-  if (unknown.length > 0) throw new ApiError(400, 'bad_request', `unknown field(s): ${unknown.join(', ')} (allowed: ttlMs, uses, note)`)
+  onlyFields(body, ['ttlMs', 'uses', 'note'])
   const { ttlMs, uses, note } = body
   if (ttlMs !== undefined && typeof ttlMs !== 'number') throw new ApiError(400, 'bad_request', 'ttlMs must be a number of milliseconds')
   if (uses !== undefined && typeof uses !== 'number') throw new ApiError(400, 'bad_request', 'uses must be a whole number')

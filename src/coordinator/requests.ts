@@ -11,7 +11,8 @@ function bad (message: string): never {
   throw new ApiError(400, 'bad_request', message)
 }
 
-function onlyFields (body: Record<string, unknown>, allowed: string[]): void {
+/** A request body holds only these fields: 400 naming the others. */
+export function onlyFields (body: Record<string, unknown> = {}, allowed: string[]): void {
   const unknown = Object.keys(body).filter(k => !allowed.includes(k))
   if (unknown.length > 0) bad(`unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (allowed: ${allowed.join(', ')})`)
 }
