@@ -25,7 +25,7 @@ import { apiRoutes, CoordinatorApi, invitationToApi } from './api.js'
 import { clusterView, type ClusterView } from './cluster-view.js'
 import { coordinatorCommands } from './commands.js'
 import { DEFAULT_HEALTH } from './constants.js'
-import { openDataDir } from './data-dir.js'
+import { openDataDir, rootAdmins } from './data-dir.js'
 import { DialBack } from './dial-back.js'
 import type { HealthThresholds } from './health.js'
 import { HealthWatch } from './health-watch.js'
@@ -100,8 +100,7 @@ export class Coordinator {
 
   private constructor (private readonly setup: Setup, opts: CoordinatorOptions) {
     const { libp2p, store, roster, records, policies, ledger, key, log } = setup
-    const root = policies.rootAdmins
-    if (root === undefined) throw new DataDirError(`${opts.dataDir} holds no admin set (it was made before admins existed): create the cluster again with mpc-wallet coordinator init`)
+    const root = rootAdmins(policies)
     this.libp2p = libp2p
     this.roster = roster
     const channels = (): GossipChannels => this.gossip

@@ -63,8 +63,7 @@ export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
   const admins = parseAdminSet(opts.admins)
   const store = await Store.open(opts.dataDir)
   try {
-    const existing = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
-    if (existing !== undefined) throw new ConfigError(`${opts.dataDir} already holds cluster ${existing.clusterId}; start it with: mpc-wallet coordinator start --data-dir ${opts.dataDir}`)
+    await noClusterIn(store, opts.dataDir)
     const key = await loadOrCreateIdentity(opts.dataDir)
     const peerId = peerIdFromPrivateKey(key)
     const clusterId = `mpc-${randomBytes(6).toString('hex')}`
@@ -85,12 +84,16 @@ export async function initCoordinator (opts: InitOptions): Promise<InitResult> {
   }
 }
 
+async function noClusterIn (store: Store, dataDir: string): Promise<void> {
+  const existing = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
+  if (existing !== undefined) throw new ConfigError(`${dataDir} already holds cluster ${existing.clusterId}; start it with: mpc-wallet coordinator start --data-dir ${dataDir}`)
+}
+
 /** Throws ConfigError if `dataDir` holds a cluster already (init checks this again under its own store lock). */
 export async function refuseInitialised (dataDir: string): Promise<void> {
   const store = await Store.open(dataDir)
   try {
-    const existing = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
-    if (existing !== undefined) throw new ConfigError(`${dataDir} already holds cluster ${existing.clusterId}; start it with: mpc-wallet coordinator start --data-dir ${dataDir}`)
+    await noClusterIn(store, dataDir)
   } finally {
     await store.close()
   }
@@ -140,7 +143,7 @@ export async function inviteOffline (dataDir: string, opts: InvitationOptions): 
   try {
     const cluster = await store.getJson<ClusterRecord>(CLUSTER_RECORD)
     if (cluster === undefined) throw new ConfigError(`${dataDir} holds no cluster; create one with: mpc-wallet coordinator init --data-dir ${dataDir}`)
-    const made = await new Invitations(store, { clusterId: cluster.clusterId, coordinator: peerIdFromString(cluster.coordinator), adminSetHash: await rootHash(store, cluster.clusterId) }).create(opts)
+    const made = await new Invitations(store, { clusterId: cluster.clusterId, coordinator: peerIdFromString(cluster.coordinator), adminSetHash: adminSetHash(rootAdmins(await PolicyBook.open(store, cluster.clusterId))) }).create(opts)
     await appendEvent(store, invitationEvent(made))
     return made
   } finally {
@@ -148,11 +151,11 @@ export async function inviteOffline (dataDir: string, opts: InvitationOptions): 
   }
 }
 
-/** The hash of the admin set init fixed, which every invitation names. */
-export async function rootHash (store: Store, clusterId: string): Promise<string> {
-  const root = (await PolicyBook.open(store, clusterId)).rootAdmins
+/** The admin set init fixed (every invitation names its hash); a data directory without one is refused. */
+export function rootAdmins (policies: PolicyBook): AdminSet {
+  const root = policies.rootAdmins
   if (root === undefined) throw new DataDirError('this data directory holds no admin set (made before admins existed): create the cluster again with mpc-wallet coordinator init')
-  return adminSetHash(root)
+  return root
 }
 
 export async function readSecretFile (dataDir: string, name: string): Promise<string> {
