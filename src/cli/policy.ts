@@ -3,16 +3,7 @@ import { verifyClusterAudit } from '../coordinator/audit-verify.js'
 import { parsePolicy, policyBytes, canonicalJson } from '../protocols/policy.js'
 import { ConfigError } from '../runtime/config.js'
 import { clientOf, withApiOptions, type ApiFlags } from './options.js'
-import { openSigningKey, readText } from './signers.js'
-
-async function readJson (path: string, flag: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readText(path, flag))
-  } catch (err) {
-    if (err instanceof SyntaxError) throw new ConfigError(`${flag}: ${path} is not JSON`)
-    throw err
-  }
-}
+import { openSigningKey, readJson } from './signers.js'
 
 /** `mpc-wallet policy show|propose|approve|apply` and `mpc-wallet audit verify`. */
 export function registerPolicy (program: Command): void {

@@ -25,6 +25,16 @@ export async function readText (path: string, flag: string): Promise<string> {
   }
 }
 
+/** A file's JSON; a file that is not JSON is a one-line error naming the flag and the path. */
+export async function readJson (path: string, flag: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readText(path, flag))
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new ConfigError(`${flag}: ${path} is not JSON`)
+    throw err
+  }
+}
+
 /** A signing key file opened with its passphrase (--passphrase-file or the environment). */
 export async function openSigningKey (path: string, flag: string, passphraseFile: string | undefined): Promise<SigningKey> {
   return await openKeyFile(await readText(path, flag), await keyPassphrase(passphraseFile))
@@ -79,13 +89,7 @@ export async function writeKeyFile (role: KeyFileRole, out: string, passphraseFi
 interface RequestFile { signed: SignedRequest, message: Uint8Array }
 
 async function readRequestFile (path: string): Promise<RequestFile> {
-  let value: Record<string, unknown>
-  try {
-    value = JSON.parse(await readText(path, 'request')) as Record<string, unknown>
-  } catch (err) {
-    if (err instanceof SyntaxError) throw new ConfigError(`${path} is not JSON`)
-    throw err
-  }
+  const value = await readJson(path, 'request') as Record<string, unknown> | null
   const { message, ...rest } = value ?? {}
   if (typeof message !== 'string' || !/^([0-9a-f]{2})+$/.test(message)) throw new ConfigError(`${path}: "message" must be the message as hex`)
   const signed = parseSignedRequest(rest)
