@@ -77,9 +77,11 @@ export class PolicyBook {
     return policy
   }
 
-  /** Puts the next version in force after `check` (the caller has it on disk first). */
-  adopt (signed: SignedPolicy): Policy {
-    const policy = this.check(signed)
+  /**
+   * Puts the next version in force (the caller has it on disk first): `policy` is what `check`
+   * returned for it, with nothing adopted since; without it, `signed` is checked here.
+   */
+  adopt (signed: SignedPolicy, policy: Policy = this.check(signed)): Policy {
     this.signed = { policy, signatures: signed.signatures }
     return policy
   }

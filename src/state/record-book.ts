@@ -2,6 +2,7 @@ import { toString, fromString } from 'uint8arrays'
 import { Serial } from '../serial.js'
 import { digestOf, openRecord, type RecordEntry, type VerifiedKeyRecord, type VerifiedRecord } from '../protocols/records.js'
 import type { PolicyBook } from './policy-book.js'
+import type { Policy } from '../protocols/policy.js'
 import { toHex } from '../crypto/bytes.js'
 import type { SignedRecord, StateDigest } from '../protocols/messages.js'
 import type { Store } from '../store/store.js'
@@ -85,13 +86,14 @@ export class RecordBook {
     return await this.writes.run(async (): Promise<ApplyOutcome> => {
       const current = this.records.get(record.signed.id)
       let outcome: ApplyOutcome
+      let policy: Policy | undefined
       if (record.kind === 'policy') {
         if (current !== undefined) {
           if (toHex(record.bodyHash) === toHex(current.bodyHash)) return 'unchanged'
           this.conflicts++
           return 'conflict-kept'
         }
-        this.policies.check(record.document)
+        policy = this.policies.check(record.document)
         outcome = 'added'
       } else if (current === undefined) outcome = 'added'
       else if (record.signed.version < current.signed.version) return 'stale'
@@ -109,7 +111,7 @@ export class RecordBook {
         body: toString(record.signed.body, 'base64'),
         signature: toString(record.signed.signature, 'base64')
       } satisfies StoredRecord)
-      if (record.kind === 'policy') this.policies.adopt(record.document)
+      if (record.kind === 'policy') this.policies.adopt(record.document, policy)
       this.records.set(record.signed.id, record)
       this.changes++
       this.lastDigest = undefined
