@@ -180,7 +180,7 @@ async function stranger (): Promise<object> {
     while (!peer.services.pubsub.getSubscribers(topic).some(p => p.equals(coordinator)) && performance.now() < deadline) await sleep(100)
     let published = 0
     for (let seq = 1; seq <= 3; seq++) {
-      const heartbeat = { seq, uptimeMs: 1, loadPermille: 0, activeSessions: 0, keysHeld: 0, softwareVersion: 'stranger', rosterEpoch: 0, stateHash: new Uint8Array(32), keysLost: 0, recordConflicts: 0, directLinks: 0, relayedLinks: 0, linkUpgrades: 0, startedAtMs: Date.now(), sentAtMs: Date.now() }
+      const heartbeat = { seq, uptimeMs: 1, loadPermille: 0, activeSessions: 0, keysHeld: 0, softwareVersion: 'stranger', rosterEpoch: 0, stateHash: new Uint8Array(32), keysLost: 0, recordConflicts: 0, directLinks: 0, relayedLinks: 0, linkUpgrades: 0, startedAtMs: Date.now(), sentAtMs: Date.now(), poolEpoch: new Uint8Array() }
       const result = await peer.services.pubsub.publish(topic, encodeGossip(clusterId, { heartbeat }))
       published += result.recipients.length > 0 ? 1 : 0
       await sleep(200)

@@ -6,7 +6,8 @@ import { reachOf } from '../runtime/addresses.js'
 import { ConfigError } from '../runtime/config.js'
 import { parseHostPort } from '../runtime/http-api.js'
 import { REACH_TEXT } from './format.js'
-import { announceOf, dataDirOption, logLevelOf, multiaddrOption, positiveInt, readSecretOption, retentionOf, stopSignal } from './options.js'
+import { announceOf, dataDirOption, logLevelOf, multiaddrOption, positiveInt, readSecretOption, retentionOf, stopSignal, wholeNumber } from './options.js'
+import { DEFAULT_NONCE_POOL, MAX_NONCE_POOL } from '../protocols/constants.js'
 
 /** `mpc-wallet node start`. */
 export function registerNode (program: Command): void {
@@ -23,6 +24,7 @@ export function registerNode (program: Command): void {
     .option('--no-relay', 'never hold a relay reservation')
     .option('--no-members-only', 'accept inbound connections from any peer (by default, once in a roster, a node refuses peers that are neither the coordinator nor roster members)')
     .option('--heartbeat-ms <ms>', 'heartbeat interval (default 1000)', positiveInt('--heartbeat-ms'))
+    .option('--nonce-pool <n>', `preprocessed nonces kept per key, in memory only, for one-round signing (default ${DEFAULT_NONCE_POOL}, at most ${MAX_NONCE_POOL}; 0: every signature takes two rounds)`, wholeNumber('--nonce-pool', MAX_NONCE_POOL))
     .option('--passphrase-file <file>', 'file holding the key store passphrase (or set MPC_WALLET_PASSPHRASE)')
     .option('--http <host:port>', 'serve read-only GET /metrics (Prometheus) and GET /v1/events here, without a token')
     .option('--event-retention-count <n>', 'keep at most this many events (default 1000000)', positiveInt('--event-retention-count'))
@@ -33,7 +35,7 @@ export function registerNode (program: Command): void {
 
 interface NodeFlags {
   dataDir: string, bootstrap?: string[], join?: string, joinFile?: string, listen?: string[], announce?: string[] | false,
-  relay?: boolean, membersOnly?: boolean, heartbeatMs?: number, passphraseFile?: string, http?: string,
+  relay?: boolean, membersOnly?: boolean, heartbeatMs?: number, noncePool?: number, passphraseFile?: string, http?: string,
   eventRetentionCount?: number, eventRetentionDays?: number, json?: boolean
 }
 
@@ -53,7 +55,7 @@ async function runNode (opts: NodeFlags, cmd: Command): Promise<void> {
   const { joinToken, passphrase } = await secretsOf(opts)
   const log = createLogger(logLevelOf(cmd), { role: 'node' })
   const http = opts.http === undefined ? undefined : parseHostPort(opts.http, '--http')
-  const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, ...announceOf(opts.announce), relay: opts.relay, membersOnly: opts.membersOnly, heartbeatIntervalMs: opts.heartbeatMs, passphrase, http, eventRetention: retentionOf(opts) })
+  const node = await MpcNode.start({ dataDir: opts.dataDir, log, bootstrap: opts.bootstrap, joinToken, listen: opts.listen, ...announceOf(opts.announce), relay: opts.relay, membersOnly: opts.membersOnly, heartbeatIntervalMs: opts.heartbeatMs, noncePool: opts.noncePool, passphrase, http, eventRetention: retentionOf(opts) })
   const status = node.status()
   const advertised = node.libp2p.getMultiaddrs()
   const addrs = advertised.map(String)

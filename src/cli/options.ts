@@ -47,10 +47,11 @@ export function retentionOf (opts: { eventRetentionCount?: number, eventRetentio
   }
 }
 
-export function wholeNumber (flag: string) {
+export function wholeNumber (flag: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value)
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} takes a whole number, not "${value}"`)
+    if (n > max) throw new InvalidArgumentError(`${flag} takes at most ${max}, not ${n}`)
     return n
   }
 }

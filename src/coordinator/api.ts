@@ -81,9 +81,9 @@ export function apiRoutes (s: ApiSources): RouteTable {
       return keyView(key, s.holderState, req.network)
     },
     'POST /v1/keys/:id/sign': async ({ params, body, headers }) => {
-      const { message, request } = parseSignBody(body)
+      const { message, request, pooled } = parseSignBody(body)
       const client = (s.client ?? clientOf)(headers)
-      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message, request, client).catch(taskToApi))
+      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message, request, client, { pooled }).catch(taskToApi))
       return {
         keyId: result.keyId,
         scheme: result.scheme,
@@ -91,7 +91,9 @@ export function apiRoutes (s: ApiSources): RouteTable {
         signature: toHex(result.signature),
         signers: result.signers,
         sessionId: result.sessionId,
-        attempts: result.attempts
+        attempts: result.attempts,
+        rounds: result.rounds,
+        timing: result.timing
       }
     },
     'GET /v1/policy': async () => await s.policy.view(),

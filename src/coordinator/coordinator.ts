@@ -134,6 +134,7 @@ export class Coordinator {
       clusterId: () => roster.clusterId,
       members: () => this.membership.members().map(m => m.peerId.toString()),
       health: (peerId) => this.health.state(peerId),
+      poolEpoch: (peerId) => this.health.heartbeatOf(peerId)?.poolEpoch,
       keys: this.keys,
       recordKey: async (k, agreement) => {
         await this.keys.record(key, k, agreement)

@@ -50,12 +50,14 @@ export function parseHex (value: unknown, name: string): Uint8Array {
 }
 
 /** `POST /v1/keys/:id/sign` body: `{ message: hex, request: the client's signed request }` (policy.ts). */
-export function parseSignBody (body: Record<string, unknown> = {}): { message: Uint8Array, request: SignedRequest | undefined } {
-  onlyFields(body, ['message', 'request'])
+export function parseSignBody (body: Record<string, unknown> = {}): { message: Uint8Array, request: SignedRequest | undefined, pooled: boolean } {
+  onlyFields(body, ['message', 'request', 'pooled'])
   const message = parseHex(body.message, 'message')
-  if (body.request === undefined) return { message, request: undefined }
+  if (body.pooled !== undefined && typeof body.pooled !== 'boolean') bad('pooled must be true or false')
+  const pooled = body.pooled !== false
+  if (body.request === undefined) return { message, request: undefined, pooled }
   try {
-    return { message, request: parseSignedRequest(body.request) }
+    return { message, request: parseSignedRequest(body.request), pooled }
   } catch (err) {
     if (err instanceof PolicyError) bad(`request: ${err.message}`)
     throw err

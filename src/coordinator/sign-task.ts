@@ -2,13 +2,18 @@ import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import { CryptoInputError, decodePublic, validateMessage, type Scheme } from '../crypto/index.js'
 import { DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
-import { ErrorCode, EventKind } from '../protocols/messages.js'
+import { ErrorCode, EventKind, type NonceCommitment } from '../protocols/messages.js'
 import { encodeDocument, requestHash, type SignedRequest } from '../protocols/policy.js'
 import { toHex } from '../crypto/bytes.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import { TaskError } from './errors.js'
 import { SigningSession, type Availability } from './signing-session.js'
 import { bytesOf, fanOut, newSessionId, recordFailure, type FanOut, type TaskDeps } from './task-io.js'
+import { NoncePools } from './nonce-pools.js'
+import { commitmentProblem } from './signing-session.js'
+import { participantIdentifier } from '../crypto/index.js'
+import { sendCommand } from '../protocols/command.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 
 const MAX_CACHED_KEYS = 1024
 /**
@@ -33,6 +38,15 @@ export interface SignResult {
   sessionId: string
   signers: string[]
   attempts: number
+  /** Rounds of the attempt that made the signature: 1 with pooled commitments, else 2. */
+  rounds: 1 | 2
+  /** Where the time of that attempt went at the coordinator, in ms (round 1 is 0 for one round). */
+  timing: { round1Ms: number, round2Ms: number, aggregateMs: number }
+}
+
+export interface SignOptions {
+  /** Use the holders' pooled commitments where every signer has one (one round); false: always two rounds. Default true. */
+  pooled?: boolean
 }
 
 /**
@@ -44,8 +58,43 @@ export class SignTask {
   private readonly publics = new Map<string, FrostPublic>()
   /** Holders proven at fault lately, and when. */
   private readonly culprits = new Map<string, number>()
+  /** The holders' preprocessed commitments: a signature whose signers all have some takes one round. */
+  readonly pools: NoncePools
 
-  constructor (private readonly deps: TaskDeps) {}
+  constructor (private readonly deps: TaskDeps) {
+    this.pools = new NoncePools({
+      fetch: async (peer, keyId) => await this.fetchPool(peer, keyId),
+      epochOf: deps.poolEpoch,
+      connectedSince: peer => {
+        const open = deps.libp2p.getConnections(peerIdFromString(peer)).filter(c => c.status === 'open')
+        return open.length === 0 ? undefined : Math.max(...open.map(c => c.timeline.open))
+      },
+      log: deps.log
+    })
+  }
+
+  /** Fills every holder's pool of a new key, so that its first signature takes one round already. */
+  prefill (key: KeyRecord): void {
+    this.pools.prefill(key.id, key.holders)
+  }
+
+  /**
+   * A holder's pool of a key, every commitment checked where it arrives, as round one's are
+   * (RFC 9591 5.1): one that is not the holder's own pair of valid points voids the answer.
+   */
+  private async fetchPool (peer: string, keyId: string): Promise<{ epoch: Uint8Array, commitments: NonceCommitment[] }> {
+    const key = await this.deps.keys.get(keyId)
+    const index = key?.holders.indexOf(peer) ?? -1
+    if (key === undefined || index < 0) return { epoch: new Uint8Array(), commitments: [] }
+    const answer = await sendCommand(this.deps.libp2p, peerIdFromString(peer), this.deps.clusterId(), 'noncePool', { keyId }, this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS)
+    const identifier = participantIdentifier(key.scheme, index + 1)
+    const problem = answer.commitments.map(c => commitmentProblem(key.scheme, c, identifier)).find(p => p !== undefined)
+    if (problem !== undefined) {
+      this.deps.log.warn({ keyId, peer, problem }, 'a holder\'s nonce pool was refused')
+      return { epoch: answer.epoch, commitments: [] }
+    }
+    return answer
+  }
 
   private publicPackage (key: KeyRecord): FrostPublic {
     let pub = this.publics.get(key.id)
@@ -80,7 +129,7 @@ export class SignTask {
    * against the policy itself before its commitment and its share leave (the coordinator checks
    * first, so that it asks nodes only what they should allow).
    */
-  async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined): Promise<SignResult> {
+  async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, opts: SignOptions = {}): Promise<SignResult> {
     const key = await this.deps.keys.get(keyId)
     if (key === undefined) throw new TaskError('not_found', `no key ${keyId}`)
     try { validateMessage(key.scheme, message) } catch (err) {
@@ -102,7 +151,13 @@ export class SignTask {
     const retryUntil = performance.now() + RETRY_WINDOW_ROUNDS * roundTimeout
     const session = new SigningSession(
       { keyId, scheme: key.scheme, threshold: key.threshold, holders: key.holders, publicPackage: this.publicPackage(key), message },
-      { availability: peer => this.availability(peer), newSessionId, mayRetry: () => performance.now() < retryUntil }
+      {
+        availability: peer => this.availability(peer),
+        newSessionId,
+        mayRetry: () => performance.now() < retryUntil,
+        pooled: opts.pooled === false ? undefined : signers => this.pools.take(keyId, signers),
+        poolMiss: peer => { this.pools.drop(keyId, peer) }
+      }
     )
     const timing = { round1Ms: 0, round2Ms: 0, aggregateMs: 0 }
     let transition = session.start()
@@ -128,13 +183,17 @@ export class SignTask {
           kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}`,
           signers: bytesOf(signers), requestHash: request === undefined ? '' : toHex(requestHash(request.request))
         })
-        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts }
+        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts, rounds: timing.round1Ms === 0 ? 1 : 2, timing: { ...timing } }
       }
       const { sessionId, signers } = step
+      // Recorded beside the attempt's first round rather than before it: the start of a signing
+      // session is worth a log line, not a wait (its end is recorded before the signature is returned).
+      const firstRound = step.kind === 'roundOne' || step.pooled
+      const startedEvent = firstRound
+        ? this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${step.attempt}${step.kind === 'roundOne' ? '' : ', one round'}` })
+        : Promise.resolve()
+      if (firstRound) timing.round1Ms = 0
       if (step.kind === 'roundOne') {
-        // Recorded beside round one rather than before it: the start of a signing session is worth
-        // a log line, not a wait (its end is recorded before the signature is returned).
-        const startedEvent = this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${step.attempt}` })
         const started = performance.now()
         // A commit is resent once on a fresh connection after a transport failure (task-io's
         // sendResending says why that is safe); a share never is (signing-session.ts).
@@ -143,9 +202,9 @@ export class SignTask {
         await noteDenials(sessionId, answers)
         transition = session.onRoundOne(sessionId, answers)
       } else {
-        const { commitments } = step
+        const { commitments, pooled } = step
         const started = performance.now()
-        const answers = await fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments, request: requestBytes }), roundTimeout)
+        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments, request: requestBytes, pooled }), roundTimeout), startedEvent])
         timing.round2Ms = performance.now() - started
         await noteDenials(sessionId, answers)
         const aggregateStart = performance.now()

@@ -146,6 +146,13 @@ export interface SigningDeps {
   newSessionId: () => string
   /** Whether another attempt may start (the caller's deadline for the request); asked before each retry. Default: yes. */
   mayRetry?: () => boolean
+  /**
+   * One pooled commitment per signer (in the signers' order), each handed out once, or undefined
+   * when some signer has none (NoncePools.take): with them, an attempt is one round.
+   */
+  pooled?: (signers: readonly string[]) => NonceCommitment[] | undefined
+  /** A signer answered POOL_MISS: the pool held for it is not its own (any more). */
+  poolMiss?: (peer: string) => void
 }
 
 /**
@@ -157,12 +164,18 @@ export const MAX_TRANSPORT_RETRIES = 3
 /** A failure of the command itself (no answer), not an answer: it takes the holder out of the attempt only. */
 export const isTransportFailure = (err: unknown): boolean => err instanceof CommandTransportError
 
+/** The signer does not hold the pooled commitment it was asked to use: nobody's fault, it stays a candidate. */
+const isPoolMiss = (err: unknown): boolean => err instanceof CommandRefusedError && err.code === ErrorCode.POOL_MISS
+
 /** What the caller does next. */
 export type SigningStep =
   /** Send signCommit to each signer (RFC 9591 5.1). */
   | { kind: 'roundOne', attempt: number, sessionId: string, signers: string[] }
-  /** Send signShare with this commitment list to each signer (RFC 9591 5.2). */
-  | { kind: 'roundTwo', attempt: number, sessionId: string, signers: string[], commitments: NonceCommitment[] }
+  /**
+   * Send signShare with this commitment list to each signer (RFC 9591 5.2); `pooled`: the list is
+   * of pooled commitments, and this attempt had no round one.
+   */
+  | { kind: 'roundTwo', attempt: number, sessionId: string, signers: string[], commitments: NonceCommitment[], pooled: boolean }
   /** The signature verifies under the group key; record the session as finished. */
   | { kind: 'done', attempts: number, sessionId: string, signers: string[], signature: Uint8Array }
   /**
@@ -209,6 +222,8 @@ export class SigningSession {
   private transportRetries = 0
   /** Proven culprits only (invariant 10). */
   private readonly blamed = new Set<string>()
+  /** Whether attempts may use pooled commitments: until one signer reports a pool miss. */
+  private pools = true
   private readonly params: Readonly<SigningParams>
 
   constructor (params: SigningParams, private readonly deps: SigningDeps) {
@@ -267,7 +282,7 @@ export class SigningSession {
     const commitments = signers.map(s => answers.ok.get(s)!.commitment!)
     this.current = { sessionId, signers, commitments }
     this.state = 'roundTwo'
-    return { next: { kind: 'roundTwo', attempt: this.attempt, sessionId, signers: [...signers], commitments: [...commitments] } }
+    return { next: { kind: 'roundTwo', attempt: this.attempt, sessionId, signers: [...signers], commitments: [...commitments], pooled: false } }
   }
 
   /**
@@ -286,7 +301,11 @@ export class SigningSession {
       const out = new Set<string>()
       for (const [peer, err] of answers.failed) {
         addVerdict(failure, peer, judgeFailure(peer, err, signers))
-        if (!isTransportFailure(err)) out.add(peer)
+        if (isPoolMiss(err)) {
+          // Not the holder's fault (it restarted, or its pool was renewed): two rounds from now on.
+          this.pools = false
+          this.deps.poolMiss?.(peer)
+        } else if (!isTransportFailure(err)) out.add(peer)
       }
       answers.ok.forEach((_, peer) => this.spent.add(peer))
       return this.retry(failure, answers, out, [])
@@ -370,9 +389,17 @@ export class SigningSession {
       const ranked = [...usable].sort((a, b) => ranks.get(a)! - ranks.get(b)!)
       const signers = ranked.slice(0, threshold).sort((a, b) => holders.indexOf(a) - holders.indexOf(b))
       this.attempt++
-      this.current = { sessionId: this.deps.newSessionId(), signers }
+      const sessionId = this.deps.newSessionId()
+      // Preprocessed commitments for every signer make the attempt one round (RFC 9591 5.1).
+      const commitments = this.pools ? this.deps.pooled?.(signers) : undefined
+      if (commitments !== undefined) {
+        this.current = { sessionId, signers, commitments }
+        this.state = 'roundTwo'
+        return { kind: 'roundTwo', attempt: this.attempt, sessionId, signers: [...signers], commitments: [...commitments], pooled: true }
+      }
+      this.current = { sessionId, signers }
       this.state = 'roundOne'
-      return { kind: 'roundOne', attempt: this.attempt, sessionId: this.current.sessionId, signers: [...signers] }
+      return { kind: 'roundOne', attempt: this.attempt, sessionId, signers: [...signers] }
     }
     this.state = 'failed'
     this.current = undefined

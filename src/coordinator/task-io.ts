@@ -20,6 +20,8 @@ export interface TaskDeps {
   clusterId: () => string
   members: () => string[]
   health: (peerId: string) => HealthState
+  /** The nonce pool epoch in a member's last heartbeat, if any (NoncePools). */
+  poolEpoch: (peerId: string) => Uint8Array | undefined
   keys: KeyRegistry
   /** Signs and stores a key record with the holders' countersignatures. */
   recordKey: (key: KeyRecord, agreement: KeyAgreement) => Promise<void>

@@ -2,7 +2,8 @@ import type { SignedRequest } from '../protocols/policy.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import { Admission, type AdmissionLimits } from './admission.js'
 import { KeygenTask, type KeygenRequest } from './keygen-task.js'
-import { SignTask, type SignResult } from './sign-task.js'
+import type { NoncePools } from './nonce-pools.js'
+import { SignTask, type SignOptions, type SignResult } from './sign-task.js'
 import type { TaskDeps } from './task-io.js'
 
 export type { KeygenRequest } from './keygen-task.js'
@@ -31,18 +32,25 @@ export class Tasks {
     this.admission = new Admission(admission)
   }
 
+  /** The holders' preprocessed commitments, as the coordinator holds them (one-round signing). */
+  get pools (): NoncePools {
+    return this.signing.pools
+  }
+
   /** Participants of a keygen running now (the coordinator relays their rounds), or undefined. */
   sessionParticipants (sessionId: string): readonly string[] | 'ended' | undefined {
     return this.keygens.sessionParticipants(sessionId)
   }
 
   async keygen (req: KeygenRequest, client = LOCAL_CLIENT): Promise<KeyRecord> {
-    return await this.admission.run('keygen', client, async () => await this.keygens.keygen(req))
+    const key = await this.admission.run('keygen', client, async () => await this.keygens.keygen(req))
+    this.signing.prefill(key)
+    return key
   }
 
   /** A signature for the client's signed `request` (policy.ts); `client` names its share of the admission queue. */
-  async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, client = LOCAL_CLIENT): Promise<SignResult> {
-    return await this.admission.run('sign', client, async () => await this.signing.sign(keyId, message, request))
+  async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, client = LOCAL_CLIENT, opts: SignOptions = {}): Promise<SignResult> {
+    return await this.admission.run('sign', client, async () => await this.signing.sign(keyId, message, request, opts))
   }
 
   /** Refuses queued and later requests (the coordinator stops). */

@@ -29,6 +29,8 @@ export interface HeartbeatInit {
   /** ... then lost links redialled, and a Join again if our addresses changed. */
   dialer: Pick<MemberDialer, 'maintain'>
   membership: Pick<NodeMembership, 'followAddresses'>
+  /** This process's nonce pool epoch (NoncePool.epoch). */
+  poolEpoch: Uint8Array
   log: Logger
 }
 
@@ -93,7 +95,8 @@ export class Heartbeat implements Service {
       relayedLinks: counts.relayed,
       linkUpgrades: counts.upgrades,
       startedAtMs: startedAt,
-      sentAtMs: Date.now()
+      sentAtMs: Date.now(),
+      poolEpoch: this.init.poolEpoch
     }
   }
 }

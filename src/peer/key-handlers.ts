@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { toHex } from '../crypto/bytes.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
-  BlameError, CryptoInputError, commitNonces, encodePublic, isScheme, signShare, validateMessage, validateThreshold
+  BlameError, CryptoInputError, commitNonces, encodePublic, isScheme, signShare, validateMessage, validateThreshold, type SignerCommit
 } from '../crypto/index.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
@@ -13,9 +13,11 @@ import { MAX_ID_LENGTH } from './constants.js'
 import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS } from '../protocols/constants.js'
 import { DkgSessionBusyError, DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
 import type { DkgSessions } from './dkg-sessions.js'
+import type { NoncePool } from './nonce-pool.js'
 import type { SignGuard } from './sign-guard.js'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
-import type { CommitRefusal, ShareVault, TakeRefusal } from '../state/share-vault.js'
+import type { CommitRefusal, ShareRecord, ShareVault, TakeRefusal } from '../state/share-vault.js'
+import type { Key } from '@noble/curves/abstract/frost.js'
 import type { CommandContext, CommandHandlers } from '../protocols/command.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
@@ -25,6 +27,8 @@ export interface KeyHandlerDeps {
   clusterId: () => string
   vault: ShareVault
   dkg: DkgSessions
+  /** Preprocessed nonces for one-round signing (this process's only). */
+  pool: NoncePool
   /** The node's own policy check before a commitment or a share leaves. */
   guard: SignGuard
   /** Throws UNAUTHORIZED unless the command comes from the coordinator. */
@@ -87,7 +91,20 @@ function refuseCrypto (err: unknown): never {
  * (nonces stored durably first) and sign (nonces spent durably first).
  */
 export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
-  const { vault, dkg, self, log } = deps
+  const { vault, dkg, self, log, pool } = deps
+  /** The key's share, or NOT_FOUND unless this node holds an active one. */
+  const activeShare = async (keyId: string): Promise<NonNullable<Awaited<ReturnType<ShareVault['loadShare']>>>> => {
+    const share = await vault.loadShare(keyId)
+    if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${keyId.slice(0, MAX_ID_LENGTH)}`)
+    return share
+  }
+  /** RFC 9591 5.2 with nonces taken for this request; signShare checks that our own commitment is in the list. */
+  const shareOf = (share: { record: ShareRecord, key: Key }, nonces: SignerCommit, req: SignShareRequest): Uint8Array => {
+    try {
+      const sigShare = signShare(share.record.scheme, share.key, nonces, req.commitments, req.message)
+      return deps.faults.corruptSignatureShare === true ? flipBit(sigShare, 7) : sigShare
+    } catch (err) { refuseCrypto(err) }
+  }
   return {
     keygen: async (req, ctx) => {
       deps.requireCoordinator(ctx)
@@ -137,11 +154,17 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       return {}
     },
 
+    noncePool: async (req, ctx) => {
+      deps.requireCoordinator(ctx)
+      const share = await activeShare(req.keyId)
+      // RFC 9591 5.1: nonces and commitments made ahead of the signing they serve.
+      return { epoch: pool.epoch, commitments: pool.fill(req.keyId, share.record.scheme, share.key.secret) }
+    },
+
     signCommit: async (req, ctx) => {
       deps.requireCoordinator(ctx)
       checkId('session id', req.sessionId)
-      const share = await vault.loadShare(req.keyId)
-      if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
+      const share = await activeShare(req.keyId)
       await deps.guard.commit(req.keyId, req.sessionId, req.request)
       // RFC 9591 5.1: fresh nonces, stored before their commitments leave this node. The vault
       // refuses a session that has nonces already, is spent, or is being committed or signed.
@@ -155,11 +178,19 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
     signShare: async (req, ctx) => {
       deps.requireCoordinator(ctx)
       checkId('session id', req.sessionId)
-      const share = await vault.loadShare(req.keyId)
-      if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
+      const share = await activeShare(req.keyId)
       try {
         validateMessage(share.record.scheme, req.message)
       } catch (err) { refuseCrypto(err) }
+      if (req.pooled) {
+        // One round: our commitment in the list must be an unused one of this process's pool,
+        // and it leaves the pool here, before anything else, whatever happens next.
+        const own = req.commitments.find(c => c.identifier === share.key.secret.identifier)
+        const nonces = own === undefined ? undefined : pool.take(req.keyId, own)
+        if (nonces === undefined) throw new CommandRefusedError(ErrorCode.POOL_MISS, `no unused pooled nonce of this process has our commitment in the list for key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
+        await deps.guard.share(req.keyId, req.sessionId, req.request, req.message)
+        return { share: shareOf(share, nonces, req) }
+      }
       // The policy decides first, and takes the client's request id: a command the policy refuses
       // costs no nonce, and one it allows is on record before the share leaves.
       await deps.guard.share(req.keyId, req.sessionId, req.request, req.message)
@@ -169,11 +200,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       const taken = await vault.takeNonces(req.sessionId, req.keyId, signRequestDigest(req))
       if (!taken.taken) throw new CommandRefusedError(ErrorCode.STALE, takeRefusal(req.sessionId, taken.refusal))
       deps.faults.afterNonceSpent?.()
-      try {
-        // RFC 9591 5.2; signShare checks that our own commitment is in the list.
-        const sigShare = signShare(share.record.scheme, share.key, taken.nonces, req.commitments, req.message)
-        return { share: deps.faults.corruptSignatureShare === true ? flipBit(sigShare, 7) : sigShare }
-      } catch (err) { refuseCrypto(err) }
+      return { share: shareOf(share, taken.nonces, req) }
     },
 
     abort: async (req, ctx) => {

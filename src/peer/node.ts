@@ -16,6 +16,7 @@ import { NodeHttp } from './node-http.js'
 import { openNodeParts, type NodeParts, type ResolvedNodeOptions } from './setup.js'
 import { StateUpkeep } from './state-upkeep.js'
 import { SignGuard } from './sign-guard.js'
+import { NoncePool } from './nonce-pool.js'
 import { auditHandlers } from './audit-handlers.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
 import type { RecordBook } from '../state/record-book.js'
@@ -28,6 +29,7 @@ import type { NodeOptions, NodeStatus } from './options.js'
 import { every, ServiceGroup, type Service } from '../runtime/service.js'
 import { LEDGER_SWEEP_MS } from '../state/request-ledger.js'
 import type { PeerId } from '@libp2p/interface'
+import { DEFAULT_NONCE_POOL } from '../protocols/constants.js'
 
 export type { NodeOptions, NodeStatus } from './options.js'
 export { DEFAULT_APPROVAL_WAIT_MS, DEFAULT_FIRST_JOIN_TIMEOUT_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_NODE_LISTEN, NONCE_TTL_MS, PENDING_SHARE_TTL_MS, SPENT_MARKER_TTL_MS } from './constants.js'
@@ -93,6 +95,7 @@ export class MpcNode {
     this.membership = new NodeMembership({ ...opts, libp2p, roster, store, sync: this.sync, channels: this.channels, eventLog, dialer, custody: this.custody, policies, log })
     this.http = new NodeHttp({ listen: opts.http, metrics: this.metrics, store, audit, log })
     const requireCoordinator = this.membership.requireCoordinator.bind(this.membership)
+    const pool = new NoncePool(opts.noncePool ?? DEFAULT_NONCE_POOL)
     const commands = new NodeCommands({
       libp2p, clusterId: () => roster.clusterId, log,
       handlers: {
@@ -105,7 +108,7 @@ export class MpcNode {
         ...eventLogHandlers(store, (peer) => roster.admits(peer)),
         ...auditHandlers(audit, requireCoordinator),
         ...observed(this.metrics, keyCommandHandlers({
-          self: libp2p.peerId, clusterId: () => roster.clusterId, vault, dkg: this.dkg, requireCoordinator, log, faults: opts.faults ?? {},
+          self: libp2p.peerId, clusterId: () => roster.clusterId, vault, dkg: this.dkg, pool, requireCoordinator, log, faults: opts.faults ?? {},
           guard: new SignGuard({ policies, ledger, audit, log, time: (stage) => this.metrics.policyChecks.startTimer({ stage }) }),
           sign: async (data) => await identity.sign(data),
           connect: async (peerIds) => { await dialer.connect(peerIds) }
@@ -114,7 +117,7 @@ export class MpcNode {
     })
     const heartbeat = new Heartbeat({
       intervalMs: opts.heartbeatIntervalMs, startedAt: this.startedAt, channels: this.channels, roster, records, sync: this.sync,
-      links: this.links, dkg: this.dkg, custody: this.custody, dialer, membership: this.membership, log
+      links: this.links, dkg: this.dkg, custody: this.custody, dialer, membership: this.membership, poolEpoch: pool.epoch, log
     })
     const linkCounts: Service = { start: () => {}, stop: () => { this.links.stop() } }
     const ledgerSweep = every(LEDGER_SWEEP_MS, () => { ledger.sweep().catch(err => { log.warn({ err: (err as Error).message }, 'request ledger sweep failed') }) })

@@ -40,6 +40,8 @@ export interface NodeOptions {
   faults?: NodeFaults
   /** Serve `GET /metrics` (Prometheus) and `GET /v1/events` (this node's copy of the event log) here, read-only. */
   http?: { host: string, port: number }
+  /** Preprocessed nonces kept per key for one-round signing (DEFAULT_NONCE_POOL; 0: none, every signature takes two rounds). */
+  noncePool?: number
   /** Bounds of the event log this node keeps (DEFAULT_EVENT_RETENTION otherwise). */
   eventRetention?: Partial<EventRetention>
 }

@@ -14,6 +14,7 @@ import { RecordBook } from '../state/record-book.js'
 import { RosterBook } from '../state/roster-book.js'
 import { ShareVault } from '../state/share-vault.js'
 import { BOOTSTRAP_RECORD, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_NODE_LISTEN, MIN_HEARTBEAT_INTERVAL_MS } from './constants.js'
+import { MAX_NONCE_POOL } from '../protocols/constants.js'
 import { resolveCluster } from './membership.js'
 import type { NodeOptions } from './options.js'
 import type { Logger } from '../log.js'
@@ -49,6 +50,7 @@ export interface NodeParts {
 export async function openNodeParts (opts: NodeOptions): Promise<NodeParts> {
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
   if (!(heartbeatIntervalMs >= MIN_HEARTBEAT_INTERVAL_MS)) throw new ConfigError(`heartbeat interval must be at least ${MIN_HEARTBEAT_INTERVAL_MS} ms`)
+  if (opts.noncePool !== undefined && !(Number.isSafeInteger(opts.noncePool) && opts.noncePool >= 0 && opts.noncePool <= MAX_NONCE_POOL)) throw new ConfigError(`the nonce pool takes 0 to ${MAX_NONCE_POOL} nonces per key`)
   const token = opts.joinToken === undefined ? undefined : parseJoinToken(opts.joinToken)
   const store = await Store.open(opts.dataDir)
   let libp2p: MpcLibp2p | undefined

@@ -1,6 +1,6 @@
 import * as lp from 'it-length-prefixed'
 import { pipe } from 'it-pipe'
-import { COMMAND, MAX_ADDRS_PER_MEMBER, MAX_ERROR_MESSAGE_LENGTH, MAX_AUDIT_PER_FETCH, MAX_EVENTS_PER_BATCH, MAX_MEMBERS, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
+import { COMMAND, MAX_ADDRS_PER_MEMBER, MAX_ERROR_MESSAGE_LENGTH, MAX_AUDIT_PER_FETCH, MAX_EVENTS_PER_BATCH, MAX_MEMBERS, MAX_NONCE_POOL, MAX_RECORDS_PER_FETCH, MAX_RECORDS_PER_LIST, MAX_TOKEN_LENGTH, MAX_VERSION_STRING_LENGTH, WIRE_VERSION } from './constants.js'
 import { CommandRefusedError, CommandTransportError, MalformedMessageError } from './errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { peerIdFromBytes } from './ids.js'
@@ -10,7 +10,8 @@ import {
   type KeygenRequest, type KeygenResponse, type RosterAck, type RosterUpdate, type SignCommitRequest, type SignCommitResponse,
   type SignShareRequest, type SignShareResponse, type StatusRequest, type StatusResponse,
   type ListRecordsRequest, type ListRecordsResponse, type FetchRecordsRequest, type FetchRecordsResponse,
-  type FetchEventsRequest, type EventBatch, type FetchAuditRequest, type FetchAuditResponse
+  type FetchEventsRequest, type EventBatch, type FetchAuditRequest, type FetchAuditResponse,
+  type NoncePoolRequest, type NoncePoolResponse
 } from './messages.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -29,6 +30,7 @@ export interface CommandRequests {
   fetchRecords: FetchRecordsRequest
   fetchEvents: FetchEventsRequest
   fetchAudit: FetchAuditRequest
+  noncePool: NoncePoolRequest
 }
 
 export interface CommandResponses {
@@ -44,10 +46,11 @@ export interface CommandResponses {
   fetchRecords: FetchRecordsResponse
   fetchEvents: EventBatch
   fetchAudit: FetchAuditResponse
+  noncePool: NoncePoolResponse
 }
 
 export type CommandKind = keyof CommandRequests
-const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords', 'fetchEvents', 'fetchAudit']
+const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords', 'fetchEvents', 'fetchAudit', 'noncePool']
 
 export interface CommandContext {
   /** The Noise-authenticated PeerId at the other end of the stream. */
@@ -86,7 +89,7 @@ export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
 
 export function decodeCommandResponse (bytes: Uint8Array): CommandResponse {
   try {
-    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH }, fetchEvents: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS, signers: MAX_MEMBERS } }, fetchAudit: { entries: MAX_AUDIT_PER_FETCH } } })
+    return CommandResponse.decode(bytes, { limits: { status: { members: MAX_MEMBERS }, listRecords: { records: MAX_RECORDS_PER_LIST }, fetchRecords: { records: MAX_RECORDS_PER_FETCH }, fetchEvents: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS, signers: MAX_MEMBERS } }, fetchAudit: { entries: MAX_AUDIT_PER_FETCH }, noncePool: { commitments: MAX_NONCE_POOL } } })
   } catch (err) {
     throw new MalformedMessageError(`response does not decode: ${(err as Error).message}`)
   }

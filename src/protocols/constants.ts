@@ -97,3 +97,12 @@ export const MAX_AUDIT_PER_FETCH = 48
 /** Anti-entropy pages: record versions per list answer, records per fetch. */
 export const MAX_RECORDS_PER_LIST = 500
 export const MAX_RECORDS_PER_FETCH = 32
+
+/**
+ * Nonce pools (issue 13, RFC 9591 5.1's preprocessing): unused nonces a node keeps per key for
+ * one-round signing, by default and at most. The coordinator refills a holder's pool when it has
+ * fewer than the low-water mark of its commitments left.
+ */
+export const DEFAULT_NONCE_POOL = 32
+export const MAX_NONCE_POOL = 256
+export const NONCE_POOL_LOW_WATER = 0.25

@@ -586,6 +586,7 @@ export interface Heartbeat {
   linkUpgrades: number
   startedAtMs: number
   sentAtMs: number
+  poolEpoch: Uint8Array
 }
 
 export namespace Heartbeat {
@@ -673,6 +674,11 @@ export namespace Heartbeat {
           w.uint64Number(obj.sentAtMs)
         }
 
+        if ((obj.poolEpoch != null && obj.poolEpoch.byteLength > 0)) {
+          w.uint32(130)
+          w.bytes(obj.poolEpoch)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -692,7 +698,8 @@ export namespace Heartbeat {
           relayedLinks: 0,
           linkUpgrades: 0,
           startedAtMs: 0,
-          sentAtMs: 0
+          sentAtMs: 0,
+          poolEpoch: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -759,6 +766,10 @@ export namespace Heartbeat {
             }
             case 15: {
               obj.sentAtMs = reader.uint64Number()
+              break
+            }
+            case 16: {
+              obj.poolEpoch = reader.bytes()
               break
             }
             default: {
@@ -1834,6 +1845,7 @@ export interface CommandRequest {
   fetchRecords?: FetchRecordsRequest
   fetchEvents?: FetchEventsRequest
   fetchAudit?: FetchAuditRequest
+  noncePool?: NoncePoolRequest
 }
 
 export namespace CommandRequest {
@@ -1914,6 +1926,11 @@ export namespace CommandRequest {
         if (obj.fetchAudit != null) {
           w.uint32(170)
           FetchAuditRequest.codec().encode(obj.fetchAudit, w)
+        }
+
+        if (obj.noncePool != null) {
+          w.uint32(178)
+          NoncePoolRequest.codec().encode(obj.noncePool, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2011,6 +2028,12 @@ export namespace CommandRequest {
               })
               break
             }
+            case 22: {
+              obj.noncePool = NoncePoolRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.noncePool
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2048,6 +2071,7 @@ export interface CommandResponse {
   fetchRecords?: FetchRecordsResponse
   fetchEvents?: EventBatch
   fetchAudit?: FetchAuditResponse
+  noncePool?: NoncePoolResponse
 }
 
 export namespace CommandResponse {
@@ -2123,6 +2147,11 @@ export namespace CommandResponse {
         if (obj.fetchAudit != null) {
           w.uint32(170)
           FetchAuditResponse.codec().encode(obj.fetchAudit, w)
+        }
+
+        if (obj.noncePool != null) {
+          w.uint32(178)
+          NoncePoolResponse.codec().encode(obj.noncePool, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2215,6 +2244,12 @@ export namespace CommandResponse {
               })
               break
             }
+            case 22: {
+              obj.noncePool = NoncePoolResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.noncePool
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2253,7 +2288,8 @@ export enum ErrorCode {
   PENDING = 'PENDING',
   LIMIT = 'LIMIT',
   BUSY = 'BUSY',
-  POLICY_DENIED = 'POLICY_DENIED'
+  POLICY_DENIED = 'POLICY_DENIED',
+  POOL_MISS = 'POOL_MISS'
 }
 
 enum __ErrorCodeValues {
@@ -2271,7 +2307,8 @@ enum __ErrorCodeValues {
   PENDING = 11,
   LIMIT = 12,
   BUSY = 13,
-  POLICY_DENIED = 14
+  POLICY_DENIED = 14,
+  POOL_MISS = 15
 }
 
 export namespace ErrorCode {
@@ -3479,6 +3516,7 @@ export interface SignShareRequest {
   message: Uint8Array
   commitments: NonceCommitment[]
   request: Uint8Array
+  pooled: boolean
 }
 
 export namespace SignShareRequest {
@@ -3518,6 +3556,11 @@ export namespace SignShareRequest {
           w.bytes(obj.request)
         }
 
+        if ((obj.pooled != null && obj.pooled !== false)) {
+          w.uint32(48)
+          w.bool(obj.pooled)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -3527,7 +3570,8 @@ export namespace SignShareRequest {
           sessionId: '',
           message: uint8ArrayAlloc(0),
           commitments: [],
-          request: uint8ArrayAlloc(0)
+          request: uint8ArrayAlloc(0),
+          pooled: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -3560,6 +3604,10 @@ export namespace SignShareRequest {
             }
             case 5: {
               obj.request = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.pooled = reader.bool()
               break
             }
             default: {
@@ -3642,6 +3690,145 @@ export namespace SignShareResponse {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SignShareResponse>): SignShareResponse => {
     return decodeMessage(buf, SignShareResponse.codec(), opts)
+  }
+}
+
+export interface NoncePoolRequest {
+  keyId: string
+}
+
+export namespace NoncePoolRequest {
+  let _codec: Codec<NoncePoolRequest>
+
+  export const codec = (): Codec<NoncePoolRequest> => {
+    if (_codec == null) {
+      _codec = message<NoncePoolRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.keyId != null && obj.keyId !== '')) {
+          w.uint32(10)
+          w.string(obj.keyId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          keyId: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.keyId = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<NoncePoolRequest>): Uint8Array => {
+    return encodeMessage(obj, NoncePoolRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NoncePoolRequest>): NoncePoolRequest => {
+    return decodeMessage(buf, NoncePoolRequest.codec(), opts)
+  }
+}
+
+export interface NoncePoolResponse {
+  epoch: Uint8Array
+  commitments: NonceCommitment[]
+}
+
+export namespace NoncePoolResponse {
+  let _codec: Codec<NoncePoolResponse>
+
+  export const codec = (): Codec<NoncePoolResponse> => {
+    if (_codec == null) {
+      _codec = message<NoncePoolResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.epoch != null && obj.epoch.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.epoch)
+        }
+
+        if (obj.commitments != null) {
+          for (const value of obj.commitments) {
+            w.uint32(18)
+            NonceCommitment.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          epoch: uint8ArrayAlloc(0),
+          commitments: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.epoch = reader.bytes()
+              break
+            }
+            case 2: {
+              if (opts.limits?.commitments != null && obj.commitments.length === opts.limits.commitments) {
+                throw new MaxLengthError('Decode error - map field "commitments" had too many elements')
+              }
+
+              obj.commitments.push(NonceCommitment.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.commitments$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<NoncePoolResponse>): Uint8Array => {
+    return encodeMessage(obj, NoncePoolResponse.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NoncePoolResponse>): NoncePoolResponse => {
+    return decodeMessage(buf, NoncePoolResponse.codec(), opts)
   }
 }
 

@@ -140,7 +140,7 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     await restart(victim)
     const victimId = peerIdFromString(peerIdOf(victim))
     // Its nonce was spent durably before it died: the old session is refused, by share and by commit.
-    const share = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
+    const share = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signShare', { pooled: false, keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
     expect(share.code).toBe(ErrorCode.STALE)
     const commit = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signCommit', { keyId: key.id, sessionId, request: requestBytesFor(clusterId, key.id, message) }))
     expect(commit.code).toBe(ErrorCode.STALE)
@@ -160,7 +160,7 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     await group.kill(nodes[victim - 1]!, 'SIGKILL')
     await restart(victim)
     // Nonces do not outlive the process that made them: round two of that session finds none.
-    const share = await refusal(sendCommand(coordinator.libp2p, victimId(), clusterId, 'signShare', { keyId: key.id, sessionId, message: interrupted, commitments: [committed.commitment!], request: requestBytesFor(clusterId, key.id, interrupted) }))
+    const share = await refusal(sendCommand(coordinator.libp2p, victimId(), clusterId, 'signShare', { pooled: false, keyId: key.id, sessionId, message: interrupted, commitments: [committed.commitment!], request: requestBytesFor(clusterId, key.id, interrupted) }))
     expect(share.code).toBe(ErrorCode.STALE)
 
     // Killed while the coordinator runs a request (in round one, between rounds or in round two, as it falls).

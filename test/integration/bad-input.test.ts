@@ -115,7 +115,7 @@ describe('bad input gets a clear refusal and changes nothing', () => {
     const before = { ...coordinator.gossip.counters.rejected }
     const epoch = coordinator.roster.epoch
     const counted = (reason: GossipRejectReason): number => (coordinator.gossip.counters.rejected[reason] ?? 0) - (before[reason] ?? 0)
-    const heartbeat = { seq: 1, uptimeMs: 1, loadPermille: 0, activeSessions: 0, keysHeld: 0, softwareVersion: 'x', rosterEpoch: 0, stateHash: new Uint8Array(32), keysLost: 0, recordConflicts: 0, directLinks: 0, relayedLinks: 0, linkUpgrades: 0, startedAtMs: Date.now(), sentAtMs: Date.now() }
+    const heartbeat = { seq: 1, uptimeMs: 1, loadPermille: 0, activeSessions: 0, keysHeld: 0, softwareVersion: 'x', rosterEpoch: 0, stateHash: new Uint8Array(32), keysLost: 0, recordConflicts: 0, directLinks: 0, relayedLinks: 0, linkUpgrades: 0, startedAtMs: Date.now(), sentAtMs: Date.now(), poolEpoch: new Uint8Array() }
 
     await member.libp2p.services.pubsub.publish(topic, new Uint8Array([1, 2, 3, 4, 5, 0xff]))
     await member.libp2p.services.pubsub.publish(topic, new Uint8Array(MAX_GOSSIP_BYTES.heartbeats + 1))

@@ -253,12 +253,12 @@ describe('keygen and signing with faulty peers', () => {
       const restarted = await restartNode(cluster, crasher, { faults: {} })
       const clusterId = cluster.init.clusterId
       const coordinator = cluster.coordinator.libp2p
-      const share = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
+      const share = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signShare', { pooled: false, keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
       expect(share.code).toBe(ErrorCode.STALE)
       const commit = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signCommit', { keyId: key.id, sessionId, request: requestBytesFor(clusterId, key.id, message) }))
       expect(commit.code).toBe(ErrorCode.STALE)
       // The honest co-signer of that session spent its nonce too, and refuses alike.
-      const cosigner = await refusal(sendCommand(coordinator, h1!.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
+      const cosigner = await refusal(sendCommand(coordinator, h1!.peerId, clusterId, 'signShare', { pooled: false, keyId: key.id, sessionId, message, commitments: [], request: requestBytesFor(clusterId, key.id, message) }))
       expect(cosigner.code).toBe(ErrorCode.STALE)
 
       // And it signs again in a new session, as holder 1.
@@ -282,7 +282,7 @@ describe('keygen and signing with faulty peers', () => {
       expect(committed.commitment).toBeDefined()
 
       const restarted = await restartNode(cluster, node)
-      const share = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments: [committed.commitment!], request: requestBytesFor(clusterId, key.id, message) }))
+      const share = await refusal(sendCommand(coordinator, restarted.peerId, clusterId, 'signShare', { pooled: false, keyId: key.id, sessionId, message, commitments: [committed.commitment!], request: requestBytesFor(clusterId, key.id, message) }))
       expect(share.code).toBe(ErrorCode.STALE)
     })
   })

@@ -58,9 +58,9 @@ describe('a signing nonce is taken at most once, over the wire', () => {
    * message (as if the attacker held requests the client really signed): the policy allows every
    * one, and what is tested here is the nonce's single use behind it.
    */
-  const command = async <K extends 'signCommit' | 'signShare'>(node: MpcNode, kind: K, body: Omit<Parameters<typeof sendCommand<K>>[4], 'request'>): ReturnType<typeof sendCommand<K>> => {
+  const command = async <K extends 'signCommit' | 'signShare'>(node: MpcNode, kind: K, body: Omit<Parameters<typeof sendCommand<K>>[4], 'request' | 'pooled'>): ReturnType<typeof sendCommand<K>> => {
     const message = 'message' in body ? body.message as Uint8Array : messageFor('ed25519', 'a commitment')
-    return await sendCommand(rogue!, node.peerId, cluster.init.clusterId, kind, { ...body, request: requestBytesFor(cluster.init.clusterId, key.id, message) } as Parameters<typeof sendCommand<K>>[4])
+    return await sendCommand(rogue!, node.peerId, cluster.init.clusterId, kind, { ...body, pooled: false, request: requestBytesFor(cluster.init.clusterId, key.id, message) } as Parameters<typeof sendCommand<K>>[4])
   }
 
   /** Both holders commit to the session, as in a real signing round one; list in identifier order. */

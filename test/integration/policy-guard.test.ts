@@ -98,7 +98,7 @@ describe('a compromised coordinator cannot get a signature the policy did not au
     const shareSession = newSessionId()
     const commitments = await Promise.all(nodes.map(async n => await commit(n, key, shareSession, allowed)))
     for (const node of nodes) {
-      const refusal = await sendCommand(rogue!, node.peerId, clusterId, 'signShare', { keyId: key.id, sessionId: shareSession, message, commitments, request: wire(request) }).then(() => undefined, (err: unknown) => err)
+      const refusal = await sendCommand(rogue!, node.peerId, clusterId, 'signShare', { pooled: false, keyId: key.id, sessionId: shareSession, message, commitments, request: wire(request) }).then(() => undefined, (err: unknown) => err)
       expect(refusal, `${node.peerId.toString()} released a share`).toBeInstanceOf(CommandRefusedError)
       expect((refusal as CommandRefusedError).code).toBe(ErrorCode.POLICY_DENIED)
       expect((refusal as CommandRefusedError).rule).toBe(rule)
@@ -120,7 +120,7 @@ describe('a compromised coordinator cannot get a signature the policy did not au
     const shares: Record<string, Uint8Array> = {}
     const names: Record<string, string> = {}
     for (const [i, node] of nodes.entries()) {
-      const { share } = await sendCommand(rogue!, node.peerId, clusterId, 'signShare', { keyId: key.id, sessionId, message, commitments, request: wire(request) })
+      const { share } = await sendCommand(rogue!, node.peerId, clusterId, 'signShare', { pooled: false, keyId: key.id, sessionId, message, commitments, request: wire(request) })
       shares[commitments[i]!.identifier] = share
       names[commitments[i]!.identifier] = node.peerId.toString()
     }

@@ -22,7 +22,7 @@ let outsider: PeerId
 let roster: RosterState
 let ctx: GossipContext
 
-const heartbeat: Heartbeat = { seq: 7, uptimeMs: 12_000, loadPermille: 250, activeSessions: 0, keysHeld: 0, softwareVersion: '0.1.0', rosterEpoch: 3, stateHash: new Uint8Array(32), keysLost: 0, recordConflicts: 0, directLinks: 0, relayedLinks: 0, linkUpgrades: 0, startedAtMs: Date.now(), sentAtMs: Date.now() }
+const heartbeat: Heartbeat = { seq: 7, uptimeMs: 12_000, loadPermille: 250, activeSessions: 0, keysHeld: 0, softwareVersion: '0.1.0', rosterEpoch: 3, stateHash: new Uint8Array(32), keysLost: 0, recordConflicts: 0, directLinks: 0, relayedLinks: 0, linkUpgrades: 0, startedAtMs: Date.now(), sentAtMs: Date.now(), poolEpoch: new Uint8Array() }
 
 function round (sessionId: string, payload = new Uint8Array([1, 2, 3])): RoundMessage {
   return { sessionId, dkgRound1: { commitment: [], proofOfKnowledge: payload, ephemeralPublicKey: new Uint8Array(32) } }

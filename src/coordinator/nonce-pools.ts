@@ -1,0 +1,147 @@
+/**
+ * The coordinator's view of its holders' nonce pools (issue 13): per key and holder, the
+ * commitments of nonces the holder made ahead of time (RFC 9591 5.1) and has not been asked to
+ * use yet, under the holder's pool epoch. A signature whose every signer has one takes one round:
+ * `take` hands out one commitment per signer, each once. Pools are refilled in the background
+ * below their low-water mark, at most one refill per holder and key at a time.
+ *
+ * A pool is only used while it can still be the holder's: its epoch is the one in the holder's
+ * last heartbeat, and no connection to the holder opened after the pool was filled (a restarted
+ * holder has a new epoch and a new connection, and may not have sent a heartbeat yet). A pool
+ * found stale, or one a holder reports it does not have (POOL_MISS), is dropped; that signature
+ * takes two rounds. Nothing here is secret: the nonces never leave their holders.
+ */
+import { bytesEqual, toHex } from '../crypto/bytes.js'
+import { MAX_NONCE_POOL, NONCE_POOL_LOW_WATER } from '../protocols/constants.js'
+import type { NonceCommitment, NoncePoolResponse } from '../protocols/messages.js'
+import type { Logger } from '../log.js'
+
+/** Keys with pools held here, at most (the least recently used goes: it signs with two rounds until refilled). */
+export const MAX_POOLED_KEYS = 1024
+
+export interface NoncePoolsDeps {
+  /** Asks a holder for its pool of a key (the noncePool command). */
+  fetch: (peer: string, keyId: string) => Promise<NoncePoolResponse>
+  /** The pool epoch in the holder's last heartbeat, if any. */
+  epochOf: (peer: string) => Uint8Array | undefined
+  /** When the newest open connection to the holder opened (ms since the epoch), undefined if none is open. */
+  connectedSince: (peer: string) => number | undefined
+  log: Logger
+}
+
+interface HolderPool {
+  epoch: Uint8Array
+  filledAtMs: number
+  /** Unused commitments, oldest first. */
+  commitments: NonceCommitment[]
+  /** How many the holder keeps (the size of its last answer): the low-water mark is a share of it. */
+  size: number
+}
+
+const poolId = (keyId: string, peer: string): string => `${keyId}\0${peer}`
+
+export class NoncePools {
+  /** By key id, then holder; keys in least-recently-used order. */
+  private readonly keys = new Map<string, Map<string, HolderPool>>()
+  /** Refills at work, by poolId. */
+  private readonly refilling = new Map<string, Promise<void>>()
+  /** Commitments handed out since a refill was asked for, by poolId: its answer may still list them. */
+  private readonly takenDuringRefill = new Map<string, Set<string>>()
+  /** Signatures that took one round, and those that found no usable pool for some signer. */
+  readonly stats = { hits: 0, misses: 0 }
+
+  constructor (private readonly deps: NoncePoolsDeps) {}
+
+  /**
+   * One unused commitment per signer, each removed from its pool, if every signer has one;
+   * otherwise undefined and nothing taken. Either way, the signers' pools are refilled where low.
+   */
+  take (keyId: string, signers: readonly string[]): NonceCommitment[] | undefined {
+    const pools = this.keys.get(keyId)
+    const usable = signers.map(s => {
+      const pool = pools?.get(s)
+      return pool !== undefined && pool.commitments.length > 0 && this.current(keyId, s, pool) ? pool : undefined
+    })
+    let taken: NonceCommitment[] | undefined
+    if (usable.every(p => p !== undefined)) {
+      taken = usable.map((pool, i) => {
+        const c = pool.commitments.shift()!
+        this.takenDuringRefill.get(poolId(keyId, signers[i]!))?.add(toHex(c.hiding))
+        return c
+      })
+      this.stats.hits++
+    } else {
+      this.stats.misses++
+    }
+    this.touch(keyId)
+    for (const s of signers) this.refillIfLow(keyId, s)
+    return taken
+  }
+
+  /** Fills the pools of these holders of a key that are low or missing (after a keygen, or when a sign finds them so). */
+  prefill (keyId: string, holders: readonly string[]): void {
+    for (const h of holders) this.refillIfLow(keyId, h)
+  }
+
+  /** The holder does not have (all of) the pool we hold for it: drop it, and ask again. */
+  drop (keyId: string, peer: string): void {
+    this.keys.get(keyId)?.delete(peer)
+    this.refillIfLow(keyId, peer)
+  }
+
+  /** The unused commitments held for a holder's pool of a key, oldest first (none if it has no pool here). */
+  held (keyId: string, peer: string): NonceCommitment[] {
+    return [...this.keys.get(keyId)?.get(peer)?.commitments ?? []]
+  }
+
+  /** Resolves once no refill is at work (tests and the bench wait for full pools). */
+  async settled (): Promise<void> {
+    while (this.refilling.size > 0) await Promise.allSettled([...this.refilling.values()])
+  }
+
+  /** The pool can still be the holder's (see the top of this file). */
+  private current (keyId: string, peer: string, pool: HolderPool): boolean {
+    const since = this.deps.connectedSince(peer)
+    const epoch = this.deps.epochOf(peer)
+    if (since !== undefined && since <= pool.filledAtMs && (epoch === undefined || bytesEqual(epoch, pool.epoch))) return true
+    this.keys.get(keyId)?.delete(peer)
+    return false
+  }
+
+  private refillIfLow (keyId: string, peer: string): void {
+    const id = poolId(keyId, peer)
+    if (this.refilling.has(id)) return
+    const pool = this.keys.get(keyId)?.get(peer)
+    if (pool !== undefined && pool.commitments.length > pool.size * NONCE_POOL_LOW_WATER) return
+    const taken = new Set<string>()
+    this.takenDuringRefill.set(id, taken)
+    const refill = this.deps.fetch(peer, keyId)
+      .then(answer => { this.adopt(keyId, peer, answer, taken) })
+      .catch(err => { this.deps.log.debug({ keyId, peer, err: (err as Error).message }, 'nonce pool refill failed') })
+      .finally(() => {
+        this.refilling.delete(id)
+        this.takenDuringRefill.delete(id)
+      })
+    this.refilling.set(id, refill)
+  }
+
+  private adopt (keyId: string, peer: string, answer: NoncePoolResponse, taken: Set<string>): void {
+    if (answer.commitments.length === 0) return
+    const commitments = answer.commitments.slice(0, MAX_NONCE_POOL).filter(c => !taken.has(toHex(c.hiding)))
+    let pools = this.keys.get(keyId)
+    if (pools === undefined) {
+      if (this.keys.size >= MAX_POOLED_KEYS) this.keys.delete(this.keys.keys().next().value!)
+      pools = new Map()
+      this.keys.set(keyId, pools)
+    }
+    // The process that answered was alive now: a connection opened later may be a restarted holder's, whose pool this is not.
+    pools.set(peer, { epoch: answer.epoch, filledAtMs: Date.now(), commitments, size: answer.commitments.length })
+  }
+
+  private touch (keyId: string): void {
+    const pools = this.keys.get(keyId)
+    if (pools === undefined) return
+    this.keys.delete(keyId)
+    this.keys.set(keyId, pools)
+  }
+}
