@@ -224,7 +224,19 @@ export async function lastEventSeq (cluster: TestCluster): Promise<number> {
 /** Waits until the coordinator sees these nodes (default: every running node of the cluster) up. */
 export async function waitAllUp (cluster: TestCluster, nodes?: MpcNode[], timeoutMs = 15_000): Promise<void> {
   const running = nodes ?? cluster.nodes.filter(n => n.libp2p.status === 'started')
-  await waitFor('every running node up', () => running.every(n => memberState(cluster, n.peerId.toString()) === 'up'), timeoutMs)
+  await waitFor('every running node up', () => running.every(n => memberState(cluster, n.peerId.toString()) === 'up'), timeoutMs).catch((err: Error) => {
+    // Say what the coordinator sees of each node that is not up, and what the node sees of it.
+    const coordinator = cluster.coordinator.libp2p.peerId
+    const views = running.filter(n => memberState(cluster, n.peerId.toString()) !== 'up').map(n => {
+      const id = n.peerId.toString()
+      const health = cluster.coordinator.cluster().members.find(m => m.peerId === id)
+      const pubsub = n.libp2p.services.pubsub
+      const topic = topicName(cluster.init.clusterId, 'heartbeats')
+      return `${id}: ${JSON.stringify(health)}, links to the coordinator ${n.libp2p.getConnections(coordinator).map(c => c.status).join('/') || 'none'}, ` +
+        `its heartbeat mesh ${pubsub.getMeshPeers(topic).length} peer(s), coordinator in it: ${pubsub.getMeshPeers(topic).includes(coordinator.toString())}`
+    })
+    throw new Error(`${err.message}; not up: ${views.join('; ')}`)
+  })
 }
 
 /**

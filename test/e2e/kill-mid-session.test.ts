@@ -125,7 +125,8 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     await restart(victim, ['--kill-after-nonce-spent'])
     const seq = await lastSeq()
     const message = messageFor('taproot', 'killed after its nonce is spent')
-    const outcome = await settle(coordinator.tasks.sign(key.id, message, requestFor(clusterId, key.id, message)))
+    // Two rounds: the session's nonces are stored, and spent, on disk (one round: the next test).
+    const outcome = await settle(coordinator.tasks.sign(key.id, message, requestFor(clusterId, key.id, message), undefined, { pooled: false }))
     await killedItself(victim)
     if (!(outcome instanceof TaskError)) {
       expect(outcome.signers).not.toContain(peerIdOf(victim))
@@ -145,6 +146,43 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     const commit = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signCommit', { keyId: key.id, sessionId, request: requestBytesFor(clusterId, key.id, message) }))
     expect(commit.code).toBe(ErrorCode.STALE)
     expect(await signs(key, 'after the restart')).toContain(peerIdOf(victim))
+  }, 90_000)
+
+  it('one round: killed after taking a pooled nonce, restarted: none of the old process\'s pooled commitments is accepted, and requests sign again in one round', async () => {
+    const key = await coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: NODES, members: all() })
+    const victim = indexOf(key.holders[0]!)
+    await restart(victim, ['--kill-after-nonce-spent'])
+    const pools = coordinator.tasks.pools
+    pools.prefill(key.id, key.holders)
+    await pools.settled()
+    const held = pools.held(key.id, peerIdOf(victim))
+    expect(held.length).toBeGreaterThan(2)
+    const message = messageFor('ed25519', 'killed after its pooled nonce is taken')
+    const outcome = await settle(coordinator.tasks.sign(key.id, message, requestFor(clusterId, key.id, message)))
+    await killedItself(victim)
+    if (!(outcome instanceof TaskError)) expect(verifiesExternally(key, message, outcome.signature)).toBe(true)
+    await restart(victim)
+
+    // Every pooled commitment of the killed process, the one it died using included, is refused
+    // by the restarted one, paired with a live co-signer's pooled commitment.
+    const victimId = peerIdFromString(peerIdOf(victim))
+    const partner = key.holders[1]!
+    for (const [i, stale] of [held[0]!, ...held.slice(-2)].entries()) {
+      const cosigner = pools.held(key.id, partner)[i]!
+      const text = messageFor('ed25519', `stale pooled ${i}`)
+      const refused = await refusal(sendCommand(coordinator.libp2p, victimId, clusterId, 'signShare', {
+        pooled: true, keyId: key.id, sessionId: randomBytes(16).toString('base64url'), message: text, commitments: [stale, cosigner], request: requestBytesFor(clusterId, key.id, text)
+      }))
+      expect(refused.code).toBe(ErrorCode.POOL_MISS)
+    }
+    // The coordinator dropped the dead process's pool (new connection, new epoch): no attempt is lost on it.
+    const after = messageFor('ed25519', 'after the restart, pooled')
+    const result = await coordinator.tasks.sign(key.id, after, requestFor(clusterId, key.id, after))
+    expect(result.attempts).toBe(1)
+    expect(verifiesExternally(key, after, result.signature)).toBe(true)
+    await pools.settled()
+    const refilled = messageFor('ed25519', 'refilled')
+    expect((await coordinator.tasks.sign(key.id, refilled, requestFor(clusterId, key.id, refilled))).rounds).toBe(1)
   }, 90_000)
 
   it('after its commit, and at random moments of a request: each request completes or fails cleanly, old nonces are gone after the restart, and the next request succeeds', async () => {

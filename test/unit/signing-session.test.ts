@@ -547,3 +547,71 @@ describe('signing session: a holder that released a share in an attempt that mad
     })
   })
 })
+
+describe('signing session: one round from pooled commitments', () => {
+  /** Runs a 2-of-3 request whose holders each pooled two commitments; `miss` answers POOL_MISS to its first pooled share request. */
+  function pooledRun (miss?: string): Run & { message: Uint8Array, misses: string[], publicPackage: Key['public'] } {
+    const { holders, names, publicPackage } = cluster('ed25519', 2, 3)
+    const byName = new Map(holders.map(h => [h.name, h]))
+    const message = messageFor('ed25519', 'pooled')
+    // A pooled nonce is a commitment made ahead of any session: here, under a session id of its own.
+    const poolSession = new Map<string, string>()
+    const pools = new Map(names.map(n => [n, [0, 1].map(i => {
+      const sid = `pool-${n}-${i}`
+      const c = byName.get(n)!.commit(sid).commitment!
+      poolSession.set(hex(c.hiding), sid)
+      return c
+    })]))
+    const misses: string[] = []
+    let missing = miss
+    const session = new SigningSession(
+      { keyId: 'key-1', scheme: 'ed25519', threshold: 2, holders: names, publicPackage, message },
+      {
+        availability: () => 'up',
+        newSessionId,
+        pooled: signers => signers.every(s => pools.get(s)!.length > 0) ? signers.map(s => pools.get(s)!.shift()!) : undefined,
+        poolMiss: p => { misses.push(p) }
+      }
+    )
+    const ended: EndedAttempt[] = []
+    const steps: SigningStep[] = []
+    let transition = session.start()
+    for (;;) {
+      if (transition.ended !== undefined) ended.push(transition.ended)
+      const step = transition.next
+      steps.push(step)
+      if (step.kind === 'done' || step.kind === 'failed') return { final: step, ended, steps, session, message, misses, publicPackage }
+      if (step.kind === 'roundOne') {
+        transition = session.onRoundOne(step.sessionId, answersOf(step.signers, p => byName.get(p)!.commit(step.sessionId)))
+      } else {
+        transition = session.onRoundTwo(step.sessionId, answersOf(step.signers, p => {
+          if (!step.pooled) return byName.get(p)!.share(step.sessionId, step.commitments, message)
+          if (p === missing) {
+            missing = undefined
+            throw new CommandRefusedError(ErrorCode.POOL_MISS, 'not in this process\'s pool')
+          }
+          const own = step.commitments.find(c => c.identifier === participantIdentifier('ed25519', names.indexOf(p) + 1))!
+          return byName.get(p)!.share(poolSession.get(hex(own.hiding))!, step.commitments, message)
+        }))
+      }
+    }
+  }
+
+  it('signs in one round when every signer has a pooled commitment; the signature verifies outside our code', () => {
+    const { final, steps, message, publicPackage } = pooledRun()
+    expect(steps.map(s => s.kind)).toEqual(['roundTwo', 'done'])
+    expect(steps[0]).toMatchObject({ pooled: true })
+    if (final.kind !== 'done') throw new Error('not done')
+    expect(verifiesExternally('ed25519', publicPackage.commitments[0]!, message, final.signature)).toBe(true)
+  })
+
+  it('after a POOL_MISS, signs in two rounds with the holder that missed (it is not excluded), leaving out the co-signer that spent the request', () => {
+    const { final, steps, ended, misses, message, publicPackage } = pooledRun('peer-1')
+    expect(steps.map(s => s.kind)).toEqual(['roundTwo', 'roundOne', 'roundTwo', 'done'])
+    expect(misses).toEqual(['peer-1'])
+    expect(ended[0]!.failure.proven).toEqual([])
+    if (final.kind !== 'done') throw new Error('not done')
+    expect(final.signers).toEqual(['peer-1', 'peer-3'])
+    expect(verifiesExternally('ed25519', publicPackage.commitments[0]!, message, final.signature)).toBe(true)
+  })
+})
