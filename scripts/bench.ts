@@ -17,12 +17,13 @@ import { parseArgs } from 'node:util'
 import { launchCluster, metricValue, percentile, ProcessGroup, type LocalCluster, type Peer } from './processes.js'
 import { newSignedRequest, type SignedRequest } from '../src/protocols/policy.js'
 import { verifyKeySignature } from './verify.js'
-import { measureFloor, type FloorResult } from './bench-floor.js'
+import { criticalPathMs, measureFloor, type FloorResult } from './bench-floor.js'
 import { measureEventLog } from './bench-store.js'
 import { wholeNumberArg } from './args.js'
 import { benchScale } from './bench-scale.js'
 import type { Scheme } from '../src/crypto/index.js'
 import type { KeyView } from '../src/coordinator/requests.js'
+import type { SignView } from '../src/coordinator/client.js'
 
 const USAGE = `usage: npm run bench -- [options]
   --signs N              sequential signatures timed per scheme and size (default 50)
@@ -44,8 +45,6 @@ const CONFIGS: ReadonlyArray<{ scheme: Scheme, threshold: number, parties: numbe
   { scheme: 'taproot', threshold: 2, parties: 3 },
   { scheme: 'taproot', threshold: 3, parties: 5 }
 ]
-/** The goal: at 3-of-5, sign p50 at most this many times the in-process floor. */
-const GOAL_RATIO = 2
 const JOIN_DEADLINE_MS = 30_000
 
 interface Options {
@@ -151,8 +150,24 @@ interface ConfigResult {
   threshold: number
   parties: number
   keygen: { runsMs: number[], medianMs: number, floorRunsMs: number[], floorMedianMs: number, ratio: number }
-  sign: { count: number, p50Ms: number, p95Ms: number, meanMs: number, minMs: number, maxMs: number, floorCount: number, floorP50Ms: number, floorP95Ms: number, floorMeanMs: number, ratio: number, nobleOnlyP50Ms: number, nobleOnlyRatio: number }
-  concurrent: { concurrency: number, signatures: number, seconds: number, signaturesPerSecond: number, p50Ms: number, p95Ms: number }
+  /** The sequential signatures: one round (pooled nonces, the default) and two rounds (pooled: false), side by side. */
+  sign: {
+    oneRound: SeriesFigures
+    twoRounds: SeriesFigures
+    /** noble's sequential FROST signature in this process (bench-floor.ts signNoble). */
+    floorCount: number
+    floorP50Ms: number
+    floorP95Ms: number
+    /** One signer's share + aggregation + verify (noble), sampled before the cluster runs and after each of its signatures. */
+    criticalCount: number
+    criticalP50Ms: number
+    /** One-round p50 ÷ floor p50, one-round p95 ÷ floor p50, one-round p50 ÷ critical-path p50. */
+    ratio: number
+    p95Ratio: number
+    criticalRatio: number
+  }
+  /** `signaturesPerSecond` against what the machine's cores could do at the floor's CPU time a signature. */
+  concurrent: { concurrency: number, signatures: number, seconds: number, signaturesPerSecond: number, p50Ms: number, p95Ms: number, oneRound: number, coresPerSecond: number, ratio: number }
   /** Peak RSS during this configuration (VmHWM reset at its start) of the key's holders, and of the coordinator. */
   rss: { holders: Array<{ name: string, rssAtStartMiB: number, peakMiB: number }>, maxMiB: number, meanMiB: number, coordinatorPeakMiB: number, exact: boolean }
   /**
@@ -163,6 +178,19 @@ interface ConfigResult {
   policy: PolicyCost
   keyId: string
   verified: number
+}
+
+interface SeriesFigures {
+  count: number
+  p50Ms: number
+  p95Ms: number
+  meanMs: number
+  minMs: number
+  maxMs: number
+  /** Signatures made in one round (pool hits). */
+  oneRound: number
+  /** Medians of the coordinator's own timing of the attempt that signed (SignView.timing). */
+  phases: { round1Ms: number, round2Ms: number, aggregateMs: number }
 }
 
 interface PolicyCost { coordinatorMs: number, commitMs: number, shareMs: number, perSignMs: number, percentOfP50: number }
@@ -228,28 +256,52 @@ async function benchConfig (
 
     const verify = verifierFor(key)
     let verified = 0
-    const signOnce = async (): Promise<number> => {
-      const message = randomBytes(32).toString('hex')
-      const t0 = performance.now()
-      const result = await cluster.sign(keyId, message)
-      const ms = performance.now() - t0
-      if (result.signers.length !== threshold) throw new Error(`${label}: signed by ${result.signers.length} holders, expected ${threshold}`)
-      if (!verify(message, result.signature)) throw new Error(`${label}: signature over ${message} does not verify`)
-      verified++
-      return ms
+    const critical = [...floor.criticalMs]
+    const series = async (count: number, pooled: boolean): Promise<{ ms: number[], views: SignView[] }> => {
+      const ms: number[] = []
+      const views: SignView[] = []
+      for (let i = 0; i < count; i++) {
+        const message = randomBytes(32).toString('hex')
+        const t0 = performance.now()
+        const result = await cluster.sign(keyId, message, { pooled })
+        ms.push(performance.now() - t0)
+        if (result.signers.length !== threshold) throw new Error(`${label}: signed by ${result.signers.length} holders, expected ${threshold}`)
+        if (!verify(message, result.signature)) throw new Error(`${label}: signature over ${message} does not verify`)
+        verified++
+        views.push(result)
+        // The critical-path floor, interleaved with the cluster's signatures (the cluster is idle now).
+        critical.push(criticalPathMs(floor.key, randomBytes(32)))
+      }
+      return { ms, views }
     }
+    const figures = ({ ms, views }: { ms: number[], views: SignView[] }): SeriesFigures => ({
+      count: ms.length,
+      p50Ms: round(median(ms)),
+      p95Ms: round(percentile(ms, 0.95)),
+      meanMs: round(mean(ms)),
+      minMs: round(Math.min(...ms)),
+      maxMs: round(Math.max(...ms)),
+      oneRound: views.filter(v => v.rounds === 1).length,
+      phases: {
+        round1Ms: round(median(views.map(v => v.timing.round1Ms))),
+        round2Ms: round(median(views.map(v => v.timing.round2Ms))),
+        aggregateMs: round(median(views.map(v => v.timing.aggregateMs)))
+      }
+    })
 
-    for (let i = 0; i < opts.warmup; i++) await signOnce()
+    await series(opts.warmup, true)
     const checksBefore = await policyChecks(cluster)
-    const signMs: number[] = []
-    for (let i = 0; i < opts.signs; i++) signMs.push(await signOnce())
-    const checks = policyCost(checksBefore, await policyChecks(cluster), median(signMs))
-    say(`${label}: ${signMs.length} sequential signatures, p50 ${median(signMs).toFixed(1)} ms, p95 ${percentile(signMs, 0.95).toFixed(1)} ms; policy checks ${checks.perSignMs.toFixed(2)} ms of it (${checks.percentOfP50.toFixed(1)} %)`)
+    const oneRound = figures(await series(opts.signs, true))
+    const checks = policyCost(checksBefore, await policyChecks(cluster), oneRound.p50Ms)
+    const twoRounds = figures(await series(opts.signs, false))
+    say(`${label}: ${opts.signs} sequential signatures in one round: p50 ${oneRound.p50Ms} ms, p95 ${oneRound.p95Ms} ms (${oneRound.oneRound} pool hits; phases: share round ${oneRound.phases.round2Ms} ms, aggregate ${oneRound.phases.aggregateMs} ms); policy checks ${checks.perSignMs.toFixed(2)} ms of it`)
+    say(`${label}: ${opts.signs} sequential signatures in two rounds: p50 ${twoRounds.p50Ms} ms, p95 ${twoRounds.p95Ms} ms (phases: commit round ${twoRounds.phases.round1Ms} ms, share round ${twoRounds.phases.round2Ms} ms, aggregate ${twoRounds.phases.aggregateMs} ms)`)
 
     // Throughput: `concurrency` client loops share one counter; verification happens afterwards.
     const pending: Array<{ message: string, signature: string }> = []
     const loadMs: number[] = []
     let issued = 0
+    let concurrentOneRound = 0
     const t0 = performance.now()
     await Promise.all(Array.from({ length: opts.concurrency }, async () => {
       while (issued < opts.concurrentSigns) {
@@ -258,6 +310,7 @@ async function benchConfig (
         const s0 = performance.now()
         const result = await cluster.sign(keyId, message)
         loadMs.push(performance.now() - s0)
+        if (result.rounds === 1) concurrentOneRound++
         pending.push({ message, signature: result.signature })
       }
     }))
@@ -273,27 +326,30 @@ async function benchConfig (
     const holderPeaks = holders.map(h => ({ name: h.name, rssAtStartMiB: round((rssAtStart.get(h.name) ?? NaN) / MIB, 1), peakMiB: round(peakOf(h) / MIB, 1) }))
     const keygenFloor = median(floor.keygenMs)
     const signFloor = median(floor.signMs)
+    const criticalFloor = median(critical)
+    // What the cores could do if every signature cost the floor's CPU time and nothing else.
+    const coresPerSecond = cpus().length / (signFloor / 1000)
     return {
       scheme,
       threshold,
       parties,
       keygen: { runsMs: keygenMs.map(x => round(x)), medianMs: round(median(keygenMs)), floorRunsMs: floor.keygenMs.map(x => round(x, 3)), floorMedianMs: round(keygenFloor, 3), ratio: round(median(keygenMs) / keygenFloor, 1) },
       sign: {
-        count: signMs.length,
-        p50Ms: round(median(signMs)),
-        p95Ms: round(percentile(signMs, 0.95)),
-        meanMs: round(mean(signMs)),
-        minMs: round(Math.min(...signMs)),
-        maxMs: round(Math.max(...signMs)),
+        oneRound,
+        twoRounds,
         floorCount: floor.signMs.length,
         floorP50Ms: round(signFloor, 3),
         floorP95Ms: round(percentile(floor.signMs, 0.95), 3),
-        floorMeanMs: round(mean(floor.signMs), 3),
-        ratio: round(median(signMs) / signFloor, 1),
-        nobleOnlyP50Ms: round(median(floor.nobleOnlySignMs), 3),
-        nobleOnlyRatio: round(median(signMs) / median(floor.nobleOnlySignMs), 1)
+        criticalCount: critical.length,
+        criticalP50Ms: round(criticalFloor, 3),
+        ratio: round(oneRound.p50Ms / signFloor, 2),
+        p95Ratio: round(oneRound.p95Ms / signFloor, 2),
+        criticalRatio: round(oneRound.p50Ms / criticalFloor, 2)
       },
-      concurrent: { concurrency: opts.concurrency, signatures: pending.length, seconds: round(seconds, 3), signaturesPerSecond: round(perSecond, 1), p50Ms: round(median(loadMs)), p95Ms: round(percentile(loadMs, 0.95)) },
+      concurrent: {
+        concurrency: opts.concurrency, signatures: pending.length, seconds: round(seconds, 3), signaturesPerSecond: round(perSecond, 1), p50Ms: round(median(loadMs)), p95Ms: round(percentile(loadMs, 0.95)),
+        oneRound: concurrentOneRound, coresPerSecond: round(coresPerSecond, 1), ratio: round(perSecond / coresPerSecond, 2)
+      },
       rss: {
         holders: holderPeaks,
         maxMiB: round(Math.max(...holderPeaks.map(h => h.peakMiB)), 1),
@@ -432,26 +488,38 @@ function loadTable (results: LoadResult[]): string {
 // ---- output
 
 function table (results: ConfigResult[]): string {
-  const head = ['scheme', 't-of-n', 'keygen ms (floor, ratio)', 'sign p50 ms (floor, ratio)', 'sign p95 ms', `sigs/s @${results[0]?.concurrent.concurrency ?? 8}`, 'peak RSS MiB (max/mean)']
+  const head = ['scheme', 't-of-n', 'keygen ms (floor, ratio)', '1-round p50/p95 ms (hits)', '2-round p50/p95 ms', 'floor p50 / critical ms', 'ratio p50, p95, crit', `sigs/s @${results[0]?.concurrent.concurrency ?? 8} (ratio)`, 'peak RSS MiB']
   const rows = results.map(r => [
     r.scheme,
     `${r.threshold}-of-${r.parties}`,
     `${r.keygen.medianMs.toFixed(0)} (${r.keygen.floorMedianMs.toFixed(1)}, ${r.keygen.ratio.toFixed(1)}x)`,
-    `${r.sign.p50Ms.toFixed(1)} (${r.sign.floorP50Ms.toFixed(2)}, ${r.sign.ratio.toFixed(1)}x)`,
-    r.sign.p95Ms.toFixed(1),
-    r.concurrent.signaturesPerSecond.toFixed(1),
+    `${r.sign.oneRound.p50Ms.toFixed(1)}/${r.sign.oneRound.p95Ms.toFixed(1)} (${r.sign.oneRound.oneRound}/${r.sign.oneRound.count})`,
+    `${r.sign.twoRounds.p50Ms.toFixed(1)}/${r.sign.twoRounds.p95Ms.toFixed(1)}`,
+    `${r.sign.floorP50Ms.toFixed(2)} / ${r.sign.criticalP50Ms.toFixed(2)}`,
+    `${r.sign.ratio.toFixed(2)}, ${r.sign.p95Ratio.toFixed(2)}, ${r.sign.criticalRatio.toFixed(1)}`,
+    `${r.concurrent.signaturesPerSecond.toFixed(1)} (${r.concurrent.ratio.toFixed(2)})`,
     `${r.rss.maxMiB.toFixed(0)}/${r.rss.meanMiB.toFixed(0)}`
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
   return [head, ...rows].map(cells => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
 }
 
-interface Goal { ratio: number, perScheme: Array<{ scheme: Scheme, signP50Ms: number, floorP50Ms: number, ratio: number, met: boolean }>, met: boolean }
+/** The goals of issue 13, at 3-of-5, each a ratio from this run against its bound. */
+const GOALS = [
+  { figure: 'sign p50 / floor p50', bound: 0.5, atMost: true, value: (r: ConfigResult) => r.sign.ratio },
+  { figure: 'sign p95 / floor p50', bound: 1.0, atMost: true, value: (r: ConfigResult) => r.sign.p95Ratio },
+  { figure: 'concurrent signatures/s / (cores / floor CPU s)', bound: 0.8, atMost: false, value: (r: ConfigResult) => r.concurrent.ratio },
+  { figure: 'keygen median / floor median', bound: 1.5, atMost: true, value: (r: ConfigResult) => r.keygen.ratio }
+] as const
 
-function goalOf (results: ConfigResult[]): Goal {
-  const perScheme = results.filter(r => r.threshold === 3 && r.parties === 5)
-    .map(r => ({ scheme: r.scheme, signP50Ms: r.sign.p50Ms, floorP50Ms: r.sign.floorP50Ms, ratio: r.sign.ratio, met: r.sign.p50Ms <= GOAL_RATIO * r.sign.floorP50Ms }))
-  return { ratio: GOAL_RATIO, perScheme, met: perScheme.length > 0 && perScheme.every(g => g.met) }
+interface GoalLine { figure: string, scheme: Scheme, value: number, bound: string, met: boolean, loadAvg: number[] }
+
+function goalsOf (results: ConfigResult[]): GoalLine[] {
+  const load = loadavg().map(x => round(x))
+  return results.filter(r => r.threshold === 3 && r.parties === 5).flatMap(r => GOALS.map(g => {
+    const value = g.value(r)
+    return { figure: g.figure, scheme: r.scheme, value, bound: `${g.atMost ? '<=' : '>='} ${g.bound}`, met: g.atMost ? value <= g.bound : value >= g.bound, loadAvg: load }
+  }))
 }
 
 // ---- main
@@ -494,7 +562,7 @@ async function main (): Promise<number> {
   for (const c of CONFIGS) {
     const f = measureFloor(c.scheme, c.threshold, c.parties, opts.floorKeygens, opts.floorSigns, 3)
     floors.set(`${c.scheme}/${c.threshold}/${c.parties}`, f)
-    say(`floor ${c.scheme} ${c.threshold}-of-${c.parties} in this process: keygen median ${median(f.keygenMs).toFixed(1)} ms, sign p50 ${median(f.signMs).toFixed(2)} ms (noble alone ${median(f.nobleOnlySignMs).toFixed(2)} ms)`)
+    say(`floor ${c.scheme} ${c.threshold}-of-${c.parties} in this process: keygen median ${median(f.keygenMs).toFixed(1)} ms, noble's sequential sign p50 ${median(f.signMs).toFixed(2)} ms, critical path p50 ${median(f.criticalMs).toFixed(2)} ms`)
   }
 
   const eventLog = await measureEventLog()
@@ -546,23 +614,20 @@ async function main (): Promise<number> {
     notePeaks()
     const endRss = tracked.map(p => ({ name: p.name, rssMiB: round((memoryOf(p.ready.pid)?.rss ?? NaN) / MIB, 1), peakMiB: round((lifetime.get(p.ready.pid) ?? NaN) / MIB, 1) }))
     machine.loadAvgAtEnd = loadavg().map(x => round(x))
-    const goal = goalOf(results)
+    const goals = goalsOf(results)
     const nodesEnd = endRss.filter(p => p.name !== 'coordinator')
     const coordinatorEnd = endRss.find(p => p.name === 'coordinator')
 
     console.log('')
     console.log(table(results))
     console.log('')
-    console.log(`goal: sign p50 <= ${GOAL_RATIO}x the in-process floor at 3-of-5: ` +
-      goal.perScheme.map(g => `${g.scheme} ${g.signP50Ms.toFixed(1)} ms vs ${g.floorP50Ms.toFixed(2)} ms = ${g.ratio.toFixed(1)}x (${g.met ? 'met' : 'not met'})`).join('; ') +
-      ` -> ${goal.met ? 'MET' : 'NOT MET'}`)
+    for (const g of goals) console.log(`goal, ${g.scheme} 3-of-5: ${g.figure} = ${g.value} (goal ${g.bound}): ${g.met ? 'met' : 'NOT MET'} (load average ${g.loadAvg.join(' ')})`)
     for (const r of results) {
       const p = r.policy
-      console.log(`policy checks, ${r.scheme} ${r.threshold}-of-${r.parties}: coordinator ${p.coordinatorMs.toFixed(2)} ms + each signer's commit ${p.commitMs.toFixed(2)} ms and share ${p.shareMs.toFixed(2)} ms = ${p.perSignMs.toFixed(2)} ms of the ${r.sign.p50Ms} ms sign p50 (${p.percentOfP50} %); without them p50 would be about ${(r.sign.p50Ms - p.perSignMs).toFixed(1)} ms (ratio ${(r.sign.p50Ms / (r.sign.p50Ms - p.perSignMs)).toFixed(3)})`)
+      console.log(`policy checks, ${r.scheme} ${r.threshold}-of-${r.parties}: coordinator ${p.coordinatorMs.toFixed(2)} ms + each signer's commit ${p.commitMs.toFixed(2)} ms and share ${p.shareMs.toFixed(2)} ms = ${p.perSignMs.toFixed(2)} ms of the ${r.sign.oneRound.p50Ms} ms one-round p50 (${p.percentOfP50} %)`)
     }
-    console.log(`floor: src/crypto over noble in this process, one thread, no network: keygen = the DKG state machine of all n participants (median of ${opts.floorKeygens}); sign = t commits + t shares + aggregation with its verify (p50 of ${opts.floorSigns})`)
-    console.log(`sign through noble alone, without src/crypto's input checks (context only, not the goal's floor): ` +
-      results.map(r => `${r.scheme} ${r.threshold}-of-${r.parties} ${r.sign.nobleOnlyP50Ms.toFixed(2)} ms (cluster ${r.sign.nobleOnlyRatio.toFixed(0)}x)`).join(', '))
+    console.log(`floor, in this process, one thread, no network: keygen = src/crypto's DKG state machine of all n participants (median of ${opts.floorKeygens}); sign = noble's FROST, t commits + t shares + aggregation + verify one after another (p50 of ${opts.floorSigns}); critical path = one signer's share + aggregation + verify (noble), sampled before the cluster runs and after each of its sequential signatures`)
+    console.log(`one round: the holders' pooled nonces (hits = signatures made in one round); two rounds: the same requests with pooled: false; ratio = one-round p50 and p95 over the floor p50, and p50 over the critical path; sigs/s ratio = signatures/s over (cpus / floor CPU seconds a signature)`)
     console.log(`cluster: keygen = median of ${opts.keygens} at the client; sign = ${opts.signs} sequential requests after ${opts.warmup} warm-up; sigs/s = ${opts.concurrentSigns} signatures from ${opts.concurrency} concurrent clients; every signature verified by node:crypto (Ed25519) or libsecp256k1 (BIP-340)`)
     console.log(`peak RSS per row: VmHWM of the key's holders, reset at the row's start${results.every(r => r.rss.exact) ? '' : ' (or sampled VmRSS where the reset was refused)'}, so at least each holder's RSS then ` +
       `(growth during the row: max ${Math.max(...results.flatMap(r => r.rss.holders.map(h => h.peakMiB - h.rssAtStartMiB))).toFixed(0)} MiB); coordinator ${results.map(r => r.rss.coordinatorPeakMiB.toFixed(0)).join('/')} MiB`)
@@ -584,7 +649,7 @@ async function main (): Promise<number> {
       results,
       load,
       eventLog,
-      goal,
+      goals,
       rssWholeRun: { startup: startupPeaks, end: endRss },
       verified: results.reduce((a, r) => a + r.verified, 0)
     }

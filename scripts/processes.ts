@@ -170,7 +170,8 @@ export interface LocalCluster {
   /** The client the policy allows every key (SIM_CLIENT), as requests are signed. */
   client: RequestSigner
   /** Signs `messageHex` with `keyId` for a new request signed by `client`. */
-  sign: (keyId: string, messageHex: string) => Promise<SignView>
+  /** `pooled: false`: two rounds even where the holders have pooled nonces. */
+  sign: (keyId: string, messageHex: string, opts?: { pooled?: boolean }) => Promise<SignView>
 }
 
 /** The client the local cluster's policy names: it may use every key. */
@@ -255,7 +256,7 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   // Every node holds the policy (a synced record) before the cluster is handed over.
   await untilView(api, 'every node to hold the policy', opts.joinDeadlineMs, view => nodes.every(n => memberInSync(view, n.ready.peerId)))
   const client: RequestSigner = { client: SIM_CLIENT, sign: clientKey!.sign }
-  const sign = async (keyId: string, messageHex: string): Promise<SignView> => await api.signAs(client, keyId, messageHex, init.clusterId)
+  const sign = async (keyId: string, messageHex: string, opts: { pooled?: boolean } = {}): Promise<SignView> => await api.signAs(client, keyId, messageHex, init.clusterId, opts)
   return { clusterId: init.clusterId, coordinator, coordinatorDir, nodes, api, nodeDir, nodeArgs, adminKeyFile, clientKeyFile, keyPassphraseFile, client, sign }
 }
 

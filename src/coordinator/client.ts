@@ -15,6 +15,10 @@ export interface SignView {
   signers: string[]
   sessionId: string
   attempts: number
+  /** 1: from the holders' pooled nonces; 2: a round of commitments first. */
+  rounds: 1 | 2
+  /** The coordinator's time in each phase of the attempt that signed, in ms. */
+  timing: { round1Ms: number, round2Ms: number, aggregateMs: number }
 }
 
 export interface KeygenParams {
@@ -82,8 +86,8 @@ export class ApiClient {
   }
 
   /** A signature for a client's signed request (policy.ts: newSignedRequest, or a file from `request new`). */
-  async sign (keyId: string, messageHex: string, request: SignedRequest | undefined): Promise<SignView> {
-    return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex, ...(request !== undefined ? { request } : {}) })
+  async sign (keyId: string, messageHex: string, request: SignedRequest | undefined, opts: { pooled?: boolean } = {}): Promise<SignView> {
+    return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex, ...(request !== undefined ? { request } : {}), ...(opts.pooled === false ? { pooled: false } : {}) })
   }
 
   /**
@@ -91,12 +95,12 @@ export class ApiClient {
    * (the cluster id from the coordinator), and asks again with a new one if the last was spent
    * by an attempt that made no signature (withNewRequests).
    */
-  async signAs (signer: RequestSigner, keyId: string, messageHex: string, clusterId?: string): Promise<SignView> {
+  async signAs (signer: RequestSigner, keyId: string, messageHex: string, clusterId?: string, opts: { pooled?: boolean } = {}): Promise<SignView> {
     const cluster = clusterId ?? (await this.cluster()).clusterId
     const message = Buffer.from(messageHex, 'hex')
     return await withNewRequests(
       () => newSignedRequest(signer, { clusterId: cluster, keyId, message }),
-      async (request) => await this.sign(keyId, messageHex, request),
+      async (request) => await this.sign(keyId, messageHex, request, opts),
       (err) => err instanceof ApiClientError && (err.code === 'request_spent' || (err.code === 'policy_denied' && err.rule === 'replayed'))
     )
   }

@@ -88,7 +88,8 @@ export class SignTask {
     if (key === undefined || index < 0) return { epoch: new Uint8Array(), commitments: [] }
     const answer = await sendCommand(this.deps.libp2p, peerIdFromString(peer), this.deps.clusterId(), 'noncePool', { keyId }, this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS)
     const identifier = participantIdentifier(key.scheme, index + 1)
-    const problem = answer.commitments.map(c => commitmentProblem(key.scheme, c, identifier)).find(p => p !== undefined)
+    const pub = this.publicPackage(key)
+    const problem = answer.commitments.map(c => commitmentProblem(key.scheme, c, identifier, pub)).find(p => p !== undefined)
     if (problem !== undefined) {
       this.deps.log.warn({ keyId, peer, problem }, 'a holder\'s nonce pool was refused')
       return { epoch: answer.epoch, commitments: [] }

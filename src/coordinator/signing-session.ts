@@ -93,11 +93,14 @@ export function judgeFailure (peer: string, err: unknown, within: readonly strin
   return { kind: 'refused', reason: `command to ${peer} failed on the coordinator: ${peerText(err)}` }
 }
 
-/** Why a round-one answer cannot go into the commitment list, or undefined if it can (RFC 9591 5.1). */
-export function commitmentProblem (scheme: Scheme, commitment: NonceCommitment | undefined, identifier: string): string | undefined {
+/**
+ * Why a round-one answer cannot go into the commitment list, or undefined if it can (RFC 9591 5.1).
+ * With the key's public package, the points checked stay decoded for the aggregation.
+ */
+export function commitmentProblem (scheme: Scheme, commitment: NonceCommitment | undefined, identifier: string, pub?: FrostPublic): string | undefined {
   if (commitment === undefined) return 'sent no commitment'
   if (commitment.identifier !== identifier) return 'committed under a wrong identifier'
-  if (!isValidNonceCommitment(scheme, commitment)) return 'sent a commitment that is not a pair of valid points'
+  if (!isValidNonceCommitment(scheme, commitment, pub)) return 'sent a commitment that is not a pair of valid points'
   return undefined
 }
 
@@ -270,7 +273,7 @@ export class SigningSession {
       if (!isTransportFailure(err)) out.add(peer)
     }
     for (const [peer, answer] of answers.ok) {
-      const problem = commitmentProblem(this.params.scheme, answer.commitment, this.identifierOf.get(peer)!)
+      const problem = commitmentProblem(this.params.scheme, answer.commitment, this.identifierOf.get(peer)!, this.params.publicPackage)
       if (problem === undefined) continue
       failure.proven.push({ peer, reason: `${peer} ${problem}`, answered: true })
       out.add(peer)

@@ -1,13 +1,15 @@
 /**
- * Threshold signing, RFC 9591 section 5, over noble's FROST: round one (commit), round two
- * (sign a share), aggregation with share verification (section 5.4) to name bad signers, and
- * strict, versioned binary encodings of keys, public packages and nonces.
+ * Threshold signing, RFC 9591 section 5: round one (commit, noble's FROST), round two (sign a
+ * share) and aggregation with share verification (section 5.4) to name bad signers through the
+ * lean steps of frost-lean.ts (byte-identical to noble's, differential-tested), and strict,
+ * versioned binary encodings of keys, public packages and nonces.
  */
 import type { FrostPublic, FrostSecret, Key, NonceCommitments, Nonces } from '@noble/curves/abstract/frost.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { bytesEqual, concat, fromHex, Reader, toHex } from './bytes.js'
 import { BlameError, CryptoInputError } from './errors.js'
+import { leanAggregate, leanCheckCommitment, leanInvalidShares, leanSignShare, prepareKey, type PreparedKey } from './frost-lean.js'
 import {
   frostSuite, isValidElement, MAX_PARTIES, nobleRng, POINT_BYTES, type Rng, SCALAR_BYTES, type Scheme,
   schemeOfElementLength, validateMessage, validateThreshold
@@ -104,10 +106,31 @@ function checkCommitmentList (scheme: Scheme, pub: FrostPublic, list: Commitment
   }
 }
 
-/** A signer's round-one commitment as RFC 9591 section 3.1 wants it: canonical identifier, two valid elements. */
-export function isValidNonceCommitment (scheme: Scheme, c: CommitmentInput): boolean {
+/**
+ * A signer's round-one commitment as RFC 9591 section 3.1 wants it: canonical identifier, two
+ * valid elements. With the key's public package, also a holder's, and its elements are kept
+ * decoded for the signature that uses them (see preparedKey).
+ */
+export function isValidNonceCommitment (scheme: Scheme, c: CommitmentInput, pub?: FrostPublic): boolean {
+  if (pub !== undefined) return leanCheckCommitment(preparedKey(scheme, pub), c)
   return typeof c === 'object' && c !== null && isValidIdentifier(scheme, c.identifier) &&
     elementOk(scheme, c.hiding, true) && elementOk(scheme, c.binding, true)
+}
+
+const prepared = new WeakMap<FrostPublic, PreparedKey>()
+
+/**
+ * A key's public package decoded and validated once for signing (group key, verifying shares,
+ * and bounded caches of commitment lists, Lagrange coefficients and commitment points), per
+ * package object: callers keep one decoded package per key (the share vault, SignTask).
+ */
+export function preparedKey (scheme: Scheme, pub: FrostPublic): PreparedKey {
+  let key = prepared.get(pub)
+  if (key === undefined) {
+    key = prepareKey(scheme, pub)
+    prepared.set(pub, key)
+  }
+  return key
 }
 
 /** RFC 9591 section 5.1 commit: fresh hiding and binding nonces and their commitments. */
@@ -144,7 +167,8 @@ export function signShare (scheme: Scheme, key: Key, own: SignerCommit, commitme
     throw new CryptoInputError('signing nonces already used')
   }
   try {
-    return frostSuite(scheme).signShare(key.secret, key.public, own.nonces, commitmentList, message)
+    // Our own commitment was checked against the list above; it matches our nonces (commitNonces, decodeNonces).
+    return leanSignShare(preparedKey(scheme, key.public), key.secret, own.nonces, commitmentList, message)
   } catch (err) {
     throw new CryptoInputError(`signing refused: ${nobleMessage(err)}`)
   }
@@ -169,27 +193,17 @@ export function aggregateSignature (
     if (!Object.hasOwn(shares, id)) throw new CryptoInputError(`no signature share from identifier ${id}`)
     if (!Object.hasOwn(names, id) || typeof names[id] !== 'string') throw new CryptoInputError(`no participant name for identifier ${id}`)
   }
+  const key = preparedKey(scheme, pub)
   // A commitment that is not a valid element makes every share fail below: name its sender instead.
-  const badCommitments = commitmentList.filter((c) => !isValidNonceCommitment(scheme, c)).map((c) => names[c.identifier] ?? c.identifier)
+  const badCommitments = commitmentList.filter((c) => !leanCheckCommitment(key, c)).map((c) => names[c.identifier] ?? c.identifier)
   if (badCommitments.length > 0) throw new BlameError(badCommitments, 'invalid nonce commitment', `invalid nonce commitment from ${badCommitments.join(', ')}`)
-  const frost = frostSuite(scheme)
-  const groupKey = pub.commitments[0] ?? new Uint8Array(0)
   try {
-    const sig = frost.aggregate(pub, commitmentList, message, shares)
-    if (frost.verify(sig, message, groupKey)) return sig
+    // Aggregated and verified under the group key (it throws if the signature does not verify).
+    return leanAggregate(key, commitmentList, message, shares)
   } catch {
     // fall through to per-share verification
   }
-  const culprits: string[] = []
-  for (const id of ids) {
-    let ok = false
-    try {
-      ok = frost.verifyShare(pub, commitmentList, message, id, shares[id] ?? new Uint8Array(0))
-    } catch {
-      ok = false
-    }
-    if (!ok) culprits.push(names[id] ?? id)
-  }
+  const culprits = leanInvalidShares(key, commitmentList, message, shares).map((id) => names[id] ?? id)
   if (culprits.length > 0) throw new BlameError(culprits, 'invalid signature share', `invalid signature share from ${culprits.join(', ')}`)
   throw new CryptoInputError('aggregation failed although every share verifies: public package or commitment list inconsistent')
 }
