@@ -35,6 +35,7 @@ const USAGE = `usage: npm run bench -- [options]
   --floor-keygens N      in-process keygens timed for the floor (default 3)
   --heartbeat-ms MS      node heartbeat interval (default 1000)
   --load LEVELS          concurrent HTTP requests per load step, comma-separated (default 8,32,128; 0 skips)
+  --only LIST            only these configurations, comma-separated, e.g. taproot:3-of-5 (default: all four)
   --json                 make the last line one JSON object with every figure
   --scale                the simulation at 10, 20 and 50 nodes instead (npm run bench -- --scale --help)`
 
@@ -59,6 +60,7 @@ interface Options {
   /** Concurrent requests of each load step (keygens per second, signatures per second); empty: none. */
   load: number[]
   json: boolean
+  configs: typeof CONFIGS
 }
 
 function parseOptions (argv: string[]): Options {
@@ -76,6 +78,7 @@ function parseOptions (argv: string[]): Options {
       'heartbeat-ms': { type: 'string', default: '1000' },
       load: { type: 'string', default: '8,32,128' },
       json: { type: 'boolean', default: false },
+      only: { type: 'string' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -93,8 +96,19 @@ function parseOptions (argv: string[]): Options {
     floorKeygens: wholeNumberArg('floor-keygens', values['floor-keygens'], 1, 1000),
     heartbeatMs: wholeNumberArg('heartbeat-ms', values['heartbeat-ms'], 50, 60_000),
     load: values.load === '0' ? [] : values.load.split(',').map(v => wholeNumberArg('load', v.trim(), 1, 512)),
-    json: values.json
+    json: values.json,
+    configs: configsOf(values.only)
   }
+}
+
+const configName = (c: typeof CONFIGS[number]): string => `${c.scheme}:${c.threshold}-of-${c.parties}`
+
+function configsOf (only: string | undefined): typeof CONFIGS {
+  if (only === undefined) return CONFIGS
+  const names = only.split(',').map(n => n.trim())
+  const unknown = names.filter(n => !CONFIGS.some(c => configName(c) === n))
+  if (unknown.length > 0) throw new Error(`--only: unknown configuration ${unknown.join(', ')} (known: ${CONFIGS.map(configName).join(', ')})`)
+  return CONFIGS.filter(c => names.includes(configName(c)))
 }
 
 // ---- small statistics, all in milliseconds
@@ -193,9 +207,9 @@ interface SeriesFigures {
   phases: { round1Ms: number, round2Ms: number, aggregateMs: number }
 }
 
-interface PolicyCost { coordinatorMs: number, commitMs: number, shareMs: number, perSignMs: number, percentOfP50: number }
+interface PolicyCost { coordinatorMs: number, commitMs: number, shareMs: number, perSignMs: number, percentOfP50: number, nodeShareMs: number }
 
-type CheckSums = Record<'coordinator' | 'commit' | 'share', { sum: number, count: number }>
+type CheckSums = Record<'coordinator' | 'commit' | 'share' | 'nodeShare', { sum: number, count: number }>
 
 /** The policy-check histograms' sums and counts: the coordinator's, and every node's added up. */
 async function policyChecks (cluster: Cluster): Promise<CheckSums> {
@@ -207,7 +221,12 @@ async function policyChecks (cluster: Cluster): Promise<CheckSums> {
     sum: texts.reduce((a, text) => a + (metricValue(text, `mpc_policy_check_seconds_sum{stage="${stage}"}`) ?? 0), 0),
     count: texts.reduce((a, text) => a + (metricValue(text, `mpc_policy_check_seconds_count{stage="${stage}"}`) ?? 0), 0)
   })
-  return { coordinator: read([coordinator], 'coordinator'), commit: read(members, 'commit'), share: read(members, 'share') }
+  // A node's whole signShare command, from decoded request to encoded answer (its own clock).
+  const nodeShare = {
+    sum: members.reduce((a, text) => a + (metricValue(text, 'mpc_session_seconds_sum{operation="sign"}') ?? 0), 0),
+    count: members.reduce((a, text) => a + (metricValue(text, 'mpc_session_seconds_count{operation="sign"}') ?? 0), 0)
+  }
+  return { coordinator: read([coordinator], 'coordinator'), commit: read(members, 'commit'), share: read(members, 'share'), nodeShare }
 }
 
 function policyCost (before: CheckSums, after: CheckSums, p50Ms: number): PolicyCost {
@@ -217,7 +236,7 @@ function policyCost (before: CheckSums, after: CheckSums, p50Ms: number): Policy
   }
   const [coordinatorMs, commitMs, shareMs] = [meanMs('coordinator'), meanMs('commit'), meanMs('share')]
   const perSignMs = coordinatorMs + commitMs + shareMs
-  return { coordinatorMs: round(coordinatorMs, 3), commitMs: round(commitMs, 3), shareMs: round(shareMs, 3), perSignMs: round(perSignMs, 3), percentOfP50: round(100 * perSignMs / p50Ms, 1) }
+  return { coordinatorMs: round(coordinatorMs, 3), commitMs: round(commitMs, 3), shareMs: round(shareMs, 3), perSignMs: round(perSignMs, 3), percentOfP50: round(100 * perSignMs / p50Ms, 1), nodeShareMs: round(meanMs('nodeShare'), 3) }
 }
 
 function verifierFor (key: KeyView): (messageHex: string, signatureHex: string) => boolean {
@@ -294,7 +313,7 @@ async function benchConfig (
     const oneRound = figures(await series(opts.signs, true))
     const checks = policyCost(checksBefore, await policyChecks(cluster), oneRound.p50Ms)
     const twoRounds = figures(await series(opts.signs, false))
-    say(`${label}: ${opts.signs} sequential signatures in one round: p50 ${oneRound.p50Ms} ms, p95 ${oneRound.p95Ms} ms (${oneRound.oneRound} pool hits; phases: share round ${oneRound.phases.round2Ms} ms, aggregate ${oneRound.phases.aggregateMs} ms); policy checks ${checks.perSignMs.toFixed(2)} ms of it`)
+    say(`${label}: ${opts.signs} sequential signatures in one round: p50 ${oneRound.p50Ms} ms, p95 ${oneRound.p95Ms} ms (${oneRound.oneRound} pool hits; phases: share round ${oneRound.phases.round2Ms} ms, of it a signer's own signShare ${checks.nodeShareMs} ms on average; aggregate ${oneRound.phases.aggregateMs} ms); policy checks ${checks.perSignMs.toFixed(2)} ms of it`)
     say(`${label}: ${opts.signs} sequential signatures in two rounds: p50 ${twoRounds.p50Ms} ms, p95 ${twoRounds.p95Ms} ms (phases: commit round ${twoRounds.phases.round1Ms} ms, share round ${twoRounds.phases.round2Ms} ms, aggregate ${twoRounds.phases.aggregateMs} ms)`)
 
     // Throughput: `concurrency` client loops share one counter; verification happens afterwards.
@@ -559,7 +578,7 @@ async function main (): Promise<number> {
 
   // The floor first, on a machine not yet busy with the cluster.
   const floors = new Map<string, FloorResult>()
-  for (const c of CONFIGS) {
+  for (const c of opts.configs) {
     const f = measureFloor(c.scheme, c.threshold, c.parties, opts.floorKeygens, opts.floorSigns, 3)
     floors.set(`${c.scheme}/${c.threshold}/${c.parties}`, f)
     say(`floor ${c.scheme} ${c.threshold}-of-${c.parties} in this process: keygen median ${median(f.keygenMs).toFixed(1)} ms, noble's sequential sign p50 ${median(f.signMs).toFixed(2)} ms, critical path p50 ${median(f.criticalMs).toFixed(2)} ms`)
@@ -604,7 +623,7 @@ async function main (): Promise<number> {
     const startupPeaks = tracked.map(p => ({ name: p.name, peakMiB: round((lifetime.get(p.ready.pid) ?? NaN) / MIB, 1) }))
 
     const results: ConfigResult[] = []
-    for (const c of CONFIGS) {
+    for (const c of opts.configs) {
       notePeaks()
       results.push(await benchConfig(opts, cluster, c, floors.get(`${c.scheme}/${c.threshold}/${c.parties}`)!))
     }

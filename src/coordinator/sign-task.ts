@@ -16,6 +16,8 @@ import { sendCommand } from '../protocols/command.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 const MAX_CACHED_KEYS = 1024
+/** Pooled commitments checked between two yields of the event loop. */
+const POOL_CHECK_CHUNK = 4
 /**
  * A holder proven at fault (a bad commitment or share) is chosen after every other usable holder
  * for this long: a request that failed through it is asked again (with a new client request,
@@ -89,7 +91,12 @@ export class SignTask {
     const answer = await sendCommand(this.deps.libp2p, peerIdFromString(peer), this.deps.clusterId(), 'noncePool', { keyId }, this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS)
     const identifier = participantIdentifier(key.scheme, index + 1)
     const pub = this.publicPackage(key)
-    const problem = answer.commitments.map(c => commitmentProblem(key.scheme, c, identifier, pub)).find(p => p !== undefined)
+    // A few at a time, letting the signatures at work run in between (each check decodes two points).
+    let problem: string | undefined
+    for (let i = 0; i < answer.commitments.length && problem === undefined; i++) {
+      problem = commitmentProblem(key.scheme, answer.commitments[i], identifier, pub)
+      if (i % POOL_CHECK_CHUNK === POOL_CHECK_CHUNK - 1) await new Promise(resolve => setImmediate(resolve))
+    }
     if (problem !== undefined) {
       this.deps.log.warn({ keyId, peer, problem }, 'a holder\'s nonce pool was refused')
       return { epoch: answer.epoch, commitments: [] }

@@ -79,6 +79,8 @@ interface Suite<P extends CurvePoint<bigint, P>> {
   readonly taproot: boolean
   /** RFC 9591 §3.1 DeserializeElement: canonical, on the curve, not the identity, prime-order subgroup. Throws. */
   decode: (bytes: Uint8Array) => P
+  /** A point this process made itself (canonical, on the curve), decoded without the subgroup check. Throws. */
+  decodeOwn: (bytes: Uint8Array) => P
   /** RFC 9591 §3.1 SerializeElement. */
   encode: (p: P) => Uint8Array
   /**
@@ -118,6 +120,11 @@ const ED25519: Suite<EdPoint> = {
     if (p.is0() || !p.isTorsionFree()) throw new Error('element not in the prime-order subgroup')
     return p
   },
+  decodeOwn: (bytes) => {
+    const p = ed25519.Point.fromBytes(bytes, false)
+    p.assertValidity()
+    return p
+  },
   encode: (p) => p.toBytes(),
   signatureR: (rPart) => {
     const point = ed25519.Point.fromBytes(rPart, false)
@@ -151,6 +158,7 @@ const TAPROOT: Suite<SecpPoint> = {
     if (bytes.length !== POINT_BYTES.taproot || (bytes[0] !== 2 && bytes[0] !== 3)) throw new Error('wrong element encoding')
     return secp256k1.Point.fromBytes(bytes)
   },
+  decodeOwn: (bytes) => secp256k1.Point.fromBytes(bytes),
   encode: (p) => p.toBytes(true),
   signatureR: (rPart) => {
     // BIP-340 lift_x as noble's schnorr_FROST does it: 0x02 || x (x < p, on the curve).
@@ -281,6 +289,18 @@ class Engine<P extends CurvePoint<bigint, P>> {
     const p = this.suite.decode(bytes)
     this.elements.set(key, p)
     return p
+  }
+
+  /**
+   * Our own commitment, made from our own nonces ([d]B is in the prime-order subgroup by
+   * construction): cached after a plain decode, without the subgroup check (RFC 9591 §3.1 asks it
+   * of elements received; this one was not).
+   */
+  trustOwn (c: LeanCommitment): void {
+    for (const bytes of [c.hiding, c.binding]) {
+      const key = bytesToHex(bytes)
+      if (this.elements.get(key) === undefined) this.elements.set(key, this.suite.decodeOwn(bytes))
+    }
   }
 
   checkCommitment (c: LeanCommitment): boolean {
@@ -610,4 +630,13 @@ export function leanVerify (prepared: PreparedKey, signature: Uint8Array, messag
  */
 export function leanCheckCommitment (prepared: PreparedKey, commitment: LeanCommitment): boolean {
   return engineOf(prepared).checkCommitment(commitment)
+}
+
+/**
+ * Caches the points of the signer's OWN commitment without the subgroup check, which a point
+ * this process computed from its own nonces cannot fail. Only for a commitment the caller has
+ * compared byte for byte with the one of its own nonces (sign.ts signShare does).
+ */
+export function leanTrustOwnCommitment (prepared: PreparedKey, own: LeanCommitment): void {
+  engineOf(prepared).trustOwn(own)
 }

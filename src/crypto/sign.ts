@@ -9,7 +9,7 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { bytesEqual, concat, fromHex, Reader, toHex } from './bytes.js'
 import { BlameError, CryptoInputError } from './errors.js'
-import { leanAggregate, leanCheckCommitment, leanInvalidShares, leanSignShare, prepareKey, type PreparedKey } from './frost-lean.js'
+import { leanAggregate, leanCheckCommitment, leanInvalidShares, leanSignShare, leanTrustOwnCommitment, prepareKey, type PreparedKey } from './frost-lean.js'
 import {
   frostSuite, isValidElement, MAX_PARTIES, nobleRng, POINT_BYTES, type Rng, SCALAR_BYTES, type Scheme,
   schemeOfElementLength, validateMessage, validateThreshold
@@ -167,8 +167,11 @@ export function signShare (scheme: Scheme, key: Key, own: SignerCommit, commitme
     throw new CryptoInputError('signing nonces already used')
   }
   try {
-    // Our own commitment was checked against the list above; it matches our nonces (commitNonces, decodeNonces).
-    return leanSignShare(preparedKey(scheme, key.public), key.secret, own.nonces, commitmentList, message)
+    // Our own commitment was checked against the list above; it matches our nonces (commitNonces,
+    // decodeNonces), so its points need no subgroup check.
+    const prepared = preparedKey(scheme, key.public)
+    leanTrustOwnCommitment(prepared, listed)
+    return leanSignShare(prepared, key.secret, own.nonces, commitmentList, message)
   } catch (err) {
     throw new CryptoInputError(`signing refused: ${nobleMessage(err)}`)
   }

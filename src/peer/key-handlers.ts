@@ -150,7 +150,10 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
         throw new CommandRefusedError(ErrorCode.NOT_FOUND, `no share of key ${req.keyId.slice(0, MAX_ID_LENGTH)} from session ${req.sessionId.slice(0, MAX_ID_LENGTH)}`)
       }
       if (req.commit) await vault.setStatus(req.keyId, 'active')
-      else if (record.status === 'pending') await vault.discardShare(req.keyId)
+      else if (record.status === 'pending') {
+        pool.discard(req.keyId)
+        await vault.discardShare(req.keyId)
+      }
       return {}
     },
 
@@ -158,7 +161,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
       deps.requireCoordinator(ctx)
       const share = await activeShare(req.keyId)
       // RFC 9591 5.1: nonces and commitments made ahead of the signing they serve.
-      return { epoch: pool.epoch, commitments: pool.fill(req.keyId, share.record.scheme, share.key.secret) }
+      return { epoch: pool.epoch, commitments: await pool.fill(req.keyId, share.record.scheme, share.key.secret) }
     },
 
     signCommit: async (req, ctx) => {

@@ -10,6 +10,8 @@ import type { FrostSecret, NonceCommitments } from '@noble/curves/abstract/frost
  * signature takes two rounds).
  */
 export const MAX_POOLED_KEYS = 4096
+/** Nonces made between two yields of the event loop while a pool fills. */
+const FILL_CHUNK = 4
 
 /**
  * Preprocessed nonces (RFC 9591 5.1: commitments may be made ahead of time), per key, for
@@ -27,12 +29,19 @@ export class NoncePool {
 
   constructor (private readonly size: number) {}
 
-  /** Tops the key's pool up to its size with fresh nonces and returns the commitments of every unused one. */
-  fill (keyId: string, scheme: Scheme, secret: FrostSecret): NonceCommitments[] {
-    const pool = this.poolOf(keyId)
+  /**
+   * Tops the key's pool up to its size with fresh nonces and returns the commitments of every
+   * unused one. A few nonces at a time, letting other work (a signature share) run in between.
+   */
+  async fill (keyId: string, scheme: Scheme, secret: FrostSecret): Promise<NonceCommitments[]> {
+    let pool = this.poolOf(keyId)
     while (pool.size < this.size) {
-      const commit = commitNonces(scheme, secret)
-      pool.set(toHex(commit.commitments.hiding), commit)
+      for (let i = 0; i < FILL_CHUNK && pool.size < this.size; i++) {
+        const commit = commitNonces(scheme, secret)
+        pool.set(toHex(commit.commitments.hiding), commit)
+      }
+      await new Promise(resolve => setImmediate(resolve))
+      pool = this.poolOf(keyId)
     }
     return [...pool.values()].map(c => c.commitments)
   }

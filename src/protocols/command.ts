@@ -183,7 +183,7 @@ export async function sendCommand<K extends CommandKind> (
   const request = CommandRequest.encode({ version: WIRE_VERSION, clusterId, [kind]: body })
   let stream: Stream
   try {
-    stream = await libp2p.dialProtocol(peer, COMMAND.id, { signal, runOnLimitedConnection: true })
+    stream = await libp2p.dialProtocol(peer, COMMAND.id, { signal, runOnLimitedConnection: true, negotiateFully: false })
   } catch (err) {
     throw new CommandTransportError(`cannot open a command stream to ${peer.toString()}: ${(err as Error).message}`)
   }
@@ -197,7 +197,8 @@ export async function sendCommand<K extends CommandKind> (
     throw new CommandTransportError(`${kind} to ${peer.toString()} failed: ${(err as Error).message}`)
   } finally {
     signal.removeEventListener('abort', onAbort)
-    await stream.close().catch(() => {})
+    // The answer is in (or the command failed): the stream's closing handshake need not delay it.
+    void stream.close().catch(() => {})
   }
   const response = decodeCommandResponse(bytes)
   if (response.error !== undefined) {

@@ -81,6 +81,10 @@ export class ShareVault {
    * memory anyway while it signs.
    */
   private readonly opened = new Map<string, Key>()
+  /** Share records (public metadata) as last read or written here, by key id: a signature reads its key's on every command. */
+  private readonly records = new Map<string, ShareRecord>()
+  /** Counts the writes of share records begun here: a read overtaken by one is not cached. */
+  private recordWrites = 0
   /**
    * Sessions whose nonces a take is at work on, and sessions a commit is at work on, in this
    * process. A session enters synchronously before the first await of the operation and leaves
@@ -127,15 +131,26 @@ export class ShareVault {
   }
 
   async saveShare (record: ShareRecord, key: Key): Promise<void> {
+    this.forget(record.keyId)
+    this.opened.delete(record.keyId)
     await this.store.batch({
       json: { [`share:${record.keyId}`]: record },
       bytes: { [`share:${record.keyId}`]: sealWithKey(this.key, encodeKey(key), this.aad('share', record.keyId)) }
     })
+    this.forget(record.keyId)
     this.changes++
   }
 
   async shareRecord (keyId: string): Promise<ShareRecord | undefined> {
-    return await this.store.getJson<ShareRecord>(`share:${keyId}`)
+    const cached = this.records.get(keyId)
+    if (cached !== undefined) return { ...cached }
+    const writes = this.recordWrites
+    const record = await this.store.getJson<ShareRecord>(`share:${keyId}`)
+    if (record !== undefined && writes === this.recordWrites) {
+      if (this.records.size >= MAX_OPENED_SHARES) this.records.delete(this.records.keys().next().value!)
+      this.records.set(keyId, { ...record })
+    }
+    return record
   }
 
   async loadShare (keyId: string): Promise<{ record: ShareRecord, key: Key } | undefined> {
@@ -160,7 +175,9 @@ export class ShareVault {
     const record = await this.shareRecord(keyId)
     if (record === undefined) return false
     if (record.status !== status) {
+      this.forget(keyId)
       await this.store.putJson(`share:${keyId}`, { ...record, status })
+      this.forget(keyId)
       this.changes++
     }
     return true
@@ -168,7 +185,9 @@ export class ShareVault {
 
   async discardShare (keyId: string): Promise<void> {
     this.opened.delete(keyId)
+    this.forget(keyId)
     await this.store.batch({ json: { [`share:${keyId}`]: null }, bytes: { [`share:${keyId}`]: null } })
+    this.forget(keyId)
     this.changes++
   }
 
@@ -226,6 +245,12 @@ export class ShareVault {
       // nonce left the store. Releasing here keeps the claim set as small as the work in flight.
       this.claimed.delete(sessionId)
     }
+  }
+
+  /** A share record changes (called before and after the write): drop its cached copy, and keep reads under way from caching the old one. */
+  private forget (keyId: string): void {
+    this.recordWrites++
+    this.records.delete(keyId)
   }
 
   /** A commit or a take of this session is at work in this process. */
