@@ -260,7 +260,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
         const started = Date.now()
         const result = await signVerified(key, label)
         signatures.push(result)
-        say(`signed with ${key.scheme} key by ${result.signers.length} holders in ${Date.now() - started} ms (attempts ${result.attempts}); verified by ${result.verifiedBy}`)
+        say(`signed with ${key.scheme} key by ${result.signers.length} holders in ${Date.now() - started} ms (${result.rounds === 1 ? 'one round, from pooled nonces' : 'two rounds'}; attempts ${result.attempts}); verified by ${result.verifiedBy}`)
       }
     }
     await signAll('before the kills')
@@ -313,7 +313,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     clusterId: cluster.clusterId,
     epoch: view.epoch,
     keys: keys.map(k => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: k.parties, groupPublicKey: k.groupPublicKey, xOnlyPublicKey: k.xOnlyPublicKey, address: k.address })),
-    signatures: signatures.map(s => ({ keyId: s.keyId, scheme: s.scheme, message: s.message, signature: s.signature, signers: s.signers, verifiedBy: s.verifiedBy })),
+    signatures: signatures.map(s => ({ keyId: s.keyId, scheme: s.scheme, message: s.message, signature: s.signature, signers: s.signers, rounds: s.rounds, verifiedBy: s.verifiedBy })),
     events: events.length,
     policy: { version: policy.version, clients: policy.policy?.clients.map(c => c.name) ?? [], authorised: signatures.length + opts.signSamples * keys.length, refused },
     audit: { ok: audit.ok, chains: audit.nodes.length, entries: audit.nodes.reduce((a, n) => a + n.entries, 0), signaturesChecked: audit.signatures, problems: audit.problems },

@@ -16,18 +16,7 @@ import {
   verifySignature, type DkgMessage, type DkgOutcome, type DkgParams, type DkgRound1Message, type DkgRound2Message,
   type DkgState, type Scheme
 } from '../../src/crypto/index.js'
-
-/** Small deterministic PRNG for shuffling (not for key material). */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../prng.js'
 
 const peerNames = (n: number): string[] => Array.from({ length: n }, (_, i) => `12D3KooWPeer${String.fromCharCode(65 + i)}`)
 

@@ -21,6 +21,7 @@ import {
   prepareKey, type LeanCommitment, type LeanPublic, type PreparedKey
 } from '../../src/crypto/frost-lean.js'
 import { CryptoInputError, frostSuite, receiveDkg, startDkg, type DkgMessage, type DkgState, type Scheme } from '../../src/crypto/index.js'
+import { mulberry32 } from '../prng.js'
 
 // ---- seeded randomness
 
@@ -45,18 +46,6 @@ function seededBytes (seed: string): (n?: number) => Uint8Array<ArrayBuffer> {
       off += take
     }
     return out
-  }
-}
-
-/** Small deterministic PRNG for choices (not for key material). */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
