@@ -2,8 +2,13 @@
  * The coordinator's view of its holders' nonce pools (issue 13): per key and holder, the
  * commitments of nonces the holder made ahead of time (RFC 9591 5.1) and has not been asked to
  * use yet, under the holder's pool epoch. A signature whose every signer has one takes one round:
- * `take` hands out one commitment per signer, each once. Pools are refilled in the background
- * below their low-water mark, at most one refill per holder and key at a time.
+ * `take` hands out one commitment per signer, each once. A signer's pool is asked for when a
+ * signature finds it missing or below its low-water mark (so a key's first signature takes two
+ * rounds, and holders that never sign hold no pool), in the background, at most one refill per
+ * holder and key at a time. Not at keygen: checking a fresh pool of every holder (each commitment
+ * is two points to decode and check for the subgroup, ~1 ms each on Ed25519) took as much CPU as
+ * the keygen itself, and back-to-back keygens were twice as slow (Ed25519 3-of-5 median 704 ms
+ * against 310 ms without).
  *
  * A pool is only used while it can still be the holder's: its epoch is the one in the holder's
  * last heartbeat, and no connection to the holder opened after the pool was filled (a restarted
@@ -20,8 +25,11 @@ import type { Logger } from '../log.js'
 export const MAX_POOLED_KEYS = 1024
 
 export interface NoncePoolsDeps {
-  /** Asks a holder for its pool of a key (the noncePool command). */
-  fetch: (peer: string, keyId: string) => Promise<NoncePoolResponse>
+  /**
+   * Asks a holder for its pool of a key (the noncePool command), with the check of one of its
+   * commitments (RFC 9591 5.1, as round one's; it decodes two points, so it runs a few at a time).
+   */
+  fetch: (peer: string, keyId: string) => Promise<{ answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined }>
   /** The pool epoch in the holder's last heartbeat, if any. */
   epochOf: (peer: string) => Uint8Array | undefined
   /** When the newest open connection to the holder opened (ms since the epoch), undefined if none is open. */
@@ -39,6 +47,8 @@ interface HolderPool {
 }
 
 const poolId = (keyId: string, peer: string): string => `${keyId}\0${peer}`
+/** Commitments checked between two yields of the event loop. */
+const CHECK_CHUNK = 4
 
 export class NoncePools {
   /** By key id, then holder; keys in least-recently-used order. */
@@ -78,11 +88,6 @@ export class NoncePools {
     return taken
   }
 
-  /** Fills the pools of these holders of a key that are low or missing (after a keygen, or when a sign finds them so). */
-  prefill (keyId: string, holders: readonly string[]): void {
-    for (const h of holders) this.refillIfLow(keyId, h)
-  }
-
   /** The holder does not have (all of) the pool we hold for it: drop it, and ask again. */
   drop (keyId: string, peer: string): void {
     this.keys.get(keyId)?.delete(peer)
@@ -116,7 +121,7 @@ export class NoncePools {
     const taken = new Set<string>()
     this.takenDuringRefill.set(id, taken)
     const refill = this.deps.fetch(peer, keyId)
-      .then(answer => { this.adopt(keyId, peer, answer, taken) })
+      .then(async ({ answer, check }) => { await this.adopt(keyId, peer, answer, check, taken) })
       .catch(err => { this.deps.log.debug({ keyId, peer, err: (err as Error).message }, 'nonce pool refill failed') })
       .finally(() => {
         this.refilling.delete(id)
@@ -125,9 +130,14 @@ export class NoncePools {
     this.refilling.set(id, refill)
   }
 
-  private adopt (keyId: string, peer: string, answer: NoncePoolResponse, taken: Set<string>): void {
+  /**
+   * Takes a holder's answer in as its pool, the commitments usable as they pass their check, a
+   * few at a time (a fresh key's first signature need not wait for all of them). One that fails
+   * its check voids the pool: the holder's signatures take two rounds until its next answer.
+   */
+  private async adopt (keyId: string, peer: string, answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined, taken: Set<string>): Promise<void> {
     if (answer.commitments.length === 0) return
-    const commitments = answer.commitments.slice(0, MAX_NONCE_POOL).filter(c => !taken.has(toHex(c.hiding)))
+    const offered = answer.commitments.slice(0, MAX_NONCE_POOL)
     let pools = this.keys.get(keyId)
     if (pools === undefined) {
       if (this.keys.size >= MAX_POOLED_KEYS) this.keys.delete(this.keys.keys().next().value!)
@@ -135,7 +145,23 @@ export class NoncePools {
       this.keys.set(keyId, pools)
     }
     // The process that answered was alive now: a connection opened later may be a restarted holder's, whose pool this is not.
-    pools.set(peer, { epoch: answer.epoch, filledAtMs: Date.now(), commitments, size: answer.commitments.length })
+    const pool: HolderPool = { epoch: answer.epoch, filledAtMs: Date.now(), commitments: [], size: offered.length }
+    pools.set(peer, pool)
+    for (let i = 0; i < offered.length; i++) {
+      if (i > 0 && i % CHECK_CHUNK === 0) {
+        await new Promise(resolve => setImmediate(resolve))
+        if (this.keys.get(keyId)?.get(peer) !== pool) return // dropped, or replaced by a newer answer
+      }
+      const c = offered[i]!
+      if (taken.has(toHex(c.hiding))) continue
+      const problem = check(c)
+      if (problem !== undefined) {
+        this.keys.get(keyId)?.delete(peer)
+        this.deps.log.warn({ keyId, peer, problem }, 'a holder\'s nonce pool was refused')
+        return
+      }
+      pool.commitments.push(c)
+    }
   }
 
   private touch (keyId: string): void {

@@ -2,7 +2,7 @@ import type { FrostPublic } from '@noble/curves/abstract/frost.js'
 import { CryptoInputError, decodePublic, validateMessage, type Scheme } from '../crypto/index.js'
 import { DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
-import { ErrorCode, EventKind, type NonceCommitment } from '../protocols/messages.js'
+import { ErrorCode, EventKind, type NonceCommitment, type NoncePoolResponse } from '../protocols/messages.js'
 import { encodeDocument, requestHash, type SignedRequest } from '../protocols/policy.js'
 import { toHex } from '../crypto/bytes.js'
 import type { KeyRecord } from '../state/key-registry.js'
@@ -16,8 +16,6 @@ import { sendCommand } from '../protocols/command.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 const MAX_CACHED_KEYS = 1024
-/** Pooled commitments checked between two yields of the event loop. */
-const POOL_CHECK_CHUNK = 4
 /**
  * A holder proven at fault (a bad commitment or share) is chosen after every other usable holder
  * for this long: a request that failed through it is asked again (with a new client request,
@@ -75,33 +73,18 @@ export class SignTask {
     })
   }
 
-  /** Fills every holder's pool of a new key, so that its first signature takes one round already. */
-  prefill (key: KeyRecord): void {
-    this.pools.prefill(key.id, key.holders)
-  }
-
   /**
    * A holder's pool of a key, every commitment checked where it arrives, as round one's are
    * (RFC 9591 5.1): one that is not the holder's own pair of valid points voids the answer.
    */
-  private async fetchPool (peer: string, keyId: string): Promise<{ epoch: Uint8Array, commitments: NonceCommitment[] }> {
+  private async fetchPool (peer: string, keyId: string): Promise<{ answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined }> {
     const key = await this.deps.keys.get(keyId)
     const index = key?.holders.indexOf(peer) ?? -1
-    if (key === undefined || index < 0) return { epoch: new Uint8Array(), commitments: [] }
+    if (key === undefined || index < 0) return { answer: { epoch: new Uint8Array(), commitments: [] }, check: () => 'not a holder' }
     const answer = await sendCommand(this.deps.libp2p, peerIdFromString(peer), this.deps.clusterId(), 'noncePool', { keyId }, this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS)
     const identifier = participantIdentifier(key.scheme, index + 1)
     const pub = this.publicPackage(key)
-    // A few at a time, letting the signatures at work run in between (each check decodes two points).
-    let problem: string | undefined
-    for (let i = 0; i < answer.commitments.length && problem === undefined; i++) {
-      problem = commitmentProblem(key.scheme, answer.commitments[i], identifier, pub)
-      if (i % POOL_CHECK_CHUNK === POOL_CHECK_CHUNK - 1) await new Promise(resolve => setImmediate(resolve))
-    }
-    if (problem !== undefined) {
-      this.deps.log.warn({ keyId, peer, problem }, 'a holder\'s nonce pool was refused')
-      return { epoch: answer.epoch, commitments: [] }
-    }
-    return answer
+    return { answer, check: c => commitmentProblem(key.scheme, c, identifier, pub) }
   }
 
   private publicPackage (key: KeyRecord): FrostPublic {

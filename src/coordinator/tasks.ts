@@ -43,9 +43,7 @@ export class Tasks {
   }
 
   async keygen (req: KeygenRequest, client = LOCAL_CLIENT): Promise<KeyRecord> {
-    const key = await this.admission.run('keygen', client, async () => await this.keygens.keygen(req))
-    this.signing.prefill(key)
-    return key
+    return await this.admission.run('keygen', client, async () => await this.keygens.keygen(req))
   }
 
   /** A signature for the client's signed `request` (policy.ts); `client` names its share of the admission queue. */

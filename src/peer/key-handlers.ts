@@ -192,7 +192,7 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
         const nonces = own === undefined ? undefined : pool.take(req.keyId, own)
         if (nonces === undefined) throw new CommandRefusedError(ErrorCode.POOL_MISS, `no unused pooled nonce of this process has our commitment in the list for key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
         await deps.guard.share(req.keyId, req.sessionId, req.request, req.message)
-        deps.faults.afterNonceSpent?.()
+        deps.faults.afterPooledNonceTaken?.()
         return { share: shareOf(share, nonces, req) }
       }
       // The policy decides first, and takes the client's request id: a command the policy refuses

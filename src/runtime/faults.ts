@@ -5,8 +5,10 @@ import type { RoundMessage } from '../protocols/messages.js'
  * Never set by the CLI; the defaults (all off) are what every real node runs.
  */
 export interface NodeFaults {
-  /** Runs after a nonce is durably spent and before the share is computed (a crash there). */
+  /** Runs after a nonce is durably spent and before the share is computed (a crash there): two rounds. */
   afterNonceSpent?: () => void
+  /** Runs after a pooled nonce left its pool and the policy allowed the share, before the share is computed: one round. */
+  afterPooledNonceTaken?: () => void
   /** Flips a bit of every signature share this node sends. */
   corruptSignatureShare?: boolean
   /** Flips a bit of the sealed DKG share this node sends to these PeerIds. */

@@ -4,10 +4,11 @@
  * flags; real nodes never set one). Run from the build, as the CLI is:
  *
  *   node dist/test/e2e/fault-node.js --data-dir DIR --passphrase-file FILE [--listen MA] [--heartbeat-ms MS]
- *     [--kill-after-nonce-spent] [--kill-at-round-message N] --json
+ *     [--kill-after-nonce-spent] [--kill-after-pooled-nonce] [--kill-at-round-message N] --json
  *
  * --kill-after-nonce-spent: SIGKILL right after a signing nonce is durably spent, before the share
- *   is computed (NodeFaults.afterNonceSpent).
+ *   is computed (NodeFaults.afterNonceSpent); --kill-after-pooled-nonce: the same in a one-round
+ *   signature, right after a pooled nonce left its pool (NodeFaults.afterPooledNonceTaken).
  * --kill-at-round-message N: SIGKILL on the Nth message received on the `rounds` channel (in the
  *   middle of a DKG: after this node published its own first round, before its share is stored).
  *
@@ -32,13 +33,17 @@ const { values } = parseArgs({
     listen: { type: 'string', default: '/ip4/127.0.0.1/tcp/0' },
     'heartbeat-ms': { type: 'string', default: '1000' },
     'kill-after-nonce-spent': { type: 'boolean', default: false },
+    'kill-after-pooled-nonce': { type: 'boolean', default: false },
     'kill-at-round-message': { type: 'string' },
     json: { type: 'boolean', default: false }
   }
 })
 if (values['data-dir'] === undefined || values['passphrase-file'] === undefined) throw new Error('--data-dir and --passphrase-file are required')
 const passphrase = (await readFile(values['passphrase-file'], 'utf8')).replace(/\r?\n$/, '')
-const faults: NodeFaults = values['kill-after-nonce-spent'] ? { afterNonceSpent: die } : {}
+const faults: NodeFaults = {
+  ...(values['kill-after-nonce-spent'] ? { afterNonceSpent: die } : {}),
+  ...(values['kill-after-pooled-nonce'] ? { afterPooledNonceTaken: die } : {})
+}
 const node = await MpcNode.start({
   dataDir: values['data-dir'],
   log: createLogger('info', { role: 'node' }),

@@ -151,9 +151,10 @@ describe('SIGKILL of a node process in the middle of a session', () => {
   it('one round: killed after taking a pooled nonce, restarted: none of the old process\'s pooled commitments is accepted, and requests sign again in one round', async () => {
     const key = await coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: NODES, members: all() })
     const victim = indexOf(key.holders[0]!)
-    await restart(victim, ['--kill-after-nonce-spent'])
+    await restart(victim, ['--kill-after-pooled-nonce'])
+    // A first signature (two rounds) has the signers' pools asked for.
+    await signs(key, 'fills the pools')
     const pools = coordinator.tasks.pools
-    pools.prefill(key.id, key.holders)
     await pools.settled()
     const held = pools.held(key.id, peerIdOf(victim))
     expect(held.length).toBeGreaterThan(2)

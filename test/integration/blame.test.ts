@@ -99,7 +99,8 @@ describe('blame follows evidence', () => {
 
     it('a holder refusing round two is left out of the request but not blamed', async () => {
       // The node takes its nonce, then fails inside (as a crash would) and answers with a refusal.
-      const refuser = await startNodeSortingFirst(cluster, 'refuses-round-two', { faults: { afterNonceSpent: () => { throw new Error('refusing round two') } } })
+      const refuse = (): never => { throw new Error('refusing round two') }
+      const refuser = await startNodeSortingFirst(cluster, 'refuses-round-two', { faults: { afterNonceSpent: refuse, afterPooledNonceTaken: refuse } })
       try {
         await waitAllUp(cluster)
         const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 4, members: [id(refuser), ...honest.map(id)] })

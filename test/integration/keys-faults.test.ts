@@ -215,7 +215,8 @@ describe('keygen and signing with faulty peers', () => {
 
   describe('nonces across a crash', () => {
     it('never lets a session\'s nonce be used again after a crash between spending it and signing (the crash is a refusal: recorded, not blamed)', async () => {
-      const crasher = await startNodeSortingFirst(cluster, 'crasher', { faults: { afterNonceSpent: () => { throw new Error('simulated crash') } } })
+      const crash = (): never => { throw new Error('simulated crash') }
+      const crasher = await startNodeSortingFirst(cluster, 'crasher', { faults: { afterNonceSpent: crash, afterPooledNonceTaken: crash } })
       await waitAllUp(cluster)
       const [h1, h2] = honest()
       const members = [id(crasher), id(h1!), id(h2!)]

@@ -26,7 +26,6 @@ describe('one-round signing from nonce pools', () => {
     await waitAllUp(cluster)
     clusterId = cluster.init.clusterId
     for (const scheme of ['ed25519', 'taproot'] as const) keys.push(await cluster.coordinator.tasks.keygen({ scheme, threshold: 2, parties: 3 }))
-    await cluster.coordinator.tasks.pools.settled()
   })
 
   afterAll(async () => { await cluster?.stop() })
@@ -42,14 +41,20 @@ describe('one-round signing from nonce pools', () => {
     }).then(r => r.share, (err: unknown) => err as CommandRefusedError)
   }
 
-  /** A commitment list of the key's first two holders from the coordinator's pools (not taken from them). */
+  /** A commitment list of the key's first two holders (its signers while all are up) from the coordinator's pools (not taken from them). */
   function listOf (key: KeyRecord, at = 0): NonceCommitment[] {
     return key.holders.slice(0, 2).map(h => pools().held(key.id, h)[at]!)
   }
 
-  it('signs in one round once the pools are filled after the keygen, for both schemes; each signature verifies outside our code', async () => {
+  it('signs a key\'s first signature in two rounds, and in one round once its signers\' pools came; each signature verifies outside our code', async () => {
     for (const key of keys) {
-      for (const h of key.holders) expect(pools().held(key.id, h).length, `${h}'s pool of ${key.scheme}`).toBe(32)
+      const first = messageFor(key.scheme, 'first')
+      const firstResult = await cluster.sign(key.id, first)
+      expect(firstResult.rounds).toBe(2)
+      expect(verifiesExternally(key, first, firstResult.signature)).toBe(true)
+      await pools().settled()
+      // The signers' pools (the third holder signed nothing and holds none).
+      for (const h of key.holders) expect(pools().held(key.id, h).length, `${h}'s pool of ${key.scheme}`).toBe(firstResult.signers.includes(h) ? 32 : 0)
       for (let i = 0; i < 3; i++) {
         const message = messageFor(key.scheme, `one round ${i}`)
         const result = await cluster.sign(key.id, message)
@@ -59,7 +64,7 @@ describe('one-round signing from nonce pools', () => {
         expect(verifiesExternally(key, message, result.signature)).toBe(true)
       }
       // One commitment of each signer was used per signature.
-      const used = key.holders.map(h => 32 - pools().held(key.id, h).length).reduce((a, b) => a + b, 0)
+      const used = firstResult.signers.map(h => 32 - pools().held(key.id, h).length).reduce((a, b) => a + b, 0)
       expect(used).toBe(3 * 2)
     }
   })
@@ -113,12 +118,16 @@ describe('one-round signing from nonce pools', () => {
     await waitAllUp(cluster)
     const members = [cluster.nodes[0]!.peerId.toString(), late.peerId.toString()]
     const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 2, members })
-    await pools().settled()
-    expect(pools().held(key.id, late.peerId.toString())).toEqual([])
-    const message = messageFor(key.scheme, 'no pool')
-    const result = await cluster.sign(key.id, message)
-    expect(result.rounds).toBe(2)
-    expect(verifiesExternally(key, message, result.signature)).toBe(true)
+    // The first signature has both pools asked for; the node without one answers none.
+    for (const text of ['first', 'no pool']) {
+      const message = messageFor(key.scheme, text)
+      const result = await cluster.sign(key.id, message)
+      expect(result.rounds).toBe(2)
+      expect(verifiesExternally(key, message, result.signature)).toBe(true)
+      await pools().settled()
+      expect(pools().held(key.id, late.peerId.toString())).toEqual([])
+      expect(pools().held(key.id, members[0]!)).toHaveLength(32)
+    }
 
     const pooledKey = keys[0]!
     const forcedMessage = messageFor('ed25519', 'forced')
