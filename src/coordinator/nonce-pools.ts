@@ -48,7 +48,7 @@ interface HolderPool {
 
 const poolId = (keyId: string, peer: string): string => `${keyId}\0${peer}`
 /** Commitments checked between two yields of the event loop. */
-const CHECK_CHUNK = 4
+const CHECK_CHUNK = 1
 
 export class NoncePools {
   /** By key id, then holder; keys in least-recently-used order. */

@@ -11,7 +11,7 @@ import type { FrostSecret, NonceCommitments } from '@noble/curves/abstract/frost
  */
 export const MAX_POOLED_KEYS = 4096
 /** Nonces made between two yields of the event loop while a pool fills. */
-const FILL_CHUNK = 4
+const FILL_CHUNK = 1
 
 /**
  * Preprocessed nonces (RFC 9591 5.1: commitments may be made ahead of time), per key, for
