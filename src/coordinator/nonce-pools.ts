@@ -49,6 +49,13 @@ interface HolderPool {
 const poolId = (keyId: string, peer: string): string => `${keyId}\0${peer}`
 /** Commitments checked between two yields of the event loop. */
 const CHECK_CHUNK = 1
+/**
+ * Refills at work at once, at most; a pool found low meanwhile is asked for at a later signature.
+ * Each refill costs its holder a pool of nonces and the coordinator two subgroup checks a
+ * commitment: when many keys sign for the first time at once (32 in the keygen-load test), an
+ * unbounded burst of refills starved the signatures themselves past their round deadlines.
+ */
+export const MAX_REFILLS_AT_ONCE = 2
 
 export class NoncePools {
   /** By key id, then holder; keys in least-recently-used order. */
@@ -115,7 +122,7 @@ export class NoncePools {
 
   private refillIfLow (keyId: string, peer: string): void {
     const id = poolId(keyId, peer)
-    if (this.refilling.has(id)) return
+    if (this.refilling.has(id) || this.refilling.size >= MAX_REFILLS_AT_ONCE) return
     const pool = this.keys.get(keyId)?.get(peer)
     if (pool !== undefined && pool.commitments.length > pool.size * NONCE_POOL_LOW_WATER) return
     const taken = new Set<string>()

@@ -227,6 +227,12 @@ export class SigningSession {
   private readonly blamed = new Set<string>()
   /** Whether attempts may use pooled commitments: until one signer reports a pool miss. */
   private pools = true
+  /**
+   * Holders whose signature share command got no answer: they may have acted on the request. They
+   * stay candidates of last resort; one that then refuses the request as already acted on has
+   * spent it (it did act), which is no refusal of its own.
+   */
+  private readonly unknownShare = new Set<string>()
   private readonly params: Readonly<SigningParams>
 
   constructor (params: SigningParams, private readonly deps: SigningDeps) {
@@ -270,7 +276,7 @@ export class SigningSession {
     const out = new Set<string>()
     for (const [peer, err] of answers.failed) {
       addVerdict(failure, peer, judgeFailure(peer, err, signers))
-      if (!isTransportFailure(err)) out.add(peer)
+      if (!isTransportFailure(err)) this.leaves(peer, err, out)
     }
     for (const [peer, answer] of answers.ok) {
       const problem = commitmentProblem(this.params.scheme, answer.commitment, this.identifierOf.get(peer)!, this.params.publicPackage)
@@ -308,7 +314,10 @@ export class SigningSession {
           // Not the holder's fault (it restarted, or its pool was renewed): two rounds from now on.
           this.pools = false
           this.deps.poolMiss?.(peer)
-        } else if (!isTransportFailure(err)) out.add(peer)
+        } else if (isTransportFailure(err)) {
+          // No answer: it may have acted on the request (and released a share we never got).
+          this.unknownShare.add(peer)
+        } else this.leaves(peer, err, out)
       }
       answers.ok.forEach((_, peer) => this.spent.add(peer))
       return this.retry(failure, answers, out, [])
@@ -365,6 +374,12 @@ export class SigningSession {
     if (out.size === 0) this.transportRetries++
     culpritsOf(failure).forEach(p => this.blamed.add(p))
     return { ended, next: this.nextAttempt() }
+  }
+
+  /** A refusal takes the holder out of the request, or counts it as spent if it had acted on the request unbeknown to us. */
+  private leaves (peer: string, err: unknown, out: Set<string>): void {
+    if (this.unknownShare.has(peer) && err instanceof CommandRefusedError && err.code === ErrorCode.POLICY_DENIED && err.rule === 'replayed') this.spent.add(peer)
+    else out.add(peer)
   }
 
   /** Who answered is reachable again; whose command failed on transport is not, until it answers. */

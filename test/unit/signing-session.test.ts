@@ -15,8 +15,12 @@ const messageFor = (scheme: Scheme, text: string): Uint8Array => scheme === 'tap
 
 /** How a simulated holder behaves in one round. */
 type Behaviour = 'honest' | 'badCommitment' | 'wrongIdentifier' | 'noCommitment' | 'badShare' | 'refuse' | 'timeout' | 'reset' | 'claim'
-/** A behaviour per round; with `times`, only for the holder's first `times` commands of that round (honest after). */
-interface Script { roundOne?: Behaviour, roundTwo?: Behaviour, times?: number }
+/**
+ * A behaviour per round; with `times`, only for the holder's first `times` commands of that round
+ * (honest after). `ledger`: acts on the request once, as a real node does (issue 12): after its
+ * first share it refuses any command for the request POLICY_DENIED, rule `replayed`.
+ */
+interface Script { roundOne?: Behaviour, roundTwo?: Behaviour, times?: number, ledger?: boolean }
 
 /** A holder as the coordinator sees it over the network, simulated with src/crypto's real FROST. */
 class Holder {
@@ -28,6 +32,7 @@ class Holder {
   constructor (readonly name: string, private readonly scheme: Scheme, private readonly key: Key, public script: Script = {}, private readonly others: string[] = []) {}
 
   commit (sessionId: string): { commitment?: NonceCommitment } {
+    this.refuseReplay()
     const own = commitNonces(this.scheme, this.key.secret)
     this.nonces.set(sessionId, own)
     const c = own.commitments
@@ -44,6 +49,7 @@ class Holder {
   }
 
   share (sessionId: string, commitments: NonceCommitment[], message: Uint8Array): { share: Uint8Array } {
+    this.refuseReplay()
     const own = this.nonces.get(sessionId)
     if (own === undefined) throw new CommandRefusedError(ErrorCode.NOT_FOUND, 'no such session')
     this.nonces.delete(sessionId)
@@ -61,6 +67,10 @@ class Holder {
 
   private behaviour (b: Behaviour | undefined, nth: number): Behaviour {
     return this.script.times === undefined || nth <= this.script.times ? b ?? 'honest' : 'honest'
+  }
+
+  private refuseReplay (): void {
+    if (this.script.ledger === true && this.signed.length > 0) throw new CommandRefusedError(ErrorCode.POLICY_DENIED, 'policy denied (replayed): request already acted on', [], 'replayed')
   }
 
   holdsNonces (sessionId: string): boolean { return this.nonces.has(sessionId) }
@@ -469,6 +479,16 @@ describe('signing session: a holder that released a share in an attempt that mad
     expect(verifiesExternally('ed25519', publicPackage.commitments[0]!, message, final.signature)).toBe(true)
     expect(session.excludedHolders).toEqual([])
     expect(session.unreachableHolders).toEqual(['peer-3', 'peer-4'])
+  })
+
+  it('a holder whose share got no answer and then refuses the request as already acted on has spent it: the request ends spent, the holder neither excluded nor blamed for the refusal', () => {
+    // peer-2's share is computed (and the request taken) but its answer is lost; asked again as a
+    // candidate of last resort, it refuses as a real node does.
+    const { final, steps, session } = run('ed25519', 3, 5, { 'peer-2': { roundTwo: 'reset', times: 1, ledger: true } })
+    expect(roundOnes(steps)).toEqual([['peer-1', 'peer-2', 'peer-3'], ['peer-2', 'peer-4', 'peer-5']])
+    expect(session.excludedHolders).toEqual([])
+    // peer-1 and peer-3 released shares, peer-2 (it says) acted on it: with only peer-4 and peer-5 left, the client must ask again.
+    expect(final).toMatchObject({ kind: 'failed', spent: true })
   })
 
   it('a round-two transport failure with only t holders up ends the request as spent: the spent holders would make the threshold', () => {
