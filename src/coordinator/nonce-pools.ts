@@ -64,8 +64,6 @@ export class NoncePools {
   private readonly refilling = new Map<string, Promise<void>>()
   /** Commitments handed out since a refill was asked for, by poolId: its answer may still list them. */
   private readonly takenDuringRefill = new Map<string, Set<string>>()
-  /** Signatures that took one round, and those that found no usable pool for some signer. */
-  readonly stats = { hits: 0, misses: 0 }
 
   constructor (private readonly deps: NoncePoolsDeps) {}
 
@@ -86,9 +84,6 @@ export class NoncePools {
         this.takenDuringRefill.get(poolId(keyId, signers[i]!))?.add(toHex(c.hiding))
         return c
       })
-      this.stats.hits++
-    } else {
-      this.stats.misses++
     }
     this.touch(keyId)
     for (const s of signers) this.refillIfLow(keyId, s)

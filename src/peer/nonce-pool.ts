@@ -64,11 +64,6 @@ export class NoncePool {
     return found
   }
 
-  /** Unused nonces of a key (0 if it has no pool). */
-  unused (keyId: string): number {
-    return this.pools.get(keyId)?.size ?? 0
-  }
-
   /** Drops a key's pool (its share is gone). */
   discard (keyId: string): void {
     this.pools.delete(keyId)
