@@ -16,6 +16,7 @@
  * found stale, or one a holder reports it does not have (POOL_MISS), is dropped; that signature
  * takes two rounds. Nothing here is secret: the nonces never leave their holders.
  */
+import { setImmediate } from 'node:timers/promises'
 import { bytesEqual, toHex } from '../crypto/bytes.js'
 import { MAX_NONCE_POOL, NONCE_POOL_LOW_WATER } from '../protocols/constants.js'
 import type { NonceCommitment, NoncePoolResponse } from '../protocols/messages.js'
@@ -47,8 +48,6 @@ interface HolderPool {
 }
 
 const poolId = (keyId: string, peer: string): string => `${keyId}\0${peer}`
-/** Commitments checked between two yields of the event loop. */
-const CHECK_CHUNK = 1
 /**
  * Refills at work at once, at most; a pool found low meanwhile is asked for at a later signature.
  * Each refill costs its holder a pool of nonces and the coordinator two subgroup checks a
@@ -133,9 +132,10 @@ export class NoncePools {
   }
 
   /**
-   * Takes a holder's answer in as its pool, the commitments usable as they pass their check, a
-   * few at a time (a fresh key's first signature need not wait for all of them). One that fails
-   * its check voids the pool: the holder's signatures take two rounds until its next answer.
+   * Takes a holder's answer in as its pool, the commitments usable as they pass their check, one
+   * per turn of the event loop (a signature waits for one check at most, and a fresh key's first
+   * signature need not wait for all of them). One that fails its check voids the pool: the
+   * holder's signatures take two rounds until its next answer.
    */
   private async adopt (keyId: string, peer: string, answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined, taken: Set<string>): Promise<void> {
     if (answer.commitments.length === 0) return
@@ -150,8 +150,8 @@ export class NoncePools {
     const pool: HolderPool = { epoch: answer.epoch, filledAtMs: Date.now(), commitments: [], size: offered.length }
     pools.set(peer, pool)
     for (let i = 0; i < offered.length; i++) {
-      if (i > 0 && i % CHECK_CHUNK === 0) {
-        await new Promise(resolve => setImmediate(resolve))
+      if (i > 0) {
+        await setImmediate()
         if (this.keys.get(keyId)?.get(peer) !== pool) return // dropped, or replaced by a newer answer
       }
       const c = offered[i]!

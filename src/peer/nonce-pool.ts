@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setImmediate } from 'node:timers/promises'
 import { bytesEqual, toHex } from '../crypto/bytes.js'
 import { commitNonces, type CommitmentInput, type Scheme, type SignerCommit } from '../crypto/index.js'
 import type { FrostSecret, NonceCommitments } from '@noble/curves/abstract/frost.js'
@@ -10,8 +11,6 @@ import type { FrostSecret, NonceCommitments } from '@noble/curves/abstract/frost
  * signature takes two rounds).
  */
 export const MAX_POOLED_KEYS = 4096
-/** Nonces made between two yields of the event loop while a pool fills. */
-const FILL_CHUNK = 1
 
 /**
  * Preprocessed nonces (RFC 9591 5.1: commitments may be made ahead of time), per key, for
@@ -31,16 +30,15 @@ export class NoncePool {
 
   /**
    * Tops the key's pool up to its size with fresh nonces and returns the commitments of every
-   * unused one. A few nonces at a time, letting other work (a signature share) run in between.
+   * unused one. One nonce per turn of the event loop, letting other work (a signature share) run
+   * in between.
    */
   async fill (keyId: string, scheme: Scheme, secret: FrostSecret): Promise<NonceCommitments[]> {
     let pool = this.poolOf(keyId)
     while (pool.size < this.size) {
-      for (let i = 0; i < FILL_CHUNK && pool.size < this.size; i++) {
-        const commit = commitNonces(scheme, secret)
-        pool.set(toHex(commit.commitments.hiding), commit)
-      }
-      await new Promise(resolve => setImmediate(resolve))
+      const commit = commitNonces(scheme, secret)
+      pool.set(toHex(commit.commitments.hiding), commit)
+      await setImmediate()
       pool = this.poolOf(keyId)
     }
     return [...pool.values()].map(c => c.commitments)
