@@ -6,6 +6,7 @@ import type { PendingJoin } from './membership.js'
 import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'
 import { newSignedRequest, withNewRequests, type Policy, type RequestSigner, type SignedRequest } from '../protocols/policy.js'
 import type { PolicyView } from './policy-admin.js'
+import type { SignOptions } from './sign-task.js'
 
 export interface SignView {
   keyId: string
@@ -86,7 +87,7 @@ export class ApiClient {
   }
 
   /** A signature for a client's signed request (policy.ts: newSignedRequest, or a file from `request new`). */
-  async sign (keyId: string, messageHex: string, request: SignedRequest | undefined, opts: { pooled?: boolean } = {}): Promise<SignView> {
+  async sign (keyId: string, messageHex: string, request: SignedRequest | undefined, opts: SignOptions = {}): Promise<SignView> {
     return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex, ...(request !== undefined ? { request } : {}), ...(opts.pooled === false ? { pooled: false } : {}) })
   }
 
@@ -95,7 +96,7 @@ export class ApiClient {
    * (the cluster id from the coordinator), and asks again with a new one if the last was spent
    * by an attempt that made no signature (withNewRequests).
    */
-  async signAs (signer: RequestSigner, keyId: string, messageHex: string, clusterId?: string, opts: { pooled?: boolean } = {}): Promise<SignView> {
+  async signAs (signer: RequestSigner, keyId: string, messageHex: string, clusterId?: string, opts: SignOptions = {}): Promise<SignView> {
     const cluster = clusterId ?? (await this.cluster()).clusterId
     const message = Buffer.from(messageHex, 'hex')
     return await withNewRequests(

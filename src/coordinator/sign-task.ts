@@ -1,5 +1,5 @@
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
-import { CryptoInputError, decodePublic, validateMessage, type Scheme } from '../crypto/index.js'
+import { CryptoInputError, decodePublic, participantIdentifier, validateMessage, type Scheme } from '../crypto/index.js'
 import { DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, EventKind, type NonceCommitment, type NoncePoolResponse } from '../protocols/messages.js'
@@ -7,11 +7,9 @@ import { encodeDocument, requestHash, type SignedRequest } from '../protocols/po
 import { toHex } from '../crypto/bytes.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import { TaskError } from './errors.js'
-import { SigningSession, type Availability } from './signing-session.js'
+import { commitmentProblem, SigningSession, type Availability } from './signing-session.js'
 import { bytesOf, fanOut, newSessionId, recordFailure, type FanOut, type TaskDeps } from './task-io.js'
 import { NoncePools } from './nonce-pools.js'
-import { commitmentProblem } from './signing-session.js'
-import { participantIdentifier } from '../crypto/index.js'
 import { sendCommand } from '../protocols/command.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 
@@ -151,6 +149,8 @@ export class SignTask {
       }
     )
     const timing = { round1Ms: 0, round2Ms: 0, aggregateMs: 0 }
+    /** Rounds of the attempt at work: 1 when it started with pooled commitments. */
+    let rounds: 1 | 2 = 2
     let transition = session.start()
     for (;;) {
       const { ended, next: step } = transition
@@ -174,7 +174,7 @@ export class SignTask {
           kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}`,
           signers: bytesOf(signers), requestHash: request === undefined ? '' : toHex(requestHash(request.request))
         })
-        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts, rounds: timing.round1Ms === 0 ? 1 : 2, timing: { ...timing } }
+        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts, rounds, timing: { ...timing } }
       }
       const { sessionId, signers } = step
       // Recorded beside the attempt's first round rather than before it: the start of a signing
@@ -183,7 +183,10 @@ export class SignTask {
       const startedEvent = firstRound
         ? this.deps.record({ kind: EventKind.SESSION_STARTED, operation: 'sign', sessionId, keyId, detail: `attempt ${step.attempt}${step.kind === 'roundOne' ? '' : ', one round'}` })
         : Promise.resolve()
-      if (firstRound) timing.round1Ms = 0
+      if (firstRound) {
+        rounds = step.kind === 'roundOne' ? 2 : 1
+        timing.round1Ms = 0
+      }
       if (step.kind === 'roundOne') {
         const started = performance.now()
         // A commit is resent once on a fresh connection after a transport failure (task-io's

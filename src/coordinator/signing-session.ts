@@ -14,6 +14,10 @@
  *                     +--+---- retry ----------+      (either round, when holders remain)
  *                        +---------------------+----> failed (out of holders or attempts)
  *
+ * An attempt whose every signer has a pooled commitment (deps.pooled, RFC 9591 5.1's
+ * preprocessing) starts at roundTwo with `pooled: true`: one round. A signer's POOL_MISS (the
+ * pool was not its own any more) proves nothing against it; the request goes on in two rounds.
+ *
  * A step called out of order, for another attempt's session, or with answers that are not
  * exactly the signers' throws SessionStepError and changes nothing.
  *
@@ -94,10 +98,10 @@ export function judgeFailure (peer: string, err: unknown, within: readonly strin
 }
 
 /**
- * Why a round-one answer cannot go into the commitment list, or undefined if it can (RFC 9591 5.1).
- * With the key's public package, the points checked stay decoded for the aggregation.
+ * Why a round-one answer cannot go into the commitment list of key `pub`, or undefined if it can
+ * (RFC 9591 5.1). The points checked stay decoded for the aggregation.
  */
-export function commitmentProblem (scheme: Scheme, commitment: NonceCommitment | undefined, identifier: string, pub?: FrostPublic): string | undefined {
+export function commitmentProblem (scheme: Scheme, commitment: NonceCommitment | undefined, identifier: string, pub: FrostPublic): string | undefined {
   if (commitment === undefined) return 'sent no commitment'
   if (commitment.identifier !== identifier) return 'committed under a wrong identifier'
   if (!isValidNonceCommitment(scheme, commitment, pub)) return 'sent a commitment that is not a pair of valid points'

@@ -9,7 +9,7 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { bytesEqual, concat, fromHex, Reader, toHex } from './bytes.js'
 import { BlameError, CryptoInputError } from './errors.js'
-import { leanAggregate, leanCheckCommitment, leanInvalidShares, leanSignShare, leanTrustOwnCommitment, prepareKey, type PreparedKey } from './frost-lean.js'
+import { leanAggregate, leanCheckCommitment, leanInvalidShares, leanSignShare, leanTrustOwnCommitment, prepareKey, type LeanCommitment, type PreparedKey } from './frost-lean.js'
 import {
   frostSuite, isValidElement, MAX_PARTIES, nobleRng, POINT_BYTES, type Rng, SCALAR_BYTES, type Scheme,
   schemeOfElementLength, validateMessage, validateThreshold
@@ -19,7 +19,7 @@ import {
  * A nonce commitment as it comes off the wire: noble's NonceCommitments with any Uint8Array
  * (decoders give Uint8Array<ArrayBufferLike>). Noble's own NonceCommitments is one of these.
  */
-export interface CommitmentInput { identifier: string, hiding: Uint8Array, binding: Uint8Array }
+export type CommitmentInput = LeanCommitment
 
 /** One signer's round-one output: secret nonces (use once) and their public commitments. */
 export interface SignerCommit { nonces: Nonces, commitments: NonceCommitments }
@@ -107,14 +107,12 @@ function checkCommitmentList (scheme: Scheme, pub: FrostPublic, list: Commitment
 }
 
 /**
- * A signer's round-one commitment as RFC 9591 section 3.1 wants it: canonical identifier, two
- * valid elements. With the key's public package, also a holder's, and its elements are kept
- * decoded for the signature that uses them (see preparedKey).
+ * A signer's round-one commitment as RFC 9591 section 3.1 wants it: a holder's identifier of the
+ * key `pub`, two valid elements. Its elements are kept decoded for the signature that uses them
+ * (see preparedKey).
  */
-export function isValidNonceCommitment (scheme: Scheme, c: CommitmentInput, pub?: FrostPublic): boolean {
-  if (pub !== undefined) return leanCheckCommitment(preparedKey(scheme, pub), c)
-  return typeof c === 'object' && c !== null && isValidIdentifier(scheme, c.identifier) &&
-    elementOk(scheme, c.hiding, true) && elementOk(scheme, c.binding, true)
+export function isValidNonceCommitment (scheme: Scheme, c: CommitmentInput, pub: FrostPublic): boolean {
+  return leanCheckCommitment(preparedKey(scheme, pub), c)
 }
 
 const prepared = new WeakMap<FrostPublic, PreparedKey>()

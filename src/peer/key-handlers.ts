@@ -16,8 +16,7 @@ import type { DkgSessions } from './dkg-sessions.js'
 import type { NoncePool } from './nonce-pool.js'
 import type { SignGuard } from './sign-guard.js'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
-import type { CommitRefusal, ShareRecord, ShareVault, TakeRefusal } from '../state/share-vault.js'
-import type { Key } from '@noble/curves/abstract/frost.js'
+import type { CommitRefusal, ShareVault, TakeRefusal } from '../state/share-vault.js'
 import type { CommandContext, CommandHandlers } from '../protocols/command.js'
 import type { Logger } from '../log.js'
 import type { PeerId } from '@libp2p/interface'
@@ -40,6 +39,9 @@ export interface KeyHandlerDeps {
   log: Logger
   faults: NodeFaults
 }
+
+/** A share as the vault opens it: its record and the key. */
+type LoadedShare = NonNullable<Awaited<ReturnType<ShareVault['loadShare']>>>
 
 function checkId (what: string, id: string): void {
   if (id.length === 0 || id.length > MAX_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(id)) {
@@ -93,13 +95,13 @@ function refuseCrypto (err: unknown): never {
 export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
   const { vault, dkg, self, log, pool } = deps
   /** The key's share, or NOT_FOUND unless this node holds an active one. */
-  const activeShare = async (keyId: string): Promise<NonNullable<Awaited<ReturnType<ShareVault['loadShare']>>>> => {
+  const activeShare = async (keyId: string): Promise<LoadedShare> => {
     const share = await vault.loadShare(keyId)
     if (share === undefined || share.record.status !== 'active') throw new CommandRefusedError(ErrorCode.NOT_FOUND, `this node holds no active share of key ${keyId.slice(0, MAX_ID_LENGTH)}`)
     return share
   }
   /** RFC 9591 5.2 with nonces taken for this request; signShare checks that our own commitment is in the list. */
-  const shareOf = (share: { record: ShareRecord, key: Key }, nonces: SignerCommit, req: SignShareRequest): Uint8Array => {
+  const shareOf = (share: LoadedShare, nonces: SignerCommit, req: SignShareRequest): Uint8Array => {
     try {
       const sigShare = signShare(share.record.scheme, share.key, nonces, req.commitments, req.message)
       return deps.faults.corruptSignatureShare === true ? flipBit(sigShare, 7) : sigShare
