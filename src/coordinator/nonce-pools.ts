@@ -76,16 +76,14 @@ export class NoncePools {
       const pool = pools?.get(s)
       return pool !== undefined && pool.commitments.length > 0 && this.current(keyId, s, pool) ? pool : undefined
     })
-    let taken: NonceCommitment[] | undefined
-    if (usable.every(p => p !== undefined)) {
-      taken = usable.map((pool, i) => {
-        const c = pool.commitments.shift()!
-        this.takenDuringRefill.get(poolId(keyId, signers[i]!))?.add(toHex(c.hiding))
-        return c
-      })
-    }
+    const taken = usable.every(p => p !== undefined) ? usable.map(pool => pool.commitments.shift()!) : undefined
     this.touch(keyId)
-    for (const s of signers) this.refillIfLow(keyId, s)
+    signers.forEach((s, i) => {
+      this.refillIfLow(keyId, s)
+      // After the refill this take may have started: its answer can still list the commitment
+      // (the holder gets the signShare that uses it only now).
+      if (taken !== undefined) this.takenDuringRefill.get(poolId(keyId, s))?.add(toHex(taken[i]!.hiding))
+    })
     return taken
   }
 
