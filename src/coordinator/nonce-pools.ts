@@ -5,7 +5,7 @@
  * `take` hands out one commitment per signer, each once. A signer's pool is asked for when a
  * signature finds it missing or below its low-water mark (so a key's first signature takes two
  * rounds, and holders that never sign hold no pool), in the background, at most one refill per
- * holder and key at a time. Not at keygen: checking a fresh pool of every holder (each commitment
+ * holder and key and MAX_REFILLS_AT_ONCE in all at a time, the others in turn. Not at keygen: checking a fresh pool of every holder (each commitment
  * is two points to decode and check for the subgroup, ~1 ms each on Ed25519) took as much CPU as
  * the keygen itself, and back-to-back keygens were twice as slow (Ed25519 3-of-5 median 704 ms
  * against 310 ms without).
@@ -49,12 +49,14 @@ interface HolderPool {
 
 const poolId = (keyId: string, peer: string): string => `${keyId}\0${peer}`
 /**
- * Refills at work at once, at most; a pool found low meanwhile is asked for at a later signature.
- * Each refill costs its holder a pool of nonces and the coordinator two subgroup checks a
- * commitment: when many keys sign for the first time at once (32 in the keygen-load test), an
- * unbounded burst of refills starved the signatures themselves past their round deadlines.
+ * Refills at work at once, at most; a pool found low meanwhile waits its turn (at most
+ * MAX_QUEUED_REFILLS wait; past that one is asked for at a later signature). Each refill costs its
+ * holder a pool of nonces and the coordinator two subgroup checks a commitment: when many keys sign
+ * for the first time at once (32 in the keygen-load test), an unbounded burst of refills starved
+ * the signatures themselves past their round deadlines.
  */
 export const MAX_REFILLS_AT_ONCE = 2
+export const MAX_QUEUED_REFILLS = 1024
 
 export class NoncePools {
   /** By key id, then holder; keys in least-recently-used order. */
@@ -63,6 +65,8 @@ export class NoncePools {
   private readonly refilling = new Map<string, Promise<void>>()
   /** Commitments handed out since a refill was asked for, by poolId: its answer may still list them. */
   private readonly takenDuringRefill = new Map<string, Set<string>>()
+  /** Pools found low while MAX_REFILLS_AT_ONCE were at work, by poolId, in the order found. */
+  private readonly queued = new Map<string, { keyId: string, peer: string }>()
 
   constructor (private readonly deps: NoncePoolsDeps) {}
 
@@ -114,9 +118,14 @@ export class NoncePools {
 
   private refillIfLow (keyId: string, peer: string): void {
     const id = poolId(keyId, peer)
-    if (this.refilling.has(id) || this.refilling.size >= MAX_REFILLS_AT_ONCE) return
+    if (this.refilling.has(id)) return
     const pool = this.keys.get(keyId)?.get(peer)
     if (pool !== undefined && pool.commitments.length > pool.size * NONCE_POOL_LOW_WATER) return
+    if (this.refilling.size >= MAX_REFILLS_AT_ONCE) {
+      if (this.queued.size < MAX_QUEUED_REFILLS) this.queued.set(id, { keyId, peer })
+      return
+    }
+    this.queued.delete(id)
     const taken = new Set<string>()
     this.takenDuringRefill.set(id, taken)
     const refill = this.deps.fetch(peer, keyId)
@@ -125,6 +134,12 @@ export class NoncePools {
       .finally(() => {
         this.refilling.delete(id)
         this.takenDuringRefill.delete(id)
+        // The next pool waiting its turn, if it is still low.
+        const next = this.queued.values().next().value
+        if (next !== undefined) {
+          this.queued.delete(poolId(next.keyId, next.peer))
+          this.refillIfLow(next.keyId, next.peer)
+        }
       })
     this.refilling.set(id, refill)
   }
