@@ -291,9 +291,13 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
       const index = nodes.indexOf(node) + 1
       const restartAt = Date.now()
       const back = await group.start(node.name, ['node', 'start', '--data-dir', nodeDir(index), ...nodeArgs(index)], READY_TIMEOUT_MS)
-      await untilView(api, `${node.name} to converge`, opts.joinDeadlineMs, view => memberInSync(view, back.ready.peerId))
+      // Converged, and linked to the coordinator: until the node's new listen address reaches it (the
+      // node's Join again, or its own dial), the coordinator cannot open a command to it, and the
+      // audit check below would find its chain unreadable.
+      await untilView(api, `${node.name} to converge`, opts.joinDeadlineMs, view => memberInSync(view, back.ready.peerId) &&
+        view.members.find(m => m.peerId === back.ready.peerId)?.link !== 'none')
       const ms = Date.now() - restartAt
-      say(`${node.name} restarted and converged (same roster epoch and synced records as the coordinator) in ${ms} ms`)
+      say(`${node.name} restarted and converged (same roster epoch and synced records as the coordinator, and linked to it) in ${ms} ms`)
       return ms
     })))
     view = await api.cluster()
