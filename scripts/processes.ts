@@ -6,8 +6,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ApiClient, type SignView } from '../src/coordinator/client.js'
-import type { SignOptions } from '../src/coordinator/sign-task.js'
+import { ApiClient, type ClientSignOptions, type SignView } from '../src/coordinator/client.js'
 import { newKeyFile, openKeyFile, type SigningKey } from '../src/protocols/key-file.js'
 import { policyBytes, type RequestSigner } from '../src/protocols/policy.js'
 import type { ClusterView } from '../src/coordinator/cluster-view.js'
@@ -172,7 +171,7 @@ export interface LocalCluster {
   client: RequestSigner
   /** Signs `messageHex` with `keyId` for a new request signed by `client`. */
   /** `pooled: false`: two rounds even where the holders have pooled nonces. */
-  sign: (keyId: string, messageHex: string, opts?: SignOptions) => Promise<SignView>
+  sign: (keyId: string, messageHex: string, opts?: ClientSignOptions) => Promise<SignView>
 }
 
 /** The client the local cluster's policy names: it may use every key. */
@@ -257,7 +256,7 @@ export async function launchCluster (group: ProcessGroup, root: string, opts: Lo
   // Every node holds the policy (a synced record) before the cluster is handed over.
   await untilView(api, 'every node to hold the policy', opts.joinDeadlineMs, view => nodes.every(n => memberInSync(view, n.ready.peerId)))
   const client: RequestSigner = { client: SIM_CLIENT, sign: clientKey!.sign }
-  const sign = async (keyId: string, messageHex: string, opts: SignOptions = {}): Promise<SignView> => await api.signAs(client, keyId, messageHex, init.clusterId, opts)
+  const sign = async (keyId: string, messageHex: string, opts: ClientSignOptions = {}): Promise<SignView> => await api.signAs(client, keyId, messageHex, init.clusterId, opts)
   return { clusterId: init.clusterId, coordinator, coordinatorDir, nodes, api, nodeDir, nodeArgs, adminKeyFile, clientKeyFile, keyPassphraseFile, client, sign }
 }
 

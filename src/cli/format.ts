@@ -19,8 +19,8 @@ export const REACH_TEXT: Record<ReturnType<typeof reachOf>, string> = {
 /** A key as text lines; each line goes through printable(): ids and states come from the API, not from us. */
 export function formatKey (key: KeyView): string {
   return [
-    `key ${key.id}: ${key.scheme} ${key.threshold}-of-${key.parties}, ${key.status}`,
-    `  group public key: ${key.groupPublicKey}`,
+    `key ${key.id}: ${key.scheme} ${key.threshold}-of-${key.parties}, ${key.status}, version ${key.version}${key.chainCode !== undefined ? ', HD root' : ''}`,
+    `  group public key: ${key.groupPublicKey}${key.chainCode !== undefined && key.scheme === 'taproot' ? ' (untweaked root; the address is child m\'s)' : ''}`,
     ...(key.xOnlyPublicKey !== undefined ? [`  x-only public key: ${key.xOnlyPublicKey}`, `  P2TR address (${key.network ?? 'mainnet'}): ${key.address ?? ''}`] : []),
     `  holders: ${key.holders.map(h => `${h.peerId} (${h.state})`).join(', ')}`
   ].map(printable).join('\n')

@@ -4,12 +4,72 @@ import { SCHEMES } from '../crypto/index.js'
 import { formatKey } from './format.js'
 import { type ApiFlags, clientOf, UsageError, wholeNumber, withApiOptions } from './options.js'
 import { messageOf, openSigningKey } from './signers.js'
+import type { LifecycleResult } from '../coordinator/lifecycle-task.js'
 
-/** `mpc-wallet keygen`, `sign` and `keys`. */
+/** `mpc-wallet keygen`, `sign`, `keys` and `key refresh|reshare|repair|derive`. */
 export function registerKeys (program: Command): void {
   addKeygen(program)
   addSign(program)
   addKeys(program)
+  addLifecycle(program)
+}
+
+const peerIds = (list: string | undefined): string[] | undefined => list?.split(',').map(m => m.trim()).filter(m => m !== '')
+
+/** A lifecycle result: the new version, its holders and the test signature, or the JSON. */
+function printLifecycle (result: LifecycleResult, json: boolean | undefined): void {
+  if (json === true) {
+    console.log(JSON.stringify(result))
+    return
+  }
+  console.log(`${result.op} of ${result.keyId}: version ${result.version}, ${result.threshold}-of-${result.holders.length}, group key unchanged ${result.groupPublicKey}`)
+  console.log(`  holders: ${result.holders.join(', ')}`)
+  console.log(`  test signature by ${result.signers.length} new holders: ${result.signature}`)
+  console.log(`  time: session ${result.timing.sessionMs} ms, test signature ${result.timing.testSignMs} ms, commit ${result.timing.commitMs} ms`)
+}
+
+function addLifecycle (program: Command): void {
+  const key = program.command('key').description('change who holds a key without changing it (refresh, reshare, repair), and derive HD child keys')
+  withApiOptions(key.command('refresh'))
+    .description('new shares for the same holders and threshold: shares stolen before and after no longer combine')
+    .requiredOption('--key <id>', 'key id')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: ApiFlags & { key: string, json?: boolean }) => {
+      printLifecycle(await (await clientOf(opts)).refresh(opts.key), opts.json)
+    })
+  withApiOptions(key.command('reshare'))
+    .description('move the key to a new holder set and/or threshold; holders left out erase their shares once it is committed')
+    .requiredOption('--key <id>', 'key id')
+    .option('--threshold <t>', 'the new threshold (default: the key\'s)', wholeNumber('--threshold'))
+    .option('--members <peerIds>', 'comma-separated PeerIds of every new holder')
+    .option('--add <peerIds>', 'comma-separated PeerIds to add to the holders')
+    .option('--remove <peerIds>', 'comma-separated PeerIds to remove from the holders')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: ApiFlags & { key: string, threshold?: number, members?: string, add?: string, remove?: string, json?: boolean }) => {
+      const change = { threshold: opts.threshold, members: peerIds(opts.members), add: peerIds(opts.add), remove: peerIds(opts.remove) }
+      if (Object.values(change).every(v => v === undefined)) throw new UsageError('say what changes: --threshold, --members, or --add/--remove')
+      printLifecycle(await (await clientOf(opts)).reshare(opts.key, change), opts.json)
+    })
+  withApiOptions(key.command('repair'))
+    .description('deal a new share to a holder that lost its share (or to --replacement in its place); every old share stops combining')
+    .requiredOption('--key <id>', 'key id')
+    .requiredOption('--holder <peerId>', 'the holder whose share is lost')
+    .option('--replacement <peerId>', 'a member that takes the holder\'s place')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: ApiFlags & { key: string, holder: string, replacement?: string, json?: boolean }) => {
+      printLifecycle(await (await clientOf(opts)).repair(opts.key, opts.holder, opts.replacement), opts.json)
+    })
+  withApiOptions(key.command('derive'))
+    .description('the child of an HD key (keygen --hd) at an unhardened path: its public key, address and the root xpub')
+    .requiredOption('--key <id>', 'key id')
+    .requiredOption('--path <path>', 'unhardened path, e.g. m/0/5')
+    .addOption(new Option('--network <network>', 'Bitcoin network of the Taproot address and xpub').choices(NETWORKS).default('mainnet'))
+    .option('--json', 'print the child as JSON')
+    .action(async (opts: ApiFlags & { key: string, path: string, network: string, json?: boolean }) => {
+      const child = await (await clientOf(opts)).derive(opts.key, opts.path, opts.network)
+      if (opts.json === true) console.log(JSON.stringify(child))
+      else console.log([`${child.keyId} ${child.path}`, `  public key: ${child.publicKey}`, ...(child.address !== undefined ? [`  address: ${child.address}`, `  root xpub: ${child.xpub ?? ''}`] : [])].join('\n'))
+    })
 }
 
 function addKeygen (program: Command): void {
@@ -20,12 +80,13 @@ function addKeygen (program: Command): void {
     .option('--parties <n>', 'key holders (n); default: the number of --members', wholeNumber('--parties'))
     .option('--members <peerIds>', 'comma-separated PeerIds of the holders (default: any healthy members)')
     .addOption(new Option('--network <network>', 'Bitcoin network of the Taproot address').choices(NETWORKS).default('mainnet'))
+    .option('--hd', 'an HD root: child keys by unhardened paths (key derive, sign --path)')
     .option('--json', 'print the key as JSON')
-    .action(async (opts: ApiFlags & { scheme: string, threshold: number, parties?: number, members?: string, network: string, json?: boolean }) => {
-      const members = opts.members?.split(',').map(m => m.trim()).filter(m => m !== '')
+    .action(async (opts: ApiFlags & { scheme: string, threshold: number, parties?: number, members?: string, network: string, hd?: boolean, json?: boolean }) => {
+      const members = peerIds(opts.members)
       const parties = opts.parties ?? members?.length
       if (parties === undefined) throw new UsageError('--parties is required unless --members names the holders')
-      const key = await (await clientOf(opts)).keygen({ scheme: opts.scheme, threshold: opts.threshold, parties, members, network: opts.network })
+      const key = await (await clientOf(opts)).keygen({ scheme: opts.scheme, threshold: opts.threshold, parties, members, network: opts.network, ...(opts.hd === true ? { hd: true } : {}) })
       console.log(opts.json === true ? JSON.stringify(key) : formatKey(key))
     })
 }
@@ -39,11 +100,12 @@ function addSign (program: Command): void {
     .requiredOption('--client <name>', 'the client\'s name in the policy')
     .requiredOption('--client-key <file>', 'the client\'s key file: it signs the request every node checks')
     .option('--passphrase-file <file>', 'file holding the key file\'s passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
+    .option('--path <path>', 'an HD key: sign with its child at this unhardened path, e.g. m/0/5')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: ApiFlags & { key: string, message?: string, file?: string, client: string, clientKey: string, passphraseFile?: string, json?: boolean }) => {
+    .action(async (opts: ApiFlags & { key: string, message?: string, file?: string, client: string, clientKey: string, passphraseFile?: string, path?: string, json?: boolean }) => {
       const message = await messageOf(opts)
       const signer = await openSigningKey(opts.clientKey, '--client-key', opts.passphraseFile)
-      const result = await (await clientOf(opts)).signAs({ client: opts.client, sign: signer.sign }, opts.key, Buffer.from(message).toString('hex'))
+      const result = await (await clientOf(opts)).signAs({ client: opts.client, sign: signer.sign }, opts.key, Buffer.from(message).toString('hex'), undefined, opts.path === undefined ? {} : { path: opts.path })
       console.log(opts.json === true ? JSON.stringify(result) : result.signature)
     })
 }

@@ -13,7 +13,7 @@ import { InvitationError, MembershipError } from './errors.js'
 import { checkInvitationOptions, type InvitationOptions, type Invitations, type NewInvitation } from './invitations.js'
 import type { Journal } from './journal.js'
 import type { Membership } from './membership.js'
-import { keyView, onlyFields, parseKeygenBody, parseNetwork, parseSignBody, type HolderState } from './requests.js'
+import { childView, keyView, onlyFields, parseKeygenBody, parseNetwork, parsePath, parseRepairBody, parseReshareBody, parseSignBody, type HolderState } from './requests.js'
 import type { Tasks } from './tasks.js'
 import type { PolicyAdmin } from './policy-admin.js'
 import { TaskError } from './errors.js'
@@ -80,10 +80,27 @@ export function apiRoutes (s: ApiSources): RouteTable {
       const key = await s.metrics.observe('keygen', async () => await s.tasks.keygen(req, client).catch(taskToApi))
       return keyView(key, s.holderState, req.network)
     },
+    'GET /v1/keys/:id/derive': async ({ url, params }) => {
+      const key = await s.keys.get(params.id ?? '')
+      if (key === undefined) throw new ApiError(404, 'not_found', `no key ${params.id ?? ''}`)
+      return childView(key, parsePath(url.searchParams.get('path') ?? 'm'), parseNetwork(url.searchParams.get('network') ?? undefined))
+    },
+    'POST /v1/keys/:id/refresh': async ({ params, body, headers }) => {
+      onlyFields(body, [])
+      return await s.tasks.refresh(params.id ?? '', (s.client ?? clientOf)(headers)).catch(taskToApi)
+    },
+    'POST /v1/keys/:id/reshare': async ({ params, body, headers }) => {
+      const change = parseReshareBody(body)
+      return await s.tasks.reshare(params.id ?? '', change, (s.client ?? clientOf)(headers)).catch(taskToApi)
+    },
+    'POST /v1/keys/:id/repair': async ({ params, body, headers }) => {
+      const { holder, replacement } = parseRepairBody(body)
+      return await s.tasks.repair(params.id ?? '', holder, replacement, (s.client ?? clientOf)(headers)).catch(taskToApi)
+    },
     'POST /v1/keys/:id/sign': async ({ params, body, headers }) => {
-      const { message, request, pooled } = parseSignBody(body)
+      const { message, request, pooled, path } = parseSignBody(body)
       const client = (s.client ?? clientOf)(headers)
-      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message, request, client, { pooled }).catch(taskToApi))
+      const result = await s.metrics.observe('sign', async () => await s.tasks.sign(params.id ?? '', message, request, client, { pooled, path }).catch(taskToApi))
       return {
         keyId: result.keyId,
         scheme: result.scheme,
@@ -93,7 +110,9 @@ export function apiRoutes (s: ApiSources): RouteTable {
         sessionId: result.sessionId,
         attempts: result.attempts,
         rounds: result.rounds,
-        timing: result.timing
+        timing: result.timing,
+        publicKey: result.publicKey,
+        ...(result.path === undefined ? {} : { path: result.path })
       }
     },
     'GET /v1/policy': async () => await s.policy.view(),
@@ -188,7 +207,7 @@ function parseInvitationBody (body: Record<string, unknown> = {}): InvitationOpt
   }
 }
 
-const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502, busy: 503, policy_denied: 403, request_spent: 409 }
+const TASK_STATUS: Record<TaskError['code'], number> = { bad_request: 400, not_found: 404, unavailable: 503, failed: 502, busy: 503, policy_denied: 403, request_spent: 409, conflict: 409 }
 const ADMISSION_STATUS: Record<AdmissionError['code'], number> = { over_share: 429, queue_full: 503, wait_expired: 503, closed: 503 }
 
 /** Retry-After of a 503 for too few healthy members: long enough for a down member to be seen up again. */

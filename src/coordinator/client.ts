@@ -1,12 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClusterView, MemberView } from './cluster-view.js'
 import type { EventView } from '../state/event-log.js'
-import type { KeyView } from './requests.js'
+import type { ChildView, KeyView } from './requests.js'
+import type { LifecycleResult, ReshareChange } from './lifecycle-task.js'
 import type { PendingJoin } from './membership.js'
 import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'
 import { newSignedRequest, withNewRequests, type Policy, type RequestSigner, type SignedRequest } from '../protocols/policy.js'
 import type { PolicyView } from './policy-admin.js'
-import type { SignOptions } from './sign-task.js'
+
+/** What a client may ask of a signature: two rounds always (pooled: false), an HD key's child (path "m/0/5"). */
+export interface ClientSignOptions {
+  pooled?: boolean
+  path?: string
+}
 
 export interface SignView {
   keyId: string
@@ -20,6 +26,9 @@ export interface SignView {
   rounds: 1 | 2
   /** The coordinator's time in each phase of the attempt that signed, in ms. */
   timing: { round1Ms: number, round2Ms: number, aggregateMs: number }
+  /** The key the signature verifies under: the group key, or an HD child's. */
+  publicKey: string
+  path?: string
 }
 
 export interface KeygenParams {
@@ -28,6 +37,7 @@ export interface KeygenParams {
   parties: number
   members?: string[]
   network?: string
+  hd?: boolean
 }
 
 /** The API answered with an error, or could not be reached; the message is for people. */
@@ -87,8 +97,28 @@ export class ApiClient {
   }
 
   /** A signature for a client's signed request (policy.ts: newSignedRequest, or a file from `request new`). */
-  async sign (keyId: string, messageHex: string, request: SignedRequest | undefined, opts: SignOptions = {}): Promise<SignView> {
-    return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, { message: messageHex, ...(request !== undefined ? { request } : {}), ...(opts.pooled === false ? { pooled: false } : {}) })
+  async sign (keyId: string, messageHex: string, request: SignedRequest | undefined, opts: ClientSignOptions = {}): Promise<SignView> {
+    return await this.task<SignView>(`/v1/keys/${encodeURIComponent(keyId)}/sign`, {
+      message: messageHex, ...(request !== undefined ? { request } : {}), ...(opts.pooled === false ? { pooled: false } : {}), ...(opts.path !== undefined ? { path: opts.path } : {})
+    })
+  }
+
+  /** An HD key's child at `path`: its signing key, address and (Taproot) the root's xpub. */
+  async derive (keyId: string, path: string, network?: string): Promise<ChildView> {
+    const query = new URLSearchParams({ path, ...(network !== undefined ? { network } : {}) })
+    return await this.get(`/v1/keys/${encodeURIComponent(keyId)}/derive?${query.toString()}`)
+  }
+
+  async refresh (keyId: string): Promise<LifecycleResult> {
+    return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/refresh`, {})
+  }
+
+  async reshare (keyId: string, change: ReshareChange): Promise<LifecycleResult> {
+    return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/reshare`, change)
+  }
+
+  async repair (keyId: string, holder: string, replacement?: string): Promise<LifecycleResult> {
+    return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/repair`, { holder, ...(replacement !== undefined ? { replacement } : {}) })
   }
 
   /**
@@ -96,7 +126,7 @@ export class ApiClient {
    * (the cluster id from the coordinator), and asks again with a new one if the last was spent
    * by an attempt that made no signature (withNewRequests).
    */
-  async signAs (signer: RequestSigner, keyId: string, messageHex: string, clusterId?: string, opts: SignOptions = {}): Promise<SignView> {
+  async signAs (signer: RequestSigner, keyId: string, messageHex: string, clusterId?: string, opts: ClientSignOptions = {}): Promise<SignView> {
     const cluster = clusterId ?? (await this.cluster()).clusterId
     const message = Buffer.from(messageHex, 'hex')
     return await withNewRequests(

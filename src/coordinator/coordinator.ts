@@ -137,8 +137,9 @@ export class Coordinator {
       poolEpoch: (peerId) => this.health.heartbeatOf(peerId)?.poolEpoch,
       keys: this.keys,
       recordKey: async (k, agreement) => {
-        await this.keys.record(key, k, agreement)
+        const signed = await this.keys.record(key, k, agreement)
         await this.sync.publishDigest()
+        return signed
       },
       record,
       policy: this.policy,

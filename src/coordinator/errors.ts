@@ -16,13 +16,14 @@ export class InvitationError extends Error {
   override name = 'InvitationError'
 }
 
-export type TaskErrorCode = 'bad_request' | 'not_found' | 'unavailable' | 'failed' | 'busy' | 'policy_denied' | 'request_spent'
+export type TaskErrorCode = 'bad_request' | 'not_found' | 'unavailable' | 'failed' | 'busy' | 'policy_denied' | 'request_spent' | 'conflict'
 
 /**
  * A task that could not run or did not succeed. `culprits` are only the peers the coordinator
  * proved at fault by its own checks; `claims` are what members said of each other, unproven.
  * `busy`: members refused for load; nobody is at fault; ask again after `retryAfterMs`.
  * `policy_denied`: the policy check (the coordinator's, or the nodes') refused; `rule` names it.
+ * `conflict`: another change of the same key is at work (refresh, reshare, repair).
  * `request_spent`: holders released shares in an attempt that made no signature, and too few
  * others remain: the client asks again with a new request (policy.ts withNewRequests).
  */

@@ -44,14 +44,21 @@ export interface KeygenParams {
   threshold: number
   /** The holders-to-be in identifier order: participant i (0-based) gets identifier i + 1. */
   participants: readonly string[]
+  /**
+   * A lifecycle session (refresh, reshare, repair): every participant answers and countersigns,
+   * but the key's holders are these (in identifier order), and the record is of this version.
+   * Default: the participants, version 1.
+   */
+  holders?: readonly string[]
+  version?: number
 }
 
 export interface KeygenDeps {
   verify: AgreementVerifier
 }
 
-/** The key as agreed, every field of its record but the time (the caller's clock). */
-export type AgreedKey = Omit<KeyRecord, 'createdAtMs'>
+/** The key as agreed, every field of its record but the time (the caller's clock) and an HD chain code. */
+export type AgreedKey = Omit<KeyRecord, 'createdAtMs' | 'chainCode'>
 
 export type KeygenOutcome =
   /** Every participant derived the same key and countersigned it: record it, then commit the shares. */
@@ -74,14 +81,16 @@ export class KeygenSession {
   private readonly params: Readonly<KeygenParams>
 
   constructor (params: KeygenParams, private readonly deps: KeygenDeps = { verify: verifyWithPeerId }) {
-    const { clusterId, keyId, sessionId, scheme, threshold, participants } = params
+    const { clusterId, keyId, sessionId, scheme, threshold, participants, holders = participants, version = 1 } = params
     if (typeof keyId !== 'string' || keyId.length === 0) throw new SessionStepError('bad_params', 'key id missing')
     if (typeof sessionId !== 'string' || sessionId.length === 0) throw new SessionStepError('bad_params', 'session id missing')
     if (!isScheme(scheme)) throw new SessionStepError('bad_params', 'unknown scheme')
     const list: unknown = participants
     if (!Array.isArray(list) || new Set(participants).size !== participants.length) throw new SessionStepError('bad_params', 'participants must be distinct')
-    validateThreshold(threshold, participants.length)
-    this.params = Object.freeze({ clusterId, keyId, sessionId, scheme, threshold, participants: Object.freeze([...participants]) })
+    if (!holders.every(h => participants.includes(h)) || new Set(holders).size !== holders.length) throw new SessionStepError('bad_params', 'holders must be distinct participants')
+    if (!Number.isSafeInteger(version) || version < 1) throw new SessionStepError('bad_params', 'version must be a positive integer')
+    validateThreshold(threshold, holders.length)
+    this.params = Object.freeze({ clusterId, keyId, sessionId, scheme, threshold, participants: Object.freeze([...participants]), holders: Object.freeze([...holders]), version })
   }
 
   get step (): KeygenState { return this.state }
@@ -133,12 +142,12 @@ export class KeygenSession {
       return { kind: 'failed', failure, culprits, claims: failure.claims, reason: `keygen failed${proof}: ${summary(failure)}` }
     }
     this.state = 'agreed'
-    const { keyId, scheme, threshold } = this.params
+    const { keyId, scheme, threshold, holders, version } = this.params
     const first = answers.ok.get(participants[0]!)!
     return {
       kind: 'agreed',
-      key: { id: keyId, scheme, threshold, holders: [...participants], groupPublicKey: toHex(first.groupPublicKey), publicPackage: toHex(first.publicPackage), sessionId },
-      agreement: { transcriptHash: first.transcriptHash, holderSignatures: participants.map(p => answers.ok.get(p)!.agreementSignature) }
+      key: { id: keyId, scheme, threshold, holders: [...holders!], groupPublicKey: toHex(first.groupPublicKey), publicPackage: toHex(first.publicPackage), sessionId, version: version! },
+      agreement: { transcriptHash: first.transcriptHash, holderSignatures: holders!.map(p => answers.ok.get(p)!.agreementSignature) }
     }
   }
 

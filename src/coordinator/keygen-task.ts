@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { isScheme, SCHEMES, validateThreshold, type Scheme } from '../crypto/index.js'
+import { toHex } from '../crypto/bytes.js'
+import { hdChainCode, isScheme, SCHEMES, validateThreshold, type Scheme } from '../crypto/index.js'
 import type { CommandRequests } from '../protocols/command.js'
 import { DEFAULT_SIGN_ROUND_TIMEOUT_MS, keygenTimeoutFor } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
@@ -16,6 +17,8 @@ export interface KeygenRequest {
   parties: number
   /** Holders by PeerId; default: `parties` healthy members. */
   members?: string[]
+  /** An HD root (child keys by public derivation, src/crypto/hd.ts): Taproot from the untweaked DKG, a chain code from the transcript. */
+  hd?: boolean
 }
 
 /**
@@ -81,8 +84,8 @@ export class KeygenTask {
     const startedAt = performance.now()
     let answers: FanOut<'keygen'>
     try {
-      answers = await this.runKeygen(participants, sessionId, {
-        keyId, sessionId, scheme: req.scheme, threshold: req.threshold, participants: bytesOf(participants), timeoutMs
+      answers = await runKeySession(this.deps, participants, sessionId, 'keygen', {
+        keyId, sessionId, scheme: req.scheme, threshold: req.threshold, participants: bytesOf(participants), timeoutMs, hd: req.hd
       }, timeoutMs + 2_000)
     } finally {
       this.running.delete(sessionId)
@@ -99,51 +102,13 @@ export class KeygenTask {
       if (outcome.kind === 'busy') return { kind: 'busy', busy: outcome.busy, reason: outcome.reason }
       throw new TaskError('failed', outcome.reason, outcome.culprits, outcome.claims)
     }
-    const record: KeyRecord = { ...outcome.key, createdAtMs: Date.now() }
+    const record: KeyRecord = { ...outcome.key, createdAtMs: Date.now(), ...(req.hd === true ? { chainCode: toHex(hdChainCode(outcome.agreement.transcriptHash)) } : {}) }
     await this.deps.recordKey(record, outcome.agreement)
     const commit = await fanOut(this.deps, participants, 'keyCommit', () => ({ keyId, sessionId, commit: true }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
     for (const [peer, err] of commit.failed) this.deps.log.warn({ keyId, peer, err: (err as Error).message }, 'holder did not confirm the key commit')
     this.deps.log.debug({ keyId, sessionId, dkgMs: Math.round(answeredAt - startedAt), agreementMs: Math.round(judgedAt - answeredAt), commitMs: Math.round(performance.now() - judgedAt) }, 'keygen done')
     await this.deps.record({ kind: EventKind.SESSION_FINISHED, operation: 'keygen', sessionId, keyId })
     return { kind: 'key', key: record }
-  }
-
-  /**
-   * Sends the keygen command to every participant and collects the answers. The first member to
-   * claim misbehaviour (BLAME) or to refuse for load (BUSY) ends the session for everyone: the
-   * others would only wait out the deadline for messages that will not come, and then accuse the
-   * wrong peers. After that abort the answers still missing are awaited ABORT_GRACE_MS (with a
-   * second abort for a member whose command overtook the first), then counted as aborted by the
-   * coordinator: a refusal that proves nothing against anyone.
-   */
-  private async runKeygen (participants: readonly string[], sessionId: string, body: CommandRequests['keygen'], timeoutMs: number): Promise<FanOut<'keygen'>> {
-    const answers: FanOut<'keygen'> = { ok: new Map(), failed: new Map() }
-    let abortSent = false
-    let onAborted = (): void => {}
-    const aborted = new Promise<void>(resolve => { onAborted = resolve })
-    const abort = (): void => { void fanOut(this.deps, participants, 'abort', () => ({ sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS) }
-    const all = Promise.all(participants.map(async p => {
-      const one = await fanOut(this.deps, [p], 'keygen', () => body, timeoutMs)
-      for (const [peer, r] of one.ok) answers.ok.set(peer, r)
-      for (const [peer, err] of one.failed) {
-        answers.failed.set(peer, err)
-        if (!abortSent && err instanceof CommandRefusedError && (err.code === ErrorCode.BLAME || err.code === ErrorCode.BUSY)) {
-          abortSent = true
-          abort()
-          onAborted()
-        }
-      }
-    }))
-    const graceOver = async (): Promise<void> => { await sleep(ABORT_GRACE_MS) }
-    await Promise.race([all, aborted.then(async () => {
-      await Promise.race([all, graceOver()])
-      abort()
-      await Promise.race([all, graceOver()])
-    })])
-    for (const p of participants) {
-      if (!answers.ok.has(p) && !answers.failed.has(p)) answers.failed.set(p, new Error(`keygen aborted by the coordinator before ${p} answered`))
-    }
-    return { ok: new Map(answers.ok), failed: new Map(answers.failed) }
   }
 
   /** The holders-to-be, sorted: those named (members, not down), or `parties` members at random, up ones first. */
@@ -174,4 +139,42 @@ export class KeygenTask {
     try { validateThreshold(req.threshold, participants.length) } catch (err) { throw new TaskError('bad_request', (err as Error).message) }
     return participants.sort()
   }
+}
+
+/**
+ * Sends a key session's command (keygen, reshare) to every participant and collects the answers. The first member to
+ * claim misbehaviour (BLAME) or to refuse for load (BUSY) ends the session for everyone: the
+ * others would only wait out the deadline for messages that will not come, and then accuse the
+ * wrong peers. After that abort the answers still missing are awaited ABORT_GRACE_MS (with a
+ * second abort for a member whose command overtook the first), then counted as aborted by the
+ * coordinator: a refusal that proves nothing against anyone.
+ */
+export async function runKeySession<K extends 'keygen' | 'reshare'> (deps: TaskDeps, participants: readonly string[], sessionId: string, kind: K, body: CommandRequests[K], timeoutMs: number): Promise<FanOut<K>> {
+  const answers: FanOut<K> = { ok: new Map(), failed: new Map() }
+  let abortSent = false
+  let onAborted = (): void => {}
+  const aborted = new Promise<void>(resolve => { onAborted = resolve })
+  const abort = (): void => { void fanOut(deps, participants, 'abort', () => ({ sessionId }), DEFAULT_SIGN_ROUND_TIMEOUT_MS) }
+  const all = Promise.all(participants.map(async p => {
+    const one = await fanOut(deps, [p], kind, () => body, timeoutMs)
+    for (const [peer, r] of one.ok) answers.ok.set(peer, r)
+    for (const [peer, err] of one.failed) {
+      answers.failed.set(peer, err)
+      if (!abortSent && err instanceof CommandRefusedError && (err.code === ErrorCode.BLAME || err.code === ErrorCode.BUSY)) {
+        abortSent = true
+        abort()
+        onAborted()
+      }
+    }
+  }))
+  const graceOver = async (): Promise<void> => { await sleep(ABORT_GRACE_MS) }
+  await Promise.race([all, aborted.then(async () => {
+    await Promise.race([all, graceOver()])
+    abort()
+    await Promise.race([all, graceOver()])
+  })])
+  for (const p of participants) {
+    if (!answers.ok.has(p) && !answers.failed.has(p)) answers.failed.set(p, new Error(`${kind} aborted by the coordinator before ${p} answered`))
+  }
+  return { ok: new Map(answers.ok), failed: new Map(answers.failed) }
 }

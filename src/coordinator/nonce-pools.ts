@@ -97,6 +97,11 @@ export class NoncePools {
     this.refillIfLow(keyId, peer)
   }
 
+  /** A key's new version (its holders' identifiers may have changed): every pool of it is dropped. */
+  forget (keyId: string): void {
+    this.keys.delete(keyId)
+  }
+
   /** The unused commitments held for a holder's pool of a key, oldest first (none if it has no pool here). */
   held (keyId: string, peer: string): NonceCommitment[] {
     return [...this.keys.get(keyId)?.get(peer)?.commitments ?? []]

@@ -1,9 +1,10 @@
-import { describeGroupKey, SCHEMES, type BitcoinNetwork } from '../crypto/index.js'
+import { childPublic, CryptoInputError, decodePublic, deriveHdChild, describeGroupKey, encodeXpub, formatHdPath, parseHdPath, SCHEMES, type BitcoinNetwork } from '../crypto/index.js'
+import { fromHex } from '../crypto/bytes.js'
 import { ApiError } from '../protocols/errors.js'
 import { parseSignedRequest, PolicyError, type SignedRequest } from '../protocols/policy.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import type { HealthState } from './health.js'
-import type { KeygenRequest } from './tasks.js'
+import type { KeygenRequest, ReshareChange } from './tasks.js'
 
 export const NETWORKS: readonly BitcoinNetwork[] = ['mainnet', 'testnet', 'regtest']
 
@@ -29,9 +30,10 @@ export function parseNetwork (value: unknown): BitcoinNetwork {
   return value as BitcoinNetwork
 }
 
-/** `POST /v1/keys` body: `{ scheme, threshold, parties, members?, network? }`. */
+/** `POST /v1/keys` body: `{ scheme, threshold, parties, members?, network?, hd? }`. */
 export function parseKeygenBody (body: Record<string, unknown> = {}): KeygenRequest & { network: BitcoinNetwork } {
-  onlyFields(body, ['scheme', 'threshold', 'parties', 'members', 'network'])
+  onlyFields(body, ['scheme', 'threshold', 'parties', 'members', 'network', 'hd'])
+  if (body.hd !== undefined && typeof body.hd !== 'boolean') bad('hd must be true or false')
   if (typeof body.scheme !== 'string' || !(SCHEMES as readonly string[]).includes(body.scheme)) bad(`scheme must be one of ${SCHEMES.join(', ')}`)
   const threshold = int(body, 'threshold')
   const members = body.members
@@ -39,7 +41,74 @@ export function parseKeygenBody (body: Record<string, unknown> = {}): KeygenRequ
   const parties = body.parties === undefined && Array.isArray(members) ? members.length : int(body, 'parties')
   if (threshold < 1) bad(`threshold must be at least 1 (got ${threshold})`)
   if (threshold > parties) bad(`threshold ${threshold} is larger than parties ${parties}`)
-  return { scheme: body.scheme, threshold, parties, members: members as string[] | undefined, network: parseNetwork(body.network) }
+  return { scheme: body.scheme, threshold, parties, members: members as string[] | undefined, network: parseNetwork(body.network), ...(body.hd === true ? { hd: true } : {}) }
+}
+
+/** An HD path as the API takes it ("m/0/5"): 400 with the reason if it is not an unhardened path. */
+export function parsePath (value: unknown): number[] {
+  if (typeof value !== 'string') bad('path must be a string such as m/0/5')
+  try {
+    return parseHdPath(value)
+  } catch (err) {
+    if (err instanceof CryptoInputError) bad(`path: ${err.message}`)
+    throw err
+  }
+}
+
+function peerList (body: Record<string, unknown>, name: string): string[] | undefined {
+  const v = body[name]
+  if (v === undefined) return undefined
+  if (!Array.isArray(v) || v.some(m => typeof m !== 'string') || v.length > 64) bad(`${name} must be an array of at most 64 PeerId strings`)
+  return v as string[]
+}
+
+/** `POST /v1/keys/:id/reshare` body: `{ threshold?, members? }` or `{ threshold?, add?, remove? }`. */
+export function parseReshareBody (body: Record<string, unknown> = {}): ReshareChange {
+  onlyFields(body, ['threshold', 'members', 'add', 'remove'])
+  const change: ReshareChange = {}
+  if (body.threshold !== undefined) change.threshold = int(body, 'threshold')
+  for (const name of ['members', 'add', 'remove'] as const) {
+    const list = peerList(body, name)
+    if (list !== undefined) change[name] = list
+  }
+  if (change.threshold === undefined && change.members === undefined && change.add === undefined && change.remove === undefined) bad('a reshare changes something: threshold, members, or add/remove')
+  return change
+}
+
+/** `POST /v1/keys/:id/repair` body: `{ holder, replacement? }`. */
+export function parseRepairBody (body: Record<string, unknown> = {}): { holder: string, replacement?: string } {
+  onlyFields(body, ['holder', 'replacement'])
+  if (typeof body.holder !== 'string' || body.holder === '') bad('holder must be the PeerId of the holder whose share is lost')
+  if (body.replacement !== undefined && (typeof body.replacement !== 'string' || body.replacement === '')) bad('replacement must be a PeerId')
+  return { holder: body.holder, ...(typeof body.replacement === 'string' ? { replacement: body.replacement } : {}) }
+}
+
+/** An HD key's child as a watch-only wallet sees it: its signing key, address, and the root as an xpub (Taproot). */
+export interface ChildView {
+  keyId: string
+  path: string
+  /** The key the child's signatures verify under (Taproot: the BIP-86 output key, compressed). */
+  publicKey: string
+  xOnlyPublicKey?: string
+  address?: string
+  network?: BitcoinNetwork
+  /** Taproot: the root as a BIP-32 extended public key (untweaked), for watch-only wallets. */
+  xpub?: string
+}
+
+/** The child of an HD key at `path` (coordinator and watchers derive it without shares); 400 for a plain key. */
+export function childView (key: KeyRecord, path: number[], network: BitcoinNetwork): ChildView {
+  if (key.chainCode === undefined) throw new ApiError(400, 'bad_request', `key ${key.id} is not an HD key (made without hd): it has no child keys`)
+  const root = fromHex(key.groupPublicKey)!
+  const chainCode = fromHex(key.chainCode)!
+  const pub = childPublic(key.scheme, decodePublic(fromHex(key.publicPackage)!), deriveHdChild(key.scheme, root, chainCode, path))
+  const described = describeGroupKey(key.scheme, pub.commitments[0]!, network)
+  return {
+    keyId: key.id,
+    path: formatHdPath(path),
+    publicKey: described.publicKey,
+    ...(described.address !== undefined ? { xOnlyPublicKey: described.xOnlyPublicKey, address: described.address, network, xpub: encodeXpub(root, chainCode, network) } : {})
+  }
 }
 
 const HEX = /^(?:[0-9a-fA-F]{2})+$/
@@ -50,14 +119,15 @@ export function parseHex (value: unknown, name: string): Uint8Array {
 }
 
 /** `POST /v1/keys/:id/sign` body: `{ message: hex, request: the client's signed request }` (policy.ts). */
-export function parseSignBody (body: Record<string, unknown> = {}): { message: Uint8Array, request: SignedRequest | undefined, pooled: boolean } {
-  onlyFields(body, ['message', 'request', 'pooled'])
+export function parseSignBody (body: Record<string, unknown> = {}): { message: Uint8Array, request: SignedRequest | undefined, pooled: boolean, path?: number[] } {
+  onlyFields(body, ['message', 'request', 'pooled', 'path'])
   const message = parseHex(body.message, 'message')
   if (body.pooled !== undefined && typeof body.pooled !== 'boolean') bad('pooled must be true or false')
   const pooled = body.pooled !== false
-  if (body.request === undefined) return { message, request: undefined, pooled }
+  const path = body.path === undefined ? {} : { path: parsePath(body.path) }
+  if (body.request === undefined) return { message, request: undefined, pooled, ...path }
   try {
-    return { message, request: parseSignedRequest(body.request), pooled }
+    return { message, request: parseSignedRequest(body.request), pooled, ...path }
   } catch (err) {
     if (err instanceof PolicyError) bad(`request: ${err.message}`)
     throw err
@@ -82,13 +152,19 @@ export interface KeyView {
   address?: string
   network?: BitcoinNetwork
   createdAtMs: number
+  /** 1 from keygen; each refresh, reshare or repair adds one. */
+  version: number
+  /** HD keys: the root's chain code (hex); the address shown is the root child's (m). */
+  chainCode?: string
 }
 
 export function keyView (key: KeyRecord, state: (peerId: string) => HolderState, network: BitcoinNetwork): KeyView {
   const holders = key.holders.map(peerId => ({ peerId, state: state(peerId) }))
   const up = holders.filter(h => h.state === 'up').length
   const removed = holders.filter(h => h.state === 'removed').map(h => h.peerId)
-  const described = describeGroupKey(key.scheme, Buffer.from(key.groupPublicKey, 'hex'), network)
+  // An HD key's group key is its root (Taproot: untweaked); what it pays to is the root child's key.
+  const signingKey = key.chainCode === undefined ? fromHex(key.groupPublicKey)! : fromHex(childView(key, [], network).publicKey)!
+  const described = describeGroupKey(key.scheme, signingKey, network)
   return {
     id: key.id,
     scheme: key.scheme,
@@ -97,8 +173,10 @@ export function keyView (key: KeyRecord, state: (peerId: string) => HolderState,
     holders,
     status: up === holders.length ? 'ok' : up >= key.threshold ? 'degraded' : 'unavailable',
     ...(removed.length > 0 ? { note: `reshare due: ${removed.join(', ')} ${removed.length === 1 ? 'was' : 'were'} removed from the cluster, and ${removed.length === 1 ? 'its share stays' : 'their shares stay'} valid until the key is reshared` } : {}),
-    groupPublicKey: described.publicKey,
+    groupPublicKey: key.groupPublicKey,
     ...(described.xOnlyPublicKey !== undefined ? { xOnlyPublicKey: described.xOnlyPublicKey, address: described.address, network } : {}),
-    createdAtMs: key.createdAtMs
+    createdAtMs: key.createdAtMs,
+    version: key.version,
+    ...(key.chainCode === undefined ? {} : { chainCode: key.chainCode })
   }
 }

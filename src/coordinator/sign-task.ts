@@ -1,5 +1,6 @@
 import type { FrostPublic } from '@noble/curves/abstract/frost.js'
-import { CryptoInputError, decodePublic, participantIdentifier, validateMessage, type Scheme } from '../crypto/index.js'
+import { childPublic, CryptoInputError, decodePublic, deriveHdChild, formatHdPath, participantIdentifier, validateMessage, type Scheme } from '../crypto/index.js'
+import { fromHex } from '../crypto/bytes.js'
 import { DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, EventKind, type NonceCommitment, type NoncePoolResponse } from '../protocols/messages.js'
@@ -40,11 +41,27 @@ export interface SignResult {
   rounds: 1 | 2
   /** Where the time of that attempt went at the coordinator, in ms (round 1 is 0 for one round). */
   timing: { round1Ms: number, round2Ms: number, aggregateMs: number }
+  /** The key the signature verifies under (hex): the group key, or an HD key's child at `path`. */
+  publicKey: string
+  /** An HD key's child path (m/…). */
+  path?: string
+}
+
+/** A key version not committed yet (refresh, reshare, repair): its new holders sign its test message with their pending shares. */
+export interface SignCandidate {
+  sessionId: string
+  holders: readonly string[]
+  threshold: number
+  publicPackage: FrostPublic
 }
 
 export interface SignOptions {
   /** Use the holders' pooled commitments where every signer has one (one round); false: always two rounds. Default true. */
   pooled?: boolean
+  /** An HD key: sign with the child at this unhardened path (indices). Default: the root (m). */
+  path?: number[]
+  /** The lifecycle test signature of a candidate version (LifecycleTask); never from the API. */
+  candidate?: SignCandidate
 }
 
 /**
@@ -85,12 +102,15 @@ export class SignTask {
     return { answer, check: c => commitmentProblem(key.scheme, c, identifier, pub) }
   }
 
-  private publicPackage (key: KeyRecord): FrostPublic {
-    let pub = this.publics.get(key.id)
+  /** The public package that signs: the key version's, or an HD key's child at `path` (root: m). */
+  private publicPackage (key: KeyRecord, path: readonly number[] = []): FrostPublic {
+    const id = `${key.id}\0${key.sessionId}\0${path.join('/')}`
+    let pub = this.publics.get(id)
     if (pub === undefined) {
       pub = decodePublic(Buffer.from(key.publicPackage, 'hex'))
+      if (key.chainCode !== undefined) pub = childPublic(key.scheme, pub, deriveHdChild(key.scheme, fromHex(key.groupPublicKey)!, fromHex(key.chainCode)!, path))
       if (this.publics.size >= MAX_CACHED_KEYS) this.publics.delete(this.publics.keys().next().value!)
-      this.publics.set(key.id, pub)
+      this.publics.set(id, pub)
     }
     return pub
   }
@@ -121,11 +141,18 @@ export class SignTask {
   async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, opts: SignOptions = {}): Promise<SignResult> {
     const key = await this.deps.keys.get(keyId)
     if (key === undefined) throw new TaskError('not_found', `no key ${keyId}`)
-    try { validateMessage(key.scheme, message) } catch (err) {
+    const { candidate, path = [] } = opts
+    if (path.length > 0 && key.chainCode === undefined) throw new TaskError('bad_request', `key ${keyId} is not an HD key (made without --hd): it has no child keys`)
+    let publicPackage: FrostPublic
+    try {
+      validateMessage(key.scheme, message)
+      publicPackage = candidate?.publicPackage ?? this.publicPackage(key, path)
+    } catch (err) {
       if (err instanceof CryptoInputError) throw new TaskError('bad_request', err.message)
       throw err
     }
-    await this.deps.policy.check(keyId, message, request)
+    // A candidate's test message is fixed by the nodes themselves; it is no client's request.
+    if (candidate === undefined) await this.deps.policy.check(keyId, message, request)
     const requestBytes = request === undefined ? new Uint8Array() : encodeDocument(request)
     /** Nodes' own policy refusals: the request ends with the first one's rule if it cannot be signed. */
     const denials: CommandRefusedError[] = []
@@ -139,12 +166,12 @@ export class SignTask {
     const roundTimeout = this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS
     const retryUntil = performance.now() + RETRY_WINDOW_ROUNDS * roundTimeout
     const session = new SigningSession(
-      { keyId, scheme: key.scheme, threshold: key.threshold, holders: key.holders, publicPackage: this.publicPackage(key), message },
+      { keyId, scheme: key.scheme, threshold: candidate?.threshold ?? key.threshold, holders: candidate?.holders ?? key.holders, publicPackage, message },
       {
         availability: peer => this.availability(peer),
         newSessionId,
         mayRetry: () => performance.now() < retryUntil,
-        pooled: opts.pooled === false ? undefined : signers => this.pools.take(keyId, signers),
+        pooled: opts.pooled === false || candidate !== undefined ? undefined : signers => this.pools.take(keyId, signers),
         poolMiss: peer => { this.pools.drop(keyId, peer) }
       }
     )
@@ -174,7 +201,8 @@ export class SignTask {
           kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}`,
           signers: bytesOf(signers), requestHash: request === undefined ? '' : toHex(requestHash(request.request))
         })
-        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts, rounds, timing: { ...timing } }
+        const publicKey = Buffer.from(publicPackage.commitments[0]!).toString('hex')
+        return { keyId, scheme: key.scheme, message, signature, sessionId, signers, attempts, rounds, timing: { ...timing }, publicKey, ...(key.chainCode === undefined ? {} : { path: formatHdPath(path) }) }
       }
       const { sessionId, signers } = step
       // Recorded beside the attempt's first round rather than before it: the start of a signing
@@ -191,14 +219,14 @@ export class SignTask {
         const started = performance.now()
         // A commit is resent once on a fresh connection after a transport failure (task-io's
         // sendResending says why that is safe); a share never is (signing-session.ts).
-        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signCommit', () => ({ keyId, sessionId, request: requestBytes }), roundTimeout, undefined, true), startedEvent])
+        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signCommit', () => ({ keyId, sessionId, request: requestBytes, candidate: candidate?.sessionId }), roundTimeout, undefined, true), startedEvent])
         timing.round1Ms = performance.now() - started
         await noteDenials(sessionId, answers)
         transition = session.onRoundOne(sessionId, answers)
       } else {
         const { commitments, pooled } = step
         const started = performance.now()
-        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments, request: requestBytes, pooled }), roundTimeout), startedEvent])
+        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments, request: requestBytes, pooled, candidate: candidate?.sessionId, path: key.chainCode === undefined ? undefined : formatHdPath(path) }), roundTimeout), startedEvent])
         timing.round2Ms = performance.now() - started
         await noteDenials(sessionId, answers)
         const aggregateStart = performance.now()

@@ -7,7 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { randomBytes } from 'node:crypto'
 import { sendCommand, type CommandKind, type CommandRequests, type CommandResponses } from '../protocols/command.js'
 import { CommandRefusedError, CommandTransportError } from '../protocols/errors.js'
-import { ErrorCode, EventKind, type Event } from '../protocols/messages.js'
+import { ErrorCode, EventKind, type Event, type SignedRecord } from '../protocols/messages.js'
 import type { HealthState } from './health.js'
 import type { PolicyAdmin } from './policy-admin.js'
 import { culpritsOf, summary, type Failure, type RoundAnswers } from './signing-session.js'
@@ -23,8 +23,8 @@ export interface TaskDeps {
   /** The nonce pool epoch in a member's last heartbeat, if any (NoncePools). */
   poolEpoch: (peerId: string) => Uint8Array | undefined
   keys: KeyRegistry
-  /** Signs and stores a key record with the holders' countersignatures. */
-  recordKey: (key: KeyRecord, agreement: KeyAgreement) => Promise<void>
+  /** Signs and stores a key record (at key.version) with the holders' countersignatures, and publishes it. */
+  recordKey: (key: KeyRecord, agreement: KeyAgreement) => Promise<SignedRecord>
   record: (event: Partial<Event> & { kind: EventKind }) => Promise<void>
   /** The coordinator's own policy check of a sign request, and the count of one completed. */
   policy: Pick<PolicyAdmin, 'check' | 'signed'>

@@ -4,10 +4,12 @@ import { Admission, type AdmissionLimits } from './admission.js'
 import { KeygenTask, type KeygenRequest } from './keygen-task.js'
 import type { NoncePools } from './nonce-pools.js'
 import { SignTask, type SignOptions, type SignResult } from './sign-task.js'
+import { LifecycleTask, type LifecycleResult, type ReshareChange } from './lifecycle-task.js'
 import type { TaskDeps } from './task-io.js'
 
 export type { KeygenRequest } from './keygen-task.js'
 export type { SignResult } from './sign-task.js'
+export type { LifecycleResult, ReshareChange } from './lifecycle-task.js'
 export type { TaskDeps } from './task-io.js'
 
 /** The client of requests made inside the coordinator's process (tests, the simulation), not through the API. */
@@ -24,11 +26,13 @@ export const LOCAL_CLIENT = 'local'
 export class Tasks {
   private readonly keygens: KeygenTask
   private readonly signing: SignTask
+  private readonly lifecycle: LifecycleTask
   readonly admission: Admission
 
   constructor (deps: TaskDeps, admission: Partial<AdmissionLimits> = {}) {
     this.keygens = new KeygenTask(deps)
     this.signing = new SignTask(deps)
+    this.lifecycle = new LifecycleTask(deps, this.signing)
     this.admission = new Admission(admission)
   }
 
@@ -39,7 +43,7 @@ export class Tasks {
 
   /** Participants of a keygen running now (the coordinator relays their rounds), or undefined. */
   sessionParticipants (sessionId: string): readonly string[] | 'ended' | undefined {
-    return this.keygens.sessionParticipants(sessionId)
+    return this.keygens.sessionParticipants(sessionId) ?? this.lifecycle.sessionParticipants(sessionId)
   }
 
   async keygen (req: KeygenRequest, client = LOCAL_CLIENT): Promise<KeyRecord> {
@@ -49,6 +53,21 @@ export class Tasks {
   /** A signature for the client's signed `request` (policy.ts); `client` names its share of the admission queue. */
   async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, client = LOCAL_CLIENT, opts: SignOptions = {}): Promise<SignResult> {
     return await this.admission.run('sign', client, async () => await this.signing.sign(keyId, message, request, opts))
+  }
+
+  /** New shares for the key's holders (same threshold); runs as a keygen does in the admission queue. */
+  async refresh (keyId: string, client = LOCAL_CLIENT): Promise<LifecycleResult> {
+    return await this.admission.run('keygen', client, async () => await this.lifecycle.refresh(keyId))
+  }
+
+  /** The key to a new committee and/or threshold. */
+  async reshare (keyId: string, change: ReshareChange, client = LOCAL_CLIENT): Promise<LifecycleResult> {
+    return await this.admission.run('keygen', client, async () => await this.lifecycle.reshare(keyId, change))
+  }
+
+  /** A share dealt anew to `holder` (which lost it), or to `replacement` in its place. */
+  async repair (keyId: string, holder: string, replacement?: string, client = LOCAL_CLIENT): Promise<LifecycleResult> {
+    return await this.admission.run('keygen', client, async () => await this.lifecycle.repair(keyId, holder, replacement))
   }
 
   /** Refuses queued and later requests (the coordinator stops). */

@@ -14,7 +14,7 @@
  * later call on any of its states throws CryptoInputError. On completion the secret is wiped too.
  */
 import type { IField } from '@noble/curves/abstract/modular.js'
-import type { DKG_Secret, FROST, Key } from '@noble/curves/abstract/frost.js'
+import type { DKG_Secret, FROST, FrostPublic, Key } from '@noble/curves/abstract/frost.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { schnorr, secp256k1, secp256k1_hasher } from '@noble/curves/secp256k1.js'
 import { bytesToNumberBE, bytesToNumberLE, hexToBytes } from '@noble/curves/utils.js'
@@ -32,6 +32,12 @@ export interface DkgParams {
   /** distinct names (peer ids); participant i (0-based) gets identifier participantIdentifier(scheme, i + 1) */
   participants: string[]
   self: string
+  /**
+   * Taproot only: keep the plain secp256k1 FROST key (no even-y normalisation, no BIP-86 TapTweak),
+   * as the root of HD derivation (hd.ts tweaks each child once, at the leaf). Bound into the
+   * transcript hash. Refused for ed25519 (its DKG key is plain already); false is the same as absent.
+   */
+  untweaked?: boolean
 }
 
 export interface DkgRound1Message { round: 1, from: string, commitment: Uint8Array[], proofOfKnowledge: Uint8Array, ephemeralPublicKey: Uint8Array }
@@ -42,7 +48,7 @@ export type DkgMessage = DkgRound1Message | DkgRound2Message
 export interface DkgOutcome {
   /** noble Key: public package + this participant's secret share */
   key: Key
-  /** key.public.commitments[0] (taproot: the BIP-86 tweaked output key, compressed) */
+  /** key.public.commitments[0] (taproot: the BIP-86 tweaked output key, compressed; with `untweaked`, the plain FROST key) */
   groupPublicKey: Uint8Array
   /** sha256 over every participant's round-1 message in participant order, bound to cluster and session */
   transcriptHash: Uint8Array
@@ -58,6 +64,8 @@ export interface DkgState {
 export const MAX_DKG_NAME_LENGTH = 256
 
 const TRANSCRIPT_DOMAIN = 'mpc-wallet/dkg-transcript/v1'
+/** The transcript domain of an untweaked (HD root) Taproot DKG: members that disagree on the flag get different hashes. */
+const TRANSCRIPT_DOMAIN_UNTWEAKED = 'mpc-wallet/dkg-transcript/v1/untweaked'
 const ROUND1_DIGEST_DOMAIN = 'mpc-wallet/dkg-round1/v1'
 
 /*
@@ -83,7 +91,7 @@ interface GroupElement {
   toBytes: () => Uint8Array<ArrayBuffer>
 }
 
-interface DkgGroup {
+export interface DkgGroup {
   readonly Fn: IField<bigint>
   readonly base: GroupElement
   readonly zero: GroupElement
@@ -170,7 +178,7 @@ function taprootGroup (): DkgGroup {
   }
 }
 
-const groups: Record<Scheme, DkgGroup> = { ed25519: edwardsGroup(), taproot: taprootGroup() }
+export const groups: Record<Scheme, DkgGroup> = { ed25519: edwardsGroup(), taproot: taprootGroup() }
 
 const hasEvenY = (p: GroupElement): boolean => p.toBytes()[0] === 0x02
 
@@ -202,15 +210,76 @@ function taprootTweakDkgKey (key: KeyPoints): KeyPoints {
   }
 }
 
+/** A Taproot public package's points, each strictly decoded (RFC 9591 section 3.1), with a share (0n when there is none). */
+function taprootPoints (pub: FrostPublic, signingShare: bigint): KeyPoints {
+  const group = groups.taproot
+  if (typeof pub !== 'object' || pub === null || typeof pub.signers !== 'object' || pub.signers === null ||
+    !Array.isArray(pub.commitments) || pub.commitments.length === 0 || typeof pub.verifyingShares !== 'object' || pub.verifyingShares === null) {
+    throw new CryptoInputError('taproot public package malformed')
+  }
+  const point = (b: unknown, what: string): GroupElement => {
+    const p = b instanceof Uint8Array ? group.decode(b) : undefined
+    if (p === undefined) throw new CryptoInputError(`taproot public package has an invalid ${what}`)
+    return p
+  }
+  return {
+    commitments: pub.commitments.map((c) => point(c, 'commitment')),
+    verifyingShares: Object.entries(pub.verifyingShares).map(([id, v]): [string, GroupElement] => [id, point(v, 'verifying share')]),
+    signingShare
+  }
+}
+
+function taprootPackage (pub: FrostPublic, key: KeyPoints): FrostPublic {
+  return {
+    signers: { min: pub.signers.min, max: pub.signers.max },
+    commitments: key.commitments.map((c) => c.toBytes()),
+    verifyingShares: Object.fromEntries(key.verifyingShares.map(([id, v]) => [id, v.toBytes()]))
+  }
+}
+
+/**
+ * The step a Taproot DKG ends with (taprootTweakDkgKey: even-y normalisation, then the BIP-86
+ * TapTweak), applied to a whole public package of a plain secp256k1 FROST key (an untweaked DKG's,
+ * or an HD child's). Apply it once: tweaking a tweaked key gives a key no wallet derives.
+ */
+export function taprootTweakPublic (pub: FrostPublic): FrostPublic {
+  return taprootPackage(pub, taprootTweakDkgKey(taprootPoints(pub, 0n)))
+}
+
+/** taprootTweakPublic for a holder's whole Key: the share is negated if the key had odd y, then t is added to it. */
+export function taprootTweakKey (key: Key): Key {
+  if (typeof key !== 'object' || key === null || typeof key.secret !== 'object' || key.secret === null) throw new CryptoInputError('key missing')
+  const { identifier, signingShare } = key.secret
+  const { Fn } = groups.taproot
+  let share: bigint
+  try {
+    share = Fn.fromBytes(signingShare)
+  } catch {
+    throw new CryptoInputError('secret share malformed')
+  }
+  const tweaked = taprootTweakDkgKey(taprootPoints(key.public, share))
+  if (!tweaked.verifyingShares.some(([id]) => id === identifier)) throw new CryptoInputError('secret share identifier is not in the public package')
+  return { public: taprootPackage(key.public, tweaked), secret: { identifier, signingShare: Uint8Array.from(Fn.toBytes(tweaked.signingShare)) } }
+}
+
+/** The BIP-86 output key (33 bytes compressed, even y) of a plain secp256k1 key: BIP-341 taproot_tweak_pubkey with no script tree. */
+export function taprootTweakGroupKey (internalKey: Uint8Array): Uint8Array {
+  const p = internalKey instanceof Uint8Array ? groups.taproot.decode(internalKey) : undefined
+  if (p === undefined) throw new CryptoInputError('invalid secp256k1 public key (expected 33-byte compressed)')
+  const out = taprootTweakDkgKey({ commitments: [p], verifyingShares: [], signingShare: 0n }).commitments[0]
+  if (out === undefined) throw new CryptoInputError('TapTweak gave no key')
+  return Uint8Array.from(out.toBytes())
+}
+
 /** sum_k commitment[k] * x^k by Horner's rule; x is a participant index (small), so each step is cheap. */
-function evaluateCommitment (group: DkgGroup, commitment: readonly GroupElement[], x: bigint): GroupElement {
+export function evaluateCommitment (group: DkgGroup, commitment: readonly GroupElement[], x: bigint): GroupElement {
   let acc = commitment[commitment.length - 1] ?? group.zero
   for (let k = commitment.length - 2; k >= 0; k--) acc = acc.multiplyUnsafe(x).add(commitment[k] ?? group.zero)
   return acc
 }
 
 /** sum_k coefficient[k] * x^k in the scalar field (Horner). */
-function evaluatePolynomial (Fn: IField<bigint>, coefficients: readonly bigint[], x: bigint): bigint {
+export function evaluatePolynomial (Fn: IField<bigint>, coefficients: readonly bigint[], x: bigint): bigint {
   let acc = Fn.ZERO
   for (let k = coefficients.length - 1; k >= 0; k--) acc = Fn.add(Fn.mul(acc, x), coefficients[k] ?? Fn.ZERO)
   return acc
@@ -279,8 +348,10 @@ function others (core: Core): string[] {
 
 function validateParams (params: DkgParams): DkgParams {
   if (typeof params !== 'object' || params === null) throw new CryptoInputError('DKG params missing')
-  const { scheme, clusterId, sessionId, threshold, participants, self } = params
+  const { scheme, clusterId, sessionId, threshold, participants, self, untweaked } = params
   if (typeof scheme !== 'string' || !isScheme(scheme)) throw new CryptoInputError('unknown scheme')
+  if (untweaked !== undefined && typeof untweaked !== 'boolean') throw new CryptoInputError('untweaked must be a boolean')
+  if (untweaked === true && scheme !== 'taproot') throw new CryptoInputError('untweaked applies to taproot only (an ed25519 DKG key is never tweaked)')
   for (const [what, v] of [['clusterId', clusterId], ['sessionId', sessionId], ['self', self]] as const) {
     if (typeof v !== 'string' || v.length === 0 || v.length > MAX_DKG_NAME_LENGTH) throw new CryptoInputError(`${what} must be a non-empty string of at most ${MAX_DKG_NAME_LENGTH} characters`)
   }
@@ -293,7 +364,11 @@ function validateParams (params: DkgParams): DkgParams {
     seen.add(p)
   }
   if (!seen.has(self)) throw new CryptoInputError(`self (${self}) is not among the participants`)
-  return Object.freeze({ scheme, clusterId, sessionId, threshold, participants: Object.freeze([...participants]) as string[], self })
+  const frozen = Object.freeze([...participants]) as string[]
+  // Without the flag the params object keeps its old shape (no `untweaked` key at all).
+  return Object.freeze(untweaked === true
+    ? { scheme, clusterId, sessionId, threshold, participants: frozen, self, untweaked }
+    : { scheme, clusterId, sessionId, threshold, participants: frozen, self })
 }
 
 /** Begin a DKG session: our noble round-1 package plus a fresh X25519 key for round-2 sealing. */
@@ -562,7 +637,8 @@ function computeKey (snap: Snapshot): Key {
   }
   // Every participant's public verification share Y_l = prod_j prod_k phi_jk^{l^k} (section 5.1 step 4).
   const verifying = names.map((name): [string, GroupElement] => [core.ids[core.index.get(name) ?? -1] ?? '', evaluateCommitment(group, merged, core.xs.get(name) ?? 0n)])
-  const key = group.adjustKey({ commitments: merged, verifyingShares: verifying, signingShare })
+  const plain: KeyPoints = { commitments: merged, verifyingShares: verifying, signingShare }
+  const key = params.untweaked === true ? plain : group.adjustKey(plain)
   return {
     public: {
       signers: { min: params.threshold, max: params.participants.length },
@@ -630,13 +706,14 @@ export function dkgRound1Digest (params: Pick<DkgParams, 'clusterId' | 'sessionI
 }
 
 /**
- * sha256 over the domain, scheme, cluster, session, t, n, then for each participant in order:
- * name, identifier, round-1 body. Equal hashes mean the members saw the same round 1.
+ * sha256 over the domain (its own for an untweaked DKG), scheme, cluster, session, t, n, then for
+ * each participant in order: name, identifier, round-1 body. Equal hashes mean the members saw the
+ * same round 1 and meant the same kind of key.
  */
 export function dkgTranscriptHash (params: DkgParams, round1InParticipantOrder: DkgRound1Message[]): Uint8Array {
   const { scheme, clusterId, sessionId, threshold, participants } = params
   if (round1InParticipantOrder.length !== participants.length) throw new CryptoInputError('transcript needs one round-1 message per participant')
-  const parts: Uint8Array[] = [lp(TRANSCRIPT_DOMAIN), lp(scheme), lp(clusterId), lp(sessionId), u32(threshold), u32(participants.length)]
+  const parts: Uint8Array[] = [lp(params.untweaked === true ? TRANSCRIPT_DOMAIN_UNTWEAKED : TRANSCRIPT_DOMAIN), lp(scheme), lp(clusterId), lp(sessionId), u32(threshold), u32(participants.length)]
   participants.forEach((name, i) => {
     const m = round1InParticipantOrder[i]
     if (m === undefined || m.from !== name) throw new CryptoInputError('transcript messages must be in participant order')

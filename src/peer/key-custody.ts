@@ -5,6 +5,7 @@ import type { VerifiedKeyRecord } from '../protocols/records.js'
 import type { ShareRecord, ShareVault } from '../state/share-vault.js'
 import type { Service } from '../runtime/service.js'
 import type { Logger } from '../log.js'
+import type { NodeFaults } from '../runtime/faults.js'
 import type { PeerId } from '@libp2p/interface'
 
 export interface KeyCustodyInit {
@@ -13,6 +14,7 @@ export interface KeyCustodyInit {
   keys: KeyRegistry
   self: PeerId
   log: Logger
+  faults?: NodeFaults
 }
 
 /**
@@ -108,10 +110,42 @@ export class KeyCustody implements Service {
 
   private async update (): Promise<void> {
     const { vault, records } = this.init
-    if (records.generation !== this.recordGeneration) this.followRecords()
+    const recordsChanged = records.generation !== this.recordGeneration
+    if (recordsChanged) this.followRecords()
     if (vault.generation !== this.shareGeneration) await this.followShares()
     await this.settlePendingShares()
+    if (recordsChanged) await this.followVersions()
     this.recount()
+  }
+
+  /**
+   * A key's new version (refresh, reshare, repair) as the synced records show it: the next share
+   * its record names (same session and group key) becomes the active one, in one write that
+   * erases the old share; a next share that a newer record passed over, or that no record
+   * committed in PENDING_SHARE_TTL_MS, is dropped; and an active share of an older version whose
+   * record no longer names this node a holder is erased (the holder was removed or replaced).
+   * Only a verified record decides: the coordinator's signature and every new holder's.
+   */
+  private async followVersions (): Promise<void> {
+    const { vault, keys, self, log } = this.init
+    for (const next of await vault.listNextShares()) {
+      const record = await keys.get(next.keyId)
+      if (record !== undefined && record.sessionId === next.sessionId && record.groupPublicKey === next.groupPublicKey) {
+        await this.ownChange(next.keyId, { ...next, status: 'active' }, async () => await vault.promoteNextShare(next.keyId, next.sessionId))
+        log.info({ keyId: next.keyId, version: record.version }, 'the next share is committed by its key record: it signs from now on, the old one is erased')
+        this.init.faults?.afterNextSharePromoted?.()
+      } else if ((record !== undefined && record.version >= (next.version ?? 1)) || Date.now() - next.createdAtMs > PENDING_SHARE_TTL_MS) {
+        await vault.discardNextShare(next.keyId, next.sessionId)
+        log.info({ keyId: next.keyId, session: next.sessionId }, 'dropped the next share of a key change that was not committed')
+      }
+    }
+    for (const share of [...this.shareIndex.values()]) {
+      const record = await keys.get(share.keyId)
+      if (record === undefined || record.sessionId === share.sessionId || (share.version ?? 1) >= record.version) continue
+      if (record.holders.includes(self.toString())) continue
+      await this.ownChange(share.keyId, undefined, async () => { await vault.discardShare(share.keyId) })
+      log.info({ keyId: share.keyId, version: record.version }, 'erased the share of a key version this node no longer holds')
+    }
   }
 
   /** Takes in the key records applied since the last look: only those are read. */

@@ -8,7 +8,8 @@ import { KeyRegistry } from '../state/key-registry.js'
 import { DkgSessions } from './dkg-sessions.js'
 import { Heartbeat } from './heartbeat.js'
 import { KeyCustody } from './key-custody.js'
-import { keyCommandHandlers } from './key-handlers.js'
+import { keyCommandHandlers, type KeyHandlerDeps } from './key-handlers.js'
+import { lifecycleCommandHandlers } from './lifecycle-handlers.js'
 import { MemberDialer } from './member-links.js'
 import { NodeMembership } from './membership.js'
 import { NodeCommands, observed } from './node-commands.js'
@@ -90,12 +91,19 @@ export class MpcNode {
       onRosterBehind: () => { this.membership.rejoin() },
       fallback: () => roster.coordinator
     })
-    this.custody = new KeyCustody({ vault, records, keys: this.keys, self: libp2p.peerId, log })
+    this.custody = new KeyCustody({ vault, records, keys: this.keys, self: libp2p.peerId, log, faults: opts.faults })
     const dialer = new MemberDialer({ libp2p, roster, bootstrap: opts.bootstrap, log })
     this.membership = new NodeMembership({ ...opts, libp2p, roster, store, sync: this.sync, channels: this.channels, eventLog, dialer, custody: this.custody, policies, log })
     this.http = new NodeHttp({ listen: opts.http, metrics: this.metrics, store, audit, log })
     const requireCoordinator = this.membership.requireCoordinator.bind(this.membership)
     const pool = new NoncePool(opts.noncePool ?? DEFAULT_NONCE_POOL)
+    const keyDeps: KeyHandlerDeps = {
+      self: libp2p.peerId, clusterId: () => roster.clusterId, vault, keys: this.keys, records, dkg: this.dkg, pool, requireCoordinator, log, faults: opts.faults ?? {},
+      settle: async () => { await this.custody.count() },
+      guard: new SignGuard({ policies, ledger, audit, log, time: (stage) => this.metrics.policyChecks.startTimer({ stage }) }),
+      sign: async (data) => await identity.sign(data),
+      connect: async (peerIds) => { await dialer.connect(peerIds) }
+    }
     const commands = new NodeCommands({
       libp2p, clusterId: () => roster.clusterId, log,
       handlers: {
@@ -107,12 +115,7 @@ export class MpcNode {
         ...this.sync.handlers(),
         ...eventLogHandlers(store, (peer) => roster.admits(peer)),
         ...auditHandlers(audit, requireCoordinator),
-        ...observed(this.metrics, keyCommandHandlers({
-          self: libp2p.peerId, clusterId: () => roster.clusterId, vault, dkg: this.dkg, pool, requireCoordinator, log, faults: opts.faults ?? {},
-          guard: new SignGuard({ policies, ledger, audit, log, time: (stage) => this.metrics.policyChecks.startTimer({ stage }) }),
-          sign: async (data) => await identity.sign(data),
-          connect: async (peerIds) => { await dialer.connect(peerIds) }
-        }))
+        ...observed(this.metrics, { ...keyCommandHandlers(keyDeps), ...lifecycleCommandHandlers(keyDeps) })
       }
     })
     const heartbeat = new Heartbeat({

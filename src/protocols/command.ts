@@ -11,7 +11,7 @@ import {
   type SignShareRequest, type SignShareResponse, type StatusRequest, type StatusResponse,
   type ListRecordsRequest, type ListRecordsResponse, type FetchRecordsRequest, type FetchRecordsResponse,
   type FetchEventsRequest, type EventBatch, type FetchAuditRequest, type FetchAuditResponse,
-  type NoncePoolRequest, type NoncePoolResponse
+  type NoncePoolRequest, type NoncePoolResponse, type ReshareRequest
 } from './messages.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
@@ -31,6 +31,7 @@ export interface CommandRequests {
   fetchEvents: FetchEventsRequest
   fetchAudit: FetchAuditRequest
   noncePool: NoncePoolRequest
+  reshare: ReshareRequest
 }
 
 export interface CommandResponses {
@@ -47,10 +48,11 @@ export interface CommandResponses {
   fetchEvents: EventBatch
   fetchAudit: FetchAuditResponse
   noncePool: NoncePoolResponse
+  reshare: KeygenResponse
 }
 
 export type CommandKind = keyof CommandRequests
-const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords', 'fetchEvents', 'fetchAudit', 'noncePool']
+const COMMAND_KINDS: readonly CommandKind[] = ['join', 'status', 'rosterUpdate', 'keygen', 'keyCommit', 'signCommit', 'signShare', 'abort', 'listRecords', 'fetchRecords', 'fetchEvents', 'fetchAudit', 'noncePool', 'reshare']
 
 export interface CommandContext {
   /** The Noise-authenticated PeerId at the other end of the stream. */
@@ -73,7 +75,7 @@ export function decodeCommandRequest (bytes: Uint8Array): DecodedRequest {
   if (bytes.byteLength > COMMAND.maxBytes) throw new MalformedMessageError('command too large')
   let request: CommandRequest
   try {
-    request = CommandRequest.decode(bytes, { limits: { join: { addrs: MAX_ADDRS_PER_MEMBER }, keygen: { participants: MAX_MEMBERS }, signShare: { commitments: MAX_MEMBERS }, fetchRecords: { ids: MAX_RECORDS_PER_FETCH } } })
+    request = CommandRequest.decode(bytes, { limits: { join: { addrs: MAX_ADDRS_PER_MEMBER }, keygen: { participants: MAX_MEMBERS }, signShare: { commitments: MAX_MEMBERS }, reshare: { dealers: MAX_MEMBERS, newHolders: MAX_MEMBERS }, fetchRecords: { ids: MAX_RECORDS_PER_FETCH } } })
   } catch (err) {
     throw new MalformedMessageError(`command does not decode: ${(err as Error).message}`)
   }

@@ -52,7 +52,7 @@ function ignore (reason: ConstructorParameters<typeof GossipValidationError>[1],
 function decodeEnvelope (channel: Channel, data: Uint8Array): GossipMessage {
   if (data.byteLength > MAX_GOSSIP_BYTES[channel]) reject('oversized', `${data.byteLength} bytes exceeds the ${channel} limit of ${MAX_GOSSIP_BYTES[channel]}`)
   try {
-    return GossipMessage.decode(data, { limits: { events: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS, signers: MAX_MEMBERS } }, round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
+    return GossipMessage.decode(data, { limits: { events: { events: MAX_EVENTS_PER_BATCH, events$: { culprits: MAX_MEMBERS, accused: MAX_MEMBERS, signers: MAX_MEMBERS } }, round: { dkgRound1: { commitment: MAX_MEMBERS }, dkgRound2: { shares: MAX_MEMBERS }, reshareRound2: { commitment: MAX_MEMBERS, shares: MAX_MEMBERS }, nack: { missing: MAX_MEMBERS } } } })
   } catch (err) {
     reject('malformed', `does not decode: ${(err as Error).message}`)
   }
@@ -119,9 +119,10 @@ export async function validateGossip<C extends Channel> (channel: C, author: Pee
     case 'rounds': {
       const round = msg.round ?? reject('wrong-channel', 'rounds carries only round messages')
       if (round.sessionId.length === 0 || round.sessionId.length > MAX_SESSION_ID_LENGTH) reject('malformed', 'bad session id')
-      const parts = [round.dkgRound1, round.dkgRound2, round.nack].filter(b => b !== undefined)
+      const parts = [round.dkgRound1, round.dkgRound2, round.reshareRound1, round.reshareRound2, round.nack].filter(b => b !== undefined)
       if (parts.length !== 1) reject('malformed', 'round message must carry exactly one body')
       round.dkgRound2?.shares.forEach(s => parsePeerId(s.to))
+      round.reshareRound2?.shares.forEach(s => parsePeerId(s.to))
       round.nack?.missing.forEach(parsePeerId)
       requireAuthorMember(author, ctx)
       const participants = ctx.sessionParticipants(round.sessionId)

@@ -246,6 +246,7 @@ export interface KeyRecordBody {
   transcriptHash: Uint8Array
   createdAtMs: number
   holderSignatures: Uint8Array[]
+  chainCode: Uint8Array
 }
 
 export namespace KeyRecordBody {
@@ -312,6 +313,11 @@ export namespace KeyRecordBody {
           }
         }
 
+        if ((obj.chainCode != null && obj.chainCode.byteLength > 0)) {
+          w.uint32(90)
+          w.bytes(obj.chainCode)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -326,7 +332,8 @@ export namespace KeyRecordBody {
           sessionId: '',
           transcriptHash: uint8ArrayAlloc(0),
           createdAtMs: 0,
-          holderSignatures: []
+          holderSignatures: [],
+          chainCode: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -381,6 +388,10 @@ export namespace KeyRecordBody {
               }
 
               obj.holderSignatures.push(reader.bytes())
+              break
+            }
+            case 11: {
+              obj.chainCode = reader.bytes()
               break
             }
             default: {
@@ -1435,6 +1446,8 @@ export interface RoundMessage {
   dkgRound1?: DkgRound1
   dkgRound2?: DkgRound2
   nack?: RoundNack
+  reshareRound1?: ReshareRound1
+  reshareRound2?: ReshareRound2
 }
 
 export namespace RoundMessage {
@@ -1465,6 +1478,16 @@ export namespace RoundMessage {
         if (obj.nack != null) {
           w.uint32(98)
           RoundNack.codec().encode(obj.nack, w)
+        }
+
+        if (obj.reshareRound1 != null) {
+          w.uint32(106)
+          ReshareRound1.codec().encode(obj.reshareRound1, w)
+        }
+
+        if (obj.reshareRound2 != null) {
+          w.uint32(114)
+          ReshareRound2.codec().encode(obj.reshareRound2, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1503,6 +1526,18 @@ export namespace RoundMessage {
               })
               break
             }
+            case 13: {
+              obj.reshareRound1 = ReshareRound1.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.reshareRound1
+              })
+              break
+            }
+            case 14: {
+              obj.reshareRound2 = ReshareRound2.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.reshareRound2
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1523,6 +1558,151 @@ export namespace RoundMessage {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoundMessage>): RoundMessage => {
     return decodeMessage(buf, RoundMessage.codec(), opts)
+  }
+}
+
+export interface ReshareRound1 {
+  ephemeralPublicKey: Uint8Array
+}
+
+export namespace ReshareRound1 {
+  let _codec: Codec<ReshareRound1>
+
+  export const codec = (): Codec<ReshareRound1> => {
+    if (_codec == null) {
+      _codec = message<ReshareRound1>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.ephemeralPublicKey != null && obj.ephemeralPublicKey.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.ephemeralPublicKey)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          ephemeralPublicKey: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.ephemeralPublicKey = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<ReshareRound1>): Uint8Array => {
+    return encodeMessage(obj, ReshareRound1.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReshareRound1>): ReshareRound1 => {
+    return decodeMessage(buf, ReshareRound1.codec(), opts)
+  }
+}
+
+export interface ReshareRound2 {
+  commitment: Uint8Array[]
+  shares: SealedShare[]
+}
+
+export namespace ReshareRound2 {
+  let _codec: Codec<ReshareRound2>
+
+  export const codec = (): Codec<ReshareRound2> => {
+    if (_codec == null) {
+      _codec = message<ReshareRound2>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.commitment != null) {
+          for (const value of obj.commitment) {
+            w.uint32(10)
+            w.bytes(value)
+          }
+        }
+
+        if (obj.shares != null) {
+          for (const value of obj.shares) {
+            w.uint32(18)
+            SealedShare.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          commitment: [],
+          shares: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.commitment != null && obj.commitment.length === opts.limits.commitment) {
+                throw new MaxLengthError('Decode error - map field "commitment" had too many elements')
+              }
+
+              obj.commitment.push(reader.bytes())
+              break
+            }
+            case 2: {
+              if (opts.limits?.shares != null && obj.shares.length === opts.limits.shares) {
+                throw new MaxLengthError('Decode error - map field "shares" had too many elements')
+              }
+
+              obj.shares.push(SealedShare.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.shares$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<ReshareRound2>): Uint8Array => {
+    return encodeMessage(obj, ReshareRound2.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReshareRound2>): ReshareRound2 => {
+    return decodeMessage(buf, ReshareRound2.codec(), opts)
   }
 }
 
@@ -1846,6 +2026,7 @@ export interface CommandRequest {
   fetchEvents?: FetchEventsRequest
   fetchAudit?: FetchAuditRequest
   noncePool?: NoncePoolRequest
+  reshare?: ReshareRequest
 }
 
 export namespace CommandRequest {
@@ -1931,6 +2112,11 @@ export namespace CommandRequest {
         if (obj.noncePool != null) {
           w.uint32(178)
           NoncePoolRequest.codec().encode(obj.noncePool, w)
+        }
+
+        if (obj.reshare != null) {
+          w.uint32(186)
+          ReshareRequest.codec().encode(obj.reshare, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2034,6 +2220,12 @@ export namespace CommandRequest {
               })
               break
             }
+            case 23: {
+              obj.reshare = ReshareRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.reshare
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2072,6 +2264,7 @@ export interface CommandResponse {
   fetchEvents?: EventBatch
   fetchAudit?: FetchAuditResponse
   noncePool?: NoncePoolResponse
+  reshare?: KeygenResponse
 }
 
 export namespace CommandResponse {
@@ -2152,6 +2345,11 @@ export namespace CommandResponse {
         if (obj.noncePool != null) {
           w.uint32(178)
           NoncePoolResponse.codec().encode(obj.noncePool, w)
+        }
+
+        if (obj.reshare != null) {
+          w.uint32(186)
+          KeygenResponse.codec().encode(obj.reshare, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2247,6 +2445,12 @@ export namespace CommandResponse {
             case 22: {
               obj.noncePool = NoncePoolResponse.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.noncePool
+              })
+              break
+            }
+            case 23: {
+              obj.reshare = KeygenResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.reshare
               })
               break
             }
@@ -2933,6 +3137,7 @@ export interface KeygenRequest {
   threshold: number
   participants: Uint8Array[]
   timeoutMs: number
+  hd?: boolean
 }
 
 export namespace KeygenRequest {
@@ -2975,6 +3180,11 @@ export namespace KeygenRequest {
         if ((obj.timeoutMs != null && obj.timeoutMs !== 0)) {
           w.uint32(48)
           w.uint32(obj.timeoutMs)
+        }
+
+        if (obj.hd != null) {
+          w.uint32(56)
+          w.bool(obj.hd)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -3024,6 +3234,10 @@ export namespace KeygenRequest {
               obj.timeoutMs = reader.uint32()
               break
             }
+            case 7: {
+              obj.hd = reader.bool()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -3044,6 +3258,155 @@ export namespace KeygenRequest {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<KeygenRequest>): KeygenRequest => {
     return decodeMessage(buf, KeygenRequest.codec(), opts)
+  }
+}
+
+export interface ReshareRequest {
+  keyId: string
+  sessionId: string
+  mode: string
+  keyVersion: number
+  dealers: Uint8Array[]
+  newHolders: Uint8Array[]
+  newThreshold: number
+  timeoutMs: number
+}
+
+export namespace ReshareRequest {
+  let _codec: Codec<ReshareRequest>
+
+  export const codec = (): Codec<ReshareRequest> => {
+    if (_codec == null) {
+      _codec = message<ReshareRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.keyId != null && obj.keyId !== '')) {
+          w.uint32(10)
+          w.string(obj.keyId)
+        }
+
+        if ((obj.sessionId != null && obj.sessionId !== '')) {
+          w.uint32(18)
+          w.string(obj.sessionId)
+        }
+
+        if ((obj.mode != null && obj.mode !== '')) {
+          w.uint32(26)
+          w.string(obj.mode)
+        }
+
+        if ((obj.keyVersion != null && obj.keyVersion !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.keyVersion)
+        }
+
+        if (obj.dealers != null) {
+          for (const value of obj.dealers) {
+            w.uint32(42)
+            w.bytes(value)
+          }
+        }
+
+        if (obj.newHolders != null) {
+          for (const value of obj.newHolders) {
+            w.uint32(50)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.newThreshold != null && obj.newThreshold !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.newThreshold)
+        }
+
+        if ((obj.timeoutMs != null && obj.timeoutMs !== 0)) {
+          w.uint32(64)
+          w.uint32(obj.timeoutMs)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          keyId: '',
+          sessionId: '',
+          mode: '',
+          keyVersion: 0,
+          dealers: [],
+          newHolders: [],
+          newThreshold: 0,
+          timeoutMs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.keyId = reader.string()
+              break
+            }
+            case 2: {
+              obj.sessionId = reader.string()
+              break
+            }
+            case 3: {
+              obj.mode = reader.string()
+              break
+            }
+            case 4: {
+              obj.keyVersion = reader.uint32()
+              break
+            }
+            case 5: {
+              if (opts.limits?.dealers != null && obj.dealers.length === opts.limits.dealers) {
+                throw new MaxLengthError('Decode error - map field "dealers" had too many elements')
+              }
+
+              obj.dealers.push(reader.bytes())
+              break
+            }
+            case 6: {
+              if (opts.limits?.newHolders != null && obj.newHolders.length === opts.limits.newHolders) {
+                throw new MaxLengthError('Decode error - map field "newHolders" had too many elements')
+              }
+
+              obj.newHolders.push(reader.bytes())
+              break
+            }
+            case 7: {
+              obj.newThreshold = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.timeoutMs = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<ReshareRequest>): Uint8Array => {
+    return encodeMessage(obj, ReshareRequest.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ReshareRequest>): ReshareRequest => {
+    return decodeMessage(buf, ReshareRequest.codec(), opts)
   }
 }
 
@@ -3161,6 +3524,7 @@ export interface KeyCommitRequest {
   keyId: string
   sessionId: string
   commit: boolean
+  record?: Uint8Array
 }
 
 export namespace KeyCommitRequest {
@@ -3186,6 +3550,11 @@ export namespace KeyCommitRequest {
         if ((obj.commit != null && obj.commit !== false)) {
           w.uint32(24)
           w.bool(obj.commit)
+        }
+
+        if (obj.record != null) {
+          w.uint32(34)
+          w.bytes(obj.record)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -3214,6 +3583,10 @@ export namespace KeyCommitRequest {
             }
             case 3: {
               obj.commit = reader.bool()
+              break
+            }
+            case 4: {
+              obj.record = reader.bytes()
               break
             }
             default: {
@@ -3372,6 +3745,7 @@ export interface SignCommitRequest {
   keyId: string
   sessionId: string
   request: Uint8Array
+  candidate?: string
 }
 
 export namespace SignCommitRequest {
@@ -3397,6 +3771,11 @@ export namespace SignCommitRequest {
         if ((obj.request != null && obj.request.byteLength > 0)) {
           w.uint32(26)
           w.bytes(obj.request)
+        }
+
+        if (obj.candidate != null) {
+          w.uint32(34)
+          w.string(obj.candidate)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -3425,6 +3804,10 @@ export namespace SignCommitRequest {
             }
             case 3: {
               obj.request = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.candidate = reader.string()
               break
             }
             default: {
@@ -3517,6 +3900,8 @@ export interface SignShareRequest {
   commitments: NonceCommitment[]
   request: Uint8Array
   pooled: boolean
+  candidate?: string
+  path?: string
 }
 
 export namespace SignShareRequest {
@@ -3559,6 +3944,16 @@ export namespace SignShareRequest {
         if ((obj.pooled != null && obj.pooled !== false)) {
           w.uint32(48)
           w.bool(obj.pooled)
+        }
+
+        if (obj.candidate != null) {
+          w.uint32(58)
+          w.string(obj.candidate)
+        }
+
+        if (obj.path != null) {
+          w.uint32(66)
+          w.string(obj.path)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -3608,6 +4003,14 @@ export namespace SignShareRequest {
             }
             case 6: {
               obj.pooled = reader.bool()
+              break
+            }
+            case 7: {
+              obj.candidate = reader.string()
+              break
+            }
+            case 8: {
+              obj.path = reader.string()
               break
             }
             default: {

@@ -11,6 +11,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 const RECORD_DOMAIN = 'mpc-wallet/record/1'
 const AGREEMENT_DOMAIN = 'mpc-wallet/key-agreement/1'
 const DIGEST_DOMAIN = 'mpc-wallet/state-digest/1'
+const LIFECYCLE_TEST_DOMAIN = 'mpc-wallet/lifecycle-test/1'
 export const KEY_RECORD_PREFIX = 'key:'
 /** Record `policy:<version, 10 digits>`: one per policy version, so they sort (and sync) in version order. */
 export const POLICY_RECORD_PREFIX = 'policy:'
@@ -42,6 +43,16 @@ function recordSigningBytes (id: string, version: number, body: Uint8Array): Uin
 /** What each holder signs when it agrees on a new key: the cluster, key, session, group key and transcript. */
 export function agreementBytes (clusterId: string, keyId: string, sessionId: string, groupPublicKey: Uint8Array, transcriptHash: Uint8Array): Uint8Array {
   return lengthPrefixed(fromString(AGREEMENT_DOMAIN), fromString(clusterId), fromString(keyId), fromString(sessionId), groupPublicKey, transcriptHash)
+}
+
+/**
+ * The one message a key's next version signs before it is committed (refresh, reshare, repair):
+ * 32 bytes (a Taproot digest, an Ed25519 message), bound to the cluster, key, session and new
+ * public package. A domain-separated hash cannot equal a transaction's sighash, so signing it
+ * with a pending share needs no client request.
+ */
+export function lifecycleTestMessage (clusterId: string, keyId: string, sessionId: string, publicPackage: Uint8Array): Uint8Array {
+  return sha256(lengthPrefixed(fromString(LIFECYCLE_TEST_DOMAIN), fromString(clusterId), fromString(keyId), fromString(sessionId), publicPackage))
 }
 
 export async function signRecord (key: PrivateKey, id: string, version: number, body: Uint8Array): Promise<SignedRecord> {

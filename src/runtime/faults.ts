@@ -9,6 +9,10 @@ export interface NodeFaults {
   afterNonceSpent?: () => void
   /** Runs after a pooled nonce left its pool and the policy allowed the share, before the share is computed: one round. */
   afterPooledNonceTaken?: () => void
+  /** Runs after a lifecycle session stored its next share (pending), before the node countersigns it. */
+  afterNextShareSaved?: () => void
+  /** Runs when a lifecycle commit promoted the next share (a crash right after it). */
+  afterNextSharePromoted?: () => void
   /** Flips a bit of every signature share this node sends. */
   corruptSignatureShare?: boolean
   /** Flips a bit of the sealed DKG share this node sends to these PeerIds. */

@@ -1,5 +1,5 @@
 import { isScheme, type Scheme } from '../crypto/index.js'
-import { KeyRecordBody } from '../protocols/messages.js'
+import { KeyRecordBody, type SignedRecord } from '../protocols/messages.js'
 import { KEY_RECORD_PREFIX, signRecord, type VerifiedKeyRecord } from '../protocols/records.js'
 import { toHex } from '../crypto/bytes.js'
 import type { RecordBook } from './record-book.js'
@@ -17,8 +17,13 @@ export interface KeyRecord {
   groupPublicKey: string
   /** The FROST public package (commitments, verifying shares), hex of src/crypto's encoding. */
   publicPackage: string
+  /** The session that made this version's shares (keygen, refresh or reshare). */
   sessionId: string
   createdAtMs: number
+  /** 1 from keygen; each refresh, reshare or repair adds one (the synced record's version). */
+  version: number
+  /** HD keys (keygen --hd): the chain code, hex; the group key is the root (Taproot: untweaked). */
+  chainCode?: string
 }
 
 /** The holders' agreement that the coordinator records with a new key. */
@@ -39,7 +44,9 @@ function toKeyRecord (r: VerifiedKeyRecord): KeyRecord {
     groupPublicKey: toHex(r.body.groupPublicKey),
     publicPackage: toHex(r.body.publicPackage),
     sessionId: r.body.sessionId,
-    createdAtMs: r.body.createdAtMs
+    createdAtMs: r.body.createdAtMs,
+    version: r.signed.version,
+    ...(r.body.chainCode.length > 0 ? { chainCode: toHex(r.body.chainCode) } : {})
   }
 }
 
@@ -59,8 +66,11 @@ export class KeyRegistry {
     return this.book.keys().map(toKeyRecord).sort((a, b) => a.createdAtMs - b.createdAtMs)
   }
 
-  /** Signs and stores a new key record (coordinator only); it is checked like any received one. */
-  async record (signer: PrivateKey, key: KeyRecord, agreement: KeyAgreement): Promise<void> {
+  /**
+   * Signs and stores a key record at `key.version` (coordinator only); it is checked like any
+   * received one, and a newer version replaces the one before. Returns the signed record.
+   */
+  async record (signer: PrivateKey, key: KeyRecord, agreement: KeyAgreement): Promise<SignedRecord> {
     const body = KeyRecordBody.encode({
       id: key.id,
       scheme: key.scheme,
@@ -71,10 +81,12 @@ export class KeyRegistry {
       sessionId: key.sessionId,
       transcriptHash: agreement.transcriptHash,
       createdAtMs: key.createdAtMs,
-      holderSignatures: agreement.holderSignatures
+      holderSignatures: agreement.holderSignatures,
+      chainCode: key.chainCode === undefined ? new Uint8Array() : Buffer.from(key.chainCode, 'hex')
     })
-    const signed = await signRecord(signer, KEY_RECORD_PREFIX + key.id, 1, body)
+    const signed = await signRecord(signer, KEY_RECORD_PREFIX + key.id, key.version, body)
     await this.book.apply(await this.book.verify(signed))
+    return signed
   }
 
   private holderBytes (peerId: string): Uint8Array {

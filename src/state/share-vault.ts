@@ -20,6 +20,8 @@ export interface ShareRecord {
   status: ShareStatus
   groupPublicKey: string
   createdAtMs: number
+  /** The key record version this share belongs to (1: from keygen; each refresh or reshare adds one). Absent in shares stored before versions: 1. */
+  version?: number
 }
 
 interface NonceRecord {
@@ -193,6 +195,64 @@ export class ShareVault {
 
   async listShares (): Promise<ShareRecord[]> {
     return (await this.store.listJson<ShareRecord>('share:')).map(r => r.value)
+  }
+
+  /**
+   * A share of a key's next version (refresh, reshare, repair), stored `pending` beside the active
+   * one, which stays usable until the next version is committed. One next share per key: a later
+   * session's replaces an earlier one that was never committed.
+   */
+  async saveNextShare (record: ShareRecord, key: Key): Promise<void> {
+    await this.store.batch({
+      json: { [`next-share:${record.keyId}`]: { ...record, status: 'pending' } },
+      bytes: { [`next-share:${record.keyId}`]: sealWithKey(this.key, encodeKey(key), this.aad('next-share', record.keyId)) }
+    })
+  }
+
+  async nextShareRecord (keyId: string): Promise<ShareRecord | undefined> {
+    return await this.store.getJson<ShareRecord>(`next-share:${keyId}`)
+  }
+
+  /** The pending next share of `keyId` made by session `sessionId`, opened; undefined if there is none of that session. */
+  async loadNextShare (keyId: string, sessionId: string): Promise<{ record: ShareRecord, key: Key } | undefined> {
+    const record = await this.nextShareRecord(keyId)
+    const sealed = await this.store.getBytes(`next-share:${keyId}`)
+    if (record?.sessionId !== sessionId || sealed === undefined) return undefined
+    try {
+      return { record, key: decodeKey(openWithKey(this.key, sealed, this.aad('next-share', keyId))) }
+    } catch (err) {
+      if (err instanceof KeystoreError) throw new KeystoreError(`the next share of key ${keyId} does not open: corrupt, or sealed for another record`)
+      throw err
+    }
+  }
+
+  async listNextShares (): Promise<ShareRecord[]> {
+    return (await this.store.listJson<ShareRecord>('next-share:')).map(r => r.value)
+  }
+
+  /**
+   * The next share of session `sessionId` becomes the key's active share, in one batch that also
+   * erases the old share: a crash leaves either the old version active (and the next one pending)
+   * or the new one active, never neither. False if there is no next share of that session.
+   */
+  async promoteNextShare (keyId: string, sessionId: string): Promise<boolean> {
+    const next = await this.loadNextShare(keyId, sessionId)
+    if (next === undefined) return false
+    this.opened.delete(keyId)
+    this.forget(keyId)
+    await this.store.batch({
+      json: { [`share:${keyId}`]: { ...next.record, status: 'active' }, [`next-share:${keyId}`]: null },
+      bytes: { [`share:${keyId}`]: sealWithKey(this.key, encodeKey(next.key), this.aad('share', keyId)), [`next-share:${keyId}`]: null }
+    })
+    this.forget(keyId)
+    this.changes++
+    return true
+  }
+
+  /** Drops the pending next share of `keyId` (of `sessionId` only, when given). */
+  async discardNextShare (keyId: string, sessionId?: string): Promise<void> {
+    if (sessionId !== undefined && (await this.nextShareRecord(keyId))?.sessionId !== sessionId) return
+    await this.store.batch({ json: { [`next-share:${keyId}`]: null }, bytes: { [`next-share:${keyId}`]: null } })
   }
 
   /**

@@ -85,7 +85,7 @@ describe('peer-supplied text in the CLI\'s human output', () => {
 
   it('formatKey escapes what members reported (holder ids, states)', () => {
     const key: KeyView = {
-      id: 'k1', scheme: 'ed25519', threshold: 2, parties: 3, status: 'ok', groupPublicKey: 'aa', createdAtMs: 0,
+      id: 'k1', scheme: 'ed25519', threshold: 2, parties: 3, status: 'ok', groupPublicKey: 'aa', createdAtMs: 0, version: 1,
       holders: [{ peerId: `${PEER}\n${ESC}[1A${ESC}[2K`, state: 'up' }]
     }
     const text = formatKey(key)

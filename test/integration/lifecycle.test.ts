@@ -1,0 +1,174 @@
+import { createPublicKey, verify as nodeVerify } from 'node:crypto'
+import { HDKey } from '@scure/bip32'
+import { p2tr, NETWORK, TEST_NETWORK } from '@scure/btc-signer'
+import * as ecc from 'tiny-secp256k1'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TaskError } from '../../src/coordinator/errors.js'
+import { childView } from '../../src/coordinator/requests.js'
+import { deriveHdChild, parseHdPath } from '../../src/crypto/index.js'
+import { sendCommand } from '../../src/protocols/command.js'
+import { CommandRefusedError } from '../../src/protocols/errors.js'
+import { ErrorCode } from '../../src/protocols/messages.js'
+import type { KeyRecord } from '../../src/state/key-registry.js'
+import type { MpcNode } from '../../src/peer/node.js'
+import { messageFor, requestFor, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+
+/**
+ * Issue 14 on real nodes over TCP: refresh, reshare to a new committee and threshold, repair, and
+ * HD child keys. The group key never changes; every signature after a change verifies with OpenSSL
+ * or libsecp256k1; a holder left out erases its share; the old version's shares stop signing.
+ */
+describe('key lifecycle: refresh, reshare, repair, HD children', () => {
+  let cluster: TestCluster
+
+  beforeAll(async () => {
+    cluster = await startCluster(5)
+    await waitAllUp(cluster)
+  })
+
+  afterAll(async () => { await cluster?.stop() })
+
+  const node = (peerId: string): MpcNode => cluster.nodes.find(n => n.peerId.toString() === peerId)!
+  const peers = (): string[] => cluster.nodes.map(n => n.peerId.toString())
+  const shareOf = async (peerId: string, keyId: string): Promise<{ sessionId: string, version?: number } | undefined> => (await node(peerId).shares()).find(s => s.keyId === keyId)
+  const signAndCheck = async (key: KeyRecord, text: string): Promise<string[]> => {
+    const message = messageFor(key.scheme, text)
+    const result = await cluster.sign(key.id, message)
+    expect(verifiesExternally(key, message, result.signature), `${key.scheme} ${text}`).toBe(true)
+    return result.signers
+  }
+  /** Until every holder of the record signs with the new version (a commit that did not arrive is followed from the synced record). */
+  const committed = async (keyId: string): Promise<KeyRecord> => {
+    const key = (await cluster.coordinator.keys.get(keyId))!
+    await waitFor(`every holder of ${keyId} at version ${key.version}`, async () => {
+      for (const h of key.holders) if ((await shareOf(h, keyId))?.sessionId !== key.sessionId) return false
+      return true
+    }, 10_000)
+    return key
+  }
+
+  it('refreshes a key: same holders and group key, new shares, version 2, and it signs', async () => {
+    for (const scheme of ['ed25519', 'taproot'] as const) {
+      const key = await cluster.coordinator.tasks.keygen({ scheme, threshold: 2, parties: 3 })
+      const before = await Promise.all(key.holders.map(async h => (await shareOf(h, key.id))!.sessionId))
+      const result = await cluster.coordinator.tasks.refresh(key.id)
+      expect(result).toMatchObject({ op: 'refresh', version: 2, groupPublicKey: key.groupPublicKey, threshold: 2, holders: key.holders })
+      const after = await committed(key.id)
+      expect(after.version).toBe(2)
+      expect(after.groupPublicKey).toBe(key.groupPublicKey)
+      for (const [i, h] of key.holders.entries()) expect((await shareOf(h, key.id))!.sessionId).not.toBe(before[i])
+      // The test signature verifies outside our code, under the unchanged group key.
+      expect(verifiesExternally(key, Buffer.from(result.message, 'hex'), Buffer.from(result.signature, 'hex'))).toBe(true)
+      await signAndCheck(after, 'after refresh')
+    }
+  })
+
+  it('reshares to a new committee with a higher threshold: the removed holder erases its share, every new holder signs', async () => {
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })
+    const others = peers().filter(p => !key.holders.includes(p))
+    const removed = key.holders[0]!
+    const result = await cluster.coordinator.tasks.reshare(key.id, { threshold: 3, remove: [removed], add: others })
+    expect(result).toMatchObject({ op: 'reshare', version: 2, groupPublicKey: key.groupPublicKey, threshold: 3 })
+    expect(result.holders).toHaveLength(4)
+    const after = await committed(key.id)
+    expect(after.threshold).toBe(3)
+    expect(after.holders).not.toContain(removed)
+    await waitFor('the removed holder to erase its share', async () => await shareOf(removed, key.id) === undefined, 10_000)
+    const signers = new Set<string>()
+    for (let i = 0; i < 4; i++) for (const s of await signAndCheck(after, `reshared ${i}`)) signers.add(s)
+    expect(signers.size).toBeGreaterThanOrEqual(3)
+  })
+
+  it('reshares to a disjoint committee: no first holder keeps a share, and the new ones sign', async () => {
+    const [a, b, ...rest] = peers()
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 2, members: [a!, b!] })
+    const result = await cluster.coordinator.tasks.reshare(key.id, { threshold: 2, members: rest })
+    expect(result.holders).toEqual(rest)
+    const after = await committed(key.id)
+    for (const old of [a!, b!]) await waitFor(`${old} to erase its share`, async () => await shareOf(old, key.id) === undefined, 10_000)
+    expect(after.groupPublicKey).toBe(key.groupPublicKey)
+    for (let i = 0; i < 3; i++) await signAndCheck(after, `disjoint ${i}`)
+  })
+
+  it('repairs a lost holder by dealing its place to another member; the old shares no longer sign', async () => {
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
+    const lost = key.holders[2]!
+    const replacement = peers().find(p => !key.holders.includes(p))!
+    const result = await cluster.coordinator.tasks.repair(key.id, lost, replacement)
+    expect(result).toMatchObject({ op: 'repair', version: 2, threshold: 2, groupPublicKey: key.groupPublicKey })
+    expect(result.holders).toEqual(key.holders.map(h => h === lost ? replacement : h))
+    const after = await committed(key.id)
+    await waitFor('the replaced holder to erase its share', async () => await shareOf(lost, key.id) === undefined, 10_000)
+    await signAndCheck(after, 'after repair')
+    // A holder at the new version refuses to sign with a share of the old one: it has none left.
+    const stale = await sendCommand(cluster.coordinator.libp2p, node(lost).peerId, cluster.init.clusterId, 'signCommit', {
+      keyId: key.id, sessionId: 'stale-session', request: new Uint8Array()
+    }).catch((err: unknown) => err)
+    expect(stale).toBeInstanceOf(CommandRefusedError)
+    expect((stale as CommandRefusedError).code).toBe(ErrorCode.NOT_FOUND)
+  })
+
+  it('signs with HD children: the same keys as @scure/bip32 from our xpub and @scure/btc-signer\'s address, verified by libsecp256k1 and OpenSSL', async () => {
+    const taproot = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3, hd: true })
+    expect(taproot.chainCode).toMatch(/^[0-9a-f]{64}$/)
+    for (const path of ['m', 'm/0/5', 'm/1/2/3']) {
+      const child = childView(taproot, parseHdPath(path), 'regtest')
+      // BIP-32 from the xpub, by code that is not ours, gives the same untweaked child key …
+      const untweaked = deriveHdChild('taproot', Buffer.from(taproot.groupPublicKey, 'hex'), Buffer.from(taproot.chainCode!, 'hex'), parseHdPath(path)).publicKey
+      const scure = HDKey.fromExtendedKey(child.xpub!, { private: 0x04358394, public: 0x043587cf }).derive(path).publicKey!
+      expect(Buffer.from(scure).toString('hex')).toBe(Buffer.from(untweaked).toString('hex'))
+      // … and BIP-86 once at the leaf gives btc-signer's address.
+      expect(child.address).toBe(p2tr(untweaked.slice(1), undefined, { ...TEST_NETWORK, bech32: 'bcrt' }).address)
+      const message = messageFor('taproot', `child ${path}`)
+      const result = await cluster.coordinator.tasks.sign(taproot.id, message, requestFor(cluster.init.clusterId, taproot.id, message), undefined, { path: parseHdPath(path) })
+      expect(result.publicKey).toBe(child.publicKey)
+      expect(ecc.verifySchnorr(message, Buffer.from(child.xOnlyPublicKey!, 'hex'), result.signature)).toBe(true)
+    }
+    expect(p2tr(Buffer.alloc(32, 2), undefined, NETWORK).address).toMatch(/^bc1p/)
+
+    const ed = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3, hd: true })
+    const child = childView(ed, parseHdPath('m/7'), 'mainnet')
+    const message = messageFor('ed25519', 'ed25519 child')
+    const result = await cluster.coordinator.tasks.sign(ed.id, message, requestFor(cluster.init.clusterId, ed.id, message), undefined, { path: [7] })
+    const spki = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(child.publicKey, 'hex')]), format: 'der', type: 'spki' })
+    expect(nodeVerify(null, message, spki, result.signature)).toBe(true)
+    expect(child.publicKey).not.toBe(ed.groupPublicKey)
+
+    // An HD key keeps its chain code through a refresh; its children sign as before.
+    await cluster.coordinator.tasks.refresh(taproot.id)
+    const refreshed = await committed(taproot.id)
+    expect(refreshed.chainCode).toBe(taproot.chainCode)
+    const again = messageFor('taproot', 'child after refresh')
+    const afterRefresh = await cluster.coordinator.tasks.sign(taproot.id, again, requestFor(cluster.init.clusterId, taproot.id, again), undefined, { path: [0, 5] })
+    expect(ecc.verifySchnorr(again, Buffer.from(childView(taproot, [0, 5], 'regtest').xOnlyPublicKey!, 'hex'), afterRefresh.signature)).toBe(true)
+  })
+
+  it('refuses bad lifecycle requests with clear errors and changes nothing', async () => {
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
+    const code = async (p: Promise<unknown>): Promise<string | undefined> => await p.then(() => undefined, (err: unknown) => (err as TaskError).code)
+    expect(await code(cluster.coordinator.tasks.refresh('no-such-key'))).toBe('not_found')
+    expect(await code(cluster.coordinator.tasks.reshare(key.id, { threshold: 4 }))).toBe('bad_request')
+    expect(await code(cluster.coordinator.tasks.reshare(key.id, { add: ['12D3KooWNotAMemberNotAMemberNotAMemberNotAMember11'] }))).toBe('bad_request')
+    expect(await code(cluster.coordinator.tasks.reshare(key.id, { add: [key.holders[0]!] }))).toBe('bad_request')
+    expect(await code(cluster.coordinator.tasks.repair(key.id, peers().find(p => !key.holders.includes(p))!))).toBe('bad_request')
+    // One change of a key at a time.
+    const [first, second] = await Promise.allSettled([cluster.coordinator.tasks.refresh(key.id), cluster.coordinator.tasks.refresh(key.id)])
+    expect([first.status, second.status].sort()).toEqual(['fulfilled', 'rejected'])
+    expect(((first.status === 'rejected' ? first.reason : (second as PromiseRejectedResult).reason) as TaskError).code).toBe('conflict')
+    const after = await committed(key.id)
+    expect(after.version).toBe(2)
+    // A plain key has no children.
+    expect(await code(cluster.coordinator.tasks.sign(key.id, messageFor('ed25519', 'x'), requestFor(cluster.init.clusterId, key.id, messageFor('ed25519', 'x')), undefined, { path: [1] }))).toBe('bad_request')
+    await signAndCheck(after, 'still signs')
+  })
+
+  it('a pending share signs nothing but its session\'s test message (a coordinator that tries is refused)', async () => {
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
+    const holder = key.holders[0]!
+    const refused = await sendCommand(cluster.coordinator.libp2p, node(holder).peerId, cluster.init.clusterId, 'signCommit', {
+      keyId: key.id, sessionId: 'candidate-probe', request: new Uint8Array(), candidate: 'no-such-session'
+    }).catch((err: unknown) => err)
+    expect((refused as CommandRefusedError).code).toBe(ErrorCode.NOT_FOUND)
+    await waitAllUp(cluster)
+  })
+})
