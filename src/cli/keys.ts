@@ -4,7 +4,10 @@ import { SCHEMES } from '../crypto/index.js'
 import { formatKey } from './format.js'
 import { type ApiFlags, clientOf, UsageError, wholeNumber, withApiOptions } from './options.js'
 import { messageOf, openSigningKey } from './signers.js'
-import type { LifecycleResult } from '../coordinator/lifecycle-task.js'
+import type { KeyChangeApprovalSet, LifecycleResult } from '../coordinator/lifecycle-task.js'
+import type { ApiClient } from '../coordinator/client.js'
+import type { KeyView } from '../coordinator/requests.js'
+import { DEFAULT_KEY_CHANGE_TTL_MS, keyChangeBytes, keyChangeOf } from '../protocols/key-change.js'
 
 /** `mpc-wallet keygen`, `sign`, `keys` and `key refresh|reshare|repair|derive`. */
 export function registerKeys (program: Command): void {
@@ -28,6 +31,28 @@ function printLifecycle (result: LifecycleResult, json: boolean | undefined): vo
   console.log(`  time: session ${result.timing.sessionMs} ms, test signature ${result.timing.testSignMs} ms, commit ${result.timing.commitMs} ms`)
 }
 
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+interface AdminFlags { adminKey: string[], passphraseFile?: string }
+
+/**
+ * The admins' approval of dealing the key to `holders` at `threshold` (key-change.ts), signed here
+ * with each --admin-key; undefined when no key file is given (then only changes that add no
+ * holder go through: the coordinator and every node refuse the others).
+ */
+async function approvalOf (api: ApiClient, opts: AdminFlags, key: KeyView, holders: string[], threshold: number): Promise<KeyChangeApprovalSet | undefined> {
+  if (opts.adminKey.length === 0) return undefined
+  const { clusterId } = await api.cluster()
+  const expiresAtMs = Date.now() + DEFAULT_KEY_CHANGE_TTL_MS
+  const bytes = keyChangeBytes(keyChangeOf({ clusterId, keyId: key.id, fromVersion: key.version, holders, threshold, expiresAtMs }))
+  const approvals = []
+  for (const file of opts.adminKey) {
+    const admin = await openSigningKey(file, '--admin-key', opts.passphraseFile)
+    approvals.push({ publicKey: admin.publicKey, signature: admin.sign(bytes) })
+  }
+  return { expiresAtMs, approvals }
+}
+
 function addLifecycle (program: Command): void {
   const key = program.command('key').description('change who holds a key without changing it (refresh, reshare, repair), and derive HD child keys')
   withApiOptions(key.command('refresh'))
@@ -38,26 +63,42 @@ function addLifecycle (program: Command): void {
       printLifecycle(await (await clientOf(opts)).refresh(opts.key), opts.json)
     })
   withApiOptions(key.command('reshare'))
-    .description('move the key to a new holder set and/or threshold; holders left out erase their shares once it is committed')
+    .description('move the key to a new holder set and/or threshold; holders left out erase their shares once it is committed; new holders need the admins\' approval (--admin-key)')
     .requiredOption('--key <id>', 'key id')
     .option('--threshold <t>', 'the new threshold (default: the key\'s)', wholeNumber('--threshold'))
     .option('--members <peerIds>', 'comma-separated PeerIds of every new holder')
     .option('--add <peerIds>', 'comma-separated PeerIds to add to the holders')
     .option('--remove <peerIds>', 'comma-separated PeerIds to remove from the holders')
+    .option('--admin-key <file>', 'an admin\'s key file: it signs this change (repeat for a quorum)', collect, [])
+    .option('--passphrase-file <file>', 'file holding the key files\' passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: ApiFlags & { key: string, threshold?: number, members?: string, add?: string, remove?: string, json?: boolean }) => {
-      const change = { threshold: opts.threshold, members: peerIds(opts.members), add: peerIds(opts.add), remove: peerIds(opts.remove) }
-      if (Object.values(change).every(v => v === undefined)) throw new UsageError('say what changes: --threshold, --members, or --add/--remove')
-      printLifecycle(await (await clientOf(opts)).reshare(opts.key, change), opts.json)
+    .action(async (opts: ApiFlags & AdminFlags & { key: string, threshold?: number, members?: string, add?: string, remove?: string, json?: boolean }) => {
+      const api = await clientOf(opts)
+      const members = peerIds(opts.members)
+      const add = peerIds(opts.add) ?? []
+      const remove = peerIds(opts.remove) ?? []
+      if (opts.threshold === undefined && members === undefined && add.length === 0 && remove.length === 0) throw new UsageError('say what changes: --threshold, --members, or --add/--remove')
+      if (members !== undefined && add.length + remove.length > 0) throw new UsageError('give either --members or --add/--remove')
+      const current = await api.key(opts.key)
+      const holders = members ?? [...current.holders.map(h => h.peerId).filter(h => !remove.includes(h)), ...add]
+      const threshold = opts.threshold ?? current.threshold
+      const approval = await approvalOf(api, opts, current, holders, threshold)
+      printLifecycle(await api.reshare(opts.key, { threshold, members: holders, ...(approval !== undefined ? { approval } : {}) }), opts.json)
     })
   withApiOptions(key.command('repair'))
-    .description('deal a new share to a holder that lost its share (or to --replacement in its place); every old share stops combining')
+    .description('deal a new share to a holder that lost its share (or to --replacement in its place, with the admins\' approval); every old share stops combining')
     .requiredOption('--key <id>', 'key id')
     .requiredOption('--holder <peerId>', 'the holder whose share is lost')
     .option('--replacement <peerId>', 'a member that takes the holder\'s place')
+    .option('--admin-key <file>', 'an admin\'s key file: it signs this change (repeat for a quorum)', collect, [])
+    .option('--passphrase-file <file>', 'file holding the key files\' passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: ApiFlags & { key: string, holder: string, replacement?: string, json?: boolean }) => {
-      printLifecycle(await (await clientOf(opts)).repair(opts.key, opts.holder, opts.replacement), opts.json)
+    .action(async (opts: ApiFlags & AdminFlags & { key: string, holder: string, replacement?: string, json?: boolean }) => {
+      const api = await clientOf(opts)
+      const current = await api.key(opts.key)
+      const holders = current.holders.map(h => h.peerId === opts.holder ? opts.replacement ?? h.peerId : h.peerId)
+      const approval = await approvalOf(api, opts, current, holders, current.threshold)
+      printLifecycle(await api.repair(opts.key, opts.holder, opts.replacement, approval), opts.json)
     })
   withApiOptions(key.command('derive'))
     .description('the child of an HD key (keygen --hd) at an unhardened path: its public key, address and the root xpub')

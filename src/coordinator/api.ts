@@ -94,8 +94,8 @@ export function apiRoutes (s: ApiSources): RouteTable {
       return await s.tasks.reshare(params.id ?? '', change, (s.client ?? clientOf)(headers)).catch(taskToApi)
     },
     'POST /v1/keys/:id/repair': async ({ params, body, headers }) => {
-      const { holder, replacement } = parseRepairBody(body)
-      return await s.tasks.repair(params.id ?? '', holder, replacement, (s.client ?? clientOf)(headers)).catch(taskToApi)
+      const { holder, replacement, approval } = parseRepairBody(body)
+      return await s.tasks.repair(params.id ?? '', holder, replacement, approval, (s.client ?? clientOf)(headers)).catch(taskToApi)
     },
     'POST /v1/keys/:id/sign': async ({ params, body, headers }) => {
       const { message, request, pooled, path } = parseSignBody(body)

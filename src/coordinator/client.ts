@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { ClusterView, MemberView } from './cluster-view.js'
 import type { EventView } from '../state/event-log.js'
 import type { ChildView, KeyView } from './requests.js'
-import type { LifecycleResult, ReshareChange } from './lifecycle-task.js'
+import type { KeyChangeApprovalSet, LifecycleResult, ReshareChange } from './lifecycle-task.js'
 import type { PendingJoin } from './membership.js'
 import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'
 import { newSignedRequest, withNewRequests, type Policy, type RequestSigner, type SignedRequest } from '../protocols/policy.js'
@@ -117,8 +117,8 @@ export class ApiClient {
     return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/reshare`, change)
   }
 
-  async repair (keyId: string, holder: string, replacement?: string): Promise<LifecycleResult> {
-    return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/repair`, { holder, ...(replacement !== undefined ? { replacement } : {}) })
+  async repair (keyId: string, holder: string, replacement?: string, approval?: KeyChangeApprovalSet): Promise<LifecycleResult> {
+    return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/repair`, { holder, ...(replacement !== undefined ? { replacement } : {}), ...(approval !== undefined ? { approval } : {}) })
   }
 
   /**

@@ -143,6 +143,7 @@ export class Coordinator {
       },
       record,
       policy: this.policy,
+      admins: () => policies.admins,
       log,
       keygenTimeoutMs: opts.keygenTimeoutMs,
       signRoundTimeoutMs: opts.signRoundTimeoutMs

@@ -3,6 +3,8 @@ import { fromHex, toHex } from '../crypto/bytes.js'
 import { DEFAULT_SIGN_ROUND_TIMEOUT_MS, keygenTimeoutFor } from '../protocols/constants.js'
 import { EventKind, SignedRecord } from '../protocols/messages.js'
 import { lifecycleTestMessage } from '../protocols/records.js'
+import { encodeApprovals, keyChangeOf, newcomers, verifyKeyChange, type KeyChangeApproval } from '../protocols/key-change.js'
+import { PolicyError } from '../protocols/policy.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import { TaskError } from './errors.js'
 import { KeygenSession } from './keygen-session.js'
@@ -20,6 +22,14 @@ export interface ReshareChange {
   members?: string[]
   add?: string[]
   remove?: string[]
+  /** Needed when the key goes to a peer that does not hold it: a quorum of admins signed exactly this change. */
+  approval?: KeyChangeApprovalSet
+}
+
+/** The admins' signatures over one change of holders (key-change.ts), and the change's deadline. */
+export interface KeyChangeApprovalSet {
+  expiresAtMs: number
+  approvals: KeyChangeApproval[]
 }
 
 export interface LifecycleResult {
@@ -78,7 +88,7 @@ export class LifecycleTask {
       const newHolders = this.newCommittee(key, change)
       const threshold = change.threshold ?? key.threshold
       try { validateThreshold(threshold, newHolders.length) } catch (err) { throw new TaskError('bad_request', (err as Error).message) }
-      return await this.run('reshare', key, 'reshare', this.dealers(key, []), newHolders, threshold)
+      return await this.run('reshare', key, 'reshare', this.dealers(key, []), newHolders, threshold, change.approval)
     })
   }
 
@@ -86,13 +96,13 @@ export class LifecycleTask {
    * A holder lost its share (it keeps its place), or `replacement` takes its place: t other holders
    * deal the key to the committee anew, so the lost share (and every old one) stops combining.
    */
-  async repair (keyId: string, holder: string, replacement?: string): Promise<LifecycleResult> {
+  async repair (keyId: string, holder: string, replacement?: string, approval?: KeyChangeApprovalSet): Promise<LifecycleResult> {
     return await this.exclusive(keyId, async key => {
       if (!key.holders.includes(holder)) throw new TaskError('bad_request', `${holder} is not a holder of key ${keyId}`)
       if (replacement !== undefined && key.holders.includes(replacement)) throw new TaskError('bad_request', `${replacement} already holds key ${keyId}`)
       const newHolders = key.holders.map(h => h === holder ? replacement ?? holder : h)
       this.checkMembers(newHolders)
-      return await this.run('repair', key, 'reshare', this.dealers(key, [holder]), newHolders, key.threshold)
+      return await this.run('repair', key, 'reshare', this.dealers(key, [holder]), newHolders, key.threshold, approval)
     })
   }
 
@@ -143,9 +153,23 @@ export class LifecycleTask {
     return ranked.slice(0, key.threshold)
   }
 
-  private async run (op: LifecycleOp, key: KeyRecord, mode: ReshareMode, dealers: string[], newHolders: string[], threshold: number): Promise<LifecycleResult> {
+  /** The coordinator checks the admins' approval first, as every node will, so that it asks nodes nothing they would refuse. */
+  private approved (key: KeyRecord, newHolders: string[], threshold: number, approval: KeyChangeApprovalSet | undefined): void {
+    const added = newcomers(key.holders, newHolders)
+    if (added.length === 0) return
+    try {
+      const change = keyChangeOf({ clusterId: this.deps.clusterId(), keyId: key.id, fromVersion: key.version, holders: newHolders, threshold, expiresAtMs: approval?.expiresAtMs ?? 0 })
+      verifyKeyChange(change, approval?.approvals ?? [], this.deps.admins(), Date.now())
+    } catch (err) {
+      if (err instanceof PolicyError) throw new TaskError('policy_denied', `${err.message} (new holders: ${added.join(', ')})`, [], [], undefined, err.rule)
+      throw err
+    }
+  }
+
+  private async run (op: LifecycleOp, key: KeyRecord, mode: ReshareMode, dealers: string[], newHolders: string[], threshold: number, approval?: KeyChangeApprovalSet): Promise<LifecycleResult> {
     const { deps } = this
     const keyId = key.id
+    this.approved(key, newHolders, threshold, approval)
     const sessionId = newSessionId()
     const participants = [...newHolders, ...dealers.filter(d => !newHolders.includes(d))]
     const timeoutMs = deps.keygenTimeoutMs ?? keygenTimeoutFor(participants.length)
@@ -155,7 +179,8 @@ export class LifecycleTask {
     let answers
     try {
       answers = await runKeySession(deps, participants, sessionId, 'reshare', {
-        keyId, sessionId, mode, keyVersion: key.version, dealers: bytesOf(dealers), newHolders: bytesOf(newHolders), newThreshold: threshold, timeoutMs
+        keyId, sessionId, mode, keyVersion: key.version, dealers: bytesOf(dealers), newHolders: bytesOf(newHolders), newThreshold: threshold, timeoutMs,
+        ...(approval === undefined ? {} : { approvals: encodeApprovals(approval.approvals), approvalExpiresAtMs: approval.expiresAtMs })
       }, timeoutMs + 2_000)
     } finally {
       this.running.delete(sessionId)

@@ -4,7 +4,8 @@ import { ApiError } from '../protocols/errors.js'
 import { parseSignedRequest, PolicyError, type SignedRequest } from '../protocols/policy.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import type { HealthState } from './health.js'
-import type { KeygenRequest, ReshareChange } from './tasks.js'
+import type { KeyChangeApprovalSet, KeygenRequest, ReshareChange } from './tasks.js'
+import { parseKeyChangeApprovals } from '../protocols/key-change.js'
 
 export const NETWORKS: readonly BitcoinNetwork[] = ['mainnet', 'testnet', 'regtest']
 
@@ -62,10 +63,27 @@ function peerList (body: Record<string, unknown>, name: string): string[] | unde
   return v as string[]
 }
 
-/** `POST /v1/keys/:id/reshare` body: `{ threshold?, members? }` or `{ threshold?, add?, remove? }`. */
+/** `approval: { expiresAtMs, approvals: [{ publicKey, signature }] }`: the admins' signatures over a change of holders. */
+function parseApproval (value: unknown): KeyChangeApprovalSet | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('approval must be { expiresAtMs, approvals: [{ publicKey, signature }] }')
+  const obj = value as Record<string, unknown>
+  onlyFields(obj, ['expiresAtMs', 'approvals'])
+  const expiresAtMs = int(obj, 'expiresAtMs')
+  try {
+    return { expiresAtMs, approvals: parseKeyChangeApprovals(obj.approvals) }
+  } catch (err) {
+    if (err instanceof PolicyError) bad(`approval: ${err.message}`)
+    throw err
+  }
+}
+
+/** `POST /v1/keys/:id/reshare` body: `{ threshold?, members? }` or `{ threshold?, add?, remove? }`, and `approval` to add holders. */
 export function parseReshareBody (body: Record<string, unknown> = {}): ReshareChange {
-  onlyFields(body, ['threshold', 'members', 'add', 'remove'])
+  onlyFields(body, ['threshold', 'members', 'add', 'remove', 'approval'])
   const change: ReshareChange = {}
+  const approval = parseApproval(body.approval)
+  if (approval !== undefined) change.approval = approval
   if (body.threshold !== undefined) change.threshold = int(body, 'threshold')
   for (const name of ['members', 'add', 'remove'] as const) {
     const list = peerList(body, name)
@@ -75,12 +93,13 @@ export function parseReshareBody (body: Record<string, unknown> = {}): ReshareCh
   return change
 }
 
-/** `POST /v1/keys/:id/repair` body: `{ holder, replacement? }`. */
-export function parseRepairBody (body: Record<string, unknown> = {}): { holder: string, replacement?: string } {
-  onlyFields(body, ['holder', 'replacement'])
+/** `POST /v1/keys/:id/repair` body: `{ holder, replacement?, approval? }` (a replacement is a new holder: it needs the admins' approval). */
+export function parseRepairBody (body: Record<string, unknown> = {}): { holder: string, replacement?: string, approval?: KeyChangeApprovalSet } {
+  onlyFields(body, ['holder', 'replacement', 'approval'])
+  const approval = parseApproval(body.approval)
   if (typeof body.holder !== 'string' || body.holder === '') bad('holder must be the PeerId of the holder whose share is lost')
   if (body.replacement !== undefined && (typeof body.replacement !== 'string' || body.replacement === '')) bad('replacement must be a PeerId')
-  return { holder: body.holder, ...(typeof body.replacement === 'string' ? { replacement: body.replacement } : {}) }
+  return { holder: body.holder, ...(typeof body.replacement === 'string' ? { replacement: body.replacement } : {}), ...(approval !== undefined ? { approval } : {}) }
 }
 
 /** An HD key's child as a watch-only wallet sees it: its signing key, address, and the root as an xpub (Taproot). */

@@ -10,6 +10,7 @@ import { CommandRefusedError, CommandTransportError } from '../protocols/errors.
 import { ErrorCode, EventKind, type Event, type SignedRecord } from '../protocols/messages.js'
 import type { HealthState } from './health.js'
 import type { PolicyAdmin } from './policy-admin.js'
+import type { AdminSet } from '../protocols/policy.js'
 import { culpritsOf, summary, type Failure, type RoundAnswers } from './signing-session.js'
 import type { KeyAgreement, KeyRecord, KeyRegistry } from '../state/key-registry.js'
 import type { MpcLibp2p } from '../runtime/libp2p.js'
@@ -26,6 +27,8 @@ export interface TaskDeps {
   /** Signs and stores a key record (at key.version) with the holders' countersignatures, and publishes it. */
   recordKey: (key: KeyRecord, agreement: KeyAgreement) => Promise<SignedRecord>
   record: (event: Partial<Event> & { kind: EventKind }) => Promise<void>
+  /** The admins in force: a quorum of them approves dealing a key to new holders (key-change.ts). */
+  admins: () => AdminSet | undefined
   /** The coordinator's own policy check of a sign request, and the count of one completed. */
   policy: Pick<PolicyAdmin, 'check' | 'signed'>
   log: Logger

@@ -4,12 +4,12 @@ import { Admission, type AdmissionLimits } from './admission.js'
 import { KeygenTask, type KeygenRequest } from './keygen-task.js'
 import type { NoncePools } from './nonce-pools.js'
 import { SignTask, type SignOptions, type SignResult } from './sign-task.js'
-import { LifecycleTask, type LifecycleResult, type ReshareChange } from './lifecycle-task.js'
+import { LifecycleTask, type KeyChangeApprovalSet, type LifecycleResult, type ReshareChange } from './lifecycle-task.js'
 import type { TaskDeps } from './task-io.js'
 
 export type { KeygenRequest } from './keygen-task.js'
 export type { SignResult } from './sign-task.js'
-export type { LifecycleResult, ReshareChange } from './lifecycle-task.js'
+export type { KeyChangeApprovalSet, LifecycleResult, ReshareChange } from './lifecycle-task.js'
 export type { TaskDeps } from './task-io.js'
 
 /** The client of requests made inside the coordinator's process (tests, the simulation), not through the API. */
@@ -66,8 +66,8 @@ export class Tasks {
   }
 
   /** A share dealt anew to `holder` (which lost it), or to `replacement` in its place. */
-  async repair (keyId: string, holder: string, replacement?: string, client = LOCAL_CLIENT): Promise<LifecycleResult> {
-    return await this.admission.run('keygen', client, async () => await this.lifecycle.repair(keyId, holder, replacement))
+  async repair (keyId: string, holder: string, replacement?: string, approval?: KeyChangeApprovalSet, client = LOCAL_CLIENT): Promise<LifecycleResult> {
+    return await this.admission.run('keygen', client, async () => await this.lifecycle.repair(keyId, holder, replacement, approval))
   }
 
   /** Refuses queued and later requests (the coordinator stops). */

@@ -466,7 +466,12 @@ function onRound1 (state: ReshareState, snap: Snapshot, msg: ReshareRound1Messag
   // Round 1 complete: open the buffered round-2 shares, then deal (a dealer).
   const opened = new Map(grown.opened)
   if (isNewHolder(core, core.params.self)) {
-    for (const m2 of grown.round2.values()) opened.set(m2.from, openAndVerify(grown, m2))
+    try {
+      for (const m2 of grown.round2.values()) opened.set(m2.from, openAndVerify(grown, m2))
+    } catch (err) {
+      for (const share of opened.values()) share.fill(0)
+      throw err
+    }
   }
   const next: Snapshot = { ...grown, opened }
   const outbound: ReshareMessage[] = core.dealers.has(core.params.self) ? [copyMessage(sealOwnDealing(next))] : []

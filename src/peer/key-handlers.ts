@@ -11,6 +11,7 @@ import { agreementBytes, lengthPrefixed, lifecycleTestMessage } from '../protoco
 import { fromString } from 'uint8arrays/from-string'
 import { ErrorCode, SignedRecord, type SignShareRequest } from '../protocols/messages.js'
 import type { KeyRegistry } from '../state/key-registry.js'
+import type { AdminSet } from '../protocols/policy.js'
 import type { RecordBook } from '../state/record-book.js'
 import { MAX_ID_LENGTH } from './constants.js'
 import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS } from '../protocols/constants.js'
@@ -33,6 +34,8 @@ export interface KeyHandlerDeps {
   records: RecordBook
   /** Brings the node's shares in line with the key records (KeyCustody.count): promotes, retires. */
   settle: () => Promise<void>
+  /** The admins in force (PolicyBook): a quorum of them approves dealing a key to new holders. */
+  admins: () => AdminSet | undefined
   dkg: DkgSessions
   /** Preprocessed nonces for one-round signing (this process's only). */
   pool: NoncePool

@@ -1,14 +1,30 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fromHex, toHex } from '../crypto/bytes.js'
+import type { KeyRecord } from '../state/key-registry.js'
 import { decodePublic, encodePublic, validateThreshold, type ReshareMode } from '../crypto/index.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { peerIdFromBytes } from '../protocols/ids.js'
 import { ErrorCode } from '../protocols/messages.js'
 import { agreementBytes } from '../protocols/records.js'
+import { decodeApprovals, keyChangeOf, newcomers, verifyKeyChange } from '../protocols/key-change.js'
+import { PolicyError } from '../protocols/policy.js'
 import { MAX_ID_LENGTH } from './constants.js'
 import { checkId, refuseCrypto, refuseSessionError, sessionTimeout, type KeyHandlerDeps } from './key-handlers.js'
 import type { CommandHandlers } from '../protocols/command.js'
 
 const MODES: readonly ReshareMode[] = ['refresh', 'reshare']
+/** A new holder may not have the key's record of that version yet (state sync runs each heartbeat): it waits this long for it. */
+const RECORD_WAIT_MS = 3_000
+
+/** The key's synced record, once it is at `version` (or later), or after RECORD_WAIT_MS whatever is there. */
+async function syncedRecord (deps: KeyHandlerDeps, keyId: string, version: number): Promise<KeyRecord | undefined> {
+  const until = Date.now() + RECORD_WAIT_MS
+  for (;;) {
+    const record = await deps.keys.get(keyId)
+    if ((record !== undefined && record.version >= version) || Date.now() >= until) return record
+    await sleep(100)
+  }
+}
 
 /**
  * The node's side of a key's lifecycle (refresh, reshare, repair) as a command handler: it runs
@@ -27,7 +43,7 @@ export function lifecycleCommandHandlers (deps: KeyHandlerDeps): CommandHandlers
       checkId('session id', req.sessionId)
       const mode = MODES.find(m => m === req.mode)
       if (mode === undefined) throw new CommandRefusedError(ErrorCode.BAD_REQUEST, `mode must be one of ${MODES.join(', ')}`)
-      const record = await deps.keys.get(req.keyId)
+      const record = await syncedRecord(deps, req.keyId, req.keyVersion)
       const keyName = req.keyId.slice(0, MAX_ID_LENGTH)
       if (record === undefined) throw new CommandRefusedError(ErrorCode.STALE, `this node has no record of key ${keyName} (yet)`)
       if (record.version !== req.keyVersion) throw new CommandRefusedError(ErrorCode.STALE, `this node has key ${keyName} at version ${record.version}, not ${req.keyVersion}`)
@@ -36,6 +52,17 @@ export function lifecycleCommandHandlers (deps: KeyHandlerDeps): CommandHandlers
       try {
         validateThreshold(req.newThreshold, newHolders.length)
       } catch (err) { refuseCrypto(err) }
+      // A peer that does not hold the key gets it only with the admins' approval of exactly this change.
+      const added = newcomers(record.holders, newHolders)
+      if (added.length > 0) {
+        try {
+          const change = keyChangeOf({ clusterId: deps.clusterId(), keyId: req.keyId, fromVersion: record.version, holders: newHolders, threshold: req.newThreshold, expiresAtMs: req.approvalExpiresAtMs ?? 0 })
+          verifyKeyChange(change, req.approvals === undefined ? [] : decodeApprovals(req.approvals), deps.admins(), Date.now())
+        } catch (err) {
+          if (err instanceof PolicyError) throw new CommandRefusedError(ErrorCode.POLICY_DENIED, `${err.message} (new holders: ${added.join(', ')})`, [], err.rule)
+          throw err
+        }
+      }
       const me = self.toString()
       const dealing = dealers.includes(me)
       if (!dealing && !newHolders.includes(me)) throw new CommandRefusedError(ErrorCode.BAD_REQUEST, 'this node takes no part in that session')

@@ -100,6 +100,7 @@ export class MpcNode {
     const keyDeps: KeyHandlerDeps = {
       self: libp2p.peerId, clusterId: () => roster.clusterId, vault, keys: this.keys, records, dkg: this.dkg, pool, requireCoordinator, log, faults: opts.faults ?? {},
       settle: async () => { await this.custody.count() },
+      admins: () => policies.admins,
       guard: new SignGuard({ policies, ledger, audit, log, time: (stage) => this.metrics.policyChecks.startTimer({ stage }) }),
       sign: async (data) => await identity.sign(data),
       connect: async (peerIds) => { await dialer.connect(peerIds) }

@@ -3270,6 +3270,8 @@ export interface ReshareRequest {
   newHolders: Uint8Array[]
   newThreshold: number
   timeoutMs: number
+  approvals?: Uint8Array
+  approvalExpiresAtMs?: number
 }
 
 export namespace ReshareRequest {
@@ -3324,6 +3326,16 @@ export namespace ReshareRequest {
         if ((obj.timeoutMs != null && obj.timeoutMs !== 0)) {
           w.uint32(64)
           w.uint32(obj.timeoutMs)
+        }
+
+        if (obj.approvals != null) {
+          w.uint32(74)
+          w.bytes(obj.approvals)
+        }
+
+        if (obj.approvalExpiresAtMs != null) {
+          w.uint32(80)
+          w.uint64Number(obj.approvalExpiresAtMs)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -3385,6 +3397,14 @@ export namespace ReshareRequest {
             }
             case 8: {
               obj.timeoutMs = reader.uint32()
+              break
+            }
+            case 9: {
+              obj.approvals = reader.bytes()
+              break
+            }
+            case 10: {
+              obj.approvalExpiresAtMs = reader.uint64Number()
               break
             }
             default: {

@@ -11,7 +11,10 @@ import { CommandRefusedError } from '../../src/protocols/errors.js'
 import { ErrorCode } from '../../src/protocols/messages.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
 import type { MpcNode } from '../../src/peer/node.js'
-import { messageFor, requestFor, startCluster, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { keyChangeBytes, keyChangeOf, encodeApprovals } from '../../src/protocols/key-change.js'
+import type { KeyChangeApprovalSet } from '../../src/coordinator/tasks.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { messageFor, personKey, requestFor, startCluster, TEST_ADMIN, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 
 /**
  * Issue 14 on real nodes over TCP: refresh, reshare to a new committee and threshold, repair, and
@@ -28,6 +31,12 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
 
   afterAll(async () => { await cluster?.stop() })
 
+  /** The admins' approval (the test's admin set has quorum 1) of dealing `key` to `holders` at `threshold`. */
+  const approval = (key: KeyRecord, holders: string[], threshold: number, signer: { pub: string, sign: (d: Uint8Array) => string } = TEST_ADMIN, ttlMs = 60_000): KeyChangeApprovalSet => {
+    const expiresAtMs = Date.now() + ttlMs
+    const bytes = keyChangeBytes(keyChangeOf({ clusterId: cluster.init.clusterId, keyId: key.id, fromVersion: key.version, holders, threshold, expiresAtMs }))
+    return { expiresAtMs, approvals: [{ publicKey: signer.pub, signature: signer.sign(bytes) }] }
+  }
   const node = (peerId: string): MpcNode => cluster.nodes.find(n => n.peerId.toString() === peerId)!
   const peers = (): string[] => cluster.nodes.map(n => n.peerId.toString())
   const shareOf = async (peerId: string, keyId: string): Promise<{ sessionId: string, version?: number } | undefined> => (await node(peerId).shares()).find(s => s.keyId === keyId)
@@ -67,7 +76,8 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })
     const others = peers().filter(p => !key.holders.includes(p))
     const removed = key.holders[0]!
-    const result = await cluster.coordinator.tasks.reshare(key.id, { threshold: 3, remove: [removed], add: others })
+    const holders = [...key.holders.slice(1), ...others]
+    const result = await cluster.coordinator.tasks.reshare(key.id, { threshold: 3, remove: [removed], add: others, approval: approval(key, holders, 3) })
     expect(result).toMatchObject({ op: 'reshare', version: 2, groupPublicKey: key.groupPublicKey, threshold: 3 })
     expect(result.holders).toHaveLength(4)
     const after = await committed(key.id)
@@ -82,7 +92,7 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
   it('reshares to a disjoint committee: no first holder keeps a share, and the new ones sign', async () => {
     const [a, b, ...rest] = peers()
     const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 2, members: [a!, b!] })
-    const result = await cluster.coordinator.tasks.reshare(key.id, { threshold: 2, members: rest })
+    const result = await cluster.coordinator.tasks.reshare(key.id, { threshold: 2, members: rest, approval: approval(key, rest, 2) })
     expect(result.holders).toEqual(rest)
     const after = await committed(key.id)
     for (const old of [a!, b!]) await waitFor(`${old} to erase its share`, async () => await shareOf(old, key.id) === undefined, 10_000)
@@ -94,7 +104,7 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
     const lost = key.holders[2]!
     const replacement = peers().find(p => !key.holders.includes(p))!
-    const result = await cluster.coordinator.tasks.repair(key.id, lost, replacement)
+    const result = await cluster.coordinator.tasks.repair(key.id, lost, replacement, approval(key, key.holders.map(h => h === lost ? replacement : h), 2))
     expect(result).toMatchObject({ op: 'repair', version: 2, threshold: 2, groupPublicKey: key.groupPublicKey })
     expect(result.holders).toEqual(key.holders.map(h => h === lost ? replacement : h))
     const after = await committed(key.id)
@@ -141,6 +151,61 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     const again = messageFor('taproot', 'child after refresh')
     const afterRefresh = await cluster.coordinator.tasks.sign(taproot.id, again, requestFor(cluster.init.clusterId, taproot.id, again), undefined, { path: [0, 5] })
     expect(ecc.verifySchnorr(again, Buffer.from(childView(taproot, [0, 5], 'regtest').xOnlyPublicKey!, 'hex'), afterRefresh.signature)).toBe(true)
+  })
+
+  it('repairs a holder in its own place without approval: it gets a new share and every holder signs', async () => {
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })
+    const lost = key.holders[1]!
+    const result = await cluster.coordinator.tasks.repair(key.id, lost)
+    expect(result.holders).toEqual(key.holders)
+    expect(result.signers).not.toContain(lost === result.signers[0] ? '' : 'none')
+    const after = await committed(key.id)
+    expect((await shareOf(lost, key.id))!.sessionId).toBe(after.sessionId)
+    await signAndCheck(after, 'after an in-place repair')
+  })
+
+  it('deals a key to no new holder without the admins\' approval of exactly that change, even when the coordinator skips its own check', async () => {
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
+    const outsider = peers().find(p => !key.holders.includes(p))!
+    const holders = [...key.holders, outsider]
+    // Through the coordinator: refused before any node is asked.
+    const denied = await cluster.coordinator.tasks.reshare(key.id, { add: [outsider] }).catch((err: unknown) => err as TaskError)
+    expect(denied).toMatchObject({ code: 'policy_denied', rule: 'quorum' })
+    // A compromised coordinator sends the command itself: every node refuses, for each bad approval.
+    const mallory = personKey()
+    const bad: Array<[string, KeyChangeApprovalSet | undefined, string]> = [
+      ['none', undefined, 'quorum'],
+      ['a stranger\'s signature', approval(key, holders, 2, mallory), 'quorum'],
+      ['another change (threshold 3)', { ...approval(key, holders, 3) }, 'quorum'],
+      ['expired', approval(key, holders, 2, TEST_ADMIN, -1_000), 'expired']
+    ]
+    for (const [what, set, rule] of bad) {
+      for (const peer of holders) {
+        const err = await sendCommand(cluster.coordinator.libp2p, peerIdFromString(peer), cluster.init.clusterId, 'reshare', {
+          keyId: key.id, sessionId: `rogue-${Math.random().toString(36).slice(2)}`, mode: 'reshare', keyVersion: 1,
+          dealers: key.holders.slice(0, 2).map(h => peerIdFromString(h).toMultihash().bytes), newHolders: holders.map(h => peerIdFromString(h).toMultihash().bytes),
+          newThreshold: 2, timeoutMs: 5_000, ...(set === undefined ? {} : { approvals: encodeApprovals(set.approvals), approvalExpiresAtMs: set.expiresAtMs })
+        }).catch((e: unknown) => e)
+        expect(err, `${what} at ${peer}`).toBeInstanceOf(CommandRefusedError)
+        expect((err as CommandRefusedError).code, `${what} at ${peer}`).toBe(ErrorCode.POLICY_DENIED)
+        expect((err as CommandRefusedError).rule, `${what} at ${peer}`).toBe(rule)
+      }
+    }
+    expect((await cluster.coordinator.keys.get(key.id))!.version).toBe(1)
+    expect(await shareOf(outsider, key.id)).toBeUndefined()
+    // With the approval it goes through, once: the same approval does not move the key again.
+    const good = approval(key, holders, 2)
+    await cluster.coordinator.tasks.reshare(key.id, { add: [outsider], approval: good })
+    const after = await committed(key.id)
+    expect(after.holders).toContain(outsider)
+    await signAndCheck(after, 'after an approved reshare')
+    // Removing a holder needs no approval; adding it back with the old approval is refused (it was for version 1).
+    await cluster.coordinator.tasks.reshare(key.id, { remove: [outsider] })
+    await committed(key.id)
+    await waitFor('the removed outsider to erase its share', async () => await shareOf(outsider, key.id) === undefined, 10_000)
+    const replayed = await cluster.coordinator.tasks.reshare(key.id, { add: [outsider], approval: good }).catch((err: unknown) => err as TaskError)
+    expect(replayed).toMatchObject({ code: 'policy_denied', rule: 'quorum' })
+    expect((await cluster.coordinator.keys.get(key.id))!.version).toBe(3)
   })
 
   it('refuses bad lifecycle requests with clear errors and changes nothing', async () => {
