@@ -1,3 +1,4 @@
+import type { TaskFaults } from './task-io.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { GossipChannels } from '../runtime/channels.js'
@@ -59,6 +60,8 @@ export interface CoordinatorOptions {
   maxMembers?: number
   /** How long a peer that is neither a member nor a pending join may stay connected (DEFAULT_STRANGER_GRACE_MS otherwise). */
   strangerGraceMs?: number
+  /** Test faults (never set by the CLI). */
+  faults?: TaskFaults
 }
 
 /** What Coordinator.start read and checked before the assembly. */
@@ -145,6 +148,7 @@ export class Coordinator {
       policy: this.policy,
       admins: () => policies.admins,
       log,
+      faults: opts.faults,
       keygenTimeoutMs: opts.keygenTimeoutMs,
       signRoundTimeoutMs: opts.signRoundTimeoutMs
     })

@@ -228,6 +228,7 @@ export class LifecycleTask {
     const record: KeyRecord = { ...outcome.key, createdAtMs: key.createdAtMs, ...(key.chainCode === undefined ? {} : { chainCode: key.chainCode }) }
     const signed = await deps.recordKey(record, outcome.agreement)
     this.signer.pools.forget(keyId)
+    await deps.faults?.afterLifecycleRecord?.()
     const recordBytes = SignedRecord.encode(signed)
     const everyone = [...new Set([...key.holders, ...newHolders])]
     const commit = await fanOut(deps, everyone, 'keyCommit', () => ({ keyId, sessionId, commit: true, record: recordBytes }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)

@@ -34,6 +34,13 @@ export interface TaskDeps {
   log: Logger
   keygenTimeoutMs?: number
   signRoundTimeoutMs?: number
+  faults?: TaskFaults
+}
+
+/** What a test can make the coordinator's tasks do wrong (never set by the CLI). */
+export interface TaskFaults {
+  /** Runs after a lifecycle change recorded the key's new version, before the commit goes out (a crash there when it throws). */
+  afterLifecycleRecord?: () => void | Promise<void>
 }
 
 /** The most of a failure's summary kept in an event's `detail`. */

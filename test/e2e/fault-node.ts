@@ -4,11 +4,14 @@
  * flags; real nodes never set one). Run from the build, as the CLI is:
  *
  *   node dist/test/e2e/fault-node.js --data-dir DIR --passphrase-file FILE [--listen MA] [--heartbeat-ms MS]
- *     [--kill-after-nonce-spent] [--kill-after-pooled-nonce] [--kill-at-round-message N] --json
+ *     [--kill-after-nonce-spent] [--kill-after-pooled-nonce] [--kill-after-next-share] [--kill-after-promote] [--kill-at-round-message N] --json
  *
  * --kill-after-nonce-spent: SIGKILL right after a signing nonce is durably spent, before the share
  *   is computed (NodeFaults.afterNonceSpent); --kill-after-pooled-nonce: the same in a one-round
  *   signature, right after a pooled nonce left its pool (NodeFaults.afterPooledNonceTaken).
+ * --kill-after-next-share: SIGKILL right after a refresh/reshare stored this node's next share
+ *   (pending), before it countersigns (NodeFaults.afterNextShareSaved); --kill-after-promote: right
+ *   after the next share became the active one (NodeFaults.afterNextSharePromoted).
  * --kill-at-round-message N: SIGKILL on the Nth message received on the `rounds` channel (in the
  *   middle of a DKG: after this node published its own first round, before its share is stored).
  *
@@ -34,6 +37,8 @@ const { values } = parseArgs({
     'heartbeat-ms': { type: 'string', default: '1000' },
     'kill-after-nonce-spent': { type: 'boolean', default: false },
     'kill-after-pooled-nonce': { type: 'boolean', default: false },
+    'kill-after-next-share': { type: 'boolean', default: false },
+    'kill-after-promote': { type: 'boolean', default: false },
     'kill-at-round-message': { type: 'string' },
     json: { type: 'boolean', default: false }
   }
@@ -42,7 +47,9 @@ if (values['data-dir'] === undefined || values['passphrase-file'] === undefined)
 const passphrase = (await readFile(values['passphrase-file'], 'utf8')).replace(/\r?\n$/, '')
 const faults: NodeFaults = {
   ...(values['kill-after-nonce-spent'] ? { afterNonceSpent: die } : {}),
-  ...(values['kill-after-pooled-nonce'] ? { afterPooledNonceTaken: die } : {})
+  ...(values['kill-after-pooled-nonce'] ? { afterPooledNonceTaken: die } : {}),
+  ...(values['kill-after-next-share'] ? { afterNextShareSaved: die } : {}),
+  ...(values['kill-after-promote'] ? { afterNextSharePromoted: die } : {})
 }
 const node = await MpcNode.start({
   dataDir: values['data-dir'],
