@@ -1,3 +1,4 @@
+import { toHex } from '../crypto/bytes.js'
 import { NONCE_SWEEP_MS, NONCE_TTL_MS, PENDING_SHARE_TTL_MS, SPENT_MARKER_TTL_MS } from './constants.js'
 import type { KeyRegistry } from '../state/key-registry.js'
 import type { RecordBook } from '../state/record-book.js'
@@ -110,11 +111,10 @@ export class KeyCustody implements Service {
 
   private async update (): Promise<void> {
     const { vault, records } = this.init
-    const recordsChanged = records.generation !== this.recordGeneration
-    if (recordsChanged) this.followRecords()
+    const changedRecords = records.generation !== this.recordGeneration ? this.followRecords() : []
     if (vault.generation !== this.shareGeneration) await this.followShares()
     await this.settlePendingShares()
-    if (recordsChanged) await this.followVersions()
+    if (changedRecords.length > 0) await this.followVersions(changedRecords)
     this.recount()
   }
 
@@ -124,34 +124,38 @@ export class KeyCustody implements Service {
    * erases the old share; a next share that a newer record passed over, or that no record
    * committed in PENDING_SHARE_TTL_MS, is dropped; and an active share of an older version whose
    * record no longer names this node a holder is erased (the holder was removed or replaced).
-   * Only a verified record decides: the coordinator's signature and every new holder's.
+   * Only a verified record decides: the coordinator's signature and every new holder's. Only the
+   * keys whose records were applied since the last look are looked at (at start: every key).
    */
-  private async followVersions (): Promise<void> {
-    const { vault, keys, self, log } = this.init
-    for (const next of await vault.listNextShares()) {
-      const record = await keys.get(next.keyId)
-      if (record !== undefined && record.sessionId === next.sessionId && record.groupPublicKey === next.groupPublicKey) {
+  private async followVersions (changed: VerifiedKeyRecord[]): Promise<void> {
+    const { vault, self, log } = this.init
+    for (const r of changed) {
+      const record = { keyId: r.body.id, sessionId: r.body.sessionId, version: r.signed.version, groupPublicKey: toHex(r.body.groupPublicKey), holder: r.holders.some(h => h.equals(self)) }
+      const next = await vault.nextShareRecord(record.keyId)
+      if (next === undefined) continue
+      if (record.sessionId === next.sessionId && record.groupPublicKey === next.groupPublicKey) {
         await this.ownChange(next.keyId, { ...next, status: 'active' }, async () => await vault.promoteNextShare(next.keyId, next.sessionId))
         log.info({ keyId: next.keyId, version: record.version }, 'the next share is committed by its key record: it signs from now on, the old one is erased')
         this.init.faults?.afterNextSharePromoted?.()
-      } else if ((record !== undefined && record.version >= (next.version ?? 1)) || Date.now() - next.createdAtMs > PENDING_SHARE_TTL_MS) {
+      } else if (record.version >= (next.version ?? 1) || Date.now() - next.createdAtMs > PENDING_SHARE_TTL_MS) {
         await vault.discardNextShare(next.keyId, next.sessionId)
         log.info({ keyId: next.keyId, session: next.sessionId }, 'dropped the next share of a key change that was not committed')
       }
     }
-    for (const share of [...this.shareIndex.values()]) {
-      const record = await keys.get(share.keyId)
-      if (record === undefined || record.sessionId === share.sessionId || (share.version ?? 1) >= record.version) continue
-      if (record.holders.includes(self.toString())) continue
+    for (const r of changed) {
+      const share = this.shareIndex.get(r.body.id)
+      if (share === undefined || r.body.sessionId === share.sessionId || (share.version ?? 1) >= r.signed.version || r.holders.some(h => h.equals(self))) continue
+      const record = { version: r.signed.version }
       await this.ownChange(share.keyId, undefined, async () => { await vault.discardShare(share.keyId) })
       log.info({ keyId: share.keyId, version: record.version }, 'erased the share of a key version this node no longer holds')
     }
   }
 
-  /** Takes in the key records applied since the last look: only those are read. */
-  private followRecords (): void {
+  /** Takes in the key records applied since the last look: only those are read. Returns them. */
+  private followRecords (): VerifiedKeyRecord[] {
     const { records, self } = this.init
     this.recordGeneration = records.generation
+    const changed: VerifiedKeyRecord[] = []
     for (const record of records.keys()) {
       if (this.seenRecords.get(record.signed.id) === record) continue
       this.seenRecords.set(record.signed.id, record)
@@ -159,7 +163,9 @@ export class KeyCustody implements Service {
       if (record.holders.some(h => h.equals(self))) this.holderOf.set(keyId, record.body.createdAtMs)
       else this.holderOf.delete(keyId)
       this.touched.add(keyId)
+      changed.push(record)
     }
+    return changed
   }
 
   /**

@@ -188,4 +188,62 @@ describe('key custody: held and lost keys, kept up to date change by change', ()
     await custody.count()
     expect(counts()).toEqual(await recounted())
   })
+
+  describe('key versions (refresh, reshare, repair)', () => {
+    const nextShare = async (keyId: string, sessionId: string, version: number, createdAtMs = Date.now()): Promise<void> => {
+      await vault.saveNextShare({ keyId, scheme: 'ed25519', sessionId, status: 'pending', groupPublicKey: toHex(groupKeyOf(keyId)), createdAtMs, version }, dealtKey)
+    }
+
+    it('promotes the next share named by the record of the new version, in place of the old one', async () => {
+      await record('k1', { mine: true })
+      await share('k1', 'active')
+      await custody.count()
+      await nextShare('k1', 's-k1-v2', 2)
+      await custody.count()
+      expect((await vault.shareRecord('k1'))!.sessionId).toBe('s-k1')
+      await record('k1', { mine: true, sessionId: 's-k1-v2', version: 2 })
+      await custody.count()
+      const active = (await vault.shareRecord('k1'))!
+      expect(active).toMatchObject({ sessionId: 's-k1-v2', status: 'active', version: 2 })
+      expect(await vault.nextShareRecord('k1')).toBeUndefined()
+      expect(counts()).toEqual({ held: 1, lost: [] })
+    })
+
+    it('drops a next share that a newer record passed over, or that no record committed in time, and keeps one that may still be', async () => {
+      await record('k1', { mine: true })
+      await share('k1', 'active')
+      await nextShare('k1', 's-other', 2)
+      await record('k1', { mine: true, sessionId: 's-k1-v2', version: 2 })
+      await custody.count()
+      expect(await vault.nextShareRecord('k1')).toBeUndefined()
+      // No record of version 3 yet: kept while the change may still commit, dropped after the TTL.
+      await record('k2', { mine: true })
+      await share('k2', 'active')
+      await nextShare('k2', 's-k2-v2', 2)
+      await record('k3', { mine: false })
+      await custody.count()
+      expect((await vault.nextShareRecord('k2'))?.sessionId).toBe('s-k2-v2')
+      // After the TTL, looked at again at the next start (a new custody: every key is looked at).
+      await nextShare('k2', 's-k2-v2', 2, Date.now() - PENDING_SHARE_TTL_MS - 1)
+      await new KeyCustody({ vault, records, keys, self, log }).count()
+      expect(await vault.nextShareRecord('k2')).toBeUndefined()
+      expect((await vault.shareRecord('k2'))!.sessionId).toBe('s-k2')
+    })
+
+    it('erases the old share once a newer record no longer names this node, and keeps it while one still does', async () => {
+      await record('k1', { mine: true })
+      await record('k2', { mine: true })
+      await share('k1', 'active')
+      await share('k2', 'active')
+      await custody.count()
+      expect(counts().held).toBe(2)
+      await record('k1', { mine: false, sessionId: 's-k1-v2', version: 2 })
+      await record('k2', { mine: true, sessionId: 's-k2-v2', version: 2 })
+      await custody.count()
+      expect(await vault.shareRecord('k1')).toBeUndefined()
+      // Still a holder of k2 at version 2 without its share of it: the old one stays (signing refuses it as stale).
+      expect((await vault.shareRecord('k2'))!.sessionId).toBe('s-k2')
+      expect(counts().held).toBe(1)
+    })
+  })
 })
