@@ -86,7 +86,7 @@ function addInit (coordinator: Command): void {
 interface StartFlags {
   dataDir: string, listen?: string[], announce?: string[] | false, api?: string, suspectAfterMs?: number, downAfterMs?: number,
   keygenTimeoutMs?: number, signRoundTimeoutMs?: number, eventRetentionCount?: number, eventRetentionDays?: number,
-  approveJoins?: boolean, maxMembers?: number, json?: boolean
+  approveJoins?: boolean, maxMembers?: number, refreshEvery?: number, json?: boolean
 }
 
 function addStart (coordinator: Command): void {
@@ -105,6 +105,7 @@ function addStart (coordinator: Command): void {
     .option('--event-retention-days <d>', 'remove events older than this many days (default 90)', positiveInt('--event-retention-days'))
     .option('--approve-joins', 'a node that joins with a valid invitation waits as pending until "mpc-wallet members approve <peer id>" (or reject)')
     .option('--max-members <n>', 'at most this many members (default and ceiling 256)', positiveWhole('--max-members'))
+    .option('--refresh-every <duration>', 'refresh every key once it has been this long at one version, e.g. 24h (default: never)', duration('--refresh-every'))
     .option('--json', 'print the ready line as one JSON object')
     .action(runCoordinator)
 }
@@ -119,7 +120,7 @@ async function runCoordinator (opts: StartFlags, cmd: Command): Promise<void> {
   const c = await Coordinator.start({
     dataDir: opts.dataDir, log, listen: opts.listen, ...announceOf(opts.announce), api: opts.api, health,
     keygenTimeoutMs: opts.keygenTimeoutMs, signRoundTimeoutMs: opts.signRoundTimeoutMs, eventRetention: retentionOf(opts),
-    approveJoins: opts.approveJoins, maxMembers: opts.maxMembers
+    approveJoins: opts.approveJoins, maxMembers: opts.maxMembers, refreshEveryMs: opts.refreshEvery
   })
   const addrs = c.libp2p.getMultiaddrs().map(String)
   const stopAsked = stopSignal()

@@ -1,4 +1,5 @@
 import type { TaskFaults } from './task-io.js'
+import { RefreshSchedule } from './refresh-schedule.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { GossipChannels } from '../runtime/channels.js'
@@ -60,6 +61,8 @@ export interface CoordinatorOptions {
   maxMembers?: number
   /** How long a peer that is neither a member nor a pending join may stay connected (DEFAULT_STRANGER_GRACE_MS otherwise). */
   strangerGraceMs?: number
+  /** Refresh every key once it has been this long at one version (RefreshSchedule); default: never. */
+  refreshEveryMs?: number
   /** Test faults (never set by the CLI). */
   faults?: TaskFaults
 }
@@ -192,6 +195,7 @@ export class Coordinator {
       every(() => digestIntervalFor(this.membership.members().length), () => { void this.sync.publishDigest() }),
       every(LEDGER_SWEEP_MS, () => { ledger.sweep().catch(err => { log.warn({ err: (err as Error).message }, 'request ledger sweep failed') }) }),
       { start: () => { this.dialBack.start(() => this.membership.members().map(m => ({ peerId: m.peerId.toString(), addrs: m.addrs }))) }, stop: () => { this.dialBack.stop() } },
+      ...(opts.refreshEveryMs === undefined ? [] : [new RefreshSchedule({ everyMs: opts.refreshEveryMs, keys: this.keys, health: (p) => this.health.state(p), refresh: async (id) => await this.tasks.refresh(id), log })]),
       this.api
     ])
   }

@@ -225,18 +225,22 @@ export class LifecycleTask {
     }
     const testSignMs = performance.now() - startedAt - sessionMs
 
-    const record: KeyRecord = { ...outcome.key, createdAtMs: key.createdAtMs, ...(key.chainCode === undefined ? {} : { chainCode: key.chainCode }) }
-    const signed = await deps.recordKey(record, outcome.agreement)
-    this.signer.pools.forget(keyId)
-    await deps.faults?.afterLifecycleRecord?.()
-    const recordBytes = SignedRecord.encode(signed)
-    const everyone = [...new Set([...key.holders, ...newHolders])]
-    const commit = await fanOut(deps, everyone, 'keyCommit', () => ({ keyId, sessionId, commit: true, record: recordBytes }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
-    for (const [peer, err] of commit.failed) deps.log.warn({ keyId, peer, err: (err as Error).message }, 'holder did not confirm the key commit (it follows the synced record)')
+    // The commit swaps the holders' active shares: no signature of this key runs across it.
+    await this.signer.gate.exclusive(keyId, async () => {
+      const record: KeyRecord = { ...outcome.key, createdAtMs: key.createdAtMs, ...(key.chainCode === undefined ? {} : { chainCode: key.chainCode }) }
+      const signed = await deps.recordKey(record, outcome.agreement)
+      this.signer.pools.forget(keyId)
+      await deps.faults?.afterLifecycleRecord?.()
+      const recordBytes = SignedRecord.encode(signed)
+      const everyone = [...new Set([...key.holders, ...newHolders])]
+      const commit = await fanOut(deps, everyone, 'keyCommit', () => ({ keyId, sessionId, commit: true, record: recordBytes }), DEFAULT_SIGN_ROUND_TIMEOUT_MS)
+      for (const [peer, err] of commit.failed) deps.log.warn({ keyId, peer, err: (err as Error).message }, 'holder did not confirm the key commit (it follows the synced record)')
+    })
     const commitMs = performance.now() - startedAt - sessionMs - testSignMs
-    await deps.record({ kind: EventKind.SESSION_FINISHED, operation: op, sessionId, keyId, detail: `version ${record.version}` })
+    const version = outcome.key.version
+    await deps.record({ kind: EventKind.SESSION_FINISHED, operation: op, sessionId, keyId, detail: `version ${version}` })
     return {
-      op, keyId, version: record.version, groupPublicKey: record.groupPublicKey, threshold, holders: newHolders, sessionId,
+      op, keyId, version, groupPublicKey: key.groupPublicKey, threshold, holders: newHolders, sessionId,
       signature: toHex(test.signature), message: toHex(message), signers: test.signers,
       timing: { sessionMs: Math.round(sessionMs), testSignMs: Math.round(testSignMs), commitMs: Math.round(commitMs) }
     }

@@ -65,6 +65,8 @@ export class NoncePools {
   private readonly refilling = new Map<string, Promise<void>>()
   /** Commitments handed out since a refill was asked for, by poolId: its answer may still list them. */
   private readonly takenDuringRefill = new Map<string, Set<string>>()
+  /** How many times each key's pools were forgotten (a new version): a refill started before is void. */
+  private readonly forgotten = new Map<string, number>()
   /** Pools found low while MAX_REFILLS_AT_ONCE were at work, by poolId, in the order found. */
   private readonly queued = new Map<string, { keyId: string, peer: string }>()
 
@@ -97,9 +99,15 @@ export class NoncePools {
     this.refillIfLow(keyId, peer)
   }
 
-  /** A key's new version (its holders' identifiers may have changed): every pool of it is dropped. */
+  /**
+   * A key's new version (its holders' identifiers may have changed, and every holder drops its
+   * pool of the key): every pool of it is dropped here, and a refill already under way is
+   * thrown away when it comes, since the holder may have answered it before it dropped its pool.
+   */
   forget (keyId: string): void {
     this.keys.delete(keyId)
+    this.forgotten.set(keyId, (this.forgotten.get(keyId) ?? 0) + 1)
+    if (this.forgotten.size > MAX_POOLED_KEYS) this.forgotten.delete(this.forgotten.keys().next().value!)
   }
 
   /** The unused commitments held for a holder's pool of a key, oldest first (none if it has no pool here). */
@@ -133,8 +141,9 @@ export class NoncePools {
     this.queued.delete(id)
     const taken = new Set<string>()
     this.takenDuringRefill.set(id, taken)
+    const generation = this.forgotten.get(keyId)
     const refill = this.deps.fetch(peer, keyId)
-      .then(async ({ answer, check }) => { await this.adopt(keyId, peer, answer, check, taken) })
+      .then(async ({ answer, check }) => { if (this.forgotten.get(keyId) === generation) await this.adopt(keyId, peer, answer, check, taken) })
       .catch(err => { this.deps.log.debug({ keyId, peer, err: (err as Error).message }, 'nonce pool refill failed') })
       .finally(() => {
         this.refilling.delete(id)

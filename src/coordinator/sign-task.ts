@@ -11,6 +11,7 @@ import { TaskError } from './errors.js'
 import { commitmentProblem, SigningSession, type Availability } from './signing-session.js'
 import { bytesOf, fanOut, newSessionId, recordFailure, type FanOut, type TaskDeps } from './task-io.js'
 import { NoncePools } from './nonce-pools.js'
+import { KeyGate } from './key-gate.js'
 import { sendCommand } from '../protocols/command.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 
@@ -75,6 +76,8 @@ export class SignTask {
   private readonly culprits = new Map<string, number>()
   /** The holders' preprocessed commitments: a signature whose signers all have some takes one round. */
   readonly pools: NoncePools
+  /** Signatures of a key run beside each other, never across the commit of its next version (LifecycleTask). */
+  readonly gate = new KeyGate()
 
   constructor (private readonly deps: TaskDeps) {
     this.pools = new NoncePools({
@@ -139,6 +142,10 @@ export class SignTask {
    * first, so that it asks nodes only what they should allow).
    */
   async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, opts: SignOptions = {}): Promise<SignResult> {
+    return await this.gate.shared(keyId, async () => await this.signOnce(keyId, message, request, opts))
+  }
+
+  private async signOnce (keyId: string, message: Uint8Array, request: SignedRequest | undefined, opts: SignOptions): Promise<SignResult> {
     const key = await this.deps.keys.get(keyId)
     if (key === undefined) throw new TaskError('not_found', `no key ${keyId}`)
     const { candidate, path = [] } = opts

@@ -8,13 +8,13 @@ import { childView } from '../../src/coordinator/requests.js'
 import { deriveHdChild, parseHdPath } from '../../src/crypto/index.js'
 import { sendCommand } from '../../src/protocols/command.js'
 import { CommandRefusedError } from '../../src/protocols/errors.js'
-import { ErrorCode } from '../../src/protocols/messages.js'
+import { ErrorCode, EventKind } from '../../src/protocols/messages.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
 import type { MpcNode } from '../../src/peer/node.js'
 import { keyChangeBytes, keyChangeOf, encodeApprovals } from '../../src/protocols/key-change.js'
 import type { KeyChangeApprovalSet } from '../../src/coordinator/tasks.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { messageFor, personKey, requestFor, startCluster, TEST_ADMIN, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+import { eventsAfter, lastEventSeq, messageFor, personKey, requestFor, startCluster, TEST_ADMIN, verifiesExternally, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
 
 /**
  * Issue 14 on real nodes over TCP: refresh, reshare to a new committee and threshold, repair, and
@@ -158,7 +158,6 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     const lost = key.holders[1]!
     const result = await cluster.coordinator.tasks.repair(key.id, lost)
     expect(result.holders).toEqual(key.holders)
-    expect(result.signers).not.toContain(lost === result.signers[0] ? '' : 'none')
     const after = await committed(key.id)
     expect((await shareOf(lost, key.id))!.sessionId).toBe(after.sessionId)
     await signAndCheck(after, 'after an in-place repair')
@@ -208,6 +207,28 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     expect((await cluster.coordinator.keys.get(key.id))!.version).toBe(3)
   })
 
+  it('signs throughout refreshes: no signature runs across a commit, none fails, no holder is blamed', async () => {
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })
+    const since = await lastEventSeq(cluster)
+    let stop = false
+    const signed: number[] = []
+    const signer = async (id: number): Promise<void> => {
+      for (let i = 0; i < 40 && !stop; i++) {
+        const current = (await cluster.coordinator.keys.get(key.id))!
+        await signAndCheck(current, `during refreshes ${id}/${i}`)
+        signed.push(id)
+      }
+    }
+    const loops = [signer(1), signer(2)]
+    for (let i = 0; i < 3; i++) await cluster.coordinator.tasks.refresh(key.id)
+    stop = true
+    await Promise.all(loops)
+    expect(signed.length).toBeGreaterThan(3)
+    expect((await cluster.coordinator.keys.get(key.id))!.version).toBe(4)
+    const blamed = (await eventsAfter(cluster, since)).filter(e => e.kind === EventKind.BLAME || e.kind === EventKind.SESSION_FAILED)
+    expect(blamed.map(e => e.detail)).toEqual([])
+  })
+
   it('refuses bad lifecycle requests with clear errors and changes nothing', async () => {
     const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
     const code = async (p: Promise<unknown>): Promise<string | undefined> => await p.then(() => undefined, (err: unknown) => (err as TaskError).code)
@@ -235,5 +256,28 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     }).catch((err: unknown) => err)
     expect((refused as CommandRefusedError).code).toBe(ErrorCode.NOT_FOUND)
     await waitAllUp(cluster)
+  })
+})
+
+describe('scheduled refresh (coordinator start --refresh-every)', () => {
+  it('refreshes every key once it has been at one version that long, and the key signs after', async () => {
+    const cluster = await startCluster(3, { refreshEveryMs: 1_500 })
+    try {
+      await waitAllUp(cluster)
+      const key = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
+      await waitFor('a scheduled refresh to move the key to version 2', async () => (await cluster.coordinator.keys.get(key.id))!.version >= 2, 20_000)
+      const after = (await cluster.coordinator.keys.get(key.id))!
+      expect(after.groupPublicKey).toBe(key.groupPublicKey)
+      const message = messageFor('ed25519', 'after a scheduled refresh')
+      await waitFor('every holder at the new version', async () => {
+        const now = (await cluster.coordinator.keys.get(key.id))!
+        for (const n of cluster.nodes) if ((await n.shares()).find(s => s.keyId === key.id)?.sessionId !== now.sessionId) return false
+        return true
+      }, 10_000)
+      const result = await cluster.sign(key.id, message)
+      expect(verifiesExternally(after, message, result.signature)).toBe(true)
+    } finally {
+      await cluster.stop()
+    }
   })
 })
