@@ -242,9 +242,8 @@ export class ShareVault {
     this.forget(keyId)
     await this.store.batch({
       json: { [`share:${keyId}`]: { ...next.record, status: 'active' }, [`next-share:${keyId}`]: null },
-      bytes: { [`next-share:${keyId}`]: null }
+      bytes: { [`share:${keyId}`]: sealWithKey(this.key, encodeKey(next.key), this.aad('share', keyId)), [`next-share:${keyId}`]: null }
     })
-    this.opened.set(keyId, next.key)
     this.forget(keyId)
     this.changes++
     return true

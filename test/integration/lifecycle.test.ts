@@ -8,7 +8,7 @@ import { childView } from '../../src/coordinator/requests.js'
 import { deriveHdChild, parseHdPath } from '../../src/crypto/index.js'
 import { sendCommand } from '../../src/protocols/command.js'
 import { CommandRefusedError } from '../../src/protocols/errors.js'
-import { ErrorCode, EventKind } from '../../src/protocols/messages.js'
+import { ErrorCode } from '../../src/protocols/messages.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
 import type { MpcNode } from '../../src/peer/node.js'
 import { keyChangeBytes, keyChangeOf, encodeApprovals } from '../../src/protocols/key-change.js'
@@ -225,7 +225,7 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     await Promise.all(loops)
     expect(signed.length).toBeGreaterThan(3)
     expect((await cluster.coordinator.keys.get(key.id))!.version).toBe(4)
-    const blamed = (await eventsAfter(cluster, since)).filter(e => e.kind === EventKind.BLAME || e.kind === EventKind.SESSION_FAILED)
+    const blamed = (await eventsAfter(cluster, since)).filter(e => e.kind === 'BLAME' || e.kind === 'SESSION_FAILED')
     expect(blamed.map(e => e.detail)).toEqual([])
   })
 
