@@ -21,6 +21,7 @@ import { criticalPathMs, dkgInProcess, measureFloor, signNoble, type FloorResult
 import { measureEventLog } from './bench-store.js'
 import { wholeNumberArg } from './args.js'
 import { benchScale } from './bench-scale.js'
+import { benchLifecycle } from './bench-lifecycle.js'
 import type { Scheme } from '../src/crypto/index.js'
 import type { KeyView } from '../src/coordinator/requests.js'
 import type { SignView } from '../src/coordinator/client.js'
@@ -37,7 +38,8 @@ const USAGE = `usage: npm run bench -- [options]
   --load LEVELS          concurrent HTTP requests per load step, comma-separated (default 8,32,128; 0 skips)
   --only LIST            only these configurations, comma-separated, e.g. taproot:3-of-5 (default: all four)
   --json                 make the last line one JSON object with every figure
-  --scale                the simulation at 10, 20 and 50 nodes instead (npm run bench -- --scale --help)`
+  --scale                the simulation at 10, 20 and 50 nodes instead (npm run bench -- --scale --help)
+  --lifecycle            refresh, reshare and repair at 3-of-5 and 10-of-20 instead (npm run bench -- --lifecycle --help)`
 
 const NODES = 5
 const CONFIGS: ReadonlyArray<{ scheme: Scheme, threshold: number, parties: number }> = [
@@ -568,6 +570,7 @@ async function logTails (logDir: string, lines = 8): Promise<string> {
 async function main (): Promise<number> {
   const argv = process.argv.slice(2)
   if (argv.includes('--scale')) return await benchScale(argv)
+  if (argv.includes('--lifecycle')) return await benchLifecycle(argv)
   let opts: Options
   try {
     opts = parseOptions(process.argv.slice(2))

@@ -51,6 +51,8 @@ export interface KeygenParams {
    */
   holders?: readonly string[]
   version?: number
+  /** An HD key's chain code, as every holder signs it in the agreement: for a keygen, made from the agreed transcript. */
+  chainCode?: (transcriptHash: Uint8Array) => Uint8Array | undefined
 }
 
 export interface KeygenDeps {
@@ -81,7 +83,7 @@ export class KeygenSession {
   private readonly params: Readonly<KeygenParams>
 
   constructor (params: KeygenParams, private readonly deps: KeygenDeps = { verify: verifyWithPeerId }) {
-    const { clusterId, keyId, sessionId, scheme, threshold, participants, holders = participants, version = 1 } = params
+    const { clusterId, keyId, sessionId, scheme, threshold, participants, holders = participants, version = 1, chainCode } = params
     if (typeof keyId !== 'string' || keyId.length === 0) throw new SessionStepError('bad_params', 'key id missing')
     if (typeof sessionId !== 'string' || sessionId.length === 0) throw new SessionStepError('bad_params', 'session id missing')
     if (!isScheme(scheme)) throw new SessionStepError('bad_params', 'unknown scheme')
@@ -90,7 +92,7 @@ export class KeygenSession {
     if (!holders.every(h => participants.includes(h)) || new Set(holders).size !== holders.length) throw new SessionStepError('bad_params', 'holders must be distinct participants')
     if (!Number.isSafeInteger(version) || version < 1) throw new SessionStepError('bad_params', 'version must be a positive integer')
     validateThreshold(threshold, holders.length)
-    this.params = Object.freeze({ clusterId, keyId, sessionId, scheme, threshold, participants: Object.freeze([...participants]), holders: Object.freeze([...holders]), version })
+    this.params = Object.freeze({ clusterId, keyId, sessionId, scheme, threshold, participants: Object.freeze([...participants]), holders: Object.freeze([...holders]), version, chainCode })
   }
 
   get step (): KeygenState { return this.state }
@@ -214,7 +216,7 @@ export class KeygenSession {
   private async uncountersigned (answers: ReadonlyMap<string, KeygenAnswer>): Promise<Failure | undefined> {
     const { clusterId, keyId, sessionId, participants } = this.params
     const first = answers.get(participants[0]!)!
-    const agreed = agreementBytes(clusterId, keyId, sessionId, first.groupPublicKey, first.transcriptHash)
+    const agreed = agreementBytes(clusterId, keyId, sessionId, first.groupPublicKey, first.transcriptHash, this.params.chainCode?.(first.transcriptHash))
     const failure = noFailure()
     for (const p of participants) {
       const signature = answers.get(p)!.agreementSignature

@@ -75,7 +75,8 @@ export class KeygenTask {
   private async attempt (req: KeygenRequest): Promise<{ kind: 'key', key: KeyRecord } | { kind: 'busy', busy: string[], reason: string }> {
     const participants = this.participants(req)
     const session = new KeygenSession({
-      clusterId: this.deps.clusterId(), keyId: `key-${randomBytes(8).toString('hex')}`, sessionId: newSessionId(), scheme: req.scheme as Scheme, threshold: req.threshold, participants
+      clusterId: this.deps.clusterId(), keyId: `key-${randomBytes(8).toString('hex')}`, sessionId: newSessionId(), scheme: req.scheme as Scheme, threshold: req.threshold, participants,
+      ...(req.hd === true ? { chainCode: hdChainCode } : {})
     })
     const { keyId, sessionId } = session.start()
     const timeoutMs = this.deps.keygenTimeoutMs ?? keygenTimeoutFor(participants.length)

@@ -187,7 +187,10 @@ export class LifecycleTask {
       this.ended.add(sessionId)
       if (this.ended.size > MAX_ENDED_REMEMBERED) this.ended.delete(this.ended.values().next().value!)
     }
-    const session = new KeygenSession({ clusterId: deps.clusterId(), keyId, sessionId, scheme: key.scheme, threshold, participants, holders: newHolders, version: key.version + 1 })
+    const chainCode = key.chainCode === undefined ? undefined : fromHex(key.chainCode)
+    const session = new KeygenSession({
+      clusterId: deps.clusterId(), keyId, sessionId, scheme: key.scheme, threshold, participants, holders: newHolders, version: key.version + 1, ...(chainCode === undefined ? {} : { chainCode: () => chainCode })
+    })
     session.start()
     const outcome = await session.onAnswers(sessionId, answers)
     const discard = async (): Promise<void> => {

@@ -22,6 +22,7 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { bytesEqual, concat, lp, u32, utf8 } from './bytes.js'
 import { generateX25519, MAX_SEALED_SHARE_BYTES, openShareWithKey, sealShareWithKey, sharePairKeys, type SharePairKeys, type X25519KeyPair } from './ecies.js'
 import { BlameError, CryptoInputError } from './errors.js'
+import { SessionStates } from './session-states.js'
 import { frostSuite, isScheme, nobleRng, participantIdentifier, POINT_BYTES, type Rng, SCALAR_BYTES, type Scheme, validateThreshold } from './suites.js'
 
 export interface DkgParams {
@@ -323,23 +324,14 @@ interface Snapshot {
   readonly opened: ReadonlyMap<string, Uint8Array>
 }
 
-const snapshots = new WeakMap<DkgState, Snapshot>()
+const states = new SessionStates<DkgState, Snapshot>('DKG', 'startDkg/receiveDkg')
 
 function makeState (step: DkgState['step'], snap: Snapshot): DkgState {
-  const state: DkgState = Object.freeze({ params: snap.core.params, step })
-  snapshots.set(state, snap)
-  snap.core.latest = state
-  return state
+  return states.make(Object.freeze({ params: snap.core.params, step }), snap)
 }
 
 function snapshotOf (state: DkgState, forUpdate: boolean): Snapshot {
-  const snap = typeof state === 'object' && state !== null ? snapshots.get(state) : undefined
-  if (snap === undefined) throw new CryptoInputError('not a DKG state made by startDkg/receiveDkg')
-  if (forUpdate) {
-    if (snap.core.failed) throw new CryptoInputError('this DKG session has failed; start a new one')
-    if (snap.core.latest !== state) throw new CryptoInputError('stale DKG state: continue from the latest state of the session')
-  }
-  return snap
+  return states.of(state, forUpdate)
 }
 
 function others (core: Core): string[] {

@@ -42,6 +42,7 @@ import { bytesEqual, concat, lp, u32 } from './bytes.js'
 import { type DkgGroup, evaluateCommitment, evaluatePolynomial, groups, MAX_DKG_NAME_LENGTH } from './dkg.js'
 import { generateX25519, MAX_SEALED_SHARE_BYTES, openShareWithKey, sealShareWithKey, sharePairKeys, type SharePairKeys, X25519_KEY_BYTES, type X25519KeyPair } from './ecies.js'
 import { BlameError, CryptoInputError } from './errors.js'
+import { SessionStates } from './session-states.js'
 import { encodePublic, schemeOfPublic } from './sign.js'
 import { isScheme, MAX_PARTIES, participantIdentifier, type Rng, SCALAR_BYTES, type Scheme, validateThreshold } from './suites.js'
 
@@ -146,23 +147,14 @@ interface Snapshot {
   readonly opened: ReadonlyMap<string, Uint8Array>
 }
 
-const snapshots = new WeakMap<ReshareState, Snapshot>()
+const states = new SessionStates<ReshareState, Snapshot>('reshare', 'startReshare/receiveReshare')
 
 function makeState (step: ReshareState['step'], snap: Snapshot): ReshareState {
-  const state: ReshareState = Object.freeze({ params: snap.core.params, step })
-  snapshots.set(state, snap)
-  snap.core.latest = state
-  return state
+  return states.make(Object.freeze({ params: snap.core.params, step }), snap)
 }
 
 function snapshotOf (state: ReshareState, forUpdate: boolean): Snapshot {
-  const snap = typeof state === 'object' && state !== null ? snapshots.get(state) : undefined
-  if (snap === undefined) throw new CryptoInputError('not a reshare state made by startReshare/receiveReshare')
-  if (forUpdate) {
-    if (snap.core.failed) throw new CryptoInputError('this reshare session has failed; start a new one')
-    if (snap.core.latest !== state) throw new CryptoInputError('stale reshare state: continue from the latest state of the session')
-  }
-  return snap
+  return states.of(state, forUpdate)
 }
 
 /** Participants in a fixed order: newHolders first, then dealers not among them. */

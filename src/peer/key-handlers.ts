@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
-  BlameError, childKey, CryptoInputError, commitNonces, deriveHdChild, encodePublic, isScheme, parseHdPath, signShare, validateMessage, validateThreshold, type SignerCommit
+  BlameError, childKey, CryptoInputError, commitNonces, deriveHdChild, encodePublic, hdChainCode, isScheme, parseHdPath, signShare, validateMessage, validateThreshold, type SignerCommit
 } from '../crypto/index.js'
 import type { Key } from '@noble/curves/abstract/frost.js'
 import { CommandRefusedError } from '../protocols/errors.js'
@@ -202,7 +202,9 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
         groupPublicKey: toHex(outcome.groupPublicKey), createdAtMs: Date.now(), version: 1
       }, outcome.key)
       log.info({ keyId: req.keyId, session: req.sessionId }, 'DKG finished; share stored, pending agreement')
-      const agreementSignature = await deps.sign(agreementBytes(deps.clusterId(), req.keyId, req.sessionId, outcome.groupPublicKey, outcome.transcriptHash))
+      // An HD root's chain code is the transcript's (hdChainCode): each holder computes it and signs it.
+      const chainCode = req.hd === true ? hdChainCode(outcome.transcriptHash) : undefined
+      const agreementSignature = await deps.sign(agreementBytes(deps.clusterId(), req.keyId, req.sessionId, outcome.groupPublicKey, outcome.transcriptHash, chainCode))
       return { groupPublicKey: outcome.groupPublicKey, transcriptHash: outcome.transcriptHash, publicPackage: encodePublic(outcome.key.public), round1Digests, agreementSignature }
     },
 

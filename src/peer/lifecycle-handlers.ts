@@ -91,7 +91,9 @@ export function lifecycleCommandHandlers (deps: KeyHandlerDeps): CommandHandlers
         log.info({ keyId: req.keyId, session: req.sessionId, mode }, `${mode} finished; the next share is stored, pending agreement`)
       }
       deps.faults.afterNextShareSaved?.()
-      const agreementSignature = await deps.sign(agreementBytes(deps.clusterId(), req.keyId, req.sessionId, outcome.groupPublicKey, outcome.transcriptHash))
+      // The key's chain code (an HD key) goes on unchanged: this node signs the one its synced record has.
+      const chainCode = record.chainCode === undefined ? undefined : fromHex(record.chainCode)
+      const agreementSignature = await deps.sign(agreementBytes(deps.clusterId(), req.keyId, req.sessionId, outcome.groupPublicKey, outcome.transcriptHash, chainCode))
       return { groupPublicKey: outcome.groupPublicKey, transcriptHash: outcome.transcriptHash, publicPackage: encodePublic(outcome.public), round1Digests: outcome.messageDigests, agreementSignature }
     }
   }

@@ -40,9 +40,14 @@ function recordSigningBytes (id: string, version: number, body: Uint8Array): Uin
   return lengthPrefixed(fromString(RECORD_DOMAIN), fromString(id), u64(version), body)
 }
 
-/** What each holder signs when it agrees on a new key: the cluster, key, session, group key and transcript. */
-export function agreementBytes (clusterId: string, keyId: string, sessionId: string, groupPublicKey: Uint8Array, transcriptHash: Uint8Array): Uint8Array {
-  return lengthPrefixed(fromString(AGREEMENT_DOMAIN), fromString(clusterId), fromString(keyId), fromString(sessionId), groupPublicKey, transcriptHash)
+/**
+ * What each holder signs when it agrees on a new key (or a key's new version): the cluster, key,
+ * session, group key and transcript, and an HD key's chain code, so that the coordinator cannot
+ * put another chain code in the record (it would choose the children every holder signs for).
+ */
+export function agreementBytes (clusterId: string, keyId: string, sessionId: string, groupPublicKey: Uint8Array, transcriptHash: Uint8Array, chainCode?: Uint8Array): Uint8Array {
+  const parts = [fromString(AGREEMENT_DOMAIN), fromString(clusterId), fromString(keyId), fromString(sessionId), groupPublicKey, transcriptHash]
+  return lengthPrefixed(...parts, ...(chainCode !== undefined && chainCode.length > 0 ? [chainCode] : []))
 }
 
 /**
@@ -115,7 +120,7 @@ export async function openKeyRecord (signed: SignedRecord, expect: { clusterId: 
   if (signed.version < 1) throw new RecordVerificationError('record version must be at least 1')
   const holders = body.holders.map(peerIdFromBytes)
   if (holders.length === 0 || body.holderSignatures.length !== holders.length) throw new RecordVerificationError(`key ${body.id} lacks a countersignature from each holder`)
-  const agreed = agreementBytes(expect.clusterId, body.id, body.sessionId, body.groupPublicKey, body.transcriptHash)
+  const agreed = agreementBytes(expect.clusterId, body.id, body.sessionId, body.groupPublicKey, body.transcriptHash, body.chainCode)
   for (const [i, holder] of holders.entries()) {
     if (!(await verifies(holder, agreed, body.holderSignatures[i]!))) throw new RecordVerificationError(`key ${body.id}: holder ${holder.toString()} did not countersign it`)
   }

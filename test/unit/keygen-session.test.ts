@@ -73,7 +73,7 @@ describe('KeygenSession', () => {
     expect(session.step).toBe('agreed')
     if (outcome.kind !== 'agreed') throw new Error('expected agreement')
     expect(outcome.key).toEqual({
-      id: KEY, scheme: 'ed25519', threshold: 2, holders: names, groupPublicKey: hex(bytes(32, 7)), publicPackage: hex(bytes(64, 8)), sessionId: SESSION
+      id: KEY, scheme: 'ed25519', threshold: 2, holders: names, groupPublicKey: hex(bytes(32, 7)), publicPackage: hex(bytes(64, 8)), sessionId: SESSION, version: 1
     })
     expect(outcome.agreement.transcriptHash).toEqual(bytes(32, 9))
     expect(outcome.agreement.holderSignatures).toEqual(names.map(p => ok.get(p)!.agreementSignature))
