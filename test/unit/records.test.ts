@@ -33,14 +33,26 @@ describe('synced key records', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  async function keyBody (id: string, groupKey = new Uint8Array(32).fill(1), sign = holderKeys): Promise<Uint8Array> {
+  async function keyBody (id: string, groupKey = new Uint8Array(32).fill(1), sign = holderKeys, chainCodes: { signed?: Uint8Array, recorded?: Uint8Array } = {}): Promise<Uint8Array> {
     const transcriptHash = new Uint8Array(32).fill(2)
-    const agreed = agreementBytes(CLUSTER, id, 'session', groupKey, transcriptHash)
+    const agreed = agreementBytes(CLUSTER, id, 'session', groupKey, transcriptHash, chainCodes.signed)
     return KeyRecordBody.encode({
       id, scheme: 'ed25519', threshold: 2, holders: holderKeys.map(k => peerIdFromPrivateKey(k).toMultihash().bytes), groupPublicKey: groupKey,
-      publicPackage: new Uint8Array([9]), sessionId: 'session', transcriptHash, createdAtMs: 1, holderSignatures: await Promise.all(sign.map(async k => await k.sign(agreed)))
+      publicPackage: new Uint8Array([9]), sessionId: 'session', transcriptHash, createdAtMs: 1, holderSignatures: await Promise.all(sign.map(async k => await k.sign(agreed))),
+      chainCode: chainCodes.recorded ?? new Uint8Array()
     })
   }
+
+  it('takes an HD key\'s chain code only as the holders countersigned it: the coordinator cannot choose another', async () => {
+    const expect_ = { clusterId: CLUSTER, coordinator }
+    const chainCode = new Uint8Array(32).fill(5)
+    const agreed = await openKeyRecord(await signRecord(coordinatorKey, 'key:hd', 1, await keyBody('hd', undefined, holderKeys, { signed: chainCode, recorded: chainCode })), expect_)
+    expect(agreed.body.chainCode).toEqual(chainCode)
+    const swapped = await signRecord(coordinatorKey, 'key:hd', 1, await keyBody('hd', undefined, holderKeys, { signed: chainCode, recorded: new Uint8Array(32).fill(6) }))
+    await expect(openKeyRecord(swapped, expect_)).rejects.toThrow(/did not countersign/)
+    const added = await signRecord(coordinatorKey, 'key:hd', 1, await keyBody('hd', undefined, holderKeys, { recorded: chainCode }))
+    await expect(openKeyRecord(added, expect_)).rejects.toThrow(/did not countersign/)
+  })
 
   it('accepts a record signed by the coordinator and countersigned by every holder', async () => {
     const signed = await signRecord(coordinatorKey, 'key:k1', 1, await keyBody('k1'))
