@@ -70,10 +70,11 @@ export async function simulateLifecycle (cluster: LocalCluster, keys: KeyView[],
     say(`signed with child ${path} of HD key ${key.id} (address ${child.address ?? ''}, root xpub ${child.xpub ?? ''}) in ${ms} ms; verified by ${externalVerifierName(key.scheme)}`)
   }
 
-  // An HD root on all but one member, then a new committee: one holder out, the last member in, t + 1.
+  // An HD root on all but one member, then a new committee: one holder out, the last member in, t + 1 where there is room.
   const everyone = (await api.cluster()).members.map(m => m.peerId)
   const hdParties = Math.min(parties, everyone.length - 1)
-  const hdThreshold = Math.min(threshold, hdParties - 1)
+  // Below the last member there is room for t < n at 4 members and up; at 3, a 2-of-2 key moves to another 2-of-2.
+  const hdThreshold = Math.max(2, Math.min(threshold, hdParties - 1))
   const [hd, keygenMs] = await timed(async () => await api.keygen({ scheme: 'taproot', threshold: hdThreshold, parties: hdParties, members: everyone.slice(0, hdParties), network: 'regtest', hd: true }))
   say(`keygen taproot --hd ${hdThreshold}-of-${hdParties}: key ${hd.id}, root chain code ${hd.chainCode ?? ''}, address of child m ${hd.address ?? ''} (${keygenMs} ms)`)
   await signChild(hd, 'm/0/5', 'before the reshare')

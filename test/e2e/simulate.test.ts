@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { waitFor } from '../helpers.js'
-import { verifyKeySignature } from '../../scripts/verify.js'
+import { verifyBip340External, verifyEd25519External, verifyKeySignature } from '../../scripts/verify.js'
 import { alive, ROOT, runNode } from './cli.js'
 
 /** How often the --keep test reads every process's command line. */
@@ -72,6 +72,22 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
       expect(check(sig.message)).toBe(true)
       // and the same check refuses the signature for any other message
       expect(check((sig.message.startsWith('00') ? 'ff' : '00') + sig.message.slice(2))).toBe(false)
+    }
+
+    // The lifecycle: an HD child's signature before and after a reshare, a refresh and a repair,
+    // each under the key it names, checked here by code that is not ours; the group keys never change.
+    const lifecycle = summary.lifecycle as Array<{ op: string, keyId: string, version: number, groupPublicKey: string, publicKey: string, signature: string, message: string, path?: string }>
+    expect(lifecycle.map(e => e.op)).toEqual(['derive', 'reshare', 'derive', 'refresh', 'repair'])
+    for (const e of lifecycle) {
+      const scheme = keys.find(k => k.id === e.keyId)?.scheme ?? 'taproot'
+      const check = (message: string): boolean => scheme === 'ed25519' ? verifyEd25519External(e.publicKey, message, e.signature) : verifyBip340External(e.publicKey, message, e.signature)
+      expect(check(e.message), `${e.op} ${e.keyId}`).toBe(true)
+      expect(check((e.message.startsWith('00') ? 'ff' : '00') + e.message.slice(2))).toBe(false)
+      if (e.op !== 'derive') expect(e.version).toBe(2)
+    }
+    for (const k of keys) {
+      const changed = lifecycle.find(e => e.keyId === k.id)
+      expect(changed?.groupPublicKey, k.scheme).toBe(k.groupPublicKey)
     }
   })
 
