@@ -122,8 +122,9 @@ export class KeyCustody implements Service {
    * A key's new version (refresh, reshare, repair) as the synced records show it: the next share
    * its record names (same session and group key) becomes the active one, in one write that
    * erases the old share; a next share that a newer record passed over, or that no record
-   * committed in PENDING_SHARE_TTL_MS, is dropped; and an active share of an older version whose
-   * record no longer names this node a holder is erased (the holder was removed or replaced).
+   * committed in PENDING_SHARE_TTL_MS, is dropped; and an active share of an older version is
+   * erased: the record no longer names this node (removed or replaced), or names it but this node
+   * missed the change (its share combines with none of the new version: the key shows as lost).
    * Only a verified record decides: the coordinator's signature and every new holder's. Only the
    * keys whose records were applied since the last look are looked at (at start: every key).
    */
@@ -144,8 +145,15 @@ export class KeyCustody implements Service {
     }
     for (const r of changed) {
       const share = this.shareIndex.get(r.body.id)
-      if (share === undefined || r.body.sessionId === share.sessionId || (share.version ?? 1) >= r.signed.version || r.holders.some(h => h.equals(self))) continue
+      if (share === undefined || r.body.sessionId === share.sessionId || (share.version ?? 1) >= r.signed.version) continue
       const record = { version: r.signed.version }
+      if (r.holders.some(h => h.equals(self))) {
+        // Still a holder, but this node missed the change: its old share combines with no share
+        // of the new version. Erased, the key counts as lost here (status, heartbeats) until a repair.
+        await this.ownChange(share.keyId, undefined, async () => { await vault.discardShare(share.keyId) })
+        log.warn({ keyId: share.keyId, version: record.version }, `this node missed version ${record.version} of key ${share.keyId}: its old share is erased; the key needs a repair of this holder (mpc-wallet key repair --key ${share.keyId} --holder ${self.toString()})`)
+        continue
+      }
       await this.ownChange(share.keyId, undefined, async () => { await vault.discardShare(share.keyId) })
       log.info({ keyId: share.keyId, version: record.version }, 'erased the share of a key version this node no longer holds')
     }

@@ -198,6 +198,52 @@ describe('keys through the CLI, against a real coordinator and three node proces
     expect(audit.stdout).toMatch(/audit verified: 3 chain\(s\), [3-9] signature\(s\) cross-checked/)
   })
 
+  it('changes a key\'s holders and derives HD children through the CLI: derive, sign --path, refresh, reshare with the admin\'s key, repair', async () => {
+    const [n1, n2, n3] = nodes.map(n => n.ready.peerId)
+    const made = await cli('keygen', ...viaDir(), '--scheme', 'taproot', '--threshold', '2', '--members', `${n1!},${n2!}`, '--network', 'regtest', '--hd', '--json')
+    expect(made.code, made.stderr).toBe(0)
+    const key = JSON.parse(made.stdout) as KeyView
+    expect(key).toMatchObject({ version: 1, parties: 2 })
+    expect(key.chainCode).toMatch(/^[0-9a-f]{64}$/)
+
+    const derived = await cli('key', 'derive', ...viaDir(), '--key', key.id, '--path', 'm/0/5', '--network', 'regtest', '--json')
+    expect(derived.code, derived.stderr).toBe(0)
+    const child = JSON.parse(derived.stdout) as { path: string, xOnlyPublicKey: string, address: string, xpub: string }
+    expect(child).toMatchObject({ path: 'm/0/5' })
+    expect(child.address).toMatch(/^bcrt1p/)
+    expect(child.xpub).toMatch(/^tpub/)
+    const sighash = randomBytes(32).toString('hex')
+    const signed = await cli('sign', ...viaDir(), ...asClient(), '--key', key.id, '--message', sighash, '--path', 'm/0/5', '--json')
+    expect(signed.code, signed.stderr).toBe(0)
+    expect(verifyBip340External(child.xOnlyPublicKey, sighash, (JSON.parse(signed.stdout) as { signature: string }).signature)).toBe(true)
+    expectOneLineError(await cli('key', 'derive', ...viaDir(), '--key', key.id, '--path', "m/0'/5"), /400 .*hardened/, 1)
+
+    const lifecycle = async (...args: string[]): Promise<{ op: string, version: number, holders: string[], groupPublicKey: string, message: string, signature: string }> => {
+      const done = await cli('key', ...args, ...viaDir(), '--key', key.id, '--json')
+      expect(done.code, done.stderr).toBe(0)
+      const result = JSON.parse(done.stdout) as { op: string, version: number, holders: string[], groupPublicKey: string, message: string, signature: string }
+      // The new version's test signature, under the unchanged (root) group key.
+      expect(result.groupPublicKey).toBe(key.groupPublicKey)
+      expect(verifyBip340External(result.groupPublicKey.slice(2), result.message, result.signature)).toBe(true)
+      return result
+    }
+    expect(await lifecycle('refresh')).toMatchObject({ op: 'refresh', version: 2 })
+    // A new holder without the admins' approval: refused in one line, nothing changed.
+    expectOneLineError(await cli('key', 'reshare', ...viaDir(), '--key', key.id, '--add', n3!), /403 .*admin/, 1)
+    const reshared = await lifecycle('reshare', '--add', n3!, '--admin-key', keyFile('admin'), '--passphrase-file', keyPassFile)
+    expect(reshared).toMatchObject({ op: 'reshare', version: 3 })
+    expect(reshared.holders).toEqual([...key.holders.map(h => h.peerId), n3])
+    expect(await lifecycle('repair', '--holder', n2!)).toMatchObject({ op: 'repair', version: 4 })
+    const text = await cli('key', 'refresh', ...viaDir(), '--key', key.id)
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/refresh of .*: version 5, 2-of-3, group key unchanged/)
+    // The child signs on, at the same address.
+    const again = randomBytes(32).toString('hex')
+    const signedAgain = await cli('sign', ...viaDir(), ...asClient(), '--key', key.id, '--message', again, '--path', 'm/0/5', '--json')
+    expect(signedAgain.code, signedAgain.stderr).toBe(0)
+    expect(verifyBip340External(child.xOnlyPublicKey, again, (JSON.parse(signedAgain.stdout) as { signature: string }).signature)).toBe(true)
+  })
+
   it('invites a fourth node through the running coordinator, lists it, removes it, and refuses its invitation a second time', async () => {
     const invite = await cli('coordinator', 'invite', '--data-dir', coordinatorDir, '--note', 'host four')
     expect(invite.code, invite.stderr).toBe(0)
