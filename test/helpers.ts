@@ -86,7 +86,7 @@ export function firstPolicy (clusterId: string): Policy {
 }
 
 /** A sign request of TEST_CLIENT (or `signer`) for `message` with `keyId`. */
-export function requestFor (clusterId: string, keyId: string, message: Uint8Array, signer: RequestSigner = TEST_CLIENT, fields: { requestId?: string, ttlMs?: number, nowMs?: number } = {}): SignedRequest {
+export function requestFor (clusterId: string, keyId: string, message: Uint8Array, signer: RequestSigner = TEST_CLIENT, fields: { requestId?: string, ttlMs?: number, nowMs?: number, path?: string } = {}): SignedRequest {
   return newSignedRequest(signer, { clusterId, keyId, message, ...fields })
 }
 

@@ -1,3 +1,4 @@
+import { formatHdPath, parseHdPath } from '../crypto/hd.js'
 import { type Command, Option } from 'commander'
 import { readFile } from 'node:fs/promises'
 import { sha256 } from '@noble/hashes/sha2.js'
@@ -115,12 +116,15 @@ function registerRequest (program: Command): void {
     .option('--passphrase-file <file>', 'file holding the key file\'s passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .addOption(new Option('--ttl <duration>', 'how long the request is valid (at most 24h)').argParser(duration('--ttl')).default(10 * 60_000, '10m'))
     .option('--request-id <id>', 'the request id (default: random); a request is carried out at most once')
+    .option('--path <path>', 'an HD key: the child that is to sign, e.g. m/0/5 (the request is good for that child only)')
     .requiredOption('--out <file>', 'where to write the signed request')
-    .action(async (opts: { clusterId: string, key: string, message?: string, file?: string, client: string, clientKey: string, passphraseFile?: string, ttl: number, requestId?: string, out: string }) => {
+    .action(async (opts: { clusterId: string, key: string, message?: string, file?: string, client: string, clientKey: string, passphraseFile?: string, ttl: number, requestId?: string, path?: string, out: string }) => {
       if (opts.ttl > POLICY_LIMITS.maxRequestLifetimeMs) throw new UsageError('--ttl must be at most 24h')
       const message = await messageOf(opts)
       const key = await openSigningKey(opts.clientKey, '--client-key', opts.passphraseFile)
-      const signed = newSignedRequest({ client: opts.client, sign: key.sign }, { clusterId: opts.clusterId, keyId: opts.key, message, requestId: opts.requestId, ttlMs: opts.ttl })
+      let path: string | undefined
+      try { path = opts.path === undefined ? undefined : formatHdPath(parseHdPath(opts.path)) } catch (err) { throw new UsageError(`--path: ${(err as Error).message}`) }
+      const signed = newSignedRequest({ client: opts.client, sign: key.sign }, { clusterId: opts.clusterId, keyId: opts.key, message, requestId: opts.requestId, ttlMs: opts.ttl, ...(path !== undefined ? { path } : {}) })
       await writeRequestFile(opts.out, { signed, message })
       console.log(signed.request.requestId)
     })
@@ -143,7 +147,7 @@ function registerRequest (program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (path: string, opts: ApiFlags & { json?: boolean }) => {
       const { signed, message } = await readRequestFile(path)
-      const result = await (await clientOf(opts)).sign(signed.request.keyId, toString(message, 'hex'), signed)
+      const result = await (await clientOf(opts)).sign(signed.request.keyId, toString(message, 'hex'), signed, signed.request.path === undefined ? {} : { path: signed.request.path })
       console.log(opts.json === true ? JSON.stringify(result) : result.signature)
     })
 }

@@ -5,6 +5,7 @@ import type { ChildView, KeyView } from './requests.js'
 import type { KeyChangeApprovalSet, LifecycleResult, ReshareChange } from './lifecycle-task.js'
 import type { PendingJoin } from './membership.js'
 import type { InvitationOptions, InvitationRecord, NewInvitation } from './invitations.js'
+import { formatHdPath, parseHdPath } from '../crypto/hd.js'
 import { newSignedRequest, withNewRequests, type Policy, type RequestSigner, type SignedRequest } from '../protocols/policy.js'
 import type { PolicyView } from './policy-admin.js'
 
@@ -38,6 +39,15 @@ export interface KeygenParams {
   members?: string[]
   network?: string
   hd?: boolean
+}
+
+/** An HD path as nodes compare it (m/0/5), however it was typed; a bad one is left as is for the API to refuse with its reason. */
+function canonicalPath (path: string): string {
+  try {
+    return formatHdPath(parseHdPath(path))
+  } catch {
+    return path
+  }
 }
 
 /** The API answered with an error, or could not be reached; the message is for people. */
@@ -129,8 +139,10 @@ export class ApiClient {
   async signAs (signer: RequestSigner, keyId: string, messageHex: string, clusterId?: string, opts: ClientSignOptions = {}): Promise<SignView> {
     const cluster = clusterId ?? (await this.cluster()).clusterId
     const message = Buffer.from(messageHex, 'hex')
+    // The path in the client's signed request as nodes compare it: m/0/5, however it was typed (a bad one is the API's 400).
+    const path = opts.path === undefined ? undefined : canonicalPath(opts.path)
     return await withNewRequests(
-      () => newSignedRequest(signer, { clusterId: cluster, keyId, message }),
+      () => newSignedRequest(signer, { clusterId: cluster, keyId, message, ...(path !== undefined ? { path } : {}) }),
       async (request) => await this.sign(keyId, messageHex, request, opts),
       (err) => err instanceof ApiClientError && (err.code === 'request_spent' || (err.code === 'policy_denied' && err.rule === 'replayed'))
     )

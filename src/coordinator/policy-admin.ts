@@ -149,14 +149,14 @@ export class PolicyAdmin {
    * nodes apply (its rate counts are its own, of the signatures it completed). Throws TaskError
    * `policy_denied` with the rule, and records the refusal.
    */
-  async check (keyId: string, message: Uint8Array, signed: SignedRequest | undefined): Promise<void> {
+  async check (keyId: string, message: Uint8Array, signed: SignedRequest | undefined, path?: string): Promise<void> {
     const end = this.deps.time?.()
     const policy = this.deps.policies.current
     let refusal: { rule: string, reason: string } | undefined
     if (signed === undefined) refusal = { rule: 'no-request', reason: 'a signature needs a client\'s signed request (mpc-wallet sign --client-key F)' }
     else if (policy === undefined) refusal = { rule: 'no-policy', reason: 'no policy is in force: the admins must publish one first (mpc-wallet policy propose / approve / apply)' }
     else {
-      const verdict = authorise(policy, signed, keyId, message, Date.now(), this.deps.ledger)
+      const verdict = authorise(policy, signed, keyId, message, Date.now(), this.deps.ledger, path)
       if (!verdict.allowed) refusal = verdict
     }
     end?.()

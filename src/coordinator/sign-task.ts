@@ -159,7 +159,7 @@ export class SignTask {
       throw err
     }
     // A candidate's test message is fixed by the nodes themselves; it is no client's request.
-    if (candidate === undefined) await this.deps.policy.check(keyId, message, request)
+    if (candidate === undefined) await this.deps.policy.check(keyId, message, request, key.chainCode === undefined ? undefined : formatHdPath(path))
     const requestBytes = request === undefined ? new Uint8Array() : encodeDocument(request)
     /** Nodes' own policy refusals: the request ends with the first one's rule if it cannot be signed. */
     const denials: CommandRefusedError[] = []

@@ -282,13 +282,13 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
         const own = req.commitments.find(c => c.identifier === share.key.secret.identifier)
         const nonces = own === undefined ? undefined : pool.take(req.keyId, own)
         if (nonces === undefined) throw new CommandRefusedError(ErrorCode.POOL_MISS, `no unused pooled nonce of this process has our commitment in the list for key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
-        await deps.guard.share(req.keyId, req.sessionId, req.request, req.message)
+        await deps.guard.share(req.keyId, req.sessionId, req.request, req.message, req.path)
         deps.faults.afterPooledNonceTaken?.()
         return { share: shareOf(share, key, nonces, req) }
       }
       // The policy decides first, and takes the client's request id: a command the policy refuses
       // costs no nonce, and one it allows is on record before the share leaves.
-      if (!candidate) await deps.guard.share(req.keyId, req.sessionId, req.request, req.message)
+      if (!candidate) await deps.guard.share(req.keyId, req.sessionId, req.request, req.message, req.path)
       // The first request to take the nonces binds the session to what it asked (key, message,
       // commitment list): two shares from one nonce pair over different messages or lists
       // would let the sender solve for our signing share, so any later request is refused.

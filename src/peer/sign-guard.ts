@@ -43,8 +43,9 @@ export class SignGuard {
     await this.timed('commit', async () => { await this.decide('commit', keyId, sessionId, request, undefined) })
   }
 
-  async share (keyId: string, sessionId: string, request: Uint8Array, message: Uint8Array): Promise<void> {
-    await this.timed('share', async () => { await this.decide('share', keyId, sessionId, request, message) })
+  /** `path`: the HD child that signs (undefined: the key itself), as the client's request must name it. */
+  async share (keyId: string, sessionId: string, request: Uint8Array, message: Uint8Array, path?: string): Promise<void> {
+    await this.timed('share', async () => { await this.decide('share', keyId, sessionId, request, message, path) })
   }
 
   private async timed (stage: 'commit' | 'share', decide: () => Promise<void>): Promise<void> {
@@ -56,7 +57,7 @@ export class SignGuard {
     }
   }
 
-  private async decide (stage: 'commit' | 'share', keyId: string, sessionId: string, bytes: Uint8Array, message: Uint8Array | undefined): Promise<void> {
+  private async decide (stage: 'commit' | 'share', keyId: string, sessionId: string, bytes: Uint8Array, message: Uint8Array | undefined, path?: string): Promise<void> {
     const { policies, ledger } = this.deps
     const policy = policies.current
     const entry: AuditDecision = {
@@ -85,7 +86,7 @@ export class SignGuard {
       // From the verdict to the claim nothing awaits: of two commands racing for one request
       // id or the last unit of a rate limit, the first to reach here wins.
       const nowMs = this.now()
-      const verdict = authorise(policy, signed, keyId, message, nowMs, ledger)
+      const verdict = authorise(policy, signed, keyId, message, nowMs, ledger, path)
       if (!verdict.allowed) refusal = denied(verdict.rule, verdict.reason)
       else {
         entry.approvals = verdict.approvedBy

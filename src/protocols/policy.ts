@@ -106,6 +106,8 @@ export interface SignRequest {
   requestId: string
   /** ms since the epoch after which no node acts on it */
   notAfter: number
+  /** An HD key's child that signs (`m/0/5`); absent: the key itself (its root, `m`) */
+  path?: string
 }
 
 /** A sign request with its client's signature and any approvals (over its hash). */
@@ -124,6 +126,8 @@ const ADMIN_SET_DOMAIN = 'mpc-wallet/admin-set/1\n'
 const HEX_KEY = /^[0-9a-f]{64}$/
 const HEX_SIG = /^[0-9a-f]{128}$/
 const ID = /^[A-Za-z0-9_-]+$/
+/** An unhardened HD path as formatHdPath writes it (src/crypto/hd.ts): m, then /index with no leading zero. */
+const HD_PATH = /^m(\/(0|[1-9][0-9]{0,9}))*$/
 
 /**
  * JSON with object keys sorted and no whitespace: the one byte form of a document, what is signed
@@ -260,13 +264,14 @@ export function parsePolicy (value: unknown): Policy {
 
 export function parseSignRequest (value: unknown): SignRequest {
   const obj = object(value, 'request')
-  onlyFields(obj, ['clusterId', 'keyId', 'messageDigest', 'requestId', 'notAfter'], 'request')
+  onlyFields(obj, ['clusterId', 'keyId', 'messageDigest', 'requestId', 'notAfter', 'path'], 'request')
   return {
     clusterId: text(obj.clusterId, 'request.clusterId', ID, POLICY_LIMITS.idLength),
     keyId: keyId(obj.keyId, 'request.keyId'),
     messageDigest: text(obj.messageDigest, 'request.messageDigest', HEX_KEY, 64),
     requestId: keyId(obj.requestId, 'request.requestId'),
-    notAfter: whole(obj.notAfter, 'request.notAfter', 0)
+    notAfter: whole(obj.notAfter, 'request.notAfter', 0),
+    ...(obj.path === undefined ? {} : { path: text(obj.path, 'request.path', HD_PATH, 200) })
   }
 }
 
@@ -336,13 +341,14 @@ export interface RequestSigner {
 export const DEFAULT_REQUEST_TTL_MS = 10 * 60_000
 
 /** A new sign request for `message`, signed by the client (a random request id unless given). */
-export function newSignedRequest (signer: RequestSigner, fields: { clusterId: string, keyId: string, message: Uint8Array, requestId?: string, ttlMs?: number, nowMs?: number }): SignedRequest {
+export function newSignedRequest (signer: RequestSigner, fields: { clusterId: string, keyId: string, message: Uint8Array, requestId?: string, ttlMs?: number, nowMs?: number, path?: string }): SignedRequest {
   const request = parseSignRequest({
     clusterId: fields.clusterId,
     keyId: fields.keyId,
     messageDigest: toString(sha256(fields.message), 'hex'),
     requestId: fields.requestId ?? randomBytes(12).toString('hex'),
-    notAfter: (fields.nowMs ?? Date.now()) + (fields.ttlMs ?? DEFAULT_REQUEST_TTL_MS)
+    notAfter: (fields.nowMs ?? Date.now()) + (fields.ttlMs ?? DEFAULT_REQUEST_TTL_MS),
+    ...(fields.path === undefined || fields.path === 'm' ? {} : { path: fields.path })
   })
   // Parsed whole once signed: the client's name is checked as a node will check it.
   return parseSignedRequest({ request, client: signer.client, signature: signer.sign(requestBytes(request)), approvals: {} })
@@ -413,7 +419,7 @@ const DAY_MS = 24 * HOUR_MS
  * has not expired (nor lives longer than a day), its id is new, the key's rate limits have room,
  * and enough of the key's approvers approved it. The first rule that fails is the answer.
  */
-export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: string, message: Uint8Array | undefined, nowMs: number, history: RequestHistory): Authorisation {
+export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: string, message: Uint8Array | undefined, nowMs: number, history: RequestHistory, pathAsked?: string): Authorisation {
   const deny = (rule: PolicyRule, reason: string): Authorisation => ({ allowed: false, rule, reason })
   const { request } = signed
   if (request.clusterId !== policy.clusterId) return deny('wrong-cluster', `the request is for cluster ${request.clusterId}`)
@@ -422,6 +428,8 @@ export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: st
   if (!verifyEd25519(client.publicKey, requestBytes(request), signed.signature)) return deny('bad-signature', `the request is not signed by client "${client.name}"`)
   if (request.keyId !== keyIdAsked) return deny('wrong-message', `the request is for key ${request.keyId}, not ${keyIdAsked}`)
   if (message !== undefined && request.messageDigest !== toString(sha256(message), 'hex')) return deny('wrong-message', 'the message is not the one the request names')
+  // An HD key's child is part of what the client asked: no other child signs for its request.
+  if (message !== undefined && (request.path ?? 'm') !== (pathAsked ?? 'm')) return deny('wrong-message', `the request is for ${request.path ?? 'm'} of key ${request.keyId}, not ${pathAsked ?? 'm'}`)
   const rules = policy.keys[request.keyId] ?? {}
   if (!client.keys.includes('*') && !client.keys.includes(request.keyId) && rules.clients?.includes(client.name) !== true) {
     return deny('not-allowed', `client "${client.name}" may not use key ${request.keyId}`)

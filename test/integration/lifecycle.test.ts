@@ -130,7 +130,7 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
       // … and BIP-86 once at the leaf gives btc-signer's address.
       expect(child.address).toBe(p2tr(untweaked.slice(1), undefined, { ...TEST_NETWORK, bech32: 'bcrt' }).address)
       const message = messageFor('taproot', `child ${path}`)
-      const result = await cluster.coordinator.tasks.sign(taproot.id, message, requestFor(cluster.init.clusterId, taproot.id, message), undefined, { path: parseHdPath(path) })
+      const result = await cluster.coordinator.tasks.sign(taproot.id, message, requestFor(cluster.init.clusterId, taproot.id, message, undefined, { path }), undefined, { path: parseHdPath(path) })
       expect(result.publicKey).toBe(child.publicKey)
       expect(ecc.verifySchnorr(message, Buffer.from(child.xOnlyPublicKey!, 'hex'), result.signature)).toBe(true)
     }
@@ -139,7 +139,7 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     const ed = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3, hd: true })
     const child = childView(ed, parseHdPath('m/7'), 'mainnet')
     const message = messageFor('ed25519', 'ed25519 child')
-    const result = await cluster.coordinator.tasks.sign(ed.id, message, requestFor(cluster.init.clusterId, ed.id, message), undefined, { path: [7] })
+    const result = await cluster.coordinator.tasks.sign(ed.id, message, requestFor(cluster.init.clusterId, ed.id, message, undefined, { path: 'm/7' }), undefined, { path: [7] })
     const spki = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(child.publicKey, 'hex')]), format: 'der', type: 'spki' })
     expect(nodeVerify(null, message, spki, result.signature)).toBe(true)
     expect(child.publicKey).not.toBe(ed.groupPublicKey)
@@ -149,8 +149,23 @@ describe('key lifecycle: refresh, reshare, repair, HD children', () => {
     const refreshed = await committed(taproot.id)
     expect(refreshed.chainCode).toBe(taproot.chainCode)
     const again = messageFor('taproot', 'child after refresh')
-    const afterRefresh = await cluster.coordinator.tasks.sign(taproot.id, again, requestFor(cluster.init.clusterId, taproot.id, again), undefined, { path: [0, 5] })
+    const afterRefresh = await cluster.coordinator.tasks.sign(taproot.id, again, requestFor(cluster.init.clusterId, taproot.id, again, undefined, { path: 'm/0/5' }), undefined, { path: [0, 5] })
     expect(ecc.verifySchnorr(again, Buffer.from(childView(taproot, [0, 5], 'regtest').xOnlyPublicKey!, 'hex'), afterRefresh.signature)).toBe(true)
+
+    // The client's request names the child: no other child signs for it, at the coordinator or,
+    // when a coordinator skips its own check, at any node.
+    const other = messageFor('taproot', 'another child')
+    const wrongChild = async (): Promise<TaskError> => await cluster.coordinator.tasks.sign(taproot.id, other, requestFor(cluster.init.clusterId, taproot.id, other, undefined, { path: 'm/0/5' }), undefined, { path: [0, 6] }).then(() => { throw new Error('signed') }, (err: unknown) => err as TaskError)
+    expect(await wrongChild()).toMatchObject({ code: 'policy_denied', rule: 'wrong-message' })
+    const check = cluster.coordinator.policy.check.bind(cluster.coordinator.policy)
+    cluster.coordinator.policy.check = async () => {}
+    try {
+      const denied = await wrongChild()
+      expect(denied.code).toBe('policy_denied')
+      expect(denied.message).toMatch(/for m\/0\/5 of key .*, not m\/0\/6/)
+    } finally {
+      cluster.coordinator.policy.check = check
+    }
   })
 
   it('repairs a holder in its own place without approval: it gets a new share and every holder signs', async () => {
