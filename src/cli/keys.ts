@@ -2,12 +2,17 @@ import { type Command, Option } from 'commander'
 import { NETWORKS } from '../coordinator/requests.js'
 import { SCHEMES } from '../crypto/index.js'
 import { formatKey } from './format.js'
-import { type ApiFlags, clientOf, UsageError, wholeNumber, withApiOptions } from './options.js'
+import { type ApiFlags, clientOf, duration, UsageError, wholeNumber, withApiOptions } from './options.js'
 import { messageOf, openSigningKey } from './signers.js'
 import type { KeyChangeApprovalSet, LifecycleResult } from '../coordinator/lifecycle-task.js'
 import type { ApiClient } from '../coordinator/client.js'
 import type { KeyView } from '../coordinator/requests.js'
-import { DEFAULT_KEY_CHANGE_TTL_MS, keyChangeBytes, keyChangeOf } from '../protocols/key-change.js'
+import { DEFAULT_KEY_CHANGE_TTL_MS, keyChangeBytes, keyChangeOf, MAX_KEY_CHANGE_LIFETIME_MS, parseKeyChangeFile, type KeyChange, type KeyChangeFile } from '../protocols/key-change.js'
+import { canonicalJson, PolicyError } from '../protocols/policy.js'
+import { writeFileAtomic } from '../store/files.js'
+import { stat } from 'node:fs/promises'
+import { ConfigError } from '../runtime/config.js'
+import { readJson } from './signers.js'
 
 /** `mpc-wallet keygen`, `sign`, `keys` and `key refresh|reshare|repair|derive`. */
 export function registerKeys (program: Command): void {
@@ -33,16 +38,26 @@ function printLifecycle (result: LifecycleResult, json: boolean | undefined): vo
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
-interface AdminFlags { adminKey: string[], passphraseFile?: string }
+interface AdminFlags { adminKey: string[], approvalFile?: string, passphraseFile?: string }
 
 /**
- * The admins' approval of dealing the key to `holders` at `threshold` (key-change.ts), signed here
- * with each --admin-key; undefined when no key file is given (then only changes that add no
- * holder go through: the coordinator and every node refuse the others).
+ * The admins' approval of dealing the key to `holders` at `threshold` (key-change.ts): read from
+ * --approval-file (made by `key approve-change` on the admins' machines; refused unless it is for
+ * exactly this change), or signed here with each --admin-key; undefined when neither is given
+ * (then only changes that add no holder go through: the coordinator and every node refuse the others).
  */
 async function approvalOf (api: ApiClient, opts: AdminFlags, key: KeyView, holders: string[], threshold: number): Promise<KeyChangeApprovalSet | undefined> {
-  if (opts.adminKey.length === 0) return undefined
   const { clusterId } = await api.cluster()
+  if (opts.approvalFile !== undefined) {
+    if (opts.adminKey.length > 0) throw new UsageError('give either --approval-file or --admin-key')
+    const file = await readApprovalFile(opts.approvalFile)
+    const wanted = keyChangeOf({ clusterId, keyId: key.id, fromVersion: key.version, holders, threshold, expiresAtMs: file.change.expiresAtMs })
+    if (canonicalJson(wanted) !== canonicalJson(file.change)) {
+      throw new ConfigError(`${opts.approvalFile} approves another change: ${describeChange(file.change)}; this one is ${describeChange(wanted)}`)
+    }
+    return { expiresAtMs: file.change.expiresAtMs, approvals: file.approvals }
+  }
+  if (opts.adminKey.length === 0) return undefined
   const expiresAtMs = Date.now() + DEFAULT_KEY_CHANGE_TTL_MS
   const bytes = keyChangeBytes(keyChangeOf({ clusterId, keyId: key.id, fromVersion: key.version, holders, threshold, expiresAtMs }))
   const approvals = []
@@ -53,8 +68,61 @@ async function approvalOf (api: ApiClient, opts: AdminFlags, key: KeyView, holde
   return { expiresAtMs, approvals }
 }
 
+function describeChange (c: KeyChange): string {
+  return `key ${c.keyId} of cluster ${c.clusterId} from version ${c.fromVersion} to ${c.threshold}-of-${c.holders.length} held by ${c.holders.join(', ')}, until ${new Date(c.expiresAtMs).toISOString()}`
+}
+
+async function readApprovalFile (path: string): Promise<KeyChangeFile> {
+  try {
+    return parseKeyChangeFile(await readJson(path, 'approval'))
+  } catch (err) {
+    if (err instanceof PolicyError) throw new ConfigError(`${path}: ${err.message}`)
+    throw err
+  }
+}
+
+/**
+ * `key approve-change`: an admin signs one change of a key's holders on its own machine, no API
+ * needed. The first admin names the change and creates the file; each next one adds its
+ * signature to the file as it stands (after reading what it approves).
+ */
+function addApproveChange (key: Command): void {
+  key.command('approve-change')
+    .description('as an admin, approve dealing a key to new holders (offline): creates the approval file, or adds your signature to it')
+    .requiredOption('--file <file>', 'the approval file: created with the change named below, or, if it exists, signed as it stands')
+    .requiredOption('--admin-key <file>', 'your admin key file')
+    .option('--passphrase-file <file>', 'file holding the key file\'s passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
+    .option('--cluster-id <id>', 'new file: the cluster')
+    .option('--key <id>', 'new file: the key')
+    .option('--from-version <v>', 'new file: the key\'s version now (mpc-wallet keys)', wholeNumber('--from-version'))
+    .option('--members <peerIds>', 'new file: every holder after the change, comma-separated')
+    .option('--threshold <t>', 'new file: the threshold after the change', wholeNumber('--threshold'))
+    .addOption(new Option('--ttl <duration>', 'new file: how long the approval stands (at most 24h)').argParser(duration('--ttl')).default(DEFAULT_KEY_CHANGE_TTL_MS, '10m'))
+    .action(async (opts: { file: string, adminKey: string, passphraseFile?: string, clusterId?: string, key?: string, fromVersion?: number, members?: string, threshold?: number, ttl: number }) => {
+      const exists = await stat(opts.file).then(() => true, () => false)
+      let file: KeyChangeFile
+      if (exists) {
+        if (opts.clusterId !== undefined || opts.key !== undefined || opts.members !== undefined) throw new UsageError(`${opts.file} exists: it is signed as it stands (name a new file to approve another change)`)
+        file = await readApprovalFile(opts.file)
+      } else {
+        const members = peerIds(opts.members)
+        if (opts.clusterId === undefined || opts.key === undefined || opts.fromVersion === undefined || members === undefined || opts.threshold === undefined) {
+          throw new UsageError('a new approval file needs --cluster-id, --key, --from-version, --members and --threshold')
+        }
+        if (opts.ttl > MAX_KEY_CHANGE_LIFETIME_MS) throw new UsageError('--ttl must be at most 24h')
+        file = { change: keyChangeOf({ clusterId: opts.clusterId, keyId: opts.key, fromVersion: opts.fromVersion, holders: members, threshold: opts.threshold, expiresAtMs: Date.now() + opts.ttl }), approvals: [] }
+      }
+      if (file.change.expiresAtMs <= Date.now()) throw new ConfigError(`${opts.file}: the change expired at ${new Date(file.change.expiresAtMs).toISOString()}; nothing to approve`)
+      const admin = await openSigningKey(opts.adminKey, '--admin-key', opts.passphraseFile)
+      const approvals = [...file.approvals.filter(a => a.publicKey !== admin.publicKey), { publicKey: admin.publicKey, signature: admin.sign(keyChangeBytes(file.change)) }]
+      await writeFileAtomic(opts.file, `${JSON.stringify({ change: file.change, approvals }, null, 2)}\n`, 0o600)
+      console.log(`approved ${describeChange(file.change)} (${approvals.length} signature(s) in ${opts.file})`)
+    })
+}
+
 function addLifecycle (program: Command): void {
   const key = program.command('key').description('change who holds a key without changing it (refresh, reshare, repair), and derive HD child keys')
+  addApproveChange(key)
   withApiOptions(key.command('refresh'))
     .description('new shares for the same holders and threshold: shares stolen before and after no longer combine')
     .requiredOption('--key <id>', 'key id')
@@ -70,6 +138,7 @@ function addLifecycle (program: Command): void {
     .option('--add <peerIds>', 'comma-separated PeerIds to add to the holders')
     .option('--remove <peerIds>', 'comma-separated PeerIds to remove from the holders')
     .option('--admin-key <file>', 'an admin\'s key file: it signs this change (repeat for a quorum)', collect, [])
+    .option('--approval-file <file>', 'the admins\' approval of this change, made with key approve-change')
     .option('--passphrase-file <file>', 'file holding the key files\' passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: ApiFlags & AdminFlags & { key: string, threshold?: number, members?: string, add?: string, remove?: string, json?: boolean }) => {
@@ -91,6 +160,7 @@ function addLifecycle (program: Command): void {
     .requiredOption('--holder <peerId>', 'the holder whose share is lost')
     .option('--replacement <peerId>', 'a member that takes the holder\'s place')
     .option('--admin-key <file>', 'an admin\'s key file: it signs this change (repeat for a quorum)', collect, [])
+    .option('--approval-file <file>', 'the admins\' approval of this change, made with key approve-change')
     .option('--passphrase-file <file>', 'file holding the key files\' passphrase (or set MPC_WALLET_KEY_PASSPHRASE)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: ApiFlags & AdminFlags & { key: string, holder: string, replacement?: string, json?: boolean }) => {

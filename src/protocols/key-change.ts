@@ -49,7 +49,34 @@ function fail (message: string): never {
   throw new PolicyError('malformed', message)
 }
 
-const { object, onlyFields, text, list } = fieldParsers(fail)
+const { object, onlyFields, text, list, whole } = fieldParsers(fail)
+
+/** A change as an approval file carries it (strict: every field, nothing else); holders come back sorted. */
+export function parseKeyChange (value: unknown): KeyChange {
+  const obj = object(value, 'change')
+  onlyFields(obj, ['clusterId', 'keyId', 'fromVersion', 'holders', 'threshold', 'expiresAtMs'], 'change')
+  const id = /^[A-Za-z0-9_-]+$/
+  return keyChangeOf({
+    clusterId: text(obj.clusterId, 'change.clusterId', id, POLICY_LIMITS.idLength),
+    keyId: text(obj.keyId, 'change.keyId', id, POLICY_LIMITS.idLength),
+    fromVersion: whole(obj.fromVersion, 'change.fromVersion', 1),
+    holders: list(obj.holders, 'change.holders', 64, (h, i) => text(h, `change.holders[${i}]`, /^[1-9A-HJ-NP-Za-km-z]+$/, 128)),
+    threshold: whole(obj.threshold, 'change.threshold', 2, 64),
+    expiresAtMs: whole(obj.expiresAtMs, 'change.expiresAtMs', 0)
+  })
+}
+
+/** An approval file: one change and the admins' signatures over it so far (key approve-change). */
+export interface KeyChangeFile {
+  change: KeyChange
+  approvals: KeyChangeApproval[]
+}
+
+export function parseKeyChangeFile (value: unknown): KeyChangeFile {
+  const obj = object(value, 'approval file')
+  onlyFields(obj, ['change', 'approvals'], 'approval file')
+  return { change: parseKeyChange(obj.change), approvals: parseKeyChangeApprovals(obj.approvals) }
+}
 
 /** The approvals as the API and the wire carry them: `[{ publicKey, signature }]`, hex. */
 export function parseKeyChangeApprovals (value: unknown): KeyChangeApproval[] {

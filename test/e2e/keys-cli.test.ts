@@ -230,7 +230,19 @@ describe('keys through the CLI, against a real coordinator and three node proces
     expect(await lifecycle('refresh')).toMatchObject({ op: 'refresh', version: 2 })
     // A new holder without the admins' approval: refused in one line, nothing changed.
     expectOneLineError(await cli('key', 'reshare', ...viaDir(), '--key', key.id, '--add', n3!), /403 .*admin/, 1)
-    const reshared = await lifecycle('reshare', '--add', n3!, '--admin-key', keyFile('admin'), '--passphrase-file', keyPassFile)
+    // The admin approves the change on its own machine, offline, into a file the operator submits.
+    const approval = join(dir.path, 'change.json')
+    const members = [...key.holders.map(h => h.peerId), n3!].join(',')
+    const approved = await cli('key', 'approve-change', '--file', approval, '--admin-key', keyFile('admin'), '--passphrase-file', keyPassFile,
+      '--cluster-id', clusterId, '--key', key.id, '--from-version', '2', '--members', members, '--threshold', '2')
+    expect(approved.code, approved.stderr).toBe(0)
+    expect(approved.stdout).toMatch(/approved key .* from version 2 to 2-of-3/)
+    // A file for another change (threshold 3) is refused before anything is asked of the cluster.
+    const other = join(dir.path, 'other-change.json')
+    expect((await cli('key', 'approve-change', '--file', other, '--admin-key', keyFile('admin'), '--passphrase-file', keyPassFile,
+      '--cluster-id', clusterId, '--key', key.id, '--from-version', '2', '--members', members, '--threshold', '3')).code).toBe(0)
+    expectOneLineError(await cli('key', 'reshare', ...viaDir(), '--key', key.id, '--add', n3!, '--approval-file', other), /approves another change/, 1)
+    const reshared = await lifecycle('reshare', '--add', n3!, '--approval-file', approval)
     expect(reshared).toMatchObject({ op: 'reshare', version: 3 })
     expect(reshared.holders).toEqual([...key.holders.map(h => h.peerId), n3])
     expect(await lifecycle('repair', '--holder', n2!)).toMatchObject({ op: 'repair', version: 4 })
