@@ -20,7 +20,7 @@ import { describe, expect, it } from 'vitest'
 import {
   aggregateSignature, childKey, childPublic, childSigningKey, commitNonces, CryptoInputError, decodeKey, deriveHdChild, describeGroupKey,
   dkgTranscriptHash, encodeKey, encodePublic, encodeXpub, formatHdPath, HD_HARDENED_OFFSET, hdChainCode, MAX_HD_DEPTH, parseHdPath,
-  receiveDkg, signShare, startDkg, taprootTweakGroupKey, taprootTweakKey, taprootTweakPublic,
+  participantIdentifier, receiveDkg, signShare, startDkg, taprootTweakGroupKey, taprootTweakKey, taprootTweakPublic,
   type DkgMessage, type DkgOutcome, type DkgParams, type DkgRound1Message, type HdChild, type Rng, type Scheme
 } from '../../src/crypto/index.js'
 import { mulberry32 } from '../prng.js'
@@ -223,6 +223,40 @@ describe('taproot: BIP-32 public derivation and BIP-86', () => {
       const pay = p2tr(child.publicKey.subarray(1), undefined, NETWORK)
       expect(hex(pay.tweakedPubkey)).toBe(v.output)
       expect(pay.address).toBe(v.address)
+    }
+  })
+})
+
+describe('taproot: the BIP-86 vector key, dealt as threshold shares (test only)', () => {
+  it('signs for the BIP-86 receiving addresses: the same output keys and addresses as the vectors and @scure/btc-signer, verified by libsecp256k1', () => {
+    // BIP-86's "abandon ... about" root; its account m/86'/0'/0' must give the BIP's account xpub.
+    const root = HDKey.fromExtendedKey('xprv9s21ZrQH143K3GJpoapnV8SFfukcVBSfeCficPSGfubmSFDxo1kuHnLisriDvSnRRuL2Qrg5ggqHKNVpxR86QEC8w35uxmGoggxtQTPvfUu')
+    const account = root.derive("m/86'/0'/0'")
+    expect(account.publicExtendedKey).toBe('xpub6BgBgsespWvERF3LHQu6CnqdvfEvtMcQjYrcRzx53QJjSxarj2afYWcLteoGVky7D3UKDP9QyrLprQ3VCECoY49yfdDEHGCtMMj92pReUsQ')
+    // The account key dealt 2-of-3 (Shamir with a random line through it), as the untweaked root of an HD key.
+    const Fn = secp256k1.Point.Fn
+    const secret = Fn.fromBytes(account.privateKey!)
+    const slope = Fn.fromBytes(sha256(utf8('bip86 dealer')))
+    const ids = [1, 2, 3].map((i) => participantIdentifier('taproot', i))
+    const shares = [1n, 2n, 3n].map((x) => Fn.add(secret, Fn.mul(slope, x)))
+    const pub: FrostPublic = {
+      signers: { min: 2, max: 3 },
+      commitments: [secret, slope].map((c) => Uint8Array.from(baseTimes('taproot', c))),
+      verifyingShares: Object.fromEntries(ids.map((id, i) => [id, Uint8Array.from(baseTimes('taproot', shares[i]!))]))
+    }
+    expect(hex(pub.commitments[0]!)).toBe(hex(account.publicKey!))
+    const keys: Key[] = ids.map((identifier, i) => ({ public: pub, secret: { identifier, signingShare: Uint8Array.from(Fn.toBytes(shares[i]!)) } }))
+    const names = Object.fromEntries(ids.map((id, i) => [id, `holder-${i + 1}`]))
+    for (const v of [{ path: [0, 0], address: 'bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr' }, { path: [1, 0], address: 'bc1p3qkhfews2uk44qtvauqyr2ttdsw7svhkl9nkm9s9c3x4ax5h60wqwruhk7' }]) {
+      const child = deriveHdChild('taproot', account.publicKey!, account.chainCode!, v.path)
+      const signingKey = childPublic('taproot', pub, child).commitments[0]!
+      expect(describeGroupKey('taproot', signingKey, 'mainnet').address).toBe(v.address)
+      expect(p2tr(child.publicKey.subarray(1), undefined, NETWORK).address).toBe(v.address)
+      const message = sha256(utf8(`spend from ${v.address}`))
+      for (const pair of combinations(3, 2)) {
+        const signature = thresholdSign('taproot', pair.map((i) => childKey('taproot', keys[i]!, child)), names, message)
+        expect(externallyVerified('taproot', signature, message, signingKey), `${formatHdPath(v.path)} by ${pair.join(',')}`).toBe(true)
+      }
     }
   })
 })
