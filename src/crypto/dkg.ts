@@ -22,7 +22,7 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js'
 import { bytesEqual, concat, lp, u32, utf8 } from './bytes.js'
 import { generateX25519, MAX_SEALED_SHARE_BYTES, openShareWithKey, sealShareWithKey, sharePairKeys, type SharePairKeys, type X25519KeyPair } from './ecies.js'
 import { BlameError, CryptoInputError } from './errors.js'
-import { SessionStates } from './session-states.js'
+import { checkedSender, SessionStates } from './session-states.js'
 import { frostSuite, isScheme, nobleRng, participantIdentifier, POINT_BYTES, type Rng, SCALAR_BYTES, type Scheme, validateThreshold } from './suites.js'
 
 export interface DkgParams {
@@ -394,11 +394,7 @@ export function startDkg (params: DkgParams, rng?: Rng): { state: DkgState, outb
 export function receiveDkg (state: DkgState, msg: DkgMessage): { state: DkgState, outbound: DkgMessage[], outcome?: DkgOutcome } {
   const snap = snapshotOf(state, true)
   const { core } = snap
-  if (typeof msg !== 'object' || msg === null) throw new CryptoInputError('DKG message missing')
-  const from: unknown = msg.from
-  if (typeof from !== 'string') throw new CryptoInputError('DKG message has no sender')
-  if (from === core.params.self) throw new CryptoInputError('a DKG message from self cannot be received')
-  if (!core.index.has(from)) throw new CryptoInputError(`DKG sender ${from.slice(0, MAX_DKG_NAME_LENGTH)} is not a participant of this session`)
+  checkedSender('DKG', msg, core.params.self, (name) => core.index.has(name), MAX_DKG_NAME_LENGTH)
   if (msg.round === 1) return onRound1(state, snap, checkRound1Shape(msg))
   if (msg.round === 2) return onRound2(state, snap, checkRound2Shape(msg))
   throw new CryptoInputError('unknown DKG round')

@@ -42,7 +42,7 @@ import { bytesEqual, concat, lp, u32 } from './bytes.js'
 import { type DkgGroup, evaluateCommitment, evaluatePolynomial, groups, MAX_DKG_NAME_LENGTH } from './dkg.js'
 import { generateX25519, MAX_SEALED_SHARE_BYTES, openShareWithKey, sealShareWithKey, sharePairKeys, type SharePairKeys, X25519_KEY_BYTES, type X25519KeyPair } from './ecies.js'
 import { BlameError, CryptoInputError } from './errors.js'
-import { SessionStates } from './session-states.js'
+import { checkedSender, SessionStates } from './session-states.js'
 import { encodePublic, schemeOfPublic } from './sign.js'
 import { isScheme, MAX_PARTIES, participantIdentifier, type Rng, SCALAR_BYTES, type Scheme, validateThreshold } from './suites.js'
 
@@ -380,11 +380,7 @@ export function startReshare (params: ReshareParams, rng?: Rng): { state: Reshar
 export function receiveReshare (state: ReshareState, msg: ReshareMessage): { state: ReshareState, outbound: ReshareMessage[], outcome?: ReshareOutcome } {
   const snap = snapshotOf(state, true)
   const { core } = snap
-  if (typeof msg !== 'object' || msg === null) throw new CryptoInputError('reshare message missing')
-  const from: unknown = msg.from
-  if (typeof from !== 'string') throw new CryptoInputError('reshare message has no sender')
-  if (from === core.params.self) throw new CryptoInputError('a reshare message from self cannot be received')
-  if (!core.participants.includes(from)) throw new CryptoInputError(`reshare sender ${from.slice(0, MAX_DKG_NAME_LENGTH)} is not a participant of this session`)
+  const from = checkedSender('reshare', msg, core.params.self, (name) => core.participants.includes(name), MAX_DKG_NAME_LENGTH)
   if (msg.round === 1) return onRound1(state, snap, checkRound1Shape(msg))
   if (msg.round === 2) {
     if (!core.dealers.has(from)) throw new CryptoInputError(`${from} is not a dealer of this session and cannot send round 2`)

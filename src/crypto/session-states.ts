@@ -36,3 +36,17 @@ export class SessionStates<S extends object, Snap extends { core: SessionCore<S>
     return snap
   }
 }
+
+/**
+ * The sender of an inbound session message, checked the same way by every session: a message
+ * object from a named participant other than ourselves. The name is the gossip-signed author
+ * the driver put there, never a field the sender chose; `kind` names the session in the errors.
+ */
+export function checkedSender (kind: string, msg: unknown, self: string, participates: (name: string) => boolean, maxNameLength: number): string {
+  if (typeof msg !== 'object' || msg === null) throw new CryptoInputError(`${kind} message missing`)
+  const from: unknown = (msg as { from?: unknown }).from
+  if (typeof from !== 'string') throw new CryptoInputError(`${kind} message has no sender`)
+  if (from === self) throw new CryptoInputError(`a ${kind} message from self cannot be received`)
+  if (!participates(from)) throw new CryptoInputError(`${kind} sender ${from.slice(0, maxNameLength)} is not a participant of this session`)
+  return from
+}
