@@ -51,11 +51,17 @@ describe('SIGKILL of a node process in the middle of a session', () => {
   const indexOf = (peerId: string): number => nodes.findIndex(n => n.ready.peerId === peerId) + 1
   const all = (): string[] => nodes.map(n => n.ready.peerId)
 
-  /** Up at the coordinator, over a connection opened after `since` (not the dead process's). */
+  /**
+   * Up at the coordinator, over a connection opened after `since` (not the dead process's), and
+   * answering a command: right after a restart on a new port the coordinator can hold a fresh
+   * connection and still fail its first command (see the issue 13 and 14 notes), which this test,
+   * about nonces, does not set out to measure.
+   */
   async function waitBack (i: number, since: number): Promise<void> {
     const peerId = peerIdOf(i)
-    await waitFor(`node-${i} up again`, () => coordinator.cluster().members.find(m => m.peerId === peerId)?.state === 'up' &&
-      coordinator.libp2p.getConnections(peerIdFromString(peerId)).some(c => c.status === 'open' && c.timeline.open >= since), 30_000)
+    const answers = async (): Promise<boolean> => await sendCommand(coordinator.libp2p, peerIdFromString(peerId), clusterId, 'status', {}, 2_000).then(() => true, () => false)
+    await waitFor(`node-${i} up again`, async () => coordinator.cluster().members.find(m => m.peerId === peerId)?.state === 'up' &&
+      coordinator.libp2p.getConnections(peerIdFromString(peerId)).some(c => c.status === 'open' && c.timeline.open >= since) && await answers(), 30_000)
   }
 
   /** Stops node i (SIGTERM) if it runs, and starts it from its data directory: the CLI, or the fault node with `fault` flags. */
