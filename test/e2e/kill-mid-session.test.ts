@@ -8,7 +8,7 @@ import { Coordinator } from '../../src/coordinator/coordinator.js'
 import { initCoordinator } from '../../src/coordinator/data-dir.js'
 import { TaskError } from '../../src/coordinator/errors.js'
 import { sendCommand } from '../../src/protocols/command.js'
-import { CommandRefusedError } from '../../src/protocols/errors.js'
+import { CommandRefusedError, CommandTransportError } from '../../src/protocols/errors.js'
 import { ErrorCode } from '../../src/protocols/messages.js'
 import { packageRoot } from '../../src/runtime/config.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
@@ -35,6 +35,19 @@ async function refusal (promise: Promise<unknown>): Promise<CommandRefusedError>
   const err = await promise.then(() => undefined, (e: unknown) => e)
   expect(err, (err as Error | undefined)?.message).toBeInstanceOf(CommandRefusedError)
   return err as CommandRefusedError
+}
+
+/**
+ * The node's refusal of a command, asked again (up to 3 times, 500 ms apart) while the command
+ * fails on transport: a node restarted on a new port is at times out of the coordinator's reach
+ * for a moment (the issue 13 and 14 notes), which is not what these checks are about.
+ */
+async function refusalOnceReached (send: () => Promise<unknown>): Promise<CommandRefusedError> {
+  for (let attempt = 1; ; attempt++) {
+    const err = await send().then(() => undefined, (e: unknown) => e)
+    if (!(err instanceof CommandTransportError) || attempt === 3) return await refusal(Promise.reject(err instanceof Error ? err : new Error(String(err))))
+    await sleep(500)
+  }
 }
 
 describe('SIGKILL of a node process in the middle of a session', () => {
@@ -242,7 +255,7 @@ describe('SIGKILL of a node process in the middle of a session', () => {
     await restart(victim)
     // No member holds an active share of the failed key: a pending one was discarded, or never stored.
     for (let i = 1; i <= NODES; i++) {
-      const refused = await refusal(sendCommand(coordinator.libp2p, peerIdFromString(peerIdOf(i)), clusterId, 'signCommit', { keyId, sessionId: randomBytes(16).toString('base64url'), request: requestBytesFor(clusterId, keyId, messageFor('ed25519', 'no such key')) }))
+      const refused = await refusalOnceReached(async () => await sendCommand(coordinator.libp2p, peerIdFromString(peerIdOf(i)), clusterId, 'signCommit', { keyId, sessionId: randomBytes(16).toString('base64url'), request: requestBytesFor(clusterId, keyId, messageFor('ed25519', 'no such key')) }))
       expect(refused.code).toBe(ErrorCode.NOT_FOUND)
     }
     const key = await coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: NODES, members: all() })
