@@ -279,6 +279,19 @@ export function evaluateCommitment (group: DkgGroup, commitment: readonly GroupE
   return acc
 }
 
+/**
+ * Feldman/VSS check of a share opened from a dealing: g^share = prod_k C_k^{x^k} (RFC 9591
+ * Appendix C.2 vss_verify). Fn.fromBytes refuses a scalar >= the group order and multiply
+ * refuses 0, as noble's validateSecret does; anything malformed is false.
+ */
+export function shareMatchesCommitment (group: DkgGroup, share: Uint8Array, commitment: readonly GroupElement[], x: bigint): boolean {
+  try {
+    return share.length === SCALAR_BYTES && group.base.multiply(group.Fn.fromBytes(share)).equals(evaluateCommitment(group, commitment, x))
+  } catch {
+    return false
+  }
+}
+
 /** sum_k coefficient[k] * x^k in the scalar field (Horner). */
 export function evaluatePolynomial (Fn: IField<bigint>, coefficients: readonly bigint[], x: bigint): bigint {
   let acc = Fn.ZERO
@@ -559,16 +572,7 @@ function openAndVerify (snap: Snapshot, msg: DkgRound2Message): Uint8Array {
   } catch {
     fail(snap, new BlameError([from], 'undecryptable share', `the share from ${from} does not decrypt`))
   }
-  let valid = false
-  try {
-    if (share.length !== SCALAR_BYTES) throw new Error('wrong length')
-    const { group } = core
-    // Fn.fromBytes refuses a scalar >= the group order and multiply refuses 0, as noble's validateSecret does.
-    valid = group.base.multiply(group.Fn.fromBytes(share)).equals(evaluateCommitment(group, commitment, core.xs.get(self) ?? 0n))
-  } catch {
-    valid = false
-  }
-  if (!valid) {
+  if (!shareMatchesCommitment(core.group, share, commitment, core.xs.get(self) ?? 0n)) {
     share.fill(0)
     fail(snap, new BlameError([from], 'invalid share', `the share from ${from} does not match its commitment`))
   }

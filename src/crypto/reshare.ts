@@ -39,7 +39,7 @@ import { hexToBytes } from '@noble/curves/utils.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { bytesEqual, concat, lp, u32 } from './bytes.js'
-import { type DkgGroup, evaluateCommitment, evaluatePolynomial, groups, MAX_DKG_NAME_LENGTH } from './dkg.js'
+import { type DkgGroup, evaluateCommitment, evaluatePolynomial, groups, MAX_DKG_NAME_LENGTH, shareMatchesCommitment } from './dkg.js'
 import { generateX25519, MAX_SEALED_SHARE_BYTES, openShareWithKey, sealShareWithKey, sharePairKeys, type SharePairKeys, X25519_KEY_BYTES, type X25519KeyPair } from './ecies.js'
 import { BlameError, CryptoInputError } from './errors.js'
 import { checkedSender, SessionStates } from './session-states.js'
@@ -547,16 +547,7 @@ function openAndVerify (snap: Snapshot, msg: ReshareRound2Message): Uint8Array {
   } catch {
     fail(snap, new BlameError([from], 'undecryptable share', `the share from ${from} does not decrypt`))
   }
-  let valid = false
-  try {
-    const { group } = core
-    // Fn.fromBytes refuses a scalar >= the group order, multiply refuses 0.
-    valid = share.length === SCALAR_BYTES &&
-      group.base.multiply(group.Fn.fromBytes(share)).equals(evaluateCommitment(group, fullCommitment(core, points), core.newXs.get(self) ?? 0n))
-  } catch {
-    valid = false
-  }
-  if (!valid) {
+  if (!shareMatchesCommitment(core.group, share, fullCommitment(core, points), core.newXs.get(self) ?? 0n)) {
     share.fill(0)
     fail(snap, new BlameError([from], 'invalid share', `the share from ${from} does not match its commitment`))
   }
