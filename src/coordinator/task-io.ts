@@ -92,9 +92,11 @@ async function sendOnce<K extends CommandKind> (deps: Pick<TaskDeps, 'libp2p' | 
 
 /**
  * Sends a command; if it fails on transport with at least MIN_RESEND_MS of its deadline left,
- * closes the connections to the peer that were open when it was sent (one may be stale: the peer
- * crashed and came back, or the link broke unnoticed) and sends it once more on a fresh one,
- * within the time left. A failure at the deadline is not resent (no time is left for it).
+ * closes the connection it failed on (it may be stale: the peer crashed and came back, or the link
+ * broke unnoticed) and sends it once more, on another connection or a fresh one, within the time
+ * left. A failure at the deadline is not resent (no time is left for it). Only that connection is
+ * closed: another one to the peer (a restarted peer's own dial, say) may be sound, and closing it
+ * left a redial to the peerstore's addresses, some of them the dead process's ports.
  *
  * The first command's outcome at the peer is unknown: it may have been carried out. A resend is
  * for commands a node can receive twice without harm. For signCommit it is: the node stores
@@ -113,9 +115,8 @@ async function sendResending<K extends CommandKind> (deps: Pick<TaskDeps, 'libp2
   } catch (first) {
     const left = timeoutMs - (Date.now() - sentAt)
     if (!(first instanceof CommandTransportError) || left < MIN_RESEND_MS) throw first
-    for (const conn of deps.libp2p.getConnections(peerId)) {
-      if (conn.timeline.open <= sentAt) conn.abort(new CommandTransportError(`a ${kind} to ${peer} failed on this connection`))
-    }
+    const failedOn = deps.libp2p.getConnections(peerId).find(c => c.id === first.connectionId)
+    failedOn?.abort(new CommandTransportError(`a ${kind} to ${peer} failed on this connection`))
     try {
       return await sendCommand(deps.libp2p, peerId, deps.clusterId(), kind, body, left)
     } catch (second) {

@@ -13,7 +13,7 @@ import {
   type FetchEventsRequest, type EventBatch, type FetchAuditRequest, type FetchAuditResponse,
   type NoncePoolRequest, type NoncePoolResponse, type ReshareRequest
 } from './messages.js'
-import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Logger } from 'pino'
 
 /** The command kinds and their payloads; the compiler checks every table keyed by them. */
@@ -183,11 +183,17 @@ export async function sendCommand<K extends CommandKind> (
 ): Promise<CommandResponses[K]> {
   const signal = AbortSignal.timeout(timeoutMs)
   const request = CommandRequest.encode({ version: WIRE_VERSION, clusterId, [kind]: body })
+  let connection: Connection
+  try {
+    connection = await libp2p.dial(peer, { signal })
+  } catch (err) {
+    throw new CommandTransportError(`cannot reach ${peer.toString()} for a ${kind}: ${(err as Error).message}`)
+  }
   let stream: Stream
   try {
-    stream = await libp2p.dialProtocol(peer, COMMAND.id, { signal, runOnLimitedConnection: true, negotiateFully: false })
+    stream = await connection.newStream(COMMAND.id, { signal, runOnLimitedConnection: true, negotiateFully: false })
   } catch (err) {
-    throw new CommandTransportError(`cannot open a command stream to ${peer.toString()}: ${(err as Error).message}`)
+    throw new CommandTransportError(`cannot open a command stream to ${peer.toString()}: ${(err as Error).message}`, connection.id)
   }
   const onAbort = (): void => { stream.abort(new CommandTransportError('command deadline passed')) }
   signal.addEventListener('abort', onAbort, { once: true })
@@ -195,8 +201,8 @@ export async function sendCommand<K extends CommandKind> (
   try {
     bytes = await pipe([request], (source) => lp.encode(source), stream, async (source) => readOne(source, signal))
   } catch (err) {
-    if (signal.aborted) throw new CommandTransportError(`${kind} to ${peer.toString()} timed out after ${timeoutMs} ms`)
-    throw new CommandTransportError(`${kind} to ${peer.toString()} failed: ${(err as Error).message}`)
+    if (signal.aborted) throw new CommandTransportError(`${kind} to ${peer.toString()} timed out after ${timeoutMs} ms`, connection.id)
+    throw new CommandTransportError(`${kind} to ${peer.toString()} failed: ${(err as Error).message}`, connection.id)
   } finally {
     signal.removeEventListener('abort', onAbort)
     // The answer is in (or the command failed): the stream's closing handshake need not delay it.

@@ -52,9 +52,15 @@ export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError'
 }
 
-/** The command could not be delivered or answered: dial failure, reset stream, deadline. */
+/**
+ * The command could not be delivered or answered: dial failure, reset stream, deadline.
+ * `connectionId` names the connection it failed on, when it got as far as one.
+ */
 export class CommandTransportError extends Error {
   override name = 'CommandTransportError'
+  constructor (message: string, readonly connectionId?: string) {
+    super(message)
+  }
 }
 
 /**
