@@ -17,6 +17,7 @@ import { childView, keyView, onlyFields, parseKeygenBody, parseNetwork, parsePat
 import type { Tasks } from './tasks.js'
 import type { PolicyAdmin } from './policy-admin.js'
 import { TaskError } from './errors.js'
+import { bitcoinView, parseBitcoinSendBody, parsePsbtBody, parseSolanaTransferBody, solanaView, unsignedView } from './wallet-requests.js'
 import { AdmissionError } from './admission.js'
 
 /** What the routes answer from. */
@@ -114,6 +115,29 @@ export function apiRoutes (s: ApiSources): RouteTable {
         publicKey: result.publicKey,
         ...(result.path === undefined ? {} : { path: result.path })
       }
+    },
+    'POST /v1/keys/:id/bitcoin/psbt': async ({ params, body, headers }) => {
+      const { psbt, network, request, path } = parsePsbtBody(body)
+      const client = (s.client ?? clientOf)(headers)
+      return bitcoinView(await s.metrics.observe('sign', async () => await s.tasks.bitcoinPsbt(params.id ?? '', psbt, network, request, path, client).catch(taskToApi)))
+    },
+    'POST /v1/keys/:id/bitcoin/send': async ({ params, body, headers }) => {
+      const { params: spend, request, path, build } = parseBitcoinSendBody(body)
+      if (build) {
+        const { psbt, from } = await s.tasks.wallet.bitcoinBuild(params.id ?? '', spend, path).catch(taskToApi)
+        return unsignedView('bitcoin', psbt, from, spend.network)
+      }
+      const client = (s.client ?? clientOf)(headers)
+      return bitcoinView(await s.metrics.observe('sign', async () => await s.tasks.bitcoinSend(params.id ?? '', spend, request, path, client).catch(taskToApi)))
+    },
+    'POST /v1/keys/:id/solana/transfer': async ({ params, body, headers }) => {
+      const { params: transfer, request, path, build } = parseSolanaTransferBody(body)
+      if (build) {
+        const { message, from } = await s.tasks.wallet.solanaBuild(params.id ?? '', transfer, path).catch(taskToApi)
+        return unsignedView('solana', message, from)
+      }
+      const client = (s.client ?? clientOf)(headers)
+      return solanaView(await s.metrics.observe('sign', async () => await s.tasks.solanaTransfer(params.id ?? '', transfer, request, path, client).catch(taskToApi)))
     },
     'GET /v1/policy': async () => await s.policy.view(),
     'POST /v1/policy/proposal': async ({ body }) => {

@@ -3,12 +3,12 @@ import { ApiError } from '../protocols/errors.js'
 import { EventKind } from '../protocols/messages.js'
 import {
   adminSetHash, authorise, encodeDocument, parsePolicy, policyBytes, PolicyError, verifyEd25519,
-  type Policy, type PolicyRule, type SignedPolicy, type SignedRequest
+  type Policy, type PolicyRule, type SignedPolicy, type SignedRequest, type SpendAsked
 } from '../protocols/policy.js'
 import { policyRecordId, signRecord } from '../protocols/records.js'
 import type { PolicyBook } from '../state/policy-book.js'
 import type { RecordBook } from '../state/record-book.js'
-import type { RequestLedger } from '../state/request-ledger.js'
+import { spendFields, type RequestLedger } from '../state/request-ledger.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../log.js'
 import { TaskError } from './errors.js'
@@ -149,14 +149,14 @@ export class PolicyAdmin {
    * nodes apply (its rate counts are its own, of the signatures it completed). Throws TaskError
    * `policy_denied` with the rule, and records the refusal.
    */
-  async check (keyId: string, message: Uint8Array, signed: SignedRequest | undefined, path?: string): Promise<void> {
+  async check (keyId: string, message: Uint8Array, signed: SignedRequest | undefined, path?: string, spend?: SpendAsked): Promise<void> {
     const end = this.deps.time?.()
     const policy = this.deps.policies.current
     let refusal: { rule: string, reason: string } | undefined
     if (signed === undefined) refusal = { rule: 'no-request', reason: 'a signature needs a client\'s signed request (mpc-wallet sign --client-key F)' }
     else if (policy === undefined) refusal = { rule: 'no-policy', reason: 'no policy is in force: the admins must publish one first (mpc-wallet policy propose / approve / apply)' }
     else {
-      const verdict = authorise(policy, signed, keyId, message, Date.now(), this.deps.ledger, path)
+      const verdict = authorise(policy, signed, keyId, message, Date.now(), this.deps.ledger, path, spend)
       if (!verdict.allowed) refusal = verdict
     }
     end?.()
@@ -166,8 +166,11 @@ export class PolicyAdmin {
   }
 
   /** Counts a completed signature against the request's limits here too. */
-  async signed (keyId: string, signed: SignedRequest): Promise<void> {
-    const claim = this.deps.ledger.claim({ requestId: signed.request.requestId, keyId, client: signed.client, notAfter: signed.request.notAfter, atMs: Date.now() })
+  async signed (keyId: string, signed: SignedRequest, spend?: SpendAsked): Promise<void> {
+    const claim = this.deps.ledger.claim({
+      requestId: signed.request.requestId, keyId, client: signed.client, notAfter: signed.request.notAfter, atMs: Date.now(),
+      ...spendFields(spend)
+    })
     if (claim !== false) await claim
   }
 

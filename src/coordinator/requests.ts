@@ -6,6 +6,7 @@ import type { KeyRecord } from '../state/key-registry.js'
 import type { HealthState } from './health.js'
 import type { KeyChangeApprovalSet, KeygenRequest, ReshareChange } from './tasks.js'
 import { parseKeyChangeApprovals } from '../protocols/key-change.js'
+import { solanaAddress } from '../wallet/solana.js'
 
 export const NETWORKS: readonly BitcoinNetwork[] = ['mainnet', 'testnet', 'regtest']
 
@@ -126,11 +127,22 @@ export function childView (key: KeyRecord, path: number[], network: BitcoinNetwo
     keyId: key.id,
     path: formatHdPath(path),
     publicKey: described.publicKey,
-    ...(described.address !== undefined ? { xOnlyPublicKey: described.xOnlyPublicKey, address: described.address, network, xpub: encodeXpub(root, chainCode, network) } : {})
+    ...(described.address !== undefined ? { xOnlyPublicKey: described.xOnlyPublicKey, address: described.address, network, xpub: encodeXpub(root, chainCode, network) } : { address: solanaAddress(pub.commitments[0]!) })
   }
 }
 
 const HEX = /^(?:[0-9a-fA-F]{2})+$/
+
+/** A signed client request in a body (policy.ts), or undefined when the body has none. */
+export function parseRequestField (value: unknown): SignedRequest | undefined {
+  if (value === undefined) return undefined
+  try {
+    return parseSignedRequest(value)
+  } catch (err) {
+    if (err instanceof PolicyError) bad(`request: ${err.message}`)
+    throw err
+  }
+}
 
 export function parseHex (value: unknown, name: string): Uint8Array {
   if (typeof value !== 'string' || !HEX.test(value)) bad(`${name} must be a non-empty hex string of whole bytes`)
@@ -144,13 +156,7 @@ export function parseSignBody (body: Record<string, unknown> = {}): { message: U
   if (body.pooled !== undefined && typeof body.pooled !== 'boolean') bad('pooled must be true or false')
   const pooled = body.pooled !== false
   const path = body.path === undefined ? {} : { path: parsePath(body.path) }
-  if (body.request === undefined) return { message, request: undefined, pooled, ...path }
-  try {
-    return { message, request: parseSignedRequest(body.request), pooled, ...path }
-  } catch (err) {
-    if (err instanceof PolicyError) bad(`request: ${err.message}`)
-    throw err
-  }
+  return { message, request: parseRequestField(body.request), pooled, ...path }
 }
 
 /** A holder's state in a key view: its health, or `removed` from the cluster (its share awaits a reshare). */
@@ -168,6 +174,7 @@ export interface KeyView {
   note?: string
   groupPublicKey: string
   xOnlyPublicKey?: string
+  /** Taproot: the P2TR address on `network`; Ed25519: the Solana address (base58 of the key) */
   address?: string
   network?: BitcoinNetwork
   createdAtMs: number
@@ -193,7 +200,7 @@ export function keyView (key: KeyRecord, state: (peerId: string) => HolderState,
     status: up === holders.length ? 'ok' : up >= key.threshold ? 'degraded' : 'unavailable',
     ...(removed.length > 0 ? { note: `reshare due: ${removed.join(', ')} ${removed.length === 1 ? 'was' : 'were'} removed from the cluster, and ${removed.length === 1 ? 'its share stays' : 'their shares stay'} valid until the key is reshared` } : {}),
     groupPublicKey: key.groupPublicKey,
-    ...(described.xOnlyPublicKey !== undefined ? { xOnlyPublicKey: described.xOnlyPublicKey, address: described.address, network } : {}),
+    ...(described.xOnlyPublicKey !== undefined ? { xOnlyPublicKey: described.xOnlyPublicKey, address: described.address, network } : { address: solanaAddress(signingKey) }),
     createdAtMs: key.createdAtMs,
     version: key.version,
     ...(key.chainCode === undefined ? {} : { chainCode: key.chainCode })

@@ -4,7 +4,7 @@ import { fromHex } from '../crypto/bytes.js'
 import { DEFAULT_SIGN_ROUND_TIMEOUT_MS } from '../protocols/constants.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode, EventKind, type NonceCommitment, type NoncePoolResponse } from '../protocols/messages.js'
-import { encodeDocument, requestHash, type SignedRequest } from '../protocols/policy.js'
+import { encodeDocument, requestHash, type SignedRequest, type SpendAsked } from '../protocols/policy.js'
 import { toHex } from '../crypto/bytes.js'
 import type { KeyRecord } from '../state/key-registry.js'
 import { TaskError } from './errors.js'
@@ -63,6 +63,11 @@ export interface SignOptions {
   path?: number[]
   /** The lifecycle test signature of a candidate version (LifecycleTask); never from the API. */
   candidate?: SignCandidate
+  /**
+   * A transaction the message is computed from (WalletTask): its bytes go to every signer, which
+   * reads them itself; `spend` is the coordinator's own reading, for its own policy check.
+   */
+  transaction?: { payload: Uint8Array, spend: SpendAsked }
 }
 
 /**
@@ -103,6 +108,11 @@ export class SignTask {
     const identifier = participantIdentifier(key.scheme, index + 1)
     const pub = this.publicPackage(key)
     return { answer, check: c => commitmentProblem(key.scheme, c, identifier, pub) }
+  }
+
+  /** The public key that signs for `key` at `path` (an HD key's child; root: m): a Taproot output key, an Ed25519 key. */
+  signingPublicKey (key: KeyRecord, path: readonly number[] = []): Uint8Array {
+    return this.publicPackage(key, path).commitments[0]!
   }
 
   /** The public package that signs: the key version's, or an HD key's child at `path` (root: m). */
@@ -159,7 +169,7 @@ export class SignTask {
       throw err
     }
     // A candidate's test message is fixed by the nodes themselves; it is no client's request.
-    if (candidate === undefined) await this.deps.policy.check(keyId, message, request, key.chainCode === undefined ? undefined : formatHdPath(path))
+    if (candidate === undefined) await this.deps.policy.check(keyId, message, request, key.chainCode === undefined ? undefined : formatHdPath(path), opts.transaction?.spend)
     const requestBytes = request === undefined ? new Uint8Array() : encodeDocument(request)
     /** Nodes' own policy refusals: the request ends with the first one's rule if it cannot be signed. */
     const denials: CommandRefusedError[] = []
@@ -203,7 +213,7 @@ export class SignTask {
       if (step.kind === 'done') {
         const { sessionId, signers, signature, attempts } = step
         this.deps.log.debug({ keyId, sessionId, ...timing }, 'signature aggregated')
-        if (request !== undefined) await this.deps.policy.signed(keyId, request)
+        if (request !== undefined) await this.deps.policy.signed(keyId, request, opts.transaction?.spend)
         await this.deps.record({
           kind: EventKind.SESSION_FINISHED, operation: 'sign', sessionId, keyId, detail: `signers ${signers.join(',')}`,
           signers: bytesOf(signers), requestHash: request === undefined ? '' : toHex(requestHash(request.request))
@@ -233,7 +243,7 @@ export class SignTask {
       } else {
         const { commitments, pooled } = step
         const started = performance.now()
-        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments, request: requestBytes, pooled, candidate: candidate?.sessionId, path: key.chainCode === undefined ? undefined : formatHdPath(path) }), roundTimeout), startedEvent])
+        const [answers] = await Promise.all([fanOut(this.deps, signers, 'signShare', () => ({ keyId, sessionId, message, commitments, request: requestBytes, pooled, candidate: candidate?.sessionId, path: key.chainCode === undefined ? undefined : formatHdPath(path), transaction: opts.transaction?.payload, input: opts.transaction?.spend.input }), roundTimeout), startedEvent])
         timing.round2Ms = performance.now() - started
         await noteDenials(sessionId, answers)
         const aggregateStart = performance.now()

@@ -6,6 +6,8 @@ import type { NoncePools } from './nonce-pools.js'
 import { SignTask, type SignOptions, type SignResult } from './sign-task.js'
 import { LifecycleTask, type KeyChangeApprovalSet, type LifecycleResult, type ReshareChange } from './lifecycle-task.js'
 import type { TaskDeps } from './task-io.js'
+import { WalletTask, type BitcoinSendParams, type BitcoinSigned, type SolanaSigned, type SolanaTransferParams } from './wallet-task.js'
+import type { BitcoinNetwork } from '../crypto/suites.js'
 
 export type { KeygenRequest } from './keygen-task.js'
 export type { SignResult } from './sign-task.js'
@@ -27,12 +29,19 @@ export class Tasks {
   private readonly keygens: KeygenTask
   private readonly signing: SignTask
   private readonly lifecycle: LifecycleTask
+  /** Transactions: building them (no signature, no admission) and signing them (below). */
+  readonly wallet: WalletTask
   readonly admission: Admission
 
   constructor (deps: TaskDeps, admission: Partial<AdmissionLimits> = {}) {
     this.keygens = new KeygenTask(deps)
     this.signing = new SignTask(deps)
     this.lifecycle = new LifecycleTask(deps, this.signing)
+    this.wallet = new WalletTask({
+      keys: deps.keys,
+      sign: async (keyId, message, request, opts) => await this.signing.sign(keyId, message, request, opts),
+      signingPublicKey: (key, path) => this.signing.signingPublicKey(key, path)
+    })
     this.admission = new Admission(admission)
   }
 
@@ -53,6 +62,21 @@ export class Tasks {
   /** A signature for the client's signed `request` (policy.ts); `client` names its share of the admission queue. */
   async sign (keyId: string, message: Uint8Array, request: SignedRequest | undefined, client = LOCAL_CLIENT, opts: SignOptions = {}): Promise<SignResult> {
     return await this.admission.run('sign', client, async () => await this.signing.sign(keyId, message, request, opts))
+  }
+
+  /** Every input of ours in a PSBT signed and the transaction finalised; one request in the admission queue, however many inputs. */
+  async bitcoinPsbt (keyId: string, psbt: Uint8Array, network: BitcoinNetwork, request: SignedRequest | undefined, path?: string, client = LOCAL_CLIENT): Promise<BitcoinSigned> {
+    return await this.admission.run('sign', client, async () => await this.wallet.bitcoinPsbt(keyId, psbt, network, request, path))
+  }
+
+  /** A spend of the key's coins built and signed (the request names the PSBT `wallet.bitcoinBuild` gives). */
+  async bitcoinSend (keyId: string, params: BitcoinSendParams, request: SignedRequest | undefined, path?: string, client = LOCAL_CLIENT): Promise<BitcoinSigned> {
+    return await this.admission.run('sign', client, async () => await this.wallet.bitcoinSend(keyId, params, request, path))
+  }
+
+  /** A Solana transfer from the key built and signed (the request names the message `wallet.solanaBuild` gives). */
+  async solanaTransfer (keyId: string, params: SolanaTransferParams, request: SignedRequest | undefined, path?: string, client = LOCAL_CLIENT): Promise<SolanaSigned> {
+    return await this.admission.run('sign', client, async () => await this.wallet.solanaTransfer(keyId, params, request, path))
   }
 
   /** New shares for the key's holders (same threshold); runs as a keygen does in the admission queue. */

@@ -18,7 +18,7 @@ import { DEFAULT_KEYGEN_TIMEOUT_MS, MAX_KEYGEN_TIMEOUT_MS } from '../protocols/c
 import { DkgSessionBusyError, DkgSessionRefusedError, DkgTimeoutError } from './errors.js'
 import type { DkgSessions } from './dkg-sessions.js'
 import type { NoncePool } from './nonce-pool.js'
-import type { SignGuard } from './sign-guard.js'
+import type { SignGuard, TransactionAsked } from './sign-guard.js'
 import { flipBit, type NodeFaults } from '../runtime/faults.js'
 import type { CommitRefusal, ShareVault, TakeRefusal } from '../state/share-vault.js'
 import type { CommandContext, CommandHandlers } from '../protocols/command.js'
@@ -93,6 +93,12 @@ function takeRefusal (sessionId: string, refusal: TakeRefusal): string {
     case 'bound': return `session ${sessionId} is bound to another message/commitment list`
     case 'none': return `no unspent nonce for session ${sessionId}: it was discarded, never committed, or committed for another key`
   }
+}
+
+/** The transaction a signShare carries, for the guard to read with the public key that signs (the key's or the child's). */
+function transactionOf (req: SignShareRequest, key: Key): TransactionAsked | undefined {
+  if (req.transaction === undefined) return undefined
+  return { payload: req.transaction, signingPublic: key.public.commitments[0]!, ...(req.input === undefined ? {} : { input: req.input }) }
 }
 
 export function refuseCrypto (err: unknown): never {
@@ -282,13 +288,13 @@ export function keyCommandHandlers (deps: KeyHandlerDeps): CommandHandlers {
         const own = req.commitments.find(c => c.identifier === share.key.secret.identifier)
         const nonces = own === undefined ? undefined : pool.take(req.keyId, own)
         if (nonces === undefined) throw new CommandRefusedError(ErrorCode.POOL_MISS, `no unused pooled nonce of this process has our commitment in the list for key ${req.keyId.slice(0, MAX_ID_LENGTH)}`)
-        await deps.guard.share(req.keyId, req.sessionId, req.request, req.message, req.path)
+        await deps.guard.share(req.keyId, req.sessionId, req.request, req.message, req.path, transactionOf(req, key))
         deps.faults.afterPooledNonceTaken?.()
         return { share: shareOf(share, key, nonces, req) }
       }
       // The policy decides first, and takes the client's request id: a command the policy refuses
       // costs no nonce, and one it allows is on record before the share leaves.
-      if (!candidate) await deps.guard.share(req.keyId, req.sessionId, req.request, req.message, req.path)
+      if (!candidate) await deps.guard.share(req.keyId, req.sessionId, req.request, req.message, req.path, transactionOf(req, key))
       // The first request to take the nonces binds the session to what it asked (key, message,
       // commitment list): two shares from one nonce pair over different messages or lists
       // would let the sender solve for our signing share, so any later request is refused.

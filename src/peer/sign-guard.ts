@@ -1,12 +1,14 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { toHex } from '../crypto/bytes.js'
-import type { AuditDecision, AuditRule } from '../protocols/audit.js'
+import { AUDIT_LIMITS, type AuditDecision, type AuditRule, type AuditTransaction } from '../protocols/audit.js'
 import { CommandRefusedError } from '../protocols/errors.js'
 import { ErrorCode } from '../protocols/messages.js'
-import { authorise, decodeSignedRequest, PolicyError, requestHash, type SignedRequest } from '../protocols/policy.js'
+import { authorise, decodeSignedRequest, PolicyError, requestHash, type SignedRequest, type SpendAsked } from '../protocols/policy.js'
+import { readSpend } from '../wallet/spend.js'
+import { WalletInputError } from '../wallet/errors.js'
 import type { AuditLog } from '../state/audit-log.js'
 import type { PolicyBook } from '../state/policy-book.js'
-import type { RequestLedger } from '../state/request-ledger.js'
+import { spendFields, type RequestLedger } from '../state/request-ledger.js'
 import type { Logger } from '../log.js'
 
 export interface SignGuardDeps {
@@ -43,9 +45,12 @@ export class SignGuard {
     await this.timed('commit', async () => { await this.decide('commit', keyId, sessionId, request, undefined) })
   }
 
-  /** `path`: the HD child that signs (undefined: the key itself), as the client's request must name it. */
-  async share (keyId: string, sessionId: string, request: Uint8Array, message: Uint8Array, path?: string): Promise<void> {
-    await this.timed('share', async () => { await this.decide('share', keyId, sessionId, request, message, path) })
+  /**
+   * `path`: the HD child that signs (undefined: the key itself), as the client's request must name
+   * it. `tx`: the transaction the command carries, with the public key that signs (issue 15).
+   */
+  async share (keyId: string, sessionId: string, request: Uint8Array, message: Uint8Array, path?: string, tx?: TransactionAsked): Promise<void> {
+    await this.timed('share', async () => { await this.decide('share', keyId, sessionId, request, message, path, tx) })
   }
 
   private async timed (stage: 'commit' | 'share', decide: () => Promise<void>): Promise<void> {
@@ -57,7 +62,7 @@ export class SignGuard {
     }
   }
 
-  private async decide (stage: 'commit' | 'share', keyId: string, sessionId: string, bytes: Uint8Array, message: Uint8Array | undefined, path?: string): Promise<void> {
+  private async decide (stage: 'commit' | 'share', keyId: string, sessionId: string, bytes: Uint8Array, message: Uint8Array | undefined, path?: string, tx?: TransactionAsked): Promise<void> {
     const { policies, ledger } = this.deps
     const policy = policies.current
     const entry: AuditDecision = {
@@ -81,17 +86,30 @@ export class SignGuard {
       Object.assign(entry, { requestId: signed.request.requestId, requestHash: toHex(requestHash(signed.request)), client: signed.client })
       if (policy === undefined) refusal = denied('no-policy', 'no policy is in force on this node: the admins have not published one, or it has not reached this node yet')
     }
+    // The transaction is read here, by this node, from its own bytes: what it signs is what it computes.
+    let spend: SpendAsked | undefined
+    if (refusal === undefined && signed !== undefined && stage === 'share') {
+      const read = readTransaction(signed, tx)
+      if (typeof read === 'string') refusal = denied('wrong-message', read)
+      else if (read !== undefined) {
+        spend = read
+        entry.transaction = auditTransaction(read)
+      }
+    }
     let taken: ReturnType<RequestLedger['reserve']> | undefined
     if (refusal === undefined && signed !== undefined && policy !== undefined) {
       // From the verdict to the claim nothing awaits: of two commands racing for one request
       // id or the last unit of a rate limit, the first to reach here wins.
       const nowMs = this.now()
-      const verdict = authorise(policy, signed, keyId, message, nowMs, ledger, path)
+      const verdict = authorise(policy, signed, keyId, message, nowMs, ledger, path, spend)
       if (!verdict.allowed) refusal = denied(verdict.rule, verdict.reason)
       else {
         entry.approvals = verdict.approvedBy
         if (stage === 'share') {
-          taken = ledger.reserve({ requestId: signed.request.requestId, keyId, client: signed.client, notAfter: signed.request.notAfter, atMs: nowMs })
+          taken = ledger.reserve({
+            requestId: signed.request.requestId, keyId, client: signed.client, notAfter: signed.request.notAfter, atMs: nowMs,
+            ...spendFields(spend)
+          })
           if (taken === false) refusal = denied('replayed', `request ${signed.request.requestId} was already acted on`)
         }
       }
@@ -116,5 +134,36 @@ export class SignGuard {
       taken.release()
       throw err
     }
+  }
+}
+
+/** A transaction a signShare carries: its bytes, the PSBT input asked, and the public key that signs (the key's, or an HD child's). */
+export interface TransactionAsked {
+  payload: Uint8Array
+  input?: number
+  signingPublic: Uint8Array
+}
+
+/** The spend the command's transaction makes, as this node reads it; a string says why it cannot be the request's. */
+function readTransaction (signed: SignedRequest, tx: TransactionAsked | undefined): SpendAsked | string | undefined {
+  const ref = signed.request.transaction
+  if (ref === undefined) return tx === undefined ? undefined : 'a transaction came with a request for plain bytes'
+  if (tx === undefined) return `the request is for a ${ref.chain} transaction, and none came with the command`
+  try {
+    const spend = readSpend(ref, tx.payload, tx.signingPublic, tx.input)
+    return { ...spend, payloadDigest: toHex(sha256(tx.payload)), ...(ref.chain === 'bitcoin' ? { input: tx.input ?? 0 } : {}) }
+  } catch (err) {
+    if (err instanceof WalletInputError) return `the transaction does not read as a spend of this key: ${err.message}`
+    throw err
+  }
+}
+
+function auditTransaction (spend: SpendAsked): AuditTransaction {
+  return {
+    chain: spend.ref.chain,
+    ...(spend.ref.chain === 'bitcoin' ? { network: spend.ref.network, input: spend.input ?? 0 } : {}),
+    amount: spend.amount.toString(),
+    outputs: spend.outputs.slice(0, AUDIT_LIMITS.outputs).map(o => ({ to: o.to.slice(0, AUDIT_LIMITS.addressLength), amount: o.amount.toString(), ...(o.ours ? { ours: true as const } : {}) })),
+    outputCount: spend.outputs.length
   }
 }

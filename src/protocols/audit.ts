@@ -28,8 +28,25 @@ export type AuditRule = PolicyRule | 'no-policy' | 'no-request'
 
 const AUDIT_RULES: ReadonlySet<string> = new Set<AuditRule>([
   'malformed', 'wrong-cluster', 'old-version', 'quorum', 'unknown-client', 'bad-signature', 'not-allowed',
-  'wrong-message', 'expired', 'replayed', 'rate-limit', 'approvals', 'no-policy', 'no-request'
+  'wrong-message', 'expired', 'replayed', 'rate-limit', 'approvals', 'no-policy', 'no-request',
+  'transactions-only', 'destination', 'amount', 'daily-volume'
 ])
+
+/**
+ * A transaction as the node decoded it before deciding (issue 15): where the money went. At most
+ * AUDIT_LIMITS.outputs outputs are listed (`outputCount` says how many there were); amounts are
+ * decimal strings of satoshis or lamports.
+ */
+export interface AuditTransaction {
+  chain: 'bitcoin' | 'solana'
+  network?: string
+  /** the PSBT input this share signed */
+  input?: number
+  /** what left the key: every output but change */
+  amount: string
+  outputs: Array<{ to: string, amount: string, ours?: true }>
+  outputCount: number
+}
 
 /** One signing decision of a node, as it enters its chain. Never a secret: no share, nonce or passphrase. */
 export interface AuditDecision {
@@ -52,6 +69,8 @@ export interface AuditDecision {
   messageDigest?: string
   /** the policy version in force, 0 when none was */
   policyVersion: number
+  /** the transaction the request named, as this node decoded it (share stage) */
+  transaction?: AuditTransaction
 }
 
 export interface AuditEntry extends AuditDecision {
@@ -72,7 +91,11 @@ export const AUDIT_LIMITS = {
   idLength: POLICY_LIMITS.idLength,
   clientLength: POLICY_LIMITS.nameLength,
   /** a PeerId string: base58btc of an identity multihash, 52 characters for Ed25519 */
-  nodeLength: 128
+  nodeLength: 128,
+  /** outputs of a transaction listed in an entry (the rest are counted) */
+  outputs: 8,
+  /** an address, or the hex of a script with none (an OP_RETURN's 83 bytes at most as standard) */
+  addressLength: 180
 } as const
 
 /** What the first entry's `prev` holds. */
@@ -85,7 +108,7 @@ const HEX_SIG = /^[0-9a-f]{128}$/
 const ID = /^[A-Za-z0-9_-]+$/
 const BASE58 = /^[1-9A-HJ-NP-Za-km-z]+$/
 
-const DECISION_FIELDS = ['stage', 'outcome', 'rule', 'reason', 'keyId', 'sessionId', 'requestId', 'requestHash', 'client', 'approvals', 'messageDigest', 'policyVersion'] as const
+const DECISION_FIELDS = ['stage', 'outcome', 'rule', 'reason', 'keyId', 'sessionId', 'requestId', 'requestHash', 'client', 'approvals', 'messageDigest', 'policyVersion', 'transaction'] as const
 const ENTRY_FIELDS = [...DECISION_FIELDS, 'seq', 'atMs', 'node', 'prev', 'signature'] as const
 
 /** What the node signs: the entry without its signature, canonical, under a domain string. */
@@ -174,7 +197,31 @@ function parseDecision (obj: Record<string, unknown>, what: string): AuditDecisi
     client: optionalText(obj.client, `${what}client`, ID, AUDIT_LIMITS.clientLength),
     approvals,
     messageDigest: optionalText(obj.messageDigest, `${what}messageDigest`, HEX_32, 64),
-    policyVersion
+    policyVersion,
+    transaction: obj.transaction === undefined ? undefined : parseTransaction(obj.transaction, `${what}transaction`)
+  })
+}
+
+const DECIMAL = /^(0|[1-9][0-9]{0,19})$/
+const ADDRESS = /^[A-Za-z0-9]+$/
+
+function parseTransaction (value: unknown, what: string): AuditTransaction {
+  const obj = object(value, what)
+  onlyFields(obj, ['chain', 'network', 'input', 'amount', 'outputs', 'outputCount'], what)
+  if (!Array.isArray(obj.outputs) || obj.outputs.length > AUDIT_LIMITS.outputs) fail(`${what}.outputs must be a list of at most ${AUDIT_LIMITS.outputs}`)
+  const outputs = obj.outputs.map((o: unknown, i) => {
+    const out = object(o, `${what}.outputs[${i}]`)
+    onlyFields(out, ['to', 'amount', 'ours'], `${what}.outputs[${i}]`)
+    if (out.ours !== undefined && out.ours !== true) fail(`${what}.outputs[${i}].ours must be true when present`)
+    return defined({ to: text(out.to, `${what}.outputs[${i}].to`, ADDRESS, AUDIT_LIMITS.addressLength), amount: text(out.amount, `${what}.outputs[${i}].amount`, DECIMAL, 20), ours: out.ours })
+  })
+  return defined({
+    chain: oneOf(obj.chain, `${what}.chain`, ['bitcoin', 'solana'] as const),
+    network: optionalText(obj.network, `${what}.network`, /^[a-z]+$/, 16),
+    input: obj.input === undefined ? undefined : whole(obj.input, `${what}.input`, 0),
+    amount: text(obj.amount, `${what}.amount`, DECIMAL, 20),
+    outputs,
+    outputCount: whole(obj.outputCount, `${what}.outputCount`, outputs.length)
   })
 }
 

@@ -91,8 +91,11 @@ export const MAX_ERROR_MESSAGE_LENGTH = 512
 /** Domain separation for the coordinator's roster signature. */
 export const ROSTER_SIGNATURE_DOMAIN = 'mpc-wallet/roster/1'
 
-/** Audit entries in one fetchAudit answer (each well under 1 KiB; the answer stays in COMMAND.maxBytes). */
-export const MAX_AUDIT_PER_FETCH = 48
+/**
+ * Audit entries in one fetchAudit answer: each is under 3 KiB (under 1 KiB without a transaction;
+ * one lists at most 8 outputs), so the answer stays in COMMAND.maxBytes.
+ */
+export const MAX_AUDIT_PER_FETCH = 20
 
 /** Anti-entropy pages: record versions per list answer, records per fetch. */
 export const MAX_RECORDS_PER_LIST = 500

@@ -3922,6 +3922,8 @@ export interface SignShareRequest {
   pooled: boolean
   candidate?: string
   path?: string
+  transaction?: Uint8Array
+  input?: number
 }
 
 export namespace SignShareRequest {
@@ -3974,6 +3976,16 @@ export namespace SignShareRequest {
         if (obj.path != null) {
           w.uint32(66)
           w.string(obj.path)
+        }
+
+        if (obj.transaction != null) {
+          w.uint32(74)
+          w.bytes(obj.transaction)
+        }
+
+        if (obj.input != null) {
+          w.uint32(80)
+          w.uint32(obj.input)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -4031,6 +4043,14 @@ export namespace SignShareRequest {
             }
             case 8: {
               obj.path = reader.string()
+              break
+            }
+            case 9: {
+              obj.transaction = reader.bytes()
+              break
+            }
+            case 10: {
+              obj.input = reader.uint32()
               break
             }
             default: {

@@ -3,6 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
 import { fieldParsers } from './fields.js'
+import { isBitcoinNetwork, type Spend, type TransactionRef } from '../wallet/spend.js'
 
 /**
  * The signing policy (issue 12) as data: who the admins are, which clients may use which keys,
@@ -34,6 +35,10 @@ export type PolicyRule =
   | 'replayed'
   | 'rate-limit'
   | 'approvals'
+  | 'transactions-only'
+  | 'destination'
+  | 'amount'
+  | 'daily-volume'
 
 export const POLICY_LIMITS = {
   admins: 32,
@@ -47,7 +52,10 @@ export const POLICY_LIMITS = {
   /** A signed policy's encoded size: one travels whole in a synced record (a command answer). */
   documentBytes: 48 * 1024,
   /** A signed request's encoded size, approvals included. */
-  requestBytes: 8 * 1024
+  requestBytes: 8 * 1024,
+  /** addresses in one key's `transactions.destinations` */
+  destinations: 256,
+  addressLength: 128
 } as const
 
 /** The admin set and how many of them must sign a new policy version. */
@@ -74,11 +82,26 @@ export interface RateLimits {
   perClientPerDay?: number
 }
 
+/**
+ * Rules on the transactions a key signs (issue 15), judged by every holder on the transaction it
+ * decodes itself. A key with these rules signs transactions only: a request for plain bytes
+ * (which could be a transaction's sighash in disguise) is refused.
+ */
+export interface TransactionRules {
+  /** the only addresses outputs may pay, besides change back to the key; absent: any */
+  destinations?: string[]
+  /** the most one transaction may send out (satoshis or lamports, a decimal string) */
+  maxAmount?: string
+  /** the most the key may send out in any 24 hours, all clients together (a decimal string) */
+  dailyVolume?: string
+}
+
 export interface KeyRules {
   /** clients (names) allowed this key besides those whose own entry names it */
   clients?: string[]
   rateLimits?: RateLimits
   approvals?: { approvers: string[], required: number }
+  transactions?: TransactionRules
 }
 
 export interface Policy {
@@ -108,6 +131,12 @@ export interface SignRequest {
   notAfter: number
   /** An HD key's child that signs (`m/0/5`); absent: the key itself (its root, `m`) */
   path?: string
+  /**
+   * A transaction: `messageDigest` is then the sha256 of the transaction's bytes (a PSBT, or a
+   * Solana transfer message), each holder reads it itself, and signs what it computes from it
+   * (every input of ours of a PSBT, once each). Absent: plain bytes.
+   */
+  transaction?: TransactionRef
 }
 
 /** A sign request with its client's signature and any approvals (over its hash). */
@@ -131,10 +160,11 @@ const HD_PATH = /^m(\/(0|[1-9][0-9]{0,9}))*$/
 
 /**
  * JSON with object keys sorted and no whitespace: the one byte form of a document, what is signed
- * and hashed. Only what the formats here hold: objects, arrays, strings, safe integers.
+ * and hashed. Only what the formats here hold: objects, arrays, strings, booleans, safe integers.
  */
 export function canonicalJson (value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'boolean') return String(value)
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) throw new PolicyError('malformed', `${value} is not a whole number`)
     return String(value)
@@ -214,7 +244,7 @@ function parseClient (value: unknown, i: number): PolicyClient {
 function parseKeyRules (value: unknown, id: string, clients: Set<string>): KeyRules {
   const what = `keys.${id}`
   const obj = object(value, what)
-  onlyFields(obj, ['clients', 'rateLimits', 'approvals'], what)
+  onlyFields(obj, ['clients', 'rateLimits', 'approvals', 'transactions'], what)
   const rules: KeyRules = {}
   if (obj.clients !== undefined) {
     const names = list(obj.clients, `${what}.clients`, POLICY_LIMITS.clients, (c, i) => name(c, `${what}.clients[${i}]`))
@@ -237,7 +267,44 @@ function parseKeyRules (value: unknown, id: string, clients: Set<string>): KeyRu
     distinct(approvers, `${what}.approvals.approvers`)
     rules.approvals = { approvers: [...approvers].sort(), required: whole(approvals.required, `${what}.approvals.required`, 1, approvers.length) }
   }
+  if (obj.transactions !== undefined) rules.transactions = parseTransactionRules(obj.transactions, `${what}.transactions`)
   return rules
+}
+
+const ADDRESS = /^[A-Za-z0-9]+$/
+const MAX_U64 = (1n << 64n) - 1n
+
+/** An amount in satoshis or lamports: a whole number or a decimal string, 0 to 2^64-1; kept as a decimal string. */
+function amount (value: unknown, what: string): string {
+  const digits = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value
+  if (typeof digits !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(digits) || BigInt(digits) > MAX_U64) fail(`${what} must be a whole number of satoshis or lamports (0 to 2^64-1), as a number or a decimal string`)
+  return digits
+}
+
+function parseTransactionRules (value: unknown, what: string): TransactionRules {
+  const obj = object(value, what)
+  onlyFields(obj, ['destinations', 'maxAmount', 'dailyVolume'], what)
+  const rules: TransactionRules = {}
+  if (obj.destinations !== undefined) {
+    const addresses = list(obj.destinations, `${what}.destinations`, POLICY_LIMITS.destinations, (a, i) => text(a, `${what}.destinations[${i}]`, ADDRESS, POLICY_LIMITS.addressLength))
+    distinct(addresses, `${what}.destinations`)
+    rules.destinations = [...addresses].sort()
+  }
+  if (obj.maxAmount !== undefined) rules.maxAmount = amount(obj.maxAmount, `${what}.maxAmount`)
+  if (obj.dailyVolume !== undefined) rules.dailyVolume = amount(obj.dailyVolume, `${what}.dailyVolume`)
+  return rules
+}
+
+function parseTransactionRef (value: unknown, what: string): TransactionRef {
+  const obj = object(value, what)
+  if (obj.chain === 'solana') {
+    onlyFields(obj, ['chain'], what)
+    return { chain: 'solana' }
+  }
+  if (obj.chain !== 'bitcoin') fail(`${what}.chain must be bitcoin or solana`)
+  onlyFields(obj, ['chain', 'network'], what)
+  if (!isBitcoinNetwork(obj.network)) fail(`${what}.network must be mainnet, testnet or regtest`)
+  return { chain: 'bitcoin', network: obj.network }
 }
 
 /** A policy document (JSON, as in the CLI's files), checked field by field and normalised (sorted lists). */
@@ -264,14 +331,15 @@ export function parsePolicy (value: unknown): Policy {
 
 export function parseSignRequest (value: unknown): SignRequest {
   const obj = object(value, 'request')
-  onlyFields(obj, ['clusterId', 'keyId', 'messageDigest', 'requestId', 'notAfter', 'path'], 'request')
+  onlyFields(obj, ['clusterId', 'keyId', 'messageDigest', 'requestId', 'notAfter', 'path', 'transaction'], 'request')
   return {
     clusterId: text(obj.clusterId, 'request.clusterId', ID, POLICY_LIMITS.idLength),
     keyId: keyId(obj.keyId, 'request.keyId'),
     messageDigest: text(obj.messageDigest, 'request.messageDigest', HEX_KEY, 64),
     requestId: keyId(obj.requestId, 'request.requestId'),
     notAfter: whole(obj.notAfter, 'request.notAfter', 0),
-    ...(obj.path === undefined ? {} : { path: text(obj.path, 'request.path', HD_PATH, 200) })
+    ...(obj.path === undefined ? {} : { path: text(obj.path, 'request.path', HD_PATH, 200) }),
+    ...(obj.transaction === undefined ? {} : { transaction: parseTransactionRef(obj.transaction, 'request.transaction') })
   }
 }
 
@@ -340,15 +408,19 @@ export interface RequestSigner {
 /** How long a request made without `ttlMs` stays valid. */
 export const DEFAULT_REQUEST_TTL_MS = 10 * 60_000
 
-/** A new sign request for `message`, signed by the client (a random request id unless given). */
-export function newSignedRequest (signer: RequestSigner, fields: { clusterId: string, keyId: string, message: Uint8Array, requestId?: string, ttlMs?: number, nowMs?: number, path?: string }): SignedRequest {
+/**
+ * A new sign request for `message`, signed by the client (a random request id unless given). For
+ * a transaction, `message` is the transaction's bytes (a PSBT, a Solana transfer message).
+ */
+export function newSignedRequest (signer: RequestSigner, fields: { clusterId: string, keyId: string, message: Uint8Array, requestId?: string, ttlMs?: number, nowMs?: number, path?: string, transaction?: TransactionRef }): SignedRequest {
   const request = parseSignRequest({
     clusterId: fields.clusterId,
     keyId: fields.keyId,
     messageDigest: toString(sha256(fields.message), 'hex'),
     requestId: fields.requestId ?? randomBytes(12).toString('hex'),
     notAfter: (fields.nowMs ?? Date.now()) + (fields.ttlMs ?? DEFAULT_REQUEST_TTL_MS),
-    ...(fields.path === undefined || fields.path === 'm' ? {} : { path: fields.path })
+    ...(fields.path === undefined || fields.path === 'm' ? {} : { path: fields.path }),
+    ...(fields.transaction === undefined ? {} : { transaction: fields.transaction })
   })
   // Parsed whole once signed: the client's name is checked as a node will check it.
   return parseSignedRequest({ request, client: signer.client, signature: signer.sign(requestBytes(request)), approvals: {} })
@@ -400,10 +472,24 @@ export function verifyPolicyUpdate (signed: SignedPolicy, current: { clusterId: 
 
 /** What a node knows of past requests and signatures, to check replays and rate limits. */
 export interface RequestHistory {
-  /** the client's request id was acted on before (remembered until its notAfter); ids are per client */
-  seen: (client: string, requestId: string) => boolean
-  /** signatures made with `keyId` since `sinceMs`, by `client` if given */
-  signedSince: (keyId: string, sinceMs: number, client?: string) => number
+  /**
+   * The client's request id was acted on before (remembered until its notAfter); ids are per
+   * client. `input`: a PSBT's input, each acted on once under one request.
+   */
+  seen: (client: string, requestId: string, input?: number) => boolean
+  /** requests signed with `keyId` since `sinceMs`, by `client` if given (a request of many inputs counts once), `except` one (client/requestId) */
+  signedSince: (keyId: string, sinceMs: number, client?: string, except?: string) => number
+  /** what transactions signed with `keyId` since `sinceMs` sent out, each request once, `except` one (client/requestId) */
+  volumeSince: (keyId: string, sinceMs: number, except?: string) => bigint
+}
+
+/**
+ * A transaction as the party judging a request read it itself (wallet/spend.ts readSpend): the
+ * sha256 of its bytes, which input of a PSBT is asked, and what it spends.
+ */
+export interface SpendAsked extends Spend {
+  payloadDigest: string
+  input?: number
 }
 
 /** The verdict; when allowed, with the approvers whose approval verified (sorted). */
@@ -419,7 +505,7 @@ const DAY_MS = 24 * HOUR_MS
  * has not expired (nor lives longer than a day), its id is new, the key's rate limits have room,
  * and enough of the key's approvers approved it. The first rule that fails is the answer.
  */
-export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: string, message: Uint8Array | undefined, nowMs: number, history: RequestHistory, pathAsked?: string): Authorisation {
+export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: string, message: Uint8Array | undefined, nowMs: number, history: RequestHistory, pathAsked?: string, spend?: SpendAsked): Authorisation {
   const deny = (rule: PolicyRule, reason: string): Authorisation => ({ allowed: false, rule, reason })
   const { request } = signed
   if (request.clusterId !== policy.clusterId) return deny('wrong-cluster', `the request is for cluster ${request.clusterId}`)
@@ -427,16 +513,24 @@ export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: st
   if (client === undefined) return deny('unknown-client', `no client "${signed.client}" in policy version ${policy.version}`)
   if (!verifyEd25519(client.publicKey, requestBytes(request), signed.signature)) return deny('bad-signature', `the request is not signed by client "${client.name}"`)
   if (request.keyId !== keyIdAsked) return deny('wrong-message', `the request is for key ${request.keyId}, not ${keyIdAsked}`)
-  if (message !== undefined && request.messageDigest !== toString(sha256(message), 'hex')) return deny('wrong-message', 'the message is not the one the request names')
+  if (message !== undefined) {
+    const wrong = wrongMessage(request, message, spend)
+    if (wrong !== undefined) return deny('wrong-message', wrong)
+  }
   // An HD key's child is part of what the client asked: no other child signs for its request.
   if (message !== undefined && (request.path ?? 'm') !== (pathAsked ?? 'm')) return deny('wrong-message', `the request is for ${request.path ?? 'm'} of key ${request.keyId}, not ${pathAsked ?? 'm'}`)
   const rules = policy.keys[request.keyId] ?? {}
   if (!client.keys.includes('*') && !client.keys.includes(request.keyId) && rules.clients?.includes(client.name) !== true) {
     return deny('not-allowed', `client "${client.name}" may not use key ${request.keyId}`)
   }
+  const txRules = rules.transactions
+  if (txRules !== undefined && request.transaction === undefined) return deny('transactions-only', `key ${request.keyId} signs transactions only (its policy has transaction rules): ask with a PSBT or a transfer, not bytes`)
   if (request.notAfter < nowMs) return deny('expired', `the request expired at ${new Date(request.notAfter).toISOString()}`)
   if (request.notAfter > nowMs + POLICY_LIMITS.maxRequestLifetimeMs) return deny('expired', 'the request is valid for more than a day; ask with a nearer notAfter')
-  if (history.seen(client.name, request.requestId)) return deny('replayed', `request ${request.requestId} was already acted on`)
+  // A transaction's request is taken once per PSBT input, and which input a commitment is for is
+  // not known before the share: its replay check waits for the share (or the coordinator's check).
+  const replayKnown = request.transaction === undefined || message !== undefined
+  if (replayKnown && history.seen(client.name, request.requestId, spend?.input)) return deny('replayed', `request ${request.requestId}${spend?.input !== undefined ? ` (input ${spend.input})` : ''} was already acted on`)
   const limits = rules.rateLimits ?? {}
   const checks: Array<[number | undefined, number, string | undefined, string]> = [
     [limits.perHour, HOUR_MS, undefined, 'per hour'],
@@ -444,8 +538,14 @@ export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: st
     [limits.perClientPerHour, HOUR_MS, client.name, `per hour for client "${client.name}"`],
     [limits.perClientPerDay, DAY_MS, client.name, `per day for client "${client.name}"`]
   ]
+  // The request itself is left out of the count: another input of its transaction signed already is not another signature.
+  const self = `${client.name}/${request.requestId}`
   for (const [limit, window, who, label] of checks) {
-    if (limit !== undefined && history.signedSince(request.keyId, nowMs - window, who) >= limit) return deny('rate-limit', `key ${request.keyId} is at its limit of ${limit} signature(s) ${label}`)
+    if (limit !== undefined && history.signedSince(request.keyId, nowMs - window, who, self) >= limit) return deny('rate-limit', `key ${request.keyId} is at its limit of ${limit} signature(s) ${label}`)
+  }
+  if (txRules !== undefined && spend !== undefined) {
+    const refused = refusedSpend(txRules, spend, history.volumeSince(request.keyId, nowMs - DAY_MS, self), request.keyId)
+    if (refused !== undefined) return deny(refused.rule, refused.reason)
   }
   let approvedBy: string[] = []
   if (rules.approvals !== undefined) {
@@ -454,4 +554,38 @@ export function authorise (policy: Policy, signed: SignedRequest, keyIdAsked: st
     if (approvedBy.length < rules.approvals.required) return deny('approvals', `${approvedBy.length} valid approval(s); key ${request.keyId} needs ${rules.approvals.required}`)
   }
   return { allowed: true, client, approvedBy }
+}
+
+/** Why the message asked is not the one the request names, or undefined when it is. */
+function wrongMessage (request: SignRequest, message: Uint8Array, spend: SpendAsked | undefined): string | undefined {
+  const tx = request.transaction
+  if (tx === undefined) {
+    if (spend !== undefined) return 'a transaction came with a request for plain bytes'
+    return request.messageDigest === toString(sha256(message), 'hex') ? undefined : 'the message is not the one the request names'
+  }
+  if (spend === undefined) return `the request is for a ${tx.chain} transaction, and none came with the command`
+  if (spend.payloadDigest !== request.messageDigest) return 'the transaction is not the one the request names'
+  if (spend.ref.chain !== tx.chain || (tx.chain === 'bitcoin' && (spend.ref.chain !== 'bitcoin' || spend.ref.network !== tx.network))) return 'the transaction was read for another chain or network than the request names'
+  if (toString(spend.message, 'hex') !== toString(message, 'hex')) {
+    return tx.chain === 'bitcoin'
+      ? `the digest asked is not the BIP-341 sighash this node computes for input ${spend.input ?? 0} of the PSBT`
+      : 'the message asked is not the transfer message the request names'
+  }
+  return undefined
+}
+
+/** The transaction rule a spend breaks, or undefined. `spentToday`: the key's volume in the last 24 h, this request left out. */
+function refusedSpend (rules: TransactionRules, spend: SpendAsked, spentToday: bigint, keyId: string): { rule: PolicyRule, reason: string } | undefined {
+  if (rules.destinations !== undefined) {
+    const allowed = new Set(rules.destinations)
+    const other = spend.outputs.find(o => !o.ours && !allowed.has(o.to))
+    if (other !== undefined) return { rule: 'destination', reason: `${other.to.slice(0, POLICY_LIMITS.addressLength)} is not an allowed destination of key ${keyId}` }
+  }
+  if (rules.maxAmount !== undefined && spend.amount > BigInt(rules.maxAmount)) {
+    return { rule: 'amount', reason: `the transaction sends ${spend.amount}, more than key ${keyId}'s maximum of ${rules.maxAmount} per transaction` }
+  }
+  if (rules.dailyVolume !== undefined && spentToday + spend.amount > BigInt(rules.dailyVolume)) {
+    return { rule: 'daily-volume', reason: `the transaction sends ${spend.amount} and key ${keyId} sent ${spentToday} in the last 24 hours, more than its ${rules.dailyVolume} per day` }
+  }
+  return undefined
 }

@@ -1,4 +1,4 @@
-import type { RequestHistory } from '../protocols/policy.js'
+import type { RequestHistory, SpendAsked } from '../protocols/policy.js'
 import type { Store } from '../store/store.js'
 
 const PREFIX = 'request:'
@@ -6,7 +6,10 @@ const DAY_MS = 24 * 60 * 60_000
 /** How often a running peer forgets entries that can matter no more. */
 export const LEDGER_SWEEP_MS = 10 * 60_000
 /** Request ids are the client's own: one client cannot use up another's. */
-const idOf = (client: string, requestId: string): string => `${client}/${requestId}`
+const requestOf = (e: Pick<LedgerEntry, 'client' | 'requestId'>): string => `${e.client}/${e.requestId}`
+/** An entry's own id: its request's, and a PSBT input's index past the first (each input is signed once under one request). */
+const idOf = (client: string, requestId: string, input = 0): string => `${client}/${requestId}${input === 0 ? '' : `#${input}`}`
+const entryId = (e: LedgerEntry): string => idOf(e.client, e.requestId, e.input)
 
 /** One request this node released a signature share for. */
 export interface LedgerEntry {
@@ -17,13 +20,23 @@ export interface LedgerEntry {
   notAfter: number
   /** when the share left this node */
   atMs: number
+  /** a PSBT input (0 when absent) */
+  input?: number
+  /** what the transaction sent out (satoshis or lamports, decimal): counts once per request towards a daily volume */
+  amount?: string
+}
+
+/** What a ledger entry keeps of a transaction: the input signed, and the amount sent out. */
+export function spendFields (spend: SpendAsked | undefined): Pick<LedgerEntry, 'input' | 'amount'> {
+  if (spend === undefined) return {}
+  return { amount: spend.amount.toString(), ...(spend.input === undefined || spend.input === 0 ? {} : { input: spend.input }) }
 }
 
 /**
  * The sign requests this node acted on (issue 12), on disk: the replay check (a request id is
- * acted on once, remembered until it expires) and the rate-limit counters (each entry is one
- * share released; kept a day, the longest window a limit counts over). A restart reloads it, so
- * neither resets. `claim` decides synchronously, as the share vault's nonce claim does: of two
+ * acted on once, remembered until it expires), the rate-limit counters (each request signed counts
+ * once, however many PSBT inputs it took) and the daily volume of transactions (issue 15); kept a
+ * day, the longest window a limit counts over. A restart reloads it, so none of them resets. `claim` decides synchronously, as the share vault's nonce claim does: of two
  * requests racing for one id or the last unit of a limit, the first to claim wins before either
  * waits for the disk.
  */
@@ -34,19 +47,32 @@ export class RequestLedger implements RequestHistory {
 
   static async open (store: Store, nowMs = Date.now()): Promise<RequestLedger> {
     const ledger = new RequestLedger(store)
-    for (const { value } of await store.listJson<LedgerEntry>(PREFIX)) ledger.entries.set(idOf(value.client, value.requestId), value)
+    for (const { value } of await store.listJson<LedgerEntry>(PREFIX)) ledger.entries.set(entryId(value), value)
     await ledger.sweep(nowMs)
     return ledger
   }
 
-  seen (client: string, requestId: string): boolean {
-    return this.entries.has(idOf(client, requestId))
+  seen (client: string, requestId: string, input?: number): boolean {
+    return this.entries.has(idOf(client, requestId, input))
   }
 
-  signedSince (keyId: string, sinceMs: number, client?: string): number {
-    let n = 0
-    for (const e of this.entries.values()) if (e.keyId === keyId && e.atMs >= sinceMs && (client === undefined || e.client === client)) n++
-    return n
+  signedSince (keyId: string, sinceMs: number, client?: string, except?: string): number {
+    const requests = new Set<string>()
+    for (const e of this.entries.values()) {
+      if (e.keyId === keyId && e.atMs >= sinceMs && (client === undefined || e.client === client) && requestOf(e) !== except) requests.add(requestOf(e))
+    }
+    return requests.size
+  }
+
+  volumeSince (keyId: string, sinceMs: number, except?: string): bigint {
+    const amounts = new Map<string, bigint>()
+    for (const e of this.entries.values()) {
+      if (e.keyId !== keyId || e.atMs < sinceMs || e.amount === undefined || requestOf(e) === except) continue
+      amounts.set(requestOf(e), BigInt(e.amount))
+    }
+    let total = 0n
+    for (const a of amounts.values()) total += a
+    return total
   }
 
   get size (): number {
@@ -60,7 +86,7 @@ export class RequestLedger implements RequestHistory {
    * leave for an id that is not on disk.
    */
   reserve (entry: LedgerEntry): false | { write: Record<string, LedgerEntry>, release: () => void } {
-    const id = idOf(entry.client, entry.requestId)
+    const id = entryId(entry)
     if (this.entries.has(id)) return false
     this.entries.set(id, entry)
     return { write: { [PREFIX + id]: entry }, release: () => { this.entries.delete(id) } }
@@ -80,8 +106,8 @@ export class RequestLedger implements RequestHistory {
   async sweep (nowMs = Date.now()): Promise<number> {
     const old = [...this.entries.values()].filter(e => Math.max(e.notAfter, e.atMs + DAY_MS) < nowMs)
     if (old.length === 0) return 0
-    await this.store.batch({ json: Object.fromEntries(old.map(e => [PREFIX + idOf(e.client, e.requestId), null])) })
-    for (const e of old) this.entries.delete(idOf(e.client, e.requestId))
+    await this.store.batch({ json: Object.fromEntries(old.map(e => [PREFIX + entryId(e), null])) })
+    for (const e of old) this.entries.delete(entryId(e))
     return old.length
   }
 }

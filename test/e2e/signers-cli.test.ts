@@ -52,7 +52,7 @@ describe('signing keys and sign requests through the CLI', () => {
     expect(message).toBe('cafe')
     const signed = parseSignedRequest(fields)
     expect(signed.request.requestId).toBe(made.stdout.trim())
-    const history = { seen: () => false, signedSince: () => 0 }
+    const history = { seen: () => false, signedSince: () => 0, volumeSince: () => 0n }
     expect(authorise(policy, signed, 'key-1', Buffer.from('cafe', 'hex'), Date.now(), history)).toMatchObject({ allowed: true })
     expect(authorise(policy, { ...signed, approvals: {} }, 'key-1', Buffer.from('cafe', 'hex'), Date.now(), history)).toMatchObject({ allowed: false, rule: 'approvals' })
 

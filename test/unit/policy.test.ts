@@ -43,7 +43,7 @@ function signedRequest (req: SignRequest, client = 'alice', key = alice, approva
   return { request: req, client, signature: key.sign(requestBytes(req)), approvals: Object.fromEntries(approvals.map(a => [a.pub, a.sign(requestHash(req))])) }
 }
 
-const fresh: RequestHistory = { seen: () => false, signedSince: () => 0 }
+const fresh: RequestHistory = { seen: () => false, signedSince: () => 0, volumeSince: () => 0n }
 
 describe('policy documents', () => {
   it('have one canonical byte form whatever the key order or list order of the input', () => {

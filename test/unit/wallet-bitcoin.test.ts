@@ -5,7 +5,6 @@
  * signed transactions and refuses them once an output is altered; bitcoinjs-lib's PSBT parser and
  * hashForWitnessV1 give the same sighashes; libsecp256k1 (tiny-secp256k1) signs foreign inputs.
  */
-import { createRequire } from 'node:module'
 import type { Key } from '@noble/curves/abstract/frost.js'
 import { p2tr, TEST_NETWORK } from '@scure/btc-signer'
 import { address as bjsAddress, initEccLib, networks, Psbt, Transaction as BjsTransaction } from 'bitcoinjs-lib'
@@ -19,61 +18,10 @@ import {
   buildSpend, decodePsbt, dustThreshold, finalizePsbt, keyPathVsize, taprootAddress, taprootScript, taprootSighashes
 } from '../../src/wallet/bitcoin.js'
 import { WalletInputError } from '../../src/wallet/errors.js'
+import { bitcore, bitcoreCheck, type BitcoreOutput, type Prevout } from '../chain-checks.js'
 
-// ---- bitcore-lib (CommonJS, untyped): the few members used here
-
-interface BitcoreScript { toBuffer: () => Buffer }
-interface BitcoreOutput { satoshis: number, script: BitcoreScript, setScript: (s: BitcoreScript) => void }
-interface BitcoreInput { script: BitcoreScript, witnesses: Buffer[], output?: BitcoreOutput }
-interface BitcoreTx { inputs: BitcoreInput[], outputs: BitcoreOutput[], id: string, toString: () => string }
-interface Bitcore {
-  Transaction: { new (hex: string): BitcoreTx, Output: new (o: { script: BitcoreScript, satoshis: number }) => BitcoreOutput }
-  Script: {
-    fromBuffer: (b: Buffer) => BitcoreScript
-    Interpreter: {
-      new (): { verify: (sig: BitcoreScript, pub: BitcoreScript, tx: BitcoreTx, nin: number, flags: number, witness: Buffer[], sats: number) => boolean, errstr: string }
-      SCRIPT_VERIFY_P2SH: number
-      SCRIPT_VERIFY_WITNESS: number
-      SCRIPT_VERIFY_TAPROOT: number
-      SCRIPT_VERIFY_STRICTENC: number
-      SCRIPT_VERIFY_DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM: number
-    }
-  }
-}
 // bitcoinjs needs an ECC library to read P2TR addresses; libsecp256k1 is independent of noble.
 initEccLib(ecc)
-
-const bitcore = createRequire(import.meta.url)('bitcore-lib') as Bitcore
-const I = bitcore.Script.Interpreter
-// Consensus flags of a Taproot-era block, plus two standardness ones. Not CLEANSTACK: bitcore checks
-// it against the scriptSig's stack (empty for any segwit spend) where Bitcoin Core checks the stack
-// left by the witness, so bitcore refuses every valid segwit spend with it.
-const FLAGS = I.SCRIPT_VERIFY_P2SH | I.SCRIPT_VERIFY_WITNESS | I.SCRIPT_VERIFY_TAPROOT | I.SCRIPT_VERIFY_STRICTENC |
-  I.SCRIPT_VERIFY_DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM
-
-interface Prevout { script: Uint8Array, amount: bigint }
-
-/**
- * Check every input of a signed transaction under bitcore's interpreter. BIP-341 key-path
- * sighashes commit to every input's prevout, which bitcore reads from `tx.inputs[i].output`.
- * Returns the error string of each input: '' when it verifies, 'failed' when the key-path
- * signature does not verify (bitcore sets no error string for that).
- */
-function bitcoreCheck (txHex: string, prevouts: Prevout[], alter?: (tx: BitcoreTx) => void): string[] {
-  const tx = new bitcore.Transaction(txHex)
-  expect(tx.inputs.length).toBe(prevouts.length)
-  tx.inputs.forEach((input, i) => {
-    const p = prevouts[i] as Prevout
-    input.output = new bitcore.Transaction.Output({ script: bitcore.Script.fromBuffer(Buffer.from(p.script)), satoshis: Number(p.amount) })
-  })
-  alter?.(tx)
-  return tx.inputs.map((input, i) => {
-    const output = input.output as BitcoreOutput
-    const interp = new I()
-    const ok = interp.verify(input.script, output.script, tx, i, FLAGS, input.witnesses, output.satoshis)
-    return ok ? '' : (interp.errstr === '' ? 'failed' : interp.errstr)
-  })
-}
 
 // ---- a real 2-of-3 Taproot key by in-memory DKG, and threshold signing (src/crypto)
 

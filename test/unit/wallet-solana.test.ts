@@ -9,8 +9,8 @@ import type { Key } from '@noble/curves/abstract/frost.js'
 import { getAssignInstruction, getCreateAccountInstruction, getTransferSolInstruction, SYSTEM_PROGRAM_ADDRESS } from '@solana-program/system'
 import {
   AccountRole, address, appendTransactionMessageInstructions, blockhash as toBlockhash, compileTransaction, createNoopSigner,
-  createTransactionMessage, getTransactionDecoder, lamports as toLamports, pipe, setTransactionMessageFeePayer,
-  setTransactionMessageLifetimeUsingBlockhash, signature as toSignature, type Instruction, type Transaction
+  createTransactionMessage, lamports as toLamports, pipe, setTransactionMessageFeePayer,
+  setTransactionMessageLifetimeUsingBlockhash, signature as toSignature, type Instruction
 } from '@solana/kit'
 import { base58 } from '@scure/base'
 import { FailedTransactionMetadata, LiteSVM, TransactionMetadata } from 'litesvm'
@@ -19,13 +19,12 @@ import {
   aggregateSignature, commitNonces, receiveDkg, signShare, startDkg, type DkgMessage, type DkgOutcome, type DkgState
 } from '../../src/crypto/index.js'
 import { WalletInputError } from '../../src/wallet/errors.js'
+import { expectSignatureFailure, fromWire } from '../chain-checks.js'
 import {
   assembleTransfer, buildTransfer, decodeTransfer, SOLANA_MAX_LAMPORTS, SOLANA_TRANSFER_MESSAGE_BYTES, solanaAddress,
   type SolanaTransferInput
 } from '../../src/wallet/solana.js'
 
-/** TransactionErrorFieldless.SignatureFailure in litesvm (a const enum, so not importable at run time). */
-const SIGNATURE_FAILURE = 11
 /** LiteSVM's (and mainnet's) base fee: 5000 lamports per signature, and a transfer has one. */
 const FEE = 5000n
 const SOL = 1_000_000_000n
@@ -86,15 +85,6 @@ function freshAddress (): string {
   return base58.encode(Buffer.from(jwk.x, 'base64url'))
 }
 
-/** The bytes LiteSVM takes (a kit Transaction), read from wire bytes by kit's own decoder. */
-function fromWire (wire: Uint8Array): Transaction {
-  return getTransactionDecoder().decode(wire)
-}
-
-function expectSignatureFailure (res: TransactionMetadata | FailedTransactionMetadata): void {
-  expect(res).toBeInstanceOf(FailedTransactionMetadata)
-  expect((res as FailedTransactionMetadata).err()).toBe(SIGNATURE_FAILURE)
-}
 
 function expectRefusal (fn: () => unknown, pattern: RegExp): void {
   let thrown: unknown

@@ -1,0 +1,73 @@
+/**
+ * What a transaction the cluster is asked to sign spends, read from its own bytes: the one form
+ * both the coordinator (to choose what to ask) and every holder (to check what it is asked)
+ * compute. A Bitcoin PSBT is signed one input at a time, each input's BIP-341 sighash computed
+ * from the PSBT; a Solana transfer's message is itself what is signed. The policy's transaction
+ * rules (allowed destinations, amount per transaction, volume per day) judge `amount` and
+ * `outputs`. Pure: no network, no disk.
+ */
+import { BITCOIN_HRP, type BitcoinNetwork } from '../crypto/suites.js'
+import { decodePsbt, taprootSighashes } from './bitcoin.js'
+import { WalletInputError } from './errors.js'
+import { decodeTransfer, solanaAddress } from './solana.js'
+
+/** The chain (and, for Bitcoin, the network) of a transaction a client asks to sign. */
+export type TransactionRef = { chain: 'bitcoin', network: BitcoinNetwork } | { chain: 'solana' }
+
+/**
+ * The largest transaction a signing command carries (bytes): it travels whole to every signer in
+ * a command (at most 64 KiB). A PSBT of a few hundred inputs fits; a larger one is refused before
+ * any node is asked, with the advice to split it.
+ */
+export const MAX_TRANSACTION_BYTES = 48 * 1024
+
+export interface SpendOutput {
+  /** the address paid (a script's hex where it has no address: OP_RETURN) */
+  to: string
+  /** satoshis or lamports */
+  amount: bigint
+  /** pays back to the signing key (change) */
+  ours: boolean
+}
+
+export interface Spend {
+  ref: TransactionRef
+  /** what the key signs: the sighash of `input`, or the Solana message itself */
+  message: Uint8Array
+  /** the value that leaves the key: every output that does not pay back to it (satoshis or lamports) */
+  amount: bigint
+  outputs: SpendOutput[]
+  /** the network fee (Bitcoin; Solana's is charged by the runtime and not in the message) */
+  fee?: bigint
+}
+
+export function isBitcoinNetwork (value: unknown): value is BitcoinNetwork {
+  return typeof value === 'string' && Object.hasOwn(BITCOIN_HRP, value)
+}
+
+/**
+ * Reads `payload` (a PSBT, or a Solana transfer message) as a spend by `signingPublic` (the key
+ * or HD child that signs: a Taproot output key, 33 bytes compressed or 32 x-only; an Ed25519 key)
+ * and gives what that key signs for it: for Bitcoin the sighash of input `input`, which must be
+ * one of ours; for Solana the message, whose fee payer and sender must be the key. Throws
+ * WalletInputError saying what does not fit.
+ */
+export function readSpend (ref: TransactionRef, payload: Uint8Array, signingPublic: Uint8Array, input?: number): Spend {
+  if (!(payload instanceof Uint8Array) || payload.length === 0) throw new WalletInputError('the transaction is empty')
+  if (payload.length > MAX_TRANSACTION_BYTES) throw new WalletInputError(`the transaction is ${payload.length} bytes, at most ${MAX_TRANSACTION_BYTES}: split it into smaller ones`)
+  if (ref.chain === 'bitcoin') {
+    const decoded = decodePsbt(payload, signingPublic, ref.network)
+    const index = input ?? 0
+    const sighash = taprootSighashes(payload, signingPublic).find(s => s.index === index)
+    if (sighash === undefined) throw new WalletInputError(`input ${index} of the PSBT is not one the key signs (its inputs: ${decoded.inputs.length}, ours: ${decoded.inputs.flatMap((x, i) => x.ours ? [i] : []).join(', ')})`)
+    const outputs = decoded.outputs.map(o => ({ to: o.address ?? o.script, amount: o.amount, ours: o.ours }))
+    return { ref, message: sighash.sighash, amount: sum(outputs.filter(o => !o.ours)), outputs, fee: decoded.fee }
+  }
+  if (input !== undefined && input !== 0) throw new WalletInputError('a Solana transfer has no inputs to choose: its message is signed whole')
+  const transfer = decodeTransfer(payload)
+  const ours = solanaAddress(signingPublic)
+  if (transfer.from !== ours) throw new WalletInputError(`the transfer is from ${transfer.from}, not from this key (${ours})`)
+  return { ref, message: payload, amount: transfer.lamports, outputs: [{ to: transfer.to, amount: transfer.lamports, ours: false }] }
+}
+
+const sum = (outputs: SpendOutput[]): bigint => outputs.reduce((s, o) => s + o.amount, 0n)

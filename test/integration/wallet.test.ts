@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto'
+import { schnorr } from '@noble/curves/secp256k1.js'
+import { base58 } from '@scure/base'
+import { address, lamports } from '@solana/kit'
+import { LiteSVM, TransactionMetadata } from 'litesvm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TaskError } from '../../src/coordinator/errors.js'
+import { sendCommand } from '../../src/protocols/command.js'
+import { CommandRefusedError } from '../../src/protocols/errors.js'
+import { ErrorCode } from '../../src/protocols/messages.js'
+import { encodeDocument, newSignedRequest, parsePolicy, type Policy, type SignedRequest } from '../../src/protocols/policy.js'
+import type { KeyRecord } from '../../src/state/key-registry.js'
+import { taprootAddress, taprootSighashes } from '../../src/wallet/bitcoin.js'
+import type { TransactionRef } from '../../src/wallet/spend.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { bitcoreCheck, expectSignatureFailure, fromWire } from '../chain-checks.js'
+import { firstPolicy, signedPolicy, startCluster, TEST_CLIENT, waitAllUp, waitFor, type TestCluster } from '../helpers.js'
+
+/**
+ * Issue 15 on real nodes over TCP: a Taproot key spends coins in a PSBT and an Ed25519 key makes a
+ * Solana transfer; bitcore-lib's interpreter and LiteSVM (signature verification on) accept what
+ * the cluster signed and refuse it altered. Every holder reads the transaction itself: a
+ * coordinator that asks for another digest, another transaction, or the sighash as plain bytes
+ * gets no share; the key's transaction rules (destinations, amount, daily volume) are judged by
+ * the nodes on what they decoded, and the audit chain records the outputs.
+ */
+describe('wallet transactions on real peers', () => {
+  let cluster: TestCluster
+  let btcKey: KeyRecord
+  let solKey: KeyRecord
+  const REF: TransactionRef = { chain: 'bitcoin', network: 'regtest' }
+  const other = (): string => taprootAddress(schnorr.getPublicKey(schnorr.utils.randomSecretKey()), 'regtest')
+  const coin = (amount: bigint): { txid: string, vout: number, amount: bigint } => ({ txid: randomBytes(32).toString('hex'), vout: 0, amount })
+  const txRequest = (keyId: string, payload: Uint8Array, transaction: TransactionRef): SignedRequest =>
+    newSignedRequest(TEST_CLIENT, { clusterId: cluster.init.clusterId, keyId, message: payload, transaction })
+  const spendPsbt = async (to: string, amount: bigint, coins = [coin(100_000n)]): Promise<Uint8Array> =>
+    (await cluster.coordinator.tasks.wallet.bitcoinBuild(btcKey.id, { network: 'regtest', utxos: coins, to, amount, feeRate: 2 })).psbt
+  const publish = async (policy: Omit<Policy, 'clusterId' | 'admins' | 'clients'>): Promise<void> => {
+    const base = firstPolicy(cluster.init.clusterId)
+    await cluster.coordinator.policy.publish(signedPolicy(parsePolicy({ ...base, ...policy })))
+    await waitFor(`every node to hold policy version ${policy.version}`, () => cluster.nodes.every(n => n.policyVersion === policy.version))
+  }
+  const policyDenial = async (work: Promise<unknown>): Promise<TaskError> => {
+    const err = await work.then(() => undefined, (e: unknown) => e)
+    expect(err, (err as Error | undefined)?.message).toBeInstanceOf(TaskError)
+    return err as TaskError
+  }
+
+  beforeAll(async () => {
+    cluster = await startCluster(3)
+    await waitAllUp(cluster)
+    btcKey = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })
+    solKey = await cluster.coordinator.tasks.keygen({ scheme: 'ed25519', threshold: 2, parties: 3 })
+  })
+
+  afterAll(async () => { await cluster?.stop() })
+
+  it('spends two coins of a Taproot key in one PSBT under one request: bitcore\'s interpreter accepts it, and refuses it with one output altered', async () => {
+    const to = other()
+    const coins = [coin(60_000n), coin(50_000n)]
+    const psbt = await spendPsbt(to, 80_000n, coins)
+    const request = txRequest(btcKey.id, psbt, REF)
+    const signed = await cluster.coordinator.tasks.bitcoinPsbt(btcKey.id, psbt, 'regtest', request)
+    expect(signed.signatures).toHaveLength(2)
+    expect(signed.outputs.find(o => !o.ours)).toMatchObject({ to, amount: 80_000n })
+    const prevouts = signed.prevouts.map(p => ({ script: Buffer.from(p.script, 'hex'), amount: p.amount }))
+    expect(bitcoreCheck(signed.hex, prevouts)).toEqual(['', ''])
+    expect(bitcoreCheck(signed.hex, prevouts, tx => { tx.outputs[0]!.satoshis -= 1 })).toEqual(['failed', 'failed'])
+    // The request took each input once: presented again, it signs nothing.
+    const again = await policyDenial(cluster.coordinator.tasks.bitcoinPsbt(btcKey.id, psbt, 'regtest', request))
+    expect([again.code, again.rule]).toEqual(['policy_denied', 'replayed'])
+  })
+
+  it('transfers SOL from an Ed25519 key: LiteSVM executes it with signature verification on, and refuses it with a flipped signature bit', async () => {
+    const svm = new LiteSVM().withSigverify(true).withBlockhashCheck(true)
+    const to = address(base58.encode(randomBytes(32)))
+    const params = { to, lamports: 1_500_000_000n, blockhash: svm.latestBlockhash() }
+    const unsigned = await cluster.coordinator.tasks.wallet.solanaBuild(solKey.id, params)
+    expect(svm.airdrop(address(unsigned.from), lamports(10_000_000_000n))).toBeInstanceOf(TransactionMetadata)
+    const signed = await cluster.coordinator.tasks.solanaTransfer(solKey.id, params, txRequest(solKey.id, unsigned.message, { chain: 'solana' }))
+    const wire = Uint8Array.from(Buffer.from(signed.base64, 'base64'))
+    const flipped = Uint8Array.from(wire)
+    flipped[5]! ^= 1
+    expectSignatureFailure(svm.sendTransaction(fromWire(flipped)))
+    expect(svm.sendTransaction(fromWire(wire))).toBeInstanceOf(TransactionMetadata)
+    expect(svm.getBalance(to)).toBe(1_500_000_000n)
+  })
+
+  it('no holder signs a digest it did not compute itself: a lying coordinator\'s other digest, other PSBT, or sighash as plain bytes is refused', async () => {
+    const psbt = await spendPsbt(other(), 30_000n)
+    const request = encodeDocument(txRequest(btcKey.id, psbt, REF))
+    const holders = btcKey.holders.slice(0, 2)
+    const lie = async (what: { message: Uint8Array, transaction?: Uint8Array, request?: Uint8Array }): Promise<string[]> => {
+      const sessionId = randomBytes(16).toString('base64url')
+      const commitments = await Promise.all(holders.map(async h => (await sendCommand(cluster.coordinator.libp2p, peerIdFromString(h), cluster.init.clusterId, 'signCommit', { keyId: btcKey.id, sessionId, request: what.request ?? request })).commitment!))
+      return await Promise.all(holders.map(async h => {
+        const err = await sendCommand(cluster.coordinator.libp2p, peerIdFromString(h), cluster.init.clusterId, 'signShare', {
+          keyId: btcKey.id, sessionId, message: what.message, commitments, request: what.request ?? request, pooled: false, transaction: what.transaction, input: 0
+        }).then(() => undefined, (e: unknown) => e)
+        expect(err, 'a holder released a share for a lie').toBeInstanceOf(CommandRefusedError)
+        expect((err as CommandRefusedError).code).toBe(ErrorCode.POLICY_DENIED)
+        return `${(err as CommandRefusedError).rule}: ${(err as CommandRefusedError).message}`
+      }))
+    }
+    const { sighash } = taprootSighashes(psbt, Buffer.from(btcKey.groupPublicKey, 'hex'))[0]!
+    // 1. the PSBT the request names, and a digest that is not its sighash (another spend's)
+    const otherSighash = taprootSighashes(await spendPsbt(other(), 30_000n), Buffer.from(btcKey.groupPublicKey, 'hex'))[0]!.sighash
+    for (const refusal of await lie({ message: otherSighash, transaction: psbt })) expect(refusal).toMatch(/^wrong-message: .*not the BIP-341 sighash this node computes for input 0/)
+    // 2. another PSBT (paying elsewhere) with its own true sighash, under the request for the first
+    const swapped = await spendPsbt(other(), 90_000n)
+    const swappedSighash = taprootSighashes(swapped, Buffer.from(btcKey.groupPublicKey, 'hex'))[0]!.sighash
+    for (const refusal of await lie({ message: swappedSighash, transaction: swapped })) expect(refusal).toMatch(/^wrong-message: .*not the one the request names/)
+    // 3. the request's transaction left out: the sighash alone
+    for (const refusal of await lie({ message: sighash })) expect(refusal).toMatch(/^wrong-message: .*none came with the command/)
+    // 4. the sighash as plain bytes under a plain request: refused once the key signs transactions only
+    await publish({ version: 2, keys: { [btcKey.id]: { transactions: {} } } })
+    const plain = encodeDocument(newSignedRequest(TEST_CLIENT, { clusterId: cluster.init.clusterId, keyId: btcKey.id, message: sighash }))
+    const check = cluster.coordinator.policy.check.bind(cluster.coordinator.policy)
+    cluster.coordinator.policy.check = async () => {}
+    try {
+      const denied = await sendCommand(cluster.coordinator.libp2p, peerIdFromString(holders[0]!), cluster.init.clusterId, 'signCommit', { keyId: btcKey.id, sessionId: randomBytes(16).toString('base64url'), request: plain }).then(() => undefined, (e: unknown) => e)
+      expect(denied).toBeInstanceOf(CommandRefusedError)
+      expect((denied as CommandRefusedError).rule).toBe('transactions-only')
+    } finally {
+      cluster.coordinator.policy.check = check
+    }
+    // The true one signs.
+    const signed = await cluster.coordinator.tasks.bitcoinPsbt(btcKey.id, psbt, 'regtest', txRequest(btcKey.id, psbt, REF))
+    expect(bitcoreCheck(signed.hex, signed.prevouts.map(p => ({ script: Buffer.from(p.script, 'hex'), amount: p.amount })))).toEqual([''])
+  })
+
+  it('judges the key\'s transaction rules on what each node decoded, even when the coordinator skips its own check; the audit chain lists the outputs', async () => {
+    // A key of its own: what the other tests sent counts towards the daily volume of theirs.
+    const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })
+    const allowed = other()
+    await publish({ version: 3, keys: { [btcKey.id]: { transactions: {} }, [key.id]: { transactions: { destinations: [allowed], maxAmount: '50000', dailyVolume: '70000' } } } })
+    const check = cluster.coordinator.policy.check.bind(cluster.coordinator.policy)
+    const attempt = async (to: string, amount: bigint): Promise<string> => {
+      const { psbt } = await cluster.coordinator.tasks.wallet.bitcoinBuild(key.id, { network: 'regtest', utxos: [coin(100_000n)], to, amount, feeRate: 2 })
+      return await cluster.coordinator.tasks.bitcoinPsbt(key.id, psbt, 'regtest', txRequest(key.id, psbt, REF)).then(() => 'signed', (e: unknown) => (e as TaskError).rule ?? (e as Error).message)
+    }
+    // The coordinator's own check refuses first, naming the rule.
+    expect(await attempt(other(), 10_000n)).toBe('destination')
+    cluster.coordinator.policy.check = async () => {}
+    try {
+      expect(await attempt(other(), 10_000n)).toBe('destination')
+      expect(await attempt(allowed, 60_000n)).toBe('amount')
+      expect(await attempt(allowed, 40_000n)).toBe('signed')
+      // 40,000 sent today; 40,000 more is past the 70,000 a day.
+      expect(await attempt(allowed, 40_000n)).toBe('daily-volume')
+      expect(await attempt(allowed, 30_000n)).toBe('signed')
+    } finally {
+      cluster.coordinator.policy.check = check
+    }
+    const holder = cluster.nodes.find(n => key.holders.includes(n.peerId.toString()))!
+    const entries = await holder.audit.list(0, 1000)
+    const shares = entries.filter(e => e.stage === 'share' && e.keyId === key.id && e.transaction !== undefined)
+    const volume = shares.filter(e => e.rule === 'daily-volume').at(-1)!
+    expect(volume.outcome).toBe('denied')
+    expect(volume.transaction!.outputs.find(o => o.ours !== true)).toEqual({ to: allowed, amount: '40000' })
+    const last = shares.filter(e => e.outcome === 'allowed').at(-1)!
+    expect(last.transaction).toMatchObject({ chain: 'bitcoin', network: 'regtest', input: 0, amount: '30000', outputCount: 2 })
+    expect(last.transaction!.outputs.some(o => o.ours === true)).toBe(true)
+  })
+})
