@@ -213,7 +213,7 @@ function parseTransaction (value: unknown, what: string): AuditTransaction {
     const out = object(o, `${what}.outputs[${i}]`)
     onlyFields(out, ['to', 'amount', 'ours'], `${what}.outputs[${i}]`)
     if (out.ours !== undefined && out.ours !== true) fail(`${what}.outputs[${i}].ours must be true when present`)
-    return defined({ to: text(out.to, `${what}.outputs[${i}].to`, ADDRESS, AUDIT_LIMITS.addressLength), amount: text(out.amount, `${what}.outputs[${i}].amount`, DECIMAL, 20), ours: out.ours })
+    return { to: text(out.to, `${what}.outputs[${i}].to`, ADDRESS, AUDIT_LIMITS.addressLength), amount: text(out.amount, `${what}.outputs[${i}].amount`, DECIMAL, 20), ...(out.ours === true ? { ours: true as const } : {}) }
   })
   return defined({
     chain: oneOf(obj.chain, `${what}.chain`, ['bitcoin', 'solana'] as const),

@@ -2,7 +2,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { describe, expect, it } from 'vitest'
 import {
   adminSetHash, authorise, canonicalJson, parsePolicy, parseSignedRequest, PolicyError, policyBytes, requestBytes, requestHash,
-  verifyPolicyUpdate, type Policy, type RequestHistory, type SignedRequest, type SignRequest
+  verifyPolicyUpdate, type Policy, type RequestHistory, type SignedRequest, type SignRequest, type SpendAsked
 } from '../../src/protocols/policy.js'
 import { personKey } from '../helpers.js'
 
@@ -135,5 +135,74 @@ describe('sign requests', () => {
     expect(() => parseSignedRequest({ ...good, signature: 'abc' })).toThrow(/signature/)
     expect(() => parseSignedRequest({ ...good, request: { ...good.request, notAfter: -1 } })).toThrow(/notAfter/)
     expect(() => parseSignedRequest({ ...good, request: { ...good.request, keyId: '../etc' } })).toThrow(/keyId/)
+  })
+})
+
+describe('transaction rules (issue 15)', () => {
+  const psbt = new TextEncoder().encode('the bytes of a PSBT')
+  const sighash = sha256(new TextEncoder().encode('its sighash of input 0'))
+  const DEST = 'bcrt1pdestination'
+  const p = policy(1, {
+    clients: [{ name: 'alice', publicKey: alice.pub, keys: ['key-a', 'key-t'] }],
+    keys: { 'key-t': { rateLimits: { perHour: 1 }, transactions: { destinations: [DEST], maxAmount: '50000', dailyVolume: 70000 as unknown as string } } }
+  })
+  const txRequest = (over: Partial<SignRequest> = {}): SignRequest =>
+    request({ keyId: 'key-t', messageDigest: hex(sha256(psbt)), transaction: { chain: 'bitcoin', network: 'regtest' }, ...over })
+  const spend = (amount: bigint, to = DEST, over: Partial<SpendAsked> = {}): SpendAsked => ({
+    ref: { chain: 'bitcoin', network: 'regtest' },
+    message: sighash,
+    amount,
+    outputs: [{ to, amount, ours: false }, { to: 'bcrt1pchange', amount: 1000n, ours: true }],
+    payloadDigest: hex(sha256(psbt)),
+    input: 0,
+    ...over
+  })
+  const verdict = (signed: SignedRequest, s: SpendAsked | undefined, msg: Uint8Array | 'commit' = sighash, history = fresh): string =>
+    ((r) => r.allowed ? 'allowed' : r.rule)(authorise(p, signed, signed.request.keyId, msg === 'commit' ? undefined : msg, NOW, history, undefined, s))
+
+  it('keep amounts as decimal strings, and refuse bad rules with the field', () => {
+    expect(p.keys['key-t']!.transactions).toEqual({ destinations: [DEST], maxAmount: '50000', dailyVolume: '70000' })
+    const bad = (transactions: unknown): unknown => () => policy(1, { keys: { 'key-t': { transactions } } } as unknown as Partial<Policy>)
+    expect(bad({ maxAmount: -1 })).toThrow(/maxAmount/)
+    expect(bad({ maxAmount: '18446744073709551616' })).toThrow(/maxAmount/)
+    expect(bad({ dailyVolume: 1.5 })).toThrow(/dailyVolume/)
+    expect(bad({ destinations: ['a b'] })).toThrow(/destinations\[0\]/)
+    expect(bad({ destinations: [DEST, DEST] })).toThrow(/twice/)
+    expect(bad({ limit: 1 })).toThrow(/limit/)
+  })
+
+  it('allow a spend to an allowed destination within the amounts', () => {
+    expect(verdict(signedRequest(txRequest()), spend(50_000n))).toBe('allowed')
+  })
+
+  it('refuse plain bytes for a key with transaction rules, at the commitment already', () => {
+    const plain = signedRequest(request({ keyId: 'key-t', messageDigest: hex(sha256(sighash)) }))
+    expect(verdict(plain, undefined, sighash)).toBe('transactions-only')
+    expect(verdict(plain, undefined, 'commit')).toBe('transactions-only')
+  })
+
+  it('refuse a digest, a transaction or a chain other than the request names', () => {
+    expect(verdict(signedRequest(txRequest()), spend(10n, DEST, { message: sha256(sighash) }))).toBe('wrong-message')
+    expect(verdict(signedRequest(txRequest()), spend(10n, DEST, { payloadDigest: hex(sha256(sighash)) }))).toBe('wrong-message')
+    expect(verdict(signedRequest(txRequest()), spend(10n, DEST, { ref: { chain: 'bitcoin', network: 'mainnet' } }))).toBe('wrong-message')
+    expect(verdict(signedRequest(txRequest()), undefined)).toBe('wrong-message')
+    // A transaction under a request for plain bytes (key-a has no transaction rules).
+    expect(verdict(signedRequest(request()), spend(10n), message)).toBe('wrong-message')
+  })
+
+  it('judge destinations (change excepted), the amount per transaction, and the day\'s volume without this request', () => {
+    expect(verdict(signedRequest(txRequest()), spend(10n, 'bcrt1pelsewhere'))).toBe('destination')
+    expect(verdict(signedRequest(txRequest()), spend(50_001n))).toBe('amount')
+    const spent = (total: bigint): RequestHistory => ({ ...fresh, volumeSince: (_k, _s, except) => except === 'alice/req-1' ? total : total + 999_999n })
+    expect(verdict(signedRequest(txRequest()), spend(30_000n), sighash, spent(40_000n))).toBe('allowed')
+    expect(verdict(signedRequest(txRequest()), spend(30_001n), sighash, spent(40_000n))).toBe('daily-volume')
+  })
+
+  it('take a request once per PSBT input, and count it once against rate limits', () => {
+    const taken = (input: number): RequestHistory => ({ ...fresh, seen: (_c, id, i) => id === 'req-1' && (i ?? 0) === input, signedSince: (_k, _s, _c, except) => except === 'alice/req-1' ? 0 : 1 })
+    expect(verdict(signedRequest(txRequest()), spend(10n, DEST, { input: 1 }), sighash, taken(0))).toBe('allowed')
+    expect(verdict(signedRequest(txRequest()), spend(10n, DEST, { input: 0 }), sighash, taken(0))).toBe('replayed')
+    // The commitment of a transaction does not know its input yet: the share decides.
+    expect(verdict(signedRequest(txRequest()), undefined, 'commit', taken(0))).toBe('allowed')
   })
 })
