@@ -11,6 +11,7 @@ import { registerSigners } from './signers.js'
 import { registerPolicy } from './policy.js'
 import { UsageError, USER_ERRORS } from './options.js'
 import { registerStatus } from './status.js'
+import { registerWallet } from './wallet.js'
 
 export { formatClusterTable, formatEvent, formatKey } from './format.js'
 
@@ -26,6 +27,7 @@ export function buildProgram (): Command {
   registerNode(program)
   registerStatus(program)
   registerKeys(program)
+  registerWallet(program)
   registerMembers(program)
   registerEvents(program)
   registerSigners(program)

@@ -8,6 +8,11 @@ import type { InvitationOptions, InvitationRecord, NewInvitation } from './invit
 import { formatHdPath, parseHdPath } from '../crypto/hd.js'
 import { newSignedRequest, withNewRequests, type Policy, type RequestSigner, type SignedRequest } from '../protocols/policy.js'
 import type { PolicyView } from './policy-admin.js'
+import type { BitcoinNetwork } from '../crypto/suites.js'
+import { buildSpend } from '../wallet/bitcoin.js'
+import { buildTransfer } from '../wallet/solana.js'
+import type { TransactionRef } from '../wallet/spend.js'
+import type { BitcoinSendParams, SolanaTransferParams } from './wallet-task.js'
 
 /** What a client may ask of a signature: two rounds always (pooled: false), an HD key's child (path "m/0/5"). */
 export interface ClientSignOptions {
@@ -30,6 +35,95 @@ export interface SignView {
   /** The key the signature verifies under: the group key, or an HD child's. */
   publicKey: string
   path?: string
+}
+
+/** Who signed a transaction: one threshold signature per input of ours (Bitcoin), or the one (Solana). */
+export interface TransactionSignature { input?: number, sessionId: string, signers: string[], attempts: number }
+
+/** A signed Bitcoin transaction (`bitcoin/psbt`, `bitcoin/send`); amounts are satoshis as decimal strings. */
+export interface BitcoinTxView {
+  chain: 'bitcoin'
+  keyId: string
+  /** the HD child that signed (m: the key itself) */
+  path: string
+  network: BitcoinNetwork
+  /** the signing key's P2TR address */
+  from: string
+  txid: string
+  /** the finalised transaction: what `sendrawtransaction` takes */
+  hex: string
+  vsize: number
+  fee: string
+  /** what leaves the key: every output not paying back to it */
+  amount: string
+  outputs: Array<{ to: string, amount: string, ours: boolean }>
+  /** what each input spent (script hex, amount), to verify the transaction with other tools */
+  prevouts: Array<{ script: string, amount: string }>
+  signatures: TransactionSignature[]
+  ms: number
+}
+
+/** A signed Solana transfer (`solana/transfer`); lamports as a decimal string (they pass 2^53). */
+export interface SolanaTxView {
+  chain: 'solana'
+  keyId: string
+  path: string
+  from: string
+  to: string
+  lamports: string
+  blockhash: string
+  /** the signed wire transaction: what `sendTransaction` takes */
+  base64: string
+  /** the transaction id: the signature, base58 */
+  signature: string
+  signatures: TransactionSignature[]
+  ms: number
+}
+
+/** An unsigned spend (`bitcoin/send` with build): the PSBT, base64, that a client's request names. */
+export interface UnsignedBitcoinView { chain: 'bitcoin', network: BitcoinNetwork, from: string, psbt: string, transaction: TransactionRef }
+
+/** An unsigned transfer (`solana/transfer` with build): the message, base64, that a client's request names. */
+export interface UnsignedSolanaView { chain: 'solana', from: string, message: string, transaction: TransactionRef }
+
+/** A transaction's signing key: the key itself, or an HD key's child at `path` ("m/0/5"). */
+export interface WalletOptions {
+  path?: string
+}
+
+const pathField = (opts: WalletOptions): { path?: string } => opts.path === undefined ? {} : { path: opts.path }
+
+/** A spend as the API takes it: amounts as decimal strings. */
+function spendBody (spend: BitcoinSendParams): Record<string, unknown> {
+  return {
+    network: spend.network,
+    utxos: spend.utxos.map(u => ({ txid: u.txid, vout: u.vout, amount: u.amount.toString() })),
+    to: spend.to,
+    amount: spend.amount.toString(),
+    feeRate: spend.feeRate,
+    ...(spend.change === undefined ? {} : { change: spend.change })
+  }
+}
+
+const transferBody = (t: SolanaTransferParams): Record<string, unknown> => ({ to: t.to, lamports: t.lamports.toString(), blockhash: t.blockhash })
+
+/** The nodes refused a request as used up by an attempt that made no signature: ask again with a new one (withNewRequests). */
+const spentRequest = (err: unknown): boolean => err instanceof ApiClientError && (err.code === 'request_spent' || (err.code === 'policy_denied' && err.rule === 'replayed'))
+
+/**
+ * The transaction the coordinator built (`built`) must be the one asked: this client builds it
+ * too, from the key's public key, and compares bytes. Else the client's request would name
+ * whatever the coordinator chose. (A coordinator that lies about the key too gets no signature:
+ * the holders sign only spends of their own key.)
+ */
+function expectBuilt (built: Uint8Array, what: string, build: () => Uint8Array): void {
+  let mine: Uint8Array
+  try {
+    mine = build()
+  } catch (err) {
+    throw new ApiClientError(`the coordinator built a ${what} this client cannot build itself (${(err as Error).message}); no request was signed`)
+  }
+  if (!Buffer.from(mine).equals(built)) throw new ApiClientError(`the coordinator built another ${what} than the one asked; no request was signed`)
 }
 
 export interface KeygenParams {
@@ -144,7 +238,71 @@ export class ApiClient {
     return await withNewRequests(
       () => newSignedRequest(signer, { clusterId: cluster, keyId, message, ...(path !== undefined ? { path } : {}) }),
       async (request) => await this.sign(keyId, messageHex, request, opts),
-      (err) => err instanceof ApiClientError && (err.code === 'request_spent' || (err.code === 'policy_denied' && err.rule === 'replayed'))
+      spentRequest
+    )
+  }
+
+  /** Signs every input of ours in `psbt` and finalises it, for the client's request over exactly these bytes. */
+  async bitcoinPsbt (keyId: string, psbt: Uint8Array, network: BitcoinNetwork, request: SignedRequest | undefined, opts: WalletOptions = {}): Promise<BitcoinTxView> {
+    return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/bitcoin/psbt`, {
+      psbt: Buffer.from(psbt).toString('base64'), network, ...(request !== undefined ? { request } : {}), ...pathField(opts)
+    })
+  }
+
+  /** The unsigned PSBT of a spend of the key's coins (change back to the key); nothing is signed. */
+  async bitcoinBuild (keyId: string, spend: BitcoinSendParams, opts: WalletOptions = {}): Promise<UnsignedBitcoinView> {
+    return await this.request('POST', `/v1/keys/${encodeURIComponent(keyId)}/bitcoin/send`, { ...spendBody(spend), ...pathField(opts), build: true }, this.timeoutMs)
+  }
+
+  /** Builds the spend (as bitcoinBuild) and signs it; `request` must name that PSBT. */
+  async bitcoinSend (keyId: string, spend: BitcoinSendParams, request: SignedRequest | undefined, opts: WalletOptions = {}): Promise<BitcoinTxView> {
+    return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/bitcoin/send`, { ...spendBody(spend), ...(request !== undefined ? { request } : {}), ...pathField(opts) })
+  }
+
+  /** The unsigned message of a SOL transfer from the key; nothing is signed. */
+  async solanaBuild (keyId: string, transfer: SolanaTransferParams, opts: WalletOptions = {}): Promise<UnsignedSolanaView> {
+    return await this.request('POST', `/v1/keys/${encodeURIComponent(keyId)}/solana/transfer`, { ...transferBody(transfer), ...pathField(opts), build: true }, this.timeoutMs)
+  }
+
+  /** Builds the transfer (as solanaBuild) and signs it; `request` must name that message. */
+  async solanaTransfer (keyId: string, transfer: SolanaTransferParams, request: SignedRequest | undefined, opts: WalletOptions = {}): Promise<SolanaTxView> {
+    return await this.task(`/v1/keys/${encodeURIComponent(keyId)}/solana/transfer`, { ...transferBody(transfer), ...(request !== undefined ? { request } : {}), ...pathField(opts) })
+  }
+
+  /** bitcoinPsbt as the client `signer`, its request over the PSBT's bytes (made here; a new one if the last was spent). */
+  async bitcoinPsbtAs (signer: RequestSigner, keyId: string, psbt: Uint8Array, network: BitcoinNetwork, clusterId?: string, opts: WalletOptions = {}): Promise<BitcoinTxView> {
+    return await this.transactionAs(signer, keyId, psbt, { chain: 'bitcoin', network }, clusterId, opts, async request => await this.bitcoinPsbt(keyId, psbt, network, request, opts))
+  }
+
+  /** bitcoinSend as the client `signer`: the coordinator builds the PSBT, this client checks it is the spend asked, signs a request over it and asks for the signatures. */
+  async bitcoinSendAs (signer: RequestSigner, keyId: string, spend: BitcoinSendParams, clusterId?: string, opts: WalletOptions = {}): Promise<BitcoinTxView> {
+    const built = Buffer.from((await this.bitcoinBuild(keyId, spend, opts)).psbt, 'base64')
+    const { xOnlyPublicKey } = await this.signingKey(keyId, spend.network, opts)
+    expectBuilt(built, 'PSBT', () => buildSpend({ ...spend, groupKey: Buffer.from(xOnlyPublicKey ?? '', 'hex') }))
+    return await this.transactionAs(signer, keyId, built, { chain: 'bitcoin', network: spend.network }, clusterId, opts, async request => await this.bitcoinSend(keyId, spend, request, opts))
+  }
+
+  /** solanaTransfer as the client `signer`: built by the coordinator, checked here, then a request over its message. */
+  async solanaTransferAs (signer: RequestSigner, keyId: string, transfer: SolanaTransferParams, clusterId?: string, opts: WalletOptions = {}): Promise<SolanaTxView> {
+    const built = Buffer.from((await this.solanaBuild(keyId, transfer, opts)).message, 'base64')
+    const { address } = await this.signingKey(keyId, undefined, opts)
+    expectBuilt(built, 'transfer message', () => buildTransfer({ ...transfer, from: address ?? '' }).message)
+    return await this.transactionAs(signer, keyId, built, { chain: 'solana' }, clusterId, opts, async request => await this.solanaTransfer(keyId, transfer, request, opts))
+  }
+
+  /** The key that signs at `opts.path`: the key's view (its root child's for an HD key), or the child's. */
+  private async signingKey (keyId: string, network: BitcoinNetwork | undefined, opts: WalletOptions): Promise<{ address?: string, xOnlyPublicKey?: string }> {
+    return opts.path === undefined || canonicalPath(opts.path) === 'm' ? await this.key(keyId, network) : await this.derive(keyId, opts.path, network)
+  }
+
+  /** `submit` with a request of the client's over the transaction's bytes, a new one each time the last was spent. */
+  private async transactionAs<T> (signer: RequestSigner, keyId: string, payload: Uint8Array, transaction: TransactionRef, clusterId: string | undefined, opts: WalletOptions, submit: (request: SignedRequest) => Promise<T>): Promise<T> {
+    const cluster = clusterId ?? (await this.cluster()).clusterId
+    const path = opts.path === undefined ? undefined : canonicalPath(opts.path)
+    return await withNewRequests(
+      () => newSignedRequest(signer, { clusterId: cluster, keyId, message: payload, transaction, ...(path !== undefined ? { path } : {}) }),
+      submit,
+      spentRequest
     )
   }
 
