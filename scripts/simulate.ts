@@ -18,6 +18,7 @@ import { LOG_LEVELS } from '../src/log.js'
 import { UsageError, wholeNumberArg } from './args.js'
 import { externalVerifierName, verifyKeySignature } from './verify.js'
 import { simulateLifecycle, type LifecycleEntry } from './sim-lifecycle.js'
+import { simulateTransactions, type TransactionEntry } from './sim-transactions.js'
 import { ApiClientError, type SignView } from '../src/coordinator/client.js'
 import { verifyClusterAudit } from '../src/coordinator/audit-verify.js'
 import { newSignedRequest, type RequestSigner } from '../src/protocols/policy.js'
@@ -241,6 +242,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
   let killed = 0
   const refused: Array<{ reason: string, client: string, keyId: string, message: string }> = []
   const lifecycle: LifecycleEntry[] = []
+  const transactions: TransactionEntry[] = []
   if (parties >= 3) {
     for (const scheme of ['ed25519', 'taproot'] as const) {
       const started = Date.now()
@@ -304,6 +306,7 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     })))
     view = await api.cluster()
     lifecycle.push(...await simulateLifecycle(cluster, keys, threshold, parties, say))
+    transactions.push(...await simulateTransactions(cluster, keys, say))
   }
   const events = await api.events()
   const audit = await verifyClusterAudit(api)
@@ -322,13 +325,14 @@ async function simulate (opts: Options, group: ProcessGroup, root: string): Prom
     keys: keys.map(k => ({ id: k.id, scheme: k.scheme, threshold: k.threshold, parties: k.parties, groupPublicKey: k.groupPublicKey, xOnlyPublicKey: k.xOnlyPublicKey, address: k.address })),
     signatures: signatures.map(s => ({ keyId: s.keyId, scheme: s.scheme, message: s.message, signature: s.signature, signers: s.signers, rounds: s.rounds, verifiedBy: s.verifiedBy })),
     lifecycle,
+    transactions,
     events: events.length,
     policy: { version: policy.version, clients: policy.policy?.clients.map(c => c.name) ?? [], authorised: signatures.length + opts.signSamples * keys.length, refused },
     audit: { ok: audit.ok, chains: audit.nodes.length, entries: audit.nodes.reduce((a, n) => a + n.entries, 0), signaturesChecked: audit.signatures, problems: audit.problems },
     scale: { upMs: joinMs, upCpuMs: joinCpuMs, ...steady, keygenMs, signP50Ms },
     coordinator: { peerId: coordinator.ready.peerId, addrs: coordinator.ready.addrs, api: coordinator.ready.api },
     dataDir: root,
-    ok: samePeerId && storedEpoch > 0 && up === opts.nodes && signatures.length === keys.length * 2 && audit.ok && (parties < 3 || (refused.length === 1 && lifecycle.length === 5))
+    ok: samePeerId && storedEpoch > 0 && up === opts.nodes && signatures.length === keys.length * 2 && audit.ok && (parties < 3 || (refused.length === 1 && lifecycle.length === 5 && transactions.length === 2))
   }
 }
 

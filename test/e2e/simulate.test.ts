@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { waitFor } from '../helpers.js'
 import { verifyBip340External, verifyEd25519External, verifyKeySignature } from '../../scripts/verify.js'
 import { alive, ROOT, runNode } from './cli.js'
+import { base58 } from '@scure/base'
+import { bitcoreCheck } from '../chain-checks.js'
 
 /** How often the --keep test reads every process's command line. */
 const CMDLINE_SAMPLE_MS = 50
@@ -89,6 +91,19 @@ describe('npm run simulate, as a user runs it (built script, real processes)', (
       const changed = lifecycle.find(e => e.keyId === k.id)
       expect(changed?.groupPublicKey, k.scheme).toBe(k.groupPublicKey)
     }
+
+    // The transactions, checked again from the JSON alone: bitcore's interpreter runs the Bitcoin
+    // spend against its prevouts (and refuses it altered); the Solana transfer's signature verifies
+    // under its sender's key by OpenSSL over the message in the wire bytes.
+    const [btc, sol] = summary.transactions as [{ chain: string, keyId: string, hex: string, txid: string, prevouts: Array<{ script: string, amount: number }> }, { chain: string, base64: string, signature: string, from: string }]
+    expect([btc.chain, sol.chain]).toEqual(['bitcoin', 'solana'])
+    const prevouts = btc.prevouts.map(p => ({ script: Buffer.from(p.script, 'hex'), amount: BigInt(p.amount) }))
+    expect(prevouts[0]!.script.toString('hex')).toBe(`5120${keys.find(k => k.id === btc.keyId)!.xOnlyPublicKey!}`)
+    expect(bitcoreCheck(btc.hex, prevouts)).toEqual([''])
+    expect(bitcoreCheck(btc.hex, prevouts, tx => { tx.outputs[0]!.satoshis -= 1 })).toEqual(['failed'])
+    const wire = Buffer.from(sol.base64, 'base64')
+    expect(base58.encode(wire.subarray(1, 65))).toBe(sol.signature)
+    expect(verifyEd25519External(Buffer.from(base58.decode(sol.from)).toString('hex'), wire.subarray(65).toString('hex'), wire.subarray(1, 65).toString('hex'))).toBe(true)
   })
 
   it('refuses a bad option with a one-line error and usage, exit code 2', async () => {
