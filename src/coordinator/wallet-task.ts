@@ -173,7 +173,7 @@ export class WalletTask {
     const key = await this.deps.keys.get(keyId)
     if (key === undefined) throw new TaskError('not_found', `no key ${keyId}`)
     const chain = scheme === 'taproot' ? 'Bitcoin' : 'Solana'
-    if (key.scheme !== scheme) throw new TaskError('bad_request', `key ${keyId} is a ${key.scheme} key; ${chain} transactions need a ${scheme} key`)
+    if (key.scheme !== scheme) throw new TaskError('bad_request', `key ${keyId} is a ${key.scheme} key; ${chain} transactions need ${scheme === 'ed25519' ? 'an' : 'a'} ${scheme} key`)
     const indices = refuseInput(() => parseHdPath(path))
     if (indices.length > 0 && key.chainCode === undefined) throw new TaskError('bad_request', `key ${keyId} is not an HD key (made without --hd): it has no child keys`)
     return { key, indices, signing: refuseInput(() => this.deps.signingPublicKey(key, indices)) }

@@ -3,6 +3,9 @@ import { schnorr } from '@noble/curves/secp256k1.js'
 import { base58 } from '@scure/base'
 import { address, lamports } from '@solana/kit'
 import { LiteSVM, TransactionMetadata } from 'litesvm'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Transaction } from '@scure/btc-signer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskError } from '../../src/coordinator/errors.js'
 import { sendCommand } from '../../src/protocols/command.js'
@@ -10,7 +13,7 @@ import { CommandRefusedError } from '../../src/protocols/errors.js'
 import { ErrorCode } from '../../src/protocols/messages.js'
 import { encodeDocument, newSignedRequest, parsePolicy, type Policy, type SignedRequest } from '../../src/protocols/policy.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
-import { taprootAddress, taprootSighashes } from '../../src/wallet/bitcoin.js'
+import { taprootAddress, taprootScript, taprootSighashes } from '../../src/wallet/bitcoin.js'
 import type { TransactionRef } from '../../src/wallet/spend.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { bitcoreCheck, expectSignatureFailure, fromWire } from '../chain-checks.js'
@@ -127,6 +130,49 @@ describe('wallet transactions on real peers', () => {
     // The true one signs.
     const signed = await cluster.coordinator.tasks.bitcoinPsbt(btcKey.id, psbt, 'regtest', txRequest(btcKey.id, psbt, REF))
     expect(bitcoreCheck(signed.hex, signed.prevouts.map(p => ({ script: Buffer.from(p.script, 'hex'), amount: p.amount })))).toEqual([''])
+  })
+
+  it('answers bad transactions at the API with a clear 400 (or 404), and signs nothing', async () => {
+    const token = (await readFile(join(cluster.root, 'coordinator', 'api-token'), 'utf8')).trim()
+    const post = async (path: string, body: unknown): Promise<{ status: number, message: string }> => {
+      const res = await fetch(`${cluster.coordinator.apiUrl!}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const json = await res.json() as { error?: { message: string } }
+      return { status: res.status, message: json.error?.message ?? '' }
+    }
+    const btc = `/v1/keys/${btcKey.id}/bitcoin`
+    const sol = `/v1/keys/${solKey.id}/solana/transfer`
+    const request = txRequest(btcKey.id, new Uint8Array(1), REF)
+    const coins = [`${randomBytes(32).toString('hex')}:0:100000`]
+    const send = { network: 'regtest', utxos: coins, to: other(), amount: 40_000, feeRate: 2, request }
+    // A PSBT whose input has no witnessUtxo (a wallet must give the amount and script it spends).
+    const bare = new Transaction()
+    bare.addInput({ txid: randomBytes(32), index: 0 })
+    bare.addOutputAddress(other(), 1000n, { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef })
+    const withWitness = new Transaction()
+    withWitness.addInput({ txid: randomBytes(32), index: 0, witnessUtxo: { script: taprootScript(Buffer.from(btcKey.groupPublicKey, 'hex')), amount: 5000n } })
+    withWitness.addOutputAddress(other(), 6000n, { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef })
+    const seq = (await cluster.coordinator.events(new URL('http://x.invalid/?limit=10000'))).at(-1)?.seq ?? 0
+    const cases: Array<[string, string, unknown, number, RegExp]> = [
+      ['a PSBT that is not one', `${btc}/psbt`, { psbt: Buffer.from('not a psbt at all').toString('base64'), network: 'regtest', request }, 400, /PSBT|psbt/],
+      ['no witnessUtxo', `${btc}/psbt`, { psbt: Buffer.from(bare.toPSBT()).toString('base64'), network: 'regtest', request }, 400, /witnessUtxo/],
+      ['outputs above the inputs', `${btc}/psbt`, { psbt: Buffer.from(withWitness.toPSBT()).toString('base64'), network: 'regtest', request }, 400, /fee|exceed|more than/i],
+      ['an unknown field', `${btc}/psbt`, { psbt: 'cHNidP8=', network: 'regtest', fee: 1 }, 400, /unknown field/],
+      ['an address of another network', `${btc}/send`, { ...send, to: taprootAddress(schnorr.getPublicKey(schnorr.utils.randomSecretKey()), 'mainnet') }, 400, /network|prefix|address/i],
+      ['an amount below dust', `${btc}/send`, { ...send, amount: 1 }, 400, /dust/],
+      ['an amount above the coins', `${btc}/send`, { ...send, amount: 200_000 }, 400, /cover|insufficient|not enough|exceed|more than/i],
+      ['a malformed coin', `${btc}/send`, { ...send, utxos: ['abc:0:1'] }, 400, /utxos\[0\]/],
+      ['a bad blockhash', sol, { to: base58.encode(randomBytes(32)), lamports: 1000, blockhash: 'not-base58!' }, 400, /blockhash/],
+      ['lamports that are not a whole number', sol, { to: base58.encode(randomBytes(32)), lamports: -5, blockhash: base58.encode(randomBytes(32)) }, 400, /lamports/],
+      ['a Solana transfer from a Taproot key', `/v1/keys/${btcKey.id}/solana/transfer`, { to: base58.encode(randomBytes(32)), lamports: 1000, blockhash: base58.encode(randomBytes(32)) }, 400, /ed25519/],
+      ['an unknown key', '/v1/keys/key-nope/bitcoin/send', send, 404, /no key/]
+    ]
+    for (const [what, path, body, status, message] of cases) {
+      const answer = await post(path, body)
+      expect(answer.status, `${what}: ${answer.message}`).toBe(status)
+      expect(answer.message, what).toMatch(message)
+    }
+    const after = await cluster.coordinator.events(new URL(`http://x.invalid/?after=${seq}&limit=10000`))
+    expect(after.filter(e => e.kind === 'SESSION_STARTED'), 'a session for bad input').toEqual([])
   })
 
   it('judges the key\'s transaction rules on what each node decoded, even when the coordinator skips its own check; the audit chain lists the outputs', async () => {
