@@ -22,6 +22,7 @@ import { measureEventLog } from './bench-store.js'
 import { wholeNumberArg } from './args.js'
 import { benchScale } from './bench-scale.js'
 import { benchLifecycle } from './bench-lifecycle.js'
+import { benchWallet } from './bench-wallet.js'
 import type { Scheme } from '../src/crypto/index.js'
 import type { KeyView } from '../src/coordinator/requests.js'
 import type { SignView } from '../src/coordinator/client.js'
@@ -39,7 +40,8 @@ const USAGE = `usage: npm run bench -- [options]
   --only LIST            only these configurations, comma-separated, e.g. taproot:3-of-5 (default: all four)
   --json                 make the last line one JSON object with every figure
   --scale                the simulation at 10, 20 and 50 nodes instead (npm run bench -- --scale --help)
-  --lifecycle            refresh, reshare and repair at 3-of-5 and 10-of-20 instead (npm run bench -- --lifecycle --help)`
+  --lifecycle            refresh, reshare and repair at 3-of-5 and 10-of-20 instead (npm run bench -- --lifecycle --help)
+  --wallet               Bitcoin spends and Solana transfers against plain signatures instead (npm run bench -- --wallet --help)`
 
 const NODES = 5
 const CONFIGS: ReadonlyArray<{ scheme: Scheme, threshold: number, parties: number }> = [
@@ -571,6 +573,7 @@ async function main (): Promise<number> {
   const argv = process.argv.slice(2)
   if (argv.includes('--scale')) return await benchScale(argv)
   if (argv.includes('--lifecycle')) return await benchLifecycle(argv)
+  if (argv.includes('--wallet')) return await benchWallet(argv)
   let opts: Options
   try {
     opts = parseOptions(process.argv.slice(2))

@@ -78,6 +78,9 @@ export interface SolanaTransferParams {
   blockhash: string
 }
 
+/** Inputs of one PSBT whose signing sessions run at once (a PSBT may have hundreds). */
+const INPUTS_AT_ONCE = 8
+
 /** A caller's bad transaction as the task's refusal (400). */
 function refuseInput<T> (fn: () => T): T {
   try {
@@ -107,13 +110,17 @@ export class WalletTask {
     const inputs = refuseInput(() => taprootSighashes(psbt, signing)).map(s => s.index)
     const signatures = new Map<number, Uint8Array>()
     const sessions: SignedTransaction['signatures'] = []
-    let spend: SpendAsked | undefined
-    for (const input of inputs) {
-      spend = { ...refuseInput(() => readSpend(ref, psbt, signing, input)), payloadDigest: toHex(sha256(psbt)), input }
-      const result = await this.deps.sign(keyId, spend.message, request, { path: indices, transaction: { payload: psbt, spend } })
-      signatures.set(input, result.signature)
-      sessions.push({ input, sessionId: result.sessionId, signers: result.signers, attempts: result.attempts })
+    const spends = inputs.map((input): SpendAsked => ({ ...refuseInput(() => readSpend(ref, psbt, signing, input)), payloadDigest: toHex(sha256(psbt)), input }))
+    // Inputs sign side by side, a few at a time: each is a session of its own under the one request.
+    for (let i = 0; i < spends.length; i += INPUTS_AT_ONCE) {
+      await Promise.all(spends.slice(i, i + INPUTS_AT_ONCE).map(async spend => {
+        const result = await this.deps.sign(keyId, spend.message, request, { path: indices, transaction: { payload: psbt, spend } })
+        signatures.set(spend.input!, result.signature)
+        sessions.push({ input: spend.input, sessionId: result.sessionId, signers: result.signers, attempts: result.attempts })
+      }))
     }
+    sessions.sort((a, b) => a.input! - b.input!)
+    const spend = spends[0]
     const final = refuseInput(() => finalizePsbt(psbt, signatures))
     return {
       keyId,

@@ -6,6 +6,8 @@
  * rules (allowed destinations, amount per transaction, volume per day) judge `amount` and
  * `outputs`. Pure: no network, no disk.
  */
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
 import { BITCOIN_HRP, type BitcoinNetwork } from '../crypto/suites.js'
 import { decodePsbt, taprootSighashes } from './bitcoin.js'
 import { WalletInputError } from './errors.js'
@@ -56,18 +58,43 @@ export function readSpend (ref: TransactionRef, payload: Uint8Array, signingPubl
   if (!(payload instanceof Uint8Array) || payload.length === 0) throw new WalletInputError('the transaction is empty')
   if (payload.length > MAX_TRANSACTION_BYTES) throw new WalletInputError(`the transaction is ${payload.length} bytes, at most ${MAX_TRANSACTION_BYTES}: split it into smaller ones`)
   if (ref.chain === 'bitcoin') {
-    const decoded = decodePsbt(payload, signingPublic, ref.network)
+    const { spend, sighashes, inputs } = readPsbt(ref, payload, signingPublic)
     const index = input ?? 0
-    const sighash = taprootSighashes(payload, signingPublic).find(s => s.index === index)
-    if (sighash === undefined) throw new WalletInputError(`input ${index} of the PSBT is not one the key signs (its inputs: ${decoded.inputs.length}, ours: ${decoded.inputs.flatMap((x, i) => x.ours ? [i] : []).join(', ')})`)
-    const outputs = decoded.outputs.map(o => ({ to: o.address ?? o.script, amount: o.amount, ours: o.ours }))
-    return { ref, message: sighash.sighash, amount: sum(outputs.filter(o => !o.ours)), outputs, fee: decoded.fee }
+    const sighash = sighashes.get(index)
+    if (sighash === undefined) throw new WalletInputError(`input ${index} of the PSBT is not one the key signs (its inputs: ${inputs}, ours: ${[...sighashes.keys()].join(', ')})`)
+    return { ...spend, message: sighash }
   }
   if (input !== undefined && input !== 0) throw new WalletInputError('a Solana transfer has no inputs to choose: its message is signed whole')
   const transfer = decodeTransfer(payload)
   const ours = solanaAddress(signingPublic)
   if (transfer.from !== ours) throw new WalletInputError(`the transfer is from ${transfer.from}, not from this key (${ours})`)
   return { ref, message: payload, amount: transfer.lamports, outputs: [{ to: transfer.to, amount: transfer.lamports, ours: false }] }
+}
+
+interface ReadPsbt { spend: Omit<Spend, 'message'>, sighashes: Map<number, Uint8Array>, inputs: number }
+
+/**
+ * PSBTs read lately, by network, bytes and key: a PSBT of n inputs is signed in n sessions, each
+ * of which reads it again, and reading one (parsing, and BIP-341 sighashes whose every input
+ * hashes all prevouts) costs O(n^2); read once, each session takes its own sighash.
+ */
+const READ_PSBTS = new Map<string, ReadPsbt>()
+const MAX_READ_PSBTS = 16
+
+function readPsbt (ref: { chain: 'bitcoin', network: BitcoinNetwork }, payload: Uint8Array, signingPublic: Uint8Array): ReadPsbt {
+  const id = `${ref.network}:${bytesToHex(sha256(payload))}:${bytesToHex(signingPublic)}`
+  const known = READ_PSBTS.get(id)
+  if (known !== undefined) return known
+  const decoded = decodePsbt(payload, signingPublic, ref.network)
+  const outputs = decoded.outputs.map(o => ({ to: o.address ?? o.script, amount: o.amount, ours: o.ours }))
+  const read: ReadPsbt = {
+    spend: { ref, amount: sum(outputs.filter(o => !o.ours)), outputs, fee: decoded.fee },
+    sighashes: new Map(taprootSighashes(payload, signingPublic).map(s => [s.index, s.sighash])),
+    inputs: decoded.inputs.length
+  }
+  if (READ_PSBTS.size >= MAX_READ_PSBTS) READ_PSBTS.delete(READ_PSBTS.keys().next().value!)
+  READ_PSBTS.set(id, read)
+  return read
 }
 
 const sum = (outputs: SpendOutput[]): bigint => outputs.reduce((s, o) => s + o.amount, 0n)
