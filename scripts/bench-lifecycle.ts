@@ -7,15 +7,10 @@
  * of all n participants through src/crypto/reshare.ts in this process, one thread, no network.
  * Every test signature is verified by OpenSSL or libsecp256k1.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { receiveReshare, startReshare, type ReshareMessage, type ReshareState, type Scheme } from '../src/crypto/index.js'
 import type { LifecycleResult } from '../src/coordinator/tasks.js'
-import { UsageError, wholeNumberArg } from './args.js'
 import { dkgInProcess } from './bench-floor.js'
-import { launchCluster, percentile, ProcessGroup } from './processes.js'
+import { median, onCluster, parseSizeOptions, thresholdFor } from './bench-sizes.js'
 import { verifyBip340External, verifyEd25519External } from './verify.js'
 
 const USAGE = `usage: npm run bench -- --lifecycle [options]
@@ -25,8 +20,6 @@ const USAGE = `usage: npm run bench -- --lifecycle [options]
 
 interface Row { size: number, scheme: Scheme, threshold: number, parties: number, keygenMs: number, floorRefreshMs: number, ops: Record<string, { ms: number, sessionMs: number, testSignMs: number, commitMs: number }> }
 
-const thresholdFor = (n: number): number => n <= 5 ? Math.max(2, n - 2) : Math.ceil(n / 2)
-const median = (xs: number[]): number => Math.round(percentile(xs, 0.5))
 const say = (line: string): void => { console.log(`[lifecycle] ${line}`) }
 
 /** The floor: a refresh of every participant's share in this process (src/crypto/reshare.ts), every message delivered in turn. */
@@ -60,28 +53,12 @@ function verified (scheme: Scheme, result: LifecycleResult): boolean {
 }
 
 export async function benchLifecycle (argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { lifecycle: { type: 'boolean' }, sizes: { type: 'string', default: '5,20' }, reps: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } })
-  if (values.help) {
-    console.log(USAGE)
-    return 0
-  }
-  let sizes: number[], reps: number
-  try {
-    sizes = values.sizes.split(',').map(s => wholeNumberArg('sizes', s.trim(), 3, 64))
-    reps = wholeNumberArg('reps', values.reps, 1, 50)
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`bench: ${err.message}\n${USAGE}`)
-      return 2
-    }
-    throw err
-  }
+  const opts = parseSizeOptions(argv, 'lifecycle', USAGE, { sizes: '5,20', reps: '3' })
+  if (typeof opts === 'number') return opts
+  const { sizes, reps } = opts
   const rows: Row[] = []
   for (const size of sizes) {
-    const root = await mkdtemp(join(tmpdir(), 'mpc-wallet-bench-lifecycle-'))
-    const group = new ProcessGroup(join(root, 'logs'))
-    try {
-      const cluster = await launchCluster(group, root, { nodes: size, heartbeatMs: 1_000, joinDeadlineMs: 10_000 + 1_500 * size })
+    await onCluster('lifecycle', size, async cluster => {
       const threshold = thresholdFor(size)
       say(`${size} nodes up; keys ${threshold}-of-${size}`)
       for (const scheme of ['ed25519', 'taproot'] as const) {
@@ -118,10 +95,7 @@ export async function benchLifecycle (argv: string[]): Promise<number> {
         const floorRefreshMs = refreshInProcess(scheme, threshold, size)
         rows.push({ size, scheme, threshold, parties: size, keygenMs: median(keygens), floorRefreshMs: Math.round(floorRefreshMs), ops })
       }
-    } finally {
-      await group.stopAll()
-      await rm(root, { recursive: true, force: true })
-    }
+    })
   }
   console.log('')
   console.log('scheme   t-of-n    keygen   refresh (÷keygen, ÷floor)   reshare (÷keygen)   repair (÷keygen)   floor refresh')
@@ -131,6 +105,6 @@ export async function benchLifecycle (argv: string[]): Promise<number> {
     console.log(`${r.scheme.padEnd(8)} ${`${r.threshold}-of-${r.parties}`.padEnd(9)} ${`${r.keygenMs} ms`.padStart(8)}   ${`${refresh!.ms} ms (${ratio(refresh!.ms, r.keygenMs)}, ${ratio(refresh!.ms, r.floorRefreshMs)})`.padEnd(26)}  ${`${reshare!.ms} ms (${ratio(reshare!.ms, r.keygenMs)})`.padEnd(18)}  ${`${repair!.ms} ms (${ratio(repair!.ms, r.keygenMs)})`.padEnd(17)}  ${r.floorRefreshMs} ms`)
   }
   console.log('median of each operation at the API, from request to committed version (session + agreement, test signature, commit); keygen: the same cluster, same size, same run; floor: a refresh of all n participants in this process, one thread, no network; every test signature verified by OpenSSL (Ed25519) or libsecp256k1 (BIP-340)')
-  if (values.json) console.log(JSON.stringify({ ok: true, rows }))
+  if (opts.json) console.log(JSON.stringify({ ok: true, rows }))
   return 0
 }

@@ -9,53 +9,30 @@
  * checked by the chain's own rules: bitcore-lib's interpreter, LiteSVM.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { schnorr } from '@noble/curves/secp256k1.js'
 import { base58 } from '@scure/base'
 import { address, lamports } from '@solana/kit'
 import { LiteSVM, TransactionMetadata } from 'litesvm'
 import { buildSpend, taprootAddress } from '../src/wallet/bitcoin.js'
-import { UsageError, wholeNumberArg } from './args.js'
 import { bitcoreCheck, fromWire } from './chain-checks.js'
-import { launchCluster, percentile, ProcessGroup } from './processes.js'
+import { median, onCluster, parseSizeOptions, thresholdFor } from './bench-sizes.js'
 
 const USAGE = `usage: npm run bench -- --wallet [options]
   --sizes N,N,...   cluster sizes (default 5: a 3-of-5 key; 5,20 adds 10-of-20)
   --reps N          timed runs of each operation; the median is reported (default 5)
   --json            make the last line a JSON object`
 
-const thresholdFor = (n: number): number => n <= 5 ? Math.max(2, n - 2) : Math.ceil(n / 2)
-const median = (xs: number[]): number => Math.round(percentile(xs, 0.5))
 const say = (line: string): void => { console.log(`[wallet] ${line}`) }
 
 interface Row { size: number, threshold: number, signTaprootMs: number, signEd25519Ms: number, btcSendMs: number, btcPsbt5Ms: number, solTransferMs: number }
 
 export async function benchWallet (argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { wallet: { type: 'boolean' }, sizes: { type: 'string', default: '5' }, reps: { type: 'string', default: '5' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } })
-  if (values.help) {
-    console.log(USAGE)
-    return 0
-  }
-  let sizes: number[], reps: number
-  try {
-    sizes = values.sizes.split(',').map(s => wholeNumberArg('sizes', s.trim(), 3, 64))
-    reps = wholeNumberArg('reps', values.reps, 1, 50)
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`bench: ${err.message}\n${USAGE}`)
-      return 2
-    }
-    throw err
-  }
+  const opts = parseSizeOptions(argv, 'wallet', USAGE, { sizes: '5', reps: '5' })
+  if (typeof opts === 'number') return opts
+  const { sizes, reps } = opts
   const rows: Row[] = []
   for (const size of sizes) {
-    const root = await mkdtemp(join(tmpdir(), 'mpc-wallet-bench-wallet-'))
-    const group = new ProcessGroup(join(root, 'logs'))
-    try {
-      const cluster = await launchCluster(group, root, { nodes: size, heartbeatMs: 1_000, joinDeadlineMs: 10_000 + 1_500 * size })
+    await onCluster('wallet', size, async cluster => {
       const { api, client } = cluster
       const { clusterId } = await api.cluster()
       const threshold = thresholdFor(size)
@@ -100,10 +77,7 @@ export async function benchWallet (argv: string[]): Promise<number> {
         if (!(svm.sendTransaction(fromWire(Buffer.from(signed.base64, 'base64'))) instanceof TransactionMetadata)) throw new Error('LiteSVM refuses a benchmark transfer')
       })
       rows.push({ size, threshold, signTaprootMs, signEd25519Ms, btcSendMs, btcPsbt5Ms, solTransferMs })
-    } finally {
-      await group.stopAll()
-      await rm(root, { recursive: true, force: true })
-    }
+    })
   }
   console.log('')
   console.log('t-of-n    taproot sign   btc send, 1 coin (÷sign)   btc PSBT, 5 coins (÷5 signs)   ed25519 sign   sol transfer (÷sign)')
@@ -112,6 +86,6 @@ export async function benchWallet (argv: string[]): Promise<number> {
     console.log(`${`${r.threshold}-of-${r.size}`.padEnd(9)} ${`${r.signTaprootMs} ms`.padStart(12)}   ${`${r.btcSendMs} ms (${ratio(r.btcSendMs, r.signTaprootMs)})`.padEnd(24)}   ${`${r.btcPsbt5Ms} ms (${ratio(r.btcPsbt5Ms, 5 * r.signTaprootMs)})`.padEnd(28)}   ${`${r.signEd25519Ms} ms`.padStart(12)}   ${r.solTransferMs} ms (${ratio(r.solTransferMs, r.signEd25519Ms)})`)
   }
   console.log('median at the client, from the call to the signed transaction (build, the client\'s check, every signature, finalising); baseline: a plain signature through the same API, same keys, same run; every transaction accepted by bitcore-lib\'s interpreter or executed by LiteSVM')
-  if (values.json) console.log(JSON.stringify({ ok: true, rows }))
+  if (opts.json) console.log(JSON.stringify({ ok: true, rows }))
   return 0
 }

@@ -12,7 +12,7 @@ import { CryptoInputError, parseHdPath } from '../crypto/index.js'
 import type { BitcoinNetwork } from '../crypto/suites.js'
 import type { SignedRequest, SpendAsked } from '../protocols/policy.js'
 import type { KeyRecord, KeyRegistry } from '../state/key-registry.js'
-import { buildSpend, decodePsbt, finalizePsbt, taprootAddress, taprootSighashes, type Utxo } from '../wallet/bitcoin.js'
+import { buildSpend, decodePsbt, finalizePsbt, taprootAddress, taprootSighashes, type SpendParams } from '../wallet/bitcoin.js'
 import { WalletInputError } from '../wallet/errors.js'
 import { assembleTransfer, buildTransfer, decodeTransfer } from '../wallet/solana.js'
 import { readSpend, type SpendOutput, type TransactionRef } from '../wallet/spend.js'
@@ -63,14 +63,8 @@ export interface SolanaSigned extends SignedTransaction {
   blockhash: string
 }
 
-export interface BitcoinSendParams {
-  network: BitcoinNetwork
-  utxos: Utxo[]
-  to: string
-  amount: bigint
-  feeRate: number
-  change?: string
-}
+/** A spend of the key's coins as a client states it (the key is the task's to fill in). */
+export type BitcoinSendParams = Omit<SpendParams, 'groupKey'>
 
 export interface SolanaTransferParams {
   to: string
