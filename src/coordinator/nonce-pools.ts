@@ -11,8 +11,9 @@
  * against 310 ms without).
  *
  * A pool is only used while it can still be the holder's: its epoch is the one in the holder's
- * last heartbeat, and no connection to the holder opened after the pool was filled (a restarted
- * holder has a new epoch and a new connection, and may not have sent a heartbeat yet). A pool
+ * last heartbeat, and the connection its answer came over is still open (a restarted holder has
+ * a new epoch and its old connection died with it, and it may not have sent a heartbeat yet;
+ * another connection opening beside a live one says nothing of a restart). A pool
  * found stale, or one a holder reports it does not have (POOL_MISS), is dropped; that signature
  * takes two rounds. Nothing here is secret: the nonces never leave their holders.
  */
@@ -30,17 +31,18 @@ export interface NoncePoolsDeps {
    * Asks a holder for its pool of a key (the noncePool command), with the check of one of its
    * commitments (RFC 9591 5.1, as round one's; it decodes two points, so it runs a few at a time).
    */
-  fetch: (peer: string, keyId: string) => Promise<{ answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined }>
+  fetch: (peer: string, keyId: string) => Promise<{ answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined, connectionId: string }>
   /** The pool epoch in the holder's last heartbeat, if any. */
   epochOf: (peer: string) => Uint8Array | undefined
-  /** When the newest open connection to the holder opened (ms since the epoch), undefined if none is open. */
-  connectedSince: (peer: string) => number | undefined
+  /** Whether this connection to the holder is still open. */
+  connected: (peer: string, connectionId: string) => boolean
   log: Logger
 }
 
 interface HolderPool {
   epoch: Uint8Array
-  filledAtMs: number
+  /** the connection the answer came over: the pool is the process's at its other end */
+  connectionId: string
   /** Unused commitments, oldest first. */
   commitments: NonceCommitment[]
   /** How many the holder keeps (the size of its last answer): the low-water mark is a share of it. */
@@ -122,9 +124,8 @@ export class NoncePools {
 
   /** The pool can still be the holder's (see the top of this file). */
   private current (keyId: string, peer: string, pool: HolderPool): boolean {
-    const since = this.deps.connectedSince(peer)
     const epoch = this.deps.epochOf(peer)
-    if (since !== undefined && since <= pool.filledAtMs && (epoch === undefined || bytesEqual(epoch, pool.epoch))) return true
+    if (this.deps.connected(peer, pool.connectionId) && (epoch === undefined || bytesEqual(epoch, pool.epoch))) return true
     this.keys.get(keyId)?.delete(peer)
     return false
   }
@@ -143,7 +144,7 @@ export class NoncePools {
     this.takenDuringRefill.set(id, taken)
     const generation = this.forgotten.get(keyId)
     const refill = this.deps.fetch(peer, keyId)
-      .then(async ({ answer, check }) => { if (this.forgotten.get(keyId) === generation) await this.adopt(keyId, peer, answer, check, taken) })
+      .then(async ({ answer, check, connectionId }) => { if (this.forgotten.get(keyId) === generation) await this.adopt(keyId, peer, answer, check, connectionId, taken) })
       .catch(err => { this.deps.log.debug({ keyId, peer, err: (err as Error).message }, 'nonce pool refill failed') })
       .finally(() => {
         this.refilling.delete(id)
@@ -164,7 +165,7 @@ export class NoncePools {
    * signature need not wait for all of them). One that fails its check voids the pool: the
    * holder's signatures take two rounds until its next answer.
    */
-  private async adopt (keyId: string, peer: string, answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined, taken: Set<string>): Promise<void> {
+  private async adopt (keyId: string, peer: string, answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined, connectionId: string, taken: Set<string>): Promise<void> {
     if (answer.commitments.length === 0) return
     const offered = answer.commitments.slice(0, MAX_NONCE_POOL)
     let pools = this.keys.get(keyId)
@@ -173,8 +174,7 @@ export class NoncePools {
       pools = new Map()
       this.keys.set(keyId, pools)
     }
-    // The process that answered was alive now: a connection opened later may be a restarted holder's, whose pool this is not.
-    const pool: HolderPool = { epoch: answer.epoch, filledAtMs: Date.now(), commitments: [], size: offered.length }
+    const pool: HolderPool = { epoch: answer.epoch, connectionId, commitments: [], size: offered.length }
     pools.set(peer, pool)
     for (let i = 0; i < offered.length; i++) {
       if (i > 0) {

@@ -12,7 +12,7 @@ import { commitmentProblem, SigningSession, type Availability } from './signing-
 import { bytesOf, fanOut, newSessionId, recordFailure, type FanOut, type TaskDeps } from './task-io.js'
 import { NoncePools } from './nonce-pools.js'
 import { KeyGate } from './key-gate.js'
-import { sendCommand } from '../protocols/command.js'
+import { sendCommandVia } from '../protocols/command.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 const MAX_CACHED_KEYS = 1024
@@ -88,10 +88,7 @@ export class SignTask {
     this.pools = new NoncePools({
       fetch: async (peer, keyId) => await this.fetchPool(peer, keyId),
       epochOf: deps.poolEpoch,
-      connectedSince: peer => {
-        const open = deps.libp2p.getConnections(peerIdFromString(peer)).filter(c => c.status === 'open')
-        return open.length === 0 ? undefined : Math.max(...open.map(c => c.timeline.open))
-      },
+      connected: (peer, connectionId) => deps.libp2p.getConnections(peerIdFromString(peer)).some(c => c.id === connectionId && c.status === 'open'),
       log: deps.log
     })
   }
@@ -100,14 +97,14 @@ export class SignTask {
    * A holder's pool of a key, every commitment checked where it arrives, as round one's are
    * (RFC 9591 5.1): one that is not the holder's own pair of valid points voids the answer.
    */
-  private async fetchPool (peer: string, keyId: string): Promise<{ answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined }> {
+  private async fetchPool (peer: string, keyId: string): Promise<{ answer: NoncePoolResponse, check: (c: NonceCommitment) => string | undefined, connectionId: string }> {
     const key = await this.deps.keys.get(keyId)
     const index = key?.holders.indexOf(peer) ?? -1
-    if (key === undefined || index < 0) return { answer: { epoch: new Uint8Array(), commitments: [] }, check: () => 'not a holder' }
-    const answer = await sendCommand(this.deps.libp2p, peerIdFromString(peer), this.deps.clusterId(), 'noncePool', { keyId }, this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS)
+    if (key === undefined || index < 0) return { answer: { epoch: new Uint8Array(), commitments: [] }, check: () => 'not a holder', connectionId: '' }
+    const { response, connectionId } = await sendCommandVia(this.deps.libp2p, peerIdFromString(peer), this.deps.clusterId(), 'noncePool', { keyId }, this.deps.signRoundTimeoutMs ?? DEFAULT_SIGN_ROUND_TIMEOUT_MS)
     const identifier = participantIdentifier(key.scheme, index + 1)
     const pub = this.publicPackage(key)
-    return { answer, check: c => commitmentProblem(key.scheme, c, identifier, pub) }
+    return { answer: response, check: c => commitmentProblem(key.scheme, c, identifier, pub), connectionId }
   }
 
   /** The public key that signs for `key` at `path` (an HD key's child; root: m): a Taproot output key, an Ed25519 key. */

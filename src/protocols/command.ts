@@ -181,6 +181,13 @@ export async function serveCommands (libp2p: Libp2p, opts: CommandServerOptions)
 export async function sendCommand<K extends CommandKind> (
   libp2p: Libp2p, peer: PeerId, clusterId: string, kind: K, body: CommandRequests[K], timeoutMs: number = COMMAND.timeoutMs
 ): Promise<CommandResponses[K]> {
+  return (await sendCommandVia(libp2p, peer, clusterId, kind, body, timeoutMs)).response
+}
+
+/** sendCommand, also naming the connection the answer came over (what it says may hold only while that connection does). */
+export async function sendCommandVia<K extends CommandKind> (
+  libp2p: Libp2p, peer: PeerId, clusterId: string, kind: K, body: CommandRequests[K], timeoutMs: number = COMMAND.timeoutMs
+): Promise<{ response: CommandResponses[K], connectionId: string }> {
   const signal = AbortSignal.timeout(timeoutMs)
   const request = CommandRequest.encode({ version: WIRE_VERSION, clusterId, [kind]: body })
   let connection: Connection
@@ -215,5 +222,5 @@ export async function sendCommand<K extends CommandKind> (
   }
   const result = response[kind]
   if (result === undefined) throw new MalformedMessageError(`response to ${kind} carries no ${kind} result`)
-  return result as CommandResponses[K]
+  return { response: result as CommandResponses[K], connectionId: connection.id }
 }

@@ -6,7 +6,8 @@ import { log } from '../helpers.js'
 /** A commitment whose hiding point is `n` (as bytes): the pools never look inside. */
 const commitment = (holder: string, n: number): NonceCommitment => ({ identifier: holder, hiding: Uint8Array.of(n, holder.length), binding: Uint8Array.of(n) })
 
-interface Holder { epoch: Uint8Array, connectedAt: number, offered: NonceCommitment[], bad?: number }
+/** A holder as the pools see it: its epoch, its open connection (undefined: none), what it offers. */
+interface Holder { epoch: Uint8Array, connection: string | undefined, offered: NonceCommitment[], bad?: number }
 
 /** The coordinator's pools over holders that answer from `holders` (each fetch counted), at `now`. */
 function poolsOver (holders: Record<string, Holder>): { pools: NoncePools, fetches: string[], inFlight: () => number, toggleHold: () => void } {
@@ -22,10 +23,10 @@ function poolsOver (holders: Record<string, Holder>): { pools: NoncePools, fetch
       inFlight--
       const h = holders[peer]!
       const answer: NoncePoolResponse = { epoch: h.epoch, commitments: [...h.offered] }
-      return { answer, check: c => h.bad !== undefined && c.hiding[0] === h.bad ? 'sent a commitment that is not a pair of valid points' : undefined }
+      return { answer, check: c => h.bad !== undefined && c.hiding[0] === h.bad ? 'sent a commitment that is not a pair of valid points' : undefined, connectionId: h.connection ?? 'closed' }
     },
     epochOf: peer => holders[peer]?.epoch,
-    connectedSince: peer => holders[peer]?.connectedAt,
+    connected: (peer, id) => holders[peer]?.connection === id,
     log
   })
   return {
@@ -41,7 +42,7 @@ function poolsOver (holders: Record<string, Holder>): { pools: NoncePools, fetch
 }
 
 const holder = (name: string, count: number, extra: Partial<Holder> = {}): Holder =>
-  ({ epoch: Uint8Array.of(1), connectedAt: 0, offered: Array.from({ length: count }, (_, i) => commitment(name, i + 1)), ...extra })
+  ({ epoch: Uint8Array.of(1), connection: `conn-${name}`, offered: Array.from({ length: count }, (_, i) => commitment(name, i + 1)), ...extra })
 
 describe('the coordinator\'s nonce pools', () => {
   it('hands out each commitment once, one per signer, and nothing unless every signer has one', async () => {
@@ -67,7 +68,7 @@ describe('the coordinator\'s nonce pools', () => {
     expect(pools.take('key', ['a', 'b'])).toBeUndefined()
   })
 
-  it('drops a pool that can no longer be the holder\'s: a new epoch in its heartbeat, or a connection opened after the pool came', async () => {
+  it('drops a pool that can no longer be the holder\'s: a new epoch in its heartbeat, or the connection its answer came over closed', async () => {
     const holders = { a: holder('a', 4), b: holder('b', 4) }
     const { pools } = poolsOver(holders)
     pools.take('key', ['a', 'b'])
@@ -76,11 +77,12 @@ describe('the coordinator\'s nonce pools', () => {
     expect(pools.take('key', ['a', 'b'])).toBeUndefined()
     await pools.settled()
     expect(pools.take('key', ['a', 'b'])).toBeDefined() // a's new pool, under its new epoch
-    holders.b.connectedAt = Date.now() + 60_000 // a connection newer than b's pool (a restart before any heartbeat)
+    await pools.settled()
+    holders.b.connection = 'conn-b-2' // b's old connection gone, a new one up (a restart before any heartbeat)
     expect(pools.take('key', ['a', 'b'])).toBeUndefined()
     expect(pools.held('key', 'b')).toEqual([])
     // No connection at all: not used either.
-    const gone = poolsOver({ a: holder('a', 4, { connectedAt: undefined as unknown as number }) })
+    const gone = poolsOver({ a: holder('a', 4, { connection: undefined }) })
     gone.pools.take('key', ['a'])
     await gone.pools.settled()
     expect(gone.pools.take('key', ['a'])).toBeUndefined()
