@@ -15,6 +15,7 @@
 import { schnorr } from '@noble/curves/secp256k1.js'
 import { base64, hex } from '@scure/base'
 import { Address, NETWORK, OutScript, SigHash, TEST_NETWORK, Transaction } from '@scure/btc-signer'
+import { taprootTweakGroupKey } from '../crypto/dkg.js'
 import { type BitcoinNetwork, BITCOIN_HRP, isValidElement } from '../crypto/suites.js'
 import { WalletInputError } from './errors.js'
 
@@ -276,17 +277,32 @@ function prevoutsOf (tx: Transaction): Prevout[] {
 }
 
 /** Our inputs must be plain key-path spends with SIGHASH_DEFAULT. */
-function checkOurInput (tx: Transaction, i: number): void {
+/**
+ * An input of ours is a plain key-path spend with SIGHASH_DEFAULT. A Taproot internal key is
+ * accepted only when the BIP-86 tweak of it (no script tree) is our output key, as wallets that
+ * watch an HD key by its xpub (tr(xpub/…)) write it; never a key that would need a second tweak.
+ */
+function checkOurInput (tx: Transaction, i: number, ourScript: Uint8Array): void {
   const input = tx.getInput(i)
   if (input.sighashType !== undefined && input.sighashType !== SigHash.DEFAULT) {
     throw new WalletInputError(`input ${i} (ours) asks for sighash type ${input.sighashType}; the wallet signs SIGHASH_DEFAULT only`)
   }
   const scriptPath = (['tapLeafScript', 'tapScriptSig', 'tapMerkleRoot'] as const).filter((k) => input[k] !== undefined && !(Array.isArray(input[k]) && input[k].length === 0))
   if (scriptPath.length > 0) throw new WalletInputError(`input ${i} (ours) carries Taproot script-path data (${scriptPath.join(', ')}); the wallet key spends by key path only`)
-  if (input.tapInternalKey !== undefined) {
-    throw new WalletInputError(`input ${i} (ours) names a Taproot internal key; the group key is the output key itself and is not tweaked again`)
+  if (input.tapInternalKey !== undefined && !tweaksTo(input.tapInternalKey, ourScript.subarray(2))) {
+    throw new WalletInputError(`input ${i} (ours) names a Taproot internal key whose BIP-86 output key is not this key's; the key is not tweaked again`)
   }
   if (input.redeemScript !== undefined || input.witnessScript !== undefined) throw new WalletInputError(`input ${i} (ours) carries a redeem or witness script, which a Taproot key-path spend has not`)
+}
+
+/** Whether the BIP-86 output key of x-only `internal` (even y, no script tree) is x-only `output`. */
+function tweaksTo (internal: Uint8Array, output: Uint8Array): boolean {
+  if (internal.length !== 32) return false
+  try {
+    return sameBytes(taprootTweakGroupKey(Uint8Array.of(2, ...internal)).subarray(1), output)
+  } catch {
+    return false
+  }
 }
 
 /** Every output is standard (an address type at or above dust, or OP_RETURN data of 0 sats); returns the sum. */
@@ -314,7 +330,7 @@ function checkPsbt (psbt: Uint8Array | string, groupKey: Uint8Array): Checked {
   const prevouts = prevoutsOf(tx)
   const ours = prevouts.flatMap((p, i) => sameBytes(p.script, ourScript) ? [i] : [])
   if (ours.length === 0) throw new WalletInputError('no input of this PSBT pays to the group key: nothing to sign')
-  for (const i of ours) checkOurInput(tx, i)
+  for (const i of ours) checkOurInput(tx, i, ourScript)
   const outTotal = checkOutputs(tx)
   const inTotal = prevouts.reduce((s, p) => s + p.amount, 0n)
   const fee = inTotal - outTotal

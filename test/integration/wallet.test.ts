@@ -5,7 +5,7 @@ import { address, lamports } from '@solana/kit'
 import { LiteSVM, TransactionMetadata } from 'litesvm'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Transaction } from '@scure/btc-signer'
+import { p2tr, Transaction } from '@scure/btc-signer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskError } from '../../src/coordinator/errors.js'
 import { sendCommand } from '../../src/protocols/command.js'
@@ -13,6 +13,7 @@ import { CommandRefusedError } from '../../src/protocols/errors.js'
 import { ErrorCode } from '../../src/protocols/messages.js'
 import { encodeDocument, newSignedRequest, parsePolicy, type Policy, type SignedRequest } from '../../src/protocols/policy.js'
 import type { KeyRecord } from '../../src/state/key-registry.js'
+import { deriveHdChild, parseHdPath } from '../../src/crypto/index.js'
 import { taprootAddress, taprootScript, taprootSighashes } from '../../src/wallet/bitcoin.js'
 import type { TransactionRef } from '../../src/wallet/spend.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -32,6 +33,7 @@ describe('wallet transactions on real peers', () => {
   let btcKey: KeyRecord
   let solKey: KeyRecord
   const REF: TransactionRef = { chain: 'bitcoin', network: 'regtest' }
+  const REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef }
   const other = (): string => taprootAddress(schnorr.getPublicKey(schnorr.utils.randomSecretKey()), 'regtest')
   const coin = (amount: bigint): { txid: string, vout: number, amount: bigint } => ({ txid: randomBytes(32).toString('hex'), vout: 0, amount })
   const txRequest = (keyId: string, payload: Uint8Array, transaction: TransactionRef): SignedRequest =>
@@ -72,6 +74,30 @@ describe('wallet transactions on real peers', () => {
     // The request took each input once: presented again, it signs nothing.
     const again = await policyDenial(cluster.coordinator.tasks.bitcoinPsbt(btcKey.id, psbt, 'regtest', request))
     expect([again.code, again.rule]).toEqual(['policy_denied', 'replayed'])
+  })
+
+  it('signs a PSBT for an HD child as a watch-only wallet writes it (internal key, BIP-32 derivation): bitcore accepts it', async () => {
+    const hd = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3, hd: true })
+    const path = 'm/0/5'
+    const child = deriveHdChild('taproot', Buffer.from(hd.groupPublicKey, 'hex'), Buffer.from(hd.chainCode!, 'hex'), parseHdPath(path))
+    const internal = child.publicKey.subarray(1)
+    const psbtFor = (internalKey: Uint8Array): Uint8Array => {
+      // (An internal key that does not tweak to the spent output key is refused when the PSBT is parsed: wallet-bitcoin.)
+      // What Sparrow or Bitcoin Core write for a coin of tr(tpub/0/5): the output of p2tr(internal), its internal key and derivation.
+      const pay = p2tr(internal, undefined, REGTEST)
+      const tx = new Transaction()
+      tx.addInput({
+        txid: randomBytes(32), index: 1, witnessUtxo: { script: pay.script, amount: 80_000n }, tapInternalKey: internalKey,
+        tapBip32Derivation: [[internal, { hashes: [], der: { fingerprint: 0x01020304, path: [0, 5] } }]]
+      })
+      tx.addOutputAddress(other(), 50_000n, REGTEST)
+      tx.addOutputAddress(pay.address, 29_000n, REGTEST)
+      return tx.toPSBT()
+    }
+    const psbt = psbtFor(internal)
+    const signed = await cluster.coordinator.tasks.bitcoinPsbt(hd.id, psbt, 'regtest', newSignedRequest(TEST_CLIENT, { clusterId: cluster.init.clusterId, keyId: hd.id, message: psbt, transaction: REF, path }), path)
+    expect(bitcoreCheck(signed.hex, signed.prevouts.map(p => ({ script: Buffer.from(p.script, 'hex'), amount: p.amount })))).toEqual([''])
+    expect(signed.outputs.filter(o => o.ours).map(o => o.amount)).toEqual([29_000n])
   })
 
   it('transfers SOL from an Ed25519 key: LiteSVM executes it with signature verification on, and refuses it with a flipped signature bit', async () => {
@@ -147,10 +173,10 @@ describe('wallet transactions on real peers', () => {
     // A PSBT whose input has no witnessUtxo (a wallet must give the amount and script it spends).
     const bare = new Transaction()
     bare.addInput({ txid: randomBytes(32), index: 0 })
-    bare.addOutputAddress(other(), 1000n, { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef })
+    bare.addOutputAddress(other(), 1000n, REGTEST)
     const withWitness = new Transaction()
     withWitness.addInput({ txid: randomBytes(32), index: 0, witnessUtxo: { script: taprootScript(Buffer.from(btcKey.groupPublicKey, 'hex')), amount: 5000n } })
-    withWitness.addOutputAddress(other(), 6000n, { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, wif: 0xef })
+    withWitness.addOutputAddress(other(), 6000n, REGTEST)
     const seq = (await cluster.coordinator.events(new URL('http://x.invalid/?limit=10000'))).at(-1)?.seq ?? 0
     const cases: Array<[string, string, unknown, number, RegExp]> = [
       ['a PSBT that is not one', `${btc}/psbt`, { psbt: Buffer.from('not a psbt at all').toString('base64'), network: 'regtest', request }, 400, /PSBT|psbt/],
