@@ -86,8 +86,15 @@ export class SignGuard {
       Object.assign(entry, { requestId: signed.request.requestId, requestHash: toHex(requestHash(signed.request)), client: signed.client })
       if (policy === undefined) refusal = denied('no-policy', 'no policy is in force on this node: the admins have not published one, or it has not reached this node yet')
     }
-    // The transaction is read here, by this node, from its own bytes: what it signs is what it computes.
+    // The transaction is read here, by this node, from its own bytes: what it signs is what it
+    // computes. Reading a large PSBT takes seconds, so only bytes a client signed a request for
+    // are read: the request's own checks (client, signature, key, expiry) and its digest first.
     let spend: SpendAsked | undefined
+    if (refusal === undefined && signed !== undefined && policy !== undefined && stage === 'share' && signed.request.transaction !== undefined) {
+      const first = authorise(policy, signed, keyId, undefined, this.now(), ledger, path)
+      if (!first.allowed) refusal = denied(first.rule, first.reason)
+      else if (tx !== undefined && toHex(sha256(tx.payload)) !== signed.request.messageDigest) refusal = denied('wrong-message', 'the transaction is not the one the request names')
+    }
     if (refusal === undefined && signed !== undefined && stage === 'share') {
       const read = readTransaction(signed, tx)
       if (typeof read === 'string') refusal = denied('wrong-message', read)

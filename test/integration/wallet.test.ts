@@ -121,7 +121,7 @@ describe('wallet transactions on real peers', () => {
     const holders = btcKey.holders.slice(0, 2)
     const lie = async (what: { message: Uint8Array, transaction?: Uint8Array, request?: Uint8Array }): Promise<string[]> => {
       const sessionId = randomBytes(16).toString('base64url')
-      const commitments = await Promise.all(holders.map(async h => (await sendCommand(cluster.coordinator.libp2p, peerIdFromString(h), cluster.init.clusterId, 'signCommit', { keyId: btcKey.id, sessionId, request: what.request ?? request })).commitment!))
+      const commitments = await Promise.all(holders.map(async h => (await sendCommand(cluster.coordinator.libp2p, peerIdFromString(h), cluster.init.clusterId, 'signCommit', { keyId: btcKey.id, sessionId, request })).commitment!))
       return await Promise.all(holders.map(async h => {
         const err = await sendCommand(cluster.coordinator.libp2p, peerIdFromString(h), cluster.init.clusterId, 'signShare', {
           keyId: btcKey.id, sessionId, message: what.message, commitments, request: what.request ?? request, pooled: false, transaction: what.transaction, input: 0
@@ -141,7 +141,10 @@ describe('wallet transactions on real peers', () => {
     for (const refusal of await lie({ message: swappedSighash, transaction: swapped })) expect(refusal).toMatch(/^wrong-message: .*not the one the request names/)
     // 3. the request's transaction left out: the sighash alone
     for (const refusal of await lie({ message: sighash })) expect(refusal).toMatch(/^wrong-message: .*none came with the command/)
-    // 4. the sighash as plain bytes under a plain request: refused once the key signs transactions only
+    // 4. a request the client did not sign, with bytes that are no PSBT: refused before they are read
+    const forged = encodeDocument({ ...txRequest(btcKey.id, randomBytes(40_000), REF), signature: 'ab'.repeat(64) })
+    for (const refusal of await lie({ message: sighash, transaction: randomBytes(40_000), request: forged })) expect(refusal).toMatch(/^bad-signature: /)
+    // 5. the sighash as plain bytes under a plain request: refused once the key signs transactions only
     await publish({ version: 2, keys: { [btcKey.id]: { transactions: {} } } })
     const plain = encodeDocument(newSignedRequest(TEST_CLIENT, { clusterId: cluster.init.clusterId, keyId: btcKey.id, message: sighash }))
     const check = cluster.coordinator.policy.check.bind(cluster.coordinator.policy)
