@@ -54,7 +54,7 @@ export interface BitcoinTxView {
   hex: string
   vsize: number
   fee: string
-  /** what leaves the key: every output not paying back to it */
+  /** what leaves the key: its coins spent less its change (the payments and the fee) */
   amount: string
   outputs: Array<{ to: string, amount: string, ours: boolean }>
   /** what each input spent (script hex, amount), to verify the transaction with other tools */

@@ -42,7 +42,7 @@ export interface AuditTransaction {
   network?: string
   /** the PSBT input this share signed */
   input?: number
-  /** what left the key: every output but change */
+  /** what left the key: its coins spent less its change (payments and fee), or the lamports sent */
   amount: string
   outputs: Array<{ to: string, amount: string, ours?: true }>
   outputCount: number

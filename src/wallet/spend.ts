@@ -36,7 +36,11 @@ export interface Spend {
   ref: TransactionRef
   /** what the key signs: the sighash of `input`, or the Solana message itself */
   message: Uint8Array
-  /** the value that leaves the key: every output that does not pay back to it (satoshis or lamports) */
+  /**
+   * the value that leaves the key (satoshis or lamports): Bitcoin, its coins spent less its change
+   * (the outputs to others and the fee, but no foreign input's share); Solana, the lamports sent
+   * (the runtime's fee is not in the message)
+   */
   amount: bigint
   outputs: SpendOutput[]
   /** the network fee (Bitcoin; Solana's is charged by the runtime and not in the message) */
@@ -88,7 +92,8 @@ function readPsbt (ref: { chain: 'bitcoin', network: BitcoinNetwork }, payload: 
   const decoded = decodePsbt(payload, signingPublic, ref.network)
   const outputs = decoded.outputs.map(o => ({ to: o.address ?? o.script, amount: o.amount, ours: o.ours }))
   const read: ReadPsbt = {
-    spend: { ref, amount: sum(outputs.filter(o => !o.ours)), outputs, fee: decoded.fee },
+    // What the key loses: its coins spent less its change, so the fee counts, and a foreign input (a payjoin's) does not.
+    spend: { ref, amount: maxZero(sum(decoded.inputs.filter(i => i.ours)) - sum(outputs.filter(o => o.ours))), outputs, fee: decoded.fee },
     sighashes: new Map(taprootSighashes(payload, signingPublic).map(s => [s.index, s.sighash])),
     inputs: decoded.inputs.length
   }
@@ -97,4 +102,5 @@ function readPsbt (ref: { chain: 'bitcoin', network: BitcoinNetwork }, payload: 
   return read
 }
 
-const sum = (outputs: SpendOutput[]): bigint => outputs.reduce((s, o) => s + o.amount, 0n)
+const sum = (items: Array<{ amount: bigint }>): bigint => items.reduce((s, o) => s + o.amount, 0n)
+const maxZero = (n: bigint): bigint => n < 0n ? 0n : n

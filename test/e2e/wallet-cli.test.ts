@@ -86,7 +86,8 @@ describe('btc and sol through the CLI, against a real coordinator and three node
     const sent = await cli('btc', 'send', ...asClient(), '--key', btcKey.id, '--network', 'regtest', '--utxo', coin(100_000), '--to', to, '--amount', '40000', '--fee-rate', '2', '--json')
     expect(sent.code, sent.stderr).toBe(0)
     const tx = JSON.parse(sent.stdout) as BitcoinTxView
-    expect(tx).toMatchObject({ chain: 'bitcoin', keyId: btcKey.id, network: 'regtest', from: btcKey.address, amount: '40000' })
+    // What left the key: the payment and its fee.
+    expect(tx).toMatchObject({ chain: 'bitcoin', keyId: btcKey.id, network: 'regtest', from: btcKey.address, amount: String(40_000 + Number(tx.fee)) })
     expect(tx.outputs).toEqual([{ to, amount: '40000', ours: false }, { to: btcKey.address, amount: String(100_000 - 40_000 - Number(tx.fee)), ours: true }])
     expect(Number(tx.fee)).toBe(Math.ceil(tx.vsize * 2))
     expect(bitcoreCheck(tx.hex, prevoutsOf(tx))).toEqual([''])

@@ -208,7 +208,8 @@ describe('wallet transactions on real peers', () => {
     // A key of its own: what the other tests sent counts towards the daily volume of theirs.
     const key = await cluster.coordinator.tasks.keygen({ scheme: 'taproot', threshold: 2, parties: 3 })
     const allowed = other()
-    await publish({ version: 3, keys: { [btcKey.id]: { transactions: {} }, [key.id]: { transactions: { destinations: [allowed], maxAmount: '50000', dailyVolume: '70000' } } } })
+    // Amounts count what leaves the key: the payment and its fee (222 sats here at 2 sat/vB).
+    await publish({ version: 3, keys: { [btcKey.id]: { transactions: {} }, [key.id]: { transactions: { destinations: [allowed], maxAmount: '50000', dailyVolume: '71000' } } } })
     const check = cluster.coordinator.policy.check.bind(cluster.coordinator.policy)
     const attempt = async (to: string, amount: bigint): Promise<string> => {
       const { psbt } = await cluster.coordinator.tasks.wallet.bitcoinBuild(key.id, { network: 'regtest', utxos: [coin(100_000n)], to, amount, feeRate: 2 })
@@ -221,7 +222,7 @@ describe('wallet transactions on real peers', () => {
       expect(await attempt(other(), 10_000n)).toBe('destination')
       expect(await attempt(allowed, 60_000n)).toBe('amount')
       expect(await attempt(allowed, 40_000n)).toBe('signed')
-      // 40,000 sent today; 40,000 more is past the 70,000 a day.
+      // 40,000 and its fee sent today; 40,000 more is past the 71,000 a day, 30,000 is not.
       expect(await attempt(allowed, 40_000n)).toBe('daily-volume')
       expect(await attempt(allowed, 30_000n)).toBe('signed')
     } finally {
@@ -234,7 +235,9 @@ describe('wallet transactions on real peers', () => {
     expect(volume.outcome).toBe('denied')
     expect(volume.transaction!.outputs.find(o => o.ours !== true)).toEqual({ to: allowed, amount: '40000' })
     const last = shares.filter(e => e.outcome === 'allowed').at(-1)!
-    expect(last.transaction).toMatchObject({ chain: 'bitcoin', network: 'regtest', input: 0, amount: '30000', outputCount: 2 })
+    expect(last.transaction).toMatchObject({ chain: 'bitcoin', network: 'regtest', input: 0, outputCount: 2 })
+    const fee = BigInt(last.transaction!.amount) - 30_000n
+    expect(fee > 0n && fee < 1_000n, `the fee counted in the amount: ${fee}`).toBe(true)
     expect(last.transaction!.outputs.some(o => o.ours === true)).toBe(true)
   })
 })
