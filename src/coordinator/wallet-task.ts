@@ -12,7 +12,7 @@ import { CryptoInputError, parseHdPath } from '../crypto/index.js'
 import type { BitcoinNetwork } from '../crypto/suites.js'
 import type { SignedRequest, SpendAsked } from '../protocols/policy.js'
 import type { KeyRecord, KeyRegistry } from '../state/key-registry.js'
-import { buildSpend, decodePsbt, finalizePsbt, taprootAddress, taprootSighashes, type SpendParams } from '../wallet/bitcoin.js'
+import { buildSpend, decodePsbt, finalizePsbt, taprootAddress, type SpendParams } from '../wallet/bitcoin.js'
 import { WalletInputError } from '../wallet/errors.js'
 import { assembleTransfer, buildTransfer, decodeTransfer } from '../wallet/solana.js'
 import { readSpend, type SpendOutput, type TransactionRef } from '../wallet/spend.js'
@@ -91,7 +91,7 @@ export class WalletTask {
   /** The unsigned PSBT of a spend of `keyId`'s coins (change back to the key): what a client's request names before `bitcoinSend`. */
   async bitcoinBuild (keyId: string, params: BitcoinSendParams, path = 'm'): Promise<{ psbt: Uint8Array, from: string }> {
     const { signing } = await this.signer(keyId, 'taproot', path)
-    const psbt = refuseInput(() => buildSpend({ groupKey: signing, network: params.network, utxos: params.utxos, to: params.to, amount: params.amount, feeRate: params.feeRate, ...(params.change === undefined ? {} : { change: params.change }) }))
+    const psbt = refuseInput(() => buildSpend({ ...params, groupKey: signing }))
     return { psbt, from: taprootAddress(signing, params.network) }
   }
 
@@ -101,17 +101,19 @@ export class WalletTask {
     const { indices, signing } = await this.signer(keyId, 'taproot', path)
     const ref: TransactionRef = { chain: 'bitcoin', network }
     const decoded = refuseInput(() => decodePsbt(psbt, signing, network))
-    const inputs = refuseInput(() => taprootSighashes(psbt, signing)).map(s => s.index)
+    const spends = decoded.inputs.flatMap((input, i): SpendAsked[] => input.ours ? [{ ...refuseInput(() => readSpend(ref, psbt, signing, i)), payloadDigest: toHex(sha256(psbt)), input: i }] : [])
     const signatures = new Map<number, Uint8Array>()
     const sessions: SignedTransaction['signatures'] = []
-    const spends = inputs.map((input): SpendAsked => ({ ...refuseInput(() => readSpend(ref, psbt, signing, input)), payloadDigest: toHex(sha256(psbt)), input }))
-    // Inputs sign side by side, a few at a time: each is a session of its own under the one request.
+    // Inputs sign side by side, a few at a time: each is a session of its own under the one
+    // request. Every session of a batch ends before a failure is answered (none is left running).
     for (let i = 0; i < spends.length; i += INPUTS_AT_ONCE) {
-      await Promise.all(spends.slice(i, i + INPUTS_AT_ONCE).map(async spend => {
+      const batch = await Promise.allSettled(spends.slice(i, i + INPUTS_AT_ONCE).map(async spend => {
         const result = await this.deps.sign(keyId, spend.message, request, { path: indices, transaction: { payload: psbt, spend } })
         signatures.set(spend.input!, result.signature)
         sessions.push({ input: spend.input, sessionId: result.sessionId, signers: result.signers, attempts: result.attempts })
       }))
+      const failed = batch.find(r => r.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
     }
     sessions.sort((a, b) => a.input! - b.input!)
     const spend = spends[0]
