@@ -272,6 +272,13 @@ function parseKeyRules (value: unknown, id: string, clients: Set<string>): KeyRu
 }
 
 const ADDRESS = /^[A-Za-z0-9]+$/
+/** A segwit address's prefix (BIP-173): bech32 may be written in capitals (QR codes do), and decoders write it lower-case. */
+const BECH32 = /^(bc|tb|bcrt)1[a-z0-9]+$/i
+
+/** An address as decoded outputs name it: bech32 lower-cased (an address in capitals is the same script); base58 as it is (case matters). */
+function canonicalAddress (address: string): string {
+  return BECH32.test(address) ? address.toLowerCase() : address
+}
 const MAX_U64 = (1n << 64n) - 1n
 
 /** An amount in satoshis or lamports: a whole number or a decimal string, 0 to 2^64-1; kept as a decimal string. */
@@ -286,7 +293,7 @@ function parseTransactionRules (value: unknown, what: string): TransactionRules 
   onlyFields(obj, ['destinations', 'maxAmount', 'dailyVolume'], what)
   const rules: TransactionRules = {}
   if (obj.destinations !== undefined) {
-    const addresses = list(obj.destinations, `${what}.destinations`, POLICY_LIMITS.destinations, (a, i) => text(a, `${what}.destinations[${i}]`, ADDRESS, POLICY_LIMITS.addressLength))
+    const addresses = list(obj.destinations, `${what}.destinations`, POLICY_LIMITS.destinations, (a, i) => canonicalAddress(text(a, `${what}.destinations[${i}]`, ADDRESS, POLICY_LIMITS.addressLength)))
     distinct(addresses, `${what}.destinations`)
     rules.destinations = [...addresses].sort()
   }

@@ -175,6 +175,11 @@ describe('transaction rules (issue 15)', () => {
     expect(verdict(signedRequest(txRequest()), spend(50_000n))).toBe('allowed')
   })
 
+  it('match a bech32 destination written in capitals (as a QR code has it) to the decoded, lower-case address; base58 keeps its case', () => {
+    const upper = policy(1, { keys: { 'key-t': { transactions: { destinations: ['BCRT1PDESTINATION', 'So11111111111111111111111111111111111111112'] } } } })
+    expect(upper.keys['key-t']!.transactions!.destinations).toEqual(['So11111111111111111111111111111111111111112', DEST])
+  })
+
   it('refuse plain bytes for a key with transaction rules, at the commitment already', () => {
     const plain = signedRequest(request({ keyId: 'key-t', messageDigest: hex(sha256(sighash)) }))
     expect(verdict(plain, undefined, sighash)).toBe('transactions-only')
