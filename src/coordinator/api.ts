@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { toHex } from '../crypto/bytes.js'
 import { ApiError } from '../protocols/errors.js'
-import { TextBody, UserApi, type RouteTable } from '../runtime/http-api.js'
+import { TextBody, UserApi, type PageRoute, type RouteTable } from '../runtime/http-api.js'
 import type { PeerMetrics } from '../runtime/metrics.js'
 import { parseEventQuery } from '../state/event-log.js'
 import type { KeyRegistry } from '../state/key-registry.js'
@@ -38,6 +38,8 @@ export interface ApiSources {
   audit: (peerId: string, after: number) => Promise<{ node: string, entries: unknown[], more: boolean }>
   /** Who asks, for the admission queue's fairness (default: clientOf). */
   client?: (headers: IncomingHttpHeaders) => string
+  /** A one-time code for the status page's login (UiLogins.newCode). */
+  uiLogin: () => { code: string, expiresAtMs: number }
 }
 
 /** The header a client names itself in, for its fair share of the admission queue. */
@@ -171,13 +173,20 @@ export function apiRoutes (s: ApiSources): RouteTable {
     },
     'GET /v1/invitations': async () => await s.invitations.list(),
     'POST /v1/invitations': async ({ body }) => await s.invite(parseInvitationBody(body)),
-    'GET /metrics': async () => new TextBody(await s.metrics.text())
+    'GET /metrics': async () => new TextBody(await s.metrics.text()),
+    'POST /v1/ui/login': async ({ body }) => {
+      onlyFields(body, [])
+      const { code, expiresAtMs } = s.uiLogin()
+      return { path: `/login?code=${code}`, expiresAtMs }
+    }
   }
 }
 
 export interface CoordinatorApiInit {
   listen: { host: string, port: number }
   token: string
+  /** Routes outside the bearer token: the status page's (ui-pages.ts). */
+  pages?: Record<string, PageRoute>
   /** Where api.json is written once the server listens. */
   dataDir: string
   routes: RouteTable
@@ -191,7 +200,7 @@ export class CoordinatorApi {
   constructor (private readonly init: CoordinatorApiInit) {}
 
   async start (): Promise<void> {
-    this.server = await UserApi.start({ ...this.init.listen, token: this.init.token, log: this.init.log, routes: this.init.routes })
+    this.server = await UserApi.start({ ...this.init.listen, token: this.init.token, log: this.init.log, routes: this.init.routes, ...(this.init.pages === undefined ? {} : { pages: this.init.pages }) })
     await writeApiInfo(this.init.dataDir, this.server.url)
   }
 

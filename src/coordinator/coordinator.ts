@@ -29,13 +29,15 @@ import { coordinatorCommands } from './commands.js'
 import { DEFAULT_HEALTH } from './constants.js'
 import { openDataDir, rootAdmins } from './data-dir.js'
 import { DialBack } from './dial-back.js'
+import { UiLogins } from './ui-login.js'
+import { uiPages } from './ui-pages.js'
 import type { HealthThresholds } from './health.js'
 import { HealthWatch } from './health-watch.js'
 import { invitationEvent, Invitations, type InvitationOptions, type NewInvitation } from './invitations.js'
 import { Journal, type EventFields } from './journal.js'
 import { Membership } from './membership.js'
 import { every, ServiceGroup, type Service } from '../runtime/service.js'
-import type { HolderState } from './requests.js'
+import { keyView, type HolderState } from './requests.js'
 import { Strangers } from './strangers.js'
 import { Tasks } from './tasks.js'
 
@@ -100,6 +102,9 @@ export class Coordinator {
   private readonly journal: Journal
   private readonly health: HealthWatch
   private readonly dialBack = new DialBack()
+  /** The status page's one-time codes and sessions (issue 16). */
+  readonly uiLogins = new UiLogins()
+  private readonly uiStopping = new AbortController()
   private readonly api: CoordinatorApi
   /** Started in order, stopped in reverse. */
   private readonly services: ServiceGroup
@@ -181,7 +186,14 @@ export class Coordinator {
       routes: apiRoutes({
         tasks: this.tasks, keys: this.keys, membership: this.membership, invitations: this.invitations, journal: this.journal, metrics: this.metrics, policy: this.policy,
         invite: async (o) => await this.invite(o), cluster: () => this.cluster(), holderState,
-        audit: async (peer, after) => await this.audit(peer, after)
+        audit: async (peer, after) => await this.audit(peer, after),
+        uiLogin: () => this.uiLogins.newCode()
+      }),
+      pages: uiPages({
+        logins: this.uiLogins,
+        snapshot: async () => ({ cluster: this.cluster(), keys: (await this.keys.list()).map(k => keyView(k, holderState, 'mainnet')) }),
+        events: async (after, limit) => await this.journal.events({ after, limit }),
+        stopping: this.uiStopping.signal
       })
     })
     this.services = new ServiceGroup([
@@ -278,6 +290,7 @@ export class Coordinator {
 
   /** Stops the services in reverse, then libp2p; waits for the changes and events under way; closes the store. */
   async stop (): Promise<void> {
+    this.uiStopping.abort()
     await this.services.stop()
     await this.libp2p.stop()
     await this.membership.settled()

@@ -23,12 +23,19 @@ export interface RouteTable {
   [route: string]: Route
 }
 
+/**
+ * A route that answers itself and checks its own credentials (not the bearer token): the status
+ * page, its login and its event stream. Keyed `METHOD /exact/path`.
+ */
+export type PageRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>
+
 export interface ApiOptions {
   host: string
   port: number
   /** Bearer token every request must carry; undefined for a read-only server without one (a node's). */
   token: string | undefined
   routes: RouteTable
+  pages?: Record<string, PageRoute>
   log: Logger
 }
 
@@ -120,6 +127,8 @@ export class UserApi {
     const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       if ((req.url ?? '').length > MAX_URL_LENGTH) throw new ApiError(414, 'uri_too_long', 'request URI too long')
       const url = new URL(req.url ?? '/', 'http://api.invalid')
+      const page = opts.pages?.[`${req.method ?? 'GET'} ${url.pathname}`]
+      if (page !== undefined) return await page(req, res, url)
       const auth = req.headers.authorization ?? ''
       if (opts.token !== undefined && (!auth.startsWith('Bearer ') || !sameSecret(auth.slice('Bearer '.length), opts.token))) {
         res.setHeader('www-authenticate', 'Bearer')
@@ -141,7 +150,11 @@ export class UserApi {
     }
     const server = createServer((req, res) => {
       handle(req, res).catch((err: unknown) => {
-        if (err instanceof ApiError) {
+        if (res.headersSent) {
+          // A page that had begun to answer (an event stream) ends here.
+          opts.log.debug({ err }, 'page failed after its answer began')
+          res.destroy()
+        } else if (err instanceof ApiError) {
           send(res, err.status, { error: { code: err.code, message: err.message, ...(err.details ?? {}) } }, err.headers)
         } else {
           opts.log.error({ err }, 'api request failed')
