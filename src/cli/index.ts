@@ -12,6 +12,7 @@ import { registerPolicy } from './policy.js'
 import { UsageError, USER_ERRORS } from './options.js'
 import { registerStatus } from './status.js'
 import { registerWallet } from './wallet.js'
+import { registerUi } from './ui.js'
 
 export { formatClusterTable, formatEvent, formatKey } from './format.js'
 
@@ -28,6 +29,7 @@ export function buildProgram (): Command {
   registerStatus(program)
   registerKeys(program)
   registerWallet(program)
+  registerUi(program)
   registerMembers(program)
   registerEvents(program)
   registerSigners(program)

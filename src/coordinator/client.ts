@@ -177,6 +177,12 @@ function retryAfterMs (res: Response): number | undefined {
 export class ApiClient {
   constructor (private readonly baseUrl: string, private readonly token: string | undefined, private readonly timeoutMs = DEFAULT_TIMEOUT_MS) {}
 
+  /** A one-time login link to the status page (valid two minutes, once): the API's address and a code, never the token. */
+  async uiLogin (): Promise<{ url: string, expiresAtMs: number }> {
+    const { path, expiresAtMs } = await this.request<{ path: string, expiresAtMs: number }>('POST', '/v1/ui/login', {}, this.timeoutMs)
+    return { url: `${this.baseUrl}${path}`, expiresAtMs }
+  }
+
   async cluster (): Promise<ClusterView> {
     return await this.get<ClusterView>('/v1/cluster')
   }

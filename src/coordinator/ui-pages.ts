@@ -3,8 +3,9 @@
  * one-time code for a session cookie; `GET /v1/stream` is a Server-Sent Events stream of the
  * cluster (a snapshot of members and keys every SNAPSHOT_MS) and of the event log as it grows,
  * each event with its sequence number as `id`, so a browser's reconnect resumes after
- * `Last-Event-ID`. A request without a live session is 401; one another site makes (a browser
- * says so in Sec-Fetch-Site, or an Origin that is not this server's) is 403. Nothing else.
+ * `Last-Event-ID`; `GET /` is the page itself (src/ui/page.ts). A request without a live session
+ * is 401; one another site makes (a browser says so in Sec-Fetch-Site, or an Origin that is not
+ * this server's) is 403. Nothing else.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,6 +13,15 @@ import { ApiError } from '../protocols/errors.js'
 import type { PageRoute } from '../runtime/http-api.js'
 import type { EventView } from '../state/event-log.js'
 import { SESSION_COOKIE, type UiLogins } from './ui-login.js'
+import { APP_JS, LOGIN_NEEDED_HTML, PAGE_HTML } from '../ui/page.js'
+
+/** No script, style or connection from anywhere but this server; no framing. */
+const PAGE_HEADERS = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer'
+}
 
 export const SNAPSHOT_MS = 2_000
 export const EVENT_POLL_MS = 500
@@ -38,6 +48,16 @@ function refuseCrossSite (req: IncomingMessage): void {
 
 export function uiPages (s: UiSources): Record<string, PageRoute> {
   return {
+    'GET /': async (req, res) => {
+      refuseCrossSite(req)
+      const live = s.logins.valid(req.headers.cookie)
+      res.writeHead(live ? 200 : 401, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8' })
+      res.end(live ? PAGE_HTML : LOGIN_NEEDED_HTML)
+    },
+    'GET /ui/app.js': async (_req, res) => {
+      res.writeHead(200, { ...PAGE_HEADERS, 'content-type': 'text/javascript; charset=utf-8' })
+      res.end(APP_JS)
+    },
     'GET /login': async (req, res, url) => {
       refuseCrossSite(req)
       const granted = s.logins.exchange(url.searchParams.get('code') ?? '')
