@@ -6,7 +6,7 @@
  * signature with outside code, and stops everything. `npm run simulate -- --help` lists the options.
  */
 import { createHash, generateKeyPairSync, sign as signWith } from 'node:crypto'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -19,7 +19,7 @@ import { UsageError, wholeNumberArg } from './args.js'
 import { externalVerifierName, verifyKeySignature } from './verify.js'
 import { simulateLifecycle, type LifecycleEntry } from './sim-lifecycle.js'
 import { simulateTransactions, type TransactionEntry } from './sim-transactions.js'
-import { ApiClientError, type SignView } from '../src/coordinator/client.js'
+import { ApiClient, ApiClientError, type SignView } from '../src/coordinator/client.js'
 import { verifyClusterAudit } from '../src/coordinator/audit-verify.js'
 import { newSignedRequest, type RequestSigner } from '../src/protocols/policy.js'
 import type { KeyView } from '../src/coordinator/requests.js'
@@ -366,11 +366,14 @@ async function main (): Promise<number> {
     const coordinatorDir = join(root, 'coordinator')
     const info = summary.coordinator as { addrs: string[], api: string }
     const stopAsked = new Promise<void>(resolve => { onSignal = resolve })
+    const token = (await readFile(join(coordinatorDir, 'api-token'), 'utf8')).trim()
+    const page = await new ApiClient(info.api, token).uiLogin()
     console.log([
       '',
       'the cluster keeps running; Ctrl-C (or SIGTERM) stops every process.',
       `coordinator multiaddrs (for --bootstrap): ${info.addrs.join(' ')}`,
       `coordinator API: ${info.api}`,
+      `the live status page: open ${page.url} in a browser on this host (it works once, for two minutes; npx mpc-wallet ui prints a new one)`,
       `an unused invitation (single use, from coordinator init): ${join(coordinatorDir, 'join-token')}`,
       `data directories: ${root}/{coordinator,node-1..node-${opts.nodes}}; logs in ${join(root, 'logs')}`,
       'try the CLI against it:',

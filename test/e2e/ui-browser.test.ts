@@ -17,6 +17,8 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
  * shown up; a SIGKILLed node turns down without a reload; a new key appears; a used link is
  * refused. A screenshot is saved under the test's directory.
  */
+if (!existsSync(CHROMIUM)) console.warn(`ui-browser: skipped, no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium as root)`)
+
 describe.skipIf(!existsSync(CHROMIUM))('the status page in headless Chromium', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
   let group: ProcessGroup
