@@ -80,6 +80,8 @@ interface Setup {
   key: PrivateKey
   apiListen: { host: string, port: number }
   apiToken: string
+  /** The status page's cookie key (data-dir.ts ui-secret). */
+  uiSecret: Uint8Array
   log: Logger
 }
 
@@ -103,7 +105,7 @@ export class Coordinator {
   private readonly health: HealthWatch
   private readonly dialBack = new DialBack()
   /** The status page's one-time codes and sessions (issue 16). */
-  readonly uiLogins = new UiLogins()
+  readonly uiLogins: UiLogins
   private readonly uiStopping = new AbortController()
   private readonly api: CoordinatorApi
   /** Started in order, stopped in reverse. */
@@ -114,6 +116,7 @@ export class Coordinator {
     const root = rootAdmins(policies)
     this.libp2p = libp2p
     this.roster = roster
+    this.uiLogins = new UiLogins(setup.uiSecret)
     const channels = (): GossipChannels => this.gossip
     this.journal = new Journal({ store, channels, retention: { ...DEFAULT_EVENT_RETENTION, ...opts.eventRetention }, log })
     const record = async (event: EventFields): Promise<void> => { await this.journal.record(event) }
@@ -221,7 +224,7 @@ export class Coordinator {
   }
 
   static async start (opts: CoordinatorOptions): Promise<Coordinator> {
-    const { store, cluster, key, listen, announce, apiListen, apiToken } = await openDataDir(opts.dataDir, opts)
+    const { store, cluster, key, listen, announce, apiListen, apiToken, uiSecret } = await openDataDir(opts.dataDir, opts)
     let coordinator: Coordinator | undefined
     try {
       // Relay reservations only for roster members (read at each request, so new members are served).
@@ -245,7 +248,7 @@ export class Coordinator {
       await records.load()
       const ledger = await RequestLedger.open(store)
       const log = opts.log.child({ component: 'coordinator' })
-      coordinator = new Coordinator({ libp2p, store, roster, records, policies, ledger, key, apiListen, apiToken, log }, opts)
+      coordinator = new Coordinator({ libp2p, store, roster, records, policies, ledger, key, apiListen, apiToken, uiSecret, log }, opts)
       await coordinator.services.start()
       return coordinator
     } catch (err) {

@@ -20,6 +20,8 @@ import { appendEvent } from './journal.js'
 /** The first invitation, written by init (single use, 24 h): `coordinator invite` makes more. */
 export const JOIN_TOKEN_FILE = 'join-token'
 export const API_TOKEN_FILE = 'api-token'
+/** The key of the status page's session cookies (HMAC): a restart keeps the browsers logged in. */
+export const UI_SECRET_FILE = 'ui-secret'
 /** Written at every start: where the running coordinator's API listens. */
 export const API_INFO_FILE = 'api.json'
 const COORDINATOR_RECORD = 'coordinator'
@@ -108,6 +110,7 @@ export interface OpenedDataDir {
   announce: string[]
   apiListen: { host: string, port: number }
   apiToken: string
+  uiSecret: Uint8Array
 }
 
 /**
@@ -126,7 +129,7 @@ export async function openDataDir (dataDir: string, overrides: Pick<InitOptions,
     const apiListen = parseApiListen(overrides.api ?? saved.api)
     parseMultiaddrs([...listen, ...announce], '--listen/--announce')
     const apiToken = await readSecretFile(dataDir, API_TOKEN_FILE)
-    return { store, cluster, key, listen, announce, apiListen, apiToken }
+    return { store, cluster, key, listen, announce, apiListen, apiToken, uiSecret: await uiSecretOf(dataDir) }
   } catch (err) {
     await store.close().catch(() => {})
     throw err
@@ -162,6 +165,16 @@ export async function readSecretFile (dataDir: string, name: string): Promise<st
   const bytes = await readPrivateFile(join(dataDir, name))
   if (bytes === undefined) throw new DataDirError(`${join(dataDir, name)} is missing; was this directory made by "mpc-wallet coordinator init"?`)
   return Buffer.from(bytes).toString('utf8').trim()
+}
+
+/** The status page's cookie key, made at the first start that needs it (a directory from before issue 16 has none). */
+async function uiSecretOf (dataDir: string): Promise<Uint8Array> {
+  const path = join(dataDir, UI_SECRET_FILE)
+  const bytes = await readPrivateFile(path)
+  if (bytes !== undefined && bytes.length === 32) return bytes
+  const secret = randomBytes(32)
+  await writeFileAtomic(path, secret)
+  return secret
 }
 
 /** Records where the running coordinator's API listens (readApiInfo reads it). */

@@ -82,6 +82,8 @@ export function uiPages (s: UiSources): Record<string, PageRoute> {
 /** Writes the stream until the browser goes or the coordinator stops. */
 async function stream (s: UiSources, res: ServerResponse, after: number): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+  // A browser that loses the stream asks again after a second (EventSource's default is about 3).
+  res.write('retry: 1000\n\n')
   const gone = new AbortController()
   res.on('close', () => { gone.abort() })
   const done = AbortSignal.any([gone.signal, s.stopping])

@@ -14,8 +14,9 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 /**
  * Issue 16 in a real browser: the status page of a real cluster (a coordinator and three node
  * processes on loopback), opened with the one-time link `mpc-wallet ui` prints. Every member is
- * shown up; a SIGKILLed node turns down without a reload; a new key appears; a used link is
- * refused. A screenshot is saved under the test's directory.
+ * shown up; a SIGKILLed node turns down without a reload; a new key appears; the coordinator
+ * stops and comes back and the page follows; a used link is refused. A screenshot is saved under
+ * the test's directory (or at $MPCW_SCREENSHOT).
  */
 if (!existsSync(CHROMIUM)) console.warn(`ui-browser: skipped, no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium as root)`)
 
@@ -58,6 +59,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the status page in headless Chromium', (
     const key = await cluster.api.keygen({ scheme: 'ed25519', threshold: 2, parties: 2, members: peers.slice(0, 2) })
     await page.locator(`#keys tr[data-key="${key.id}"]`).waitFor({ timeout: 10_000 })
     await page.screenshot({ path: process.env.MPCW_SCREENSHOT ?? join(dir.path, 'status-page.png'), fullPage: true })
+
+    // The coordinator stops: the page says so; it comes back on the same API address, and the
+    // page is live again without a reload (the cookie outlives the process).
+    const port = new URL(cluster.coordinator.ready.api!).port
+    await group.kill(cluster.coordinator, 'SIGTERM')
+    await page.locator('#live.down').waitFor({ timeout: 10_000 })
+    expect(await page.locator('#live').textContent()).toMatch(/stopped|not live/)
+    cluster.coordinator = await group.start('coordinator', ['coordinator', 'start', '--data-dir', cluster.coordinatorDir, '--api', `127.0.0.1:${port}`, '--suspect-after-ms', '1000', '--down-after-ms', '2000'], 30_000)
+    await page.locator('#live.live').waitFor({ timeout: 15_000 })
+    await page.locator(`#keys tr[data-key="${key.id}"]`).waitFor({ timeout: 10_000 })
 
     // The same link again: refused, and the page it lands on is not the status page.
     const other = await browser.newPage()

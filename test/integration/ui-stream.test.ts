@@ -63,7 +63,7 @@ describe('the status page\'s login and event stream', () => {
     const first = await fetch(`${base}${path}`, { redirect: 'manual' })
     expect(first.status).toBe(303)
     const cookie = first.headers.get('set-cookie') ?? ''
-    expect(cookie).toMatch(/^mpcw_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/)
+    expect(cookie).toMatch(/^mpcw_session=\d+\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+$/)
     expect((await fetch(`${base}${path}`, { redirect: 'manual' })).status).toBe(401)
     expect((await fetch(`${base}/login?code=nope`, { redirect: 'manual' })).status).toBe(401)
     expect((await fetch(`${base}/v1/ui/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401)
