@@ -85,6 +85,9 @@ interface Setup {
   log: Logger
 }
 
+/** The status page's latency figures cover this much time. */
+const LATENCY_WINDOW_MS = 5 * 60_000
+
 /**
  * The coordinator: admits nodes with an invitation, keeps and signs the roster, tracks health
  * from heartbeats, runs keygen and signing, records events, and serves Status and the user API.
@@ -194,7 +197,12 @@ export class Coordinator {
       }),
       pages: uiPages({
         logins: this.uiLogins,
-        snapshot: async () => ({ cluster: this.cluster(), keys: (await this.keys.list()).map(k => keyView(k, holderState, 'mainnet')) }),
+        snapshot: async () => ({
+          cluster: this.cluster(),
+          keys: (await this.keys.list()).map(k => keyView(k, holderState, 'mainnet')),
+          latency: { windowMs: LATENCY_WINDOW_MS, sign: this.metrics.recent('sign', LATENCY_WINDOW_MS), keygen: this.metrics.recent('keygen', LATENCY_WINDOW_MS) },
+          policyVersion: setup.policies.current?.version ?? 0
+        }),
         events: async (after, limit) => await this.journal.events({ after, limit }),
         stopping: this.uiStopping.signal
       })

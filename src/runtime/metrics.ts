@@ -6,6 +6,9 @@ import type { MpcLibp2p } from './libp2p.js'
  * Prometheus metrics of one peer, in a registry of its own (no global state): sessions by
  * outcome, keygen and sign latency, gossip accepted/rejected by reason, connected peers.
  */
+/** Successful operations' times kept per operation for `recent` (about the last minutes under load). */
+const MAX_RECENT_TIMES = 2048
+
 export class PeerMetrics {
   readonly registry = new Registry()
   readonly sessions: Counter<'operation' | 'outcome'>
@@ -49,18 +52,32 @@ export class PeerMetrics {
     })
   }
 
+  /** Successful operations' times of late, by operation (the status page's chart): [at ms, seconds], oldest first. */
+  private readonly recentTimes = new Map<string, Array<[number, number]>>()
+
   /** Times `run`, counting its outcome. */
   async observe<T> (operation: string, run: () => Promise<T>): Promise<T> {
     const end = this.latency.startTimer({ operation })
     try {
       const result = await run()
-      end()
+      const seconds = end()
+      const times = this.recentTimes.get(operation) ?? []
+      times.push([Date.now(), seconds])
+      if (times.length > MAX_RECENT_TIMES) times.shift()
+      this.recentTimes.set(operation, times)
       this.sessions.inc({ operation, outcome: 'success' })
       return result
     } catch (err) {
       this.sessions.inc({ operation, outcome: 'failure' })
       throw err
     }
+  }
+
+  /** p50 and p95 (ms) of the operation's successes in the last `windowMs`, and how many there were. */
+  recent (operation: string, windowMs: number, now = Date.now()): { count: number, p50Ms: number | null, p95Ms: number | null } {
+    const times = (this.recentTimes.get(operation) ?? []).filter(([at]) => at >= now - windowMs).map(([, s]) => s * 1000).sort((a, b) => a - b)
+    const at = (q: number): number | null => times.length === 0 ? null : Math.round(times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]!)
+    return { count: times.length, p50Ms: at(0.5), p95Ms: at(0.95) }
   }
 
   async text (): Promise<string> {

@@ -58,6 +58,15 @@ describe.skipIf(!existsSync(CHROMIUM))('the status page in headless Chromium', (
 
     const key = await cluster.api.keygen({ scheme: 'ed25519', threshold: 2, parties: 2, members: peers.slice(0, 2) })
     await page.locator(`#keys tr[data-key="${key.id}"]`).waitFor({ timeout: 10_000 })
+    // Its session, and the keygen's latency from the coordinator's own timing.
+    await page.locator('#sessions tr[data-outcome="ok"]').first().waitFor({ timeout: 10_000 })
+    await page.locator('#latency-now', { hasText: /keygen: p50 \d+ ms/ }).waitFor({ timeout: 10_000 })
+    // The filter shows health events only.
+    await page.selectOption('#filter', 'HEALTH')
+    const kinds = await page.locator('#events tbody tr:not([hidden])').evaluateAll((rows: Array<{ getAttribute: (name: string) => string | null }>) => rows.map(r => r.getAttribute('data-kind')))
+    expect(kinds.length).toBeGreaterThan(0)
+    expect(new Set(kinds)).toEqual(new Set(['HEALTH_CHANGED']))
+    await page.selectOption('#filter', '')
     await page.screenshot({ path: process.env.MPCW_SCREENSHOT ?? join(dir.path, 'status-page.png'), fullPage: true })
 
     // The coordinator stops: the page says so; it comes back on the same API address, and the
