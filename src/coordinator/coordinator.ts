@@ -204,6 +204,7 @@ export class Coordinator {
           policyVersion: setup.policies.current?.version ?? 0
         }),
         events: async (after, limit) => await this.journal.events({ after, limit }),
+        lastSeq: () => store.lastEventSeq,
         stopping: this.uiStopping.signal
       })
     })

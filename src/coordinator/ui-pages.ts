@@ -26,12 +26,16 @@ const PAGE_HEADERS = {
 export const SNAPSHOT_MS = 2_000
 export const EVENT_POLL_MS = 500
 const EVENTS_PER_POLL = 500
+/** A new stream (no Last-Event-ID) starts with this many of the newest events, not the whole log. */
+export const REPLAY_EVENTS = 200
 
 export interface UiSources {
   logins: UiLogins
   /** What the page shows of the cluster now: members and keys. */
   snapshot: () => Promise<unknown>
   events: (after: number, limit: number) => Promise<EventView[]>
+  /** The newest event's sequence number. */
+  lastSeq: () => number
   /** Aborted when the coordinator stops: every stream ends. */
   stopping: AbortSignal
 }
@@ -73,8 +77,8 @@ export function uiPages (s: UiSources): Record<string, PageRoute> {
     'GET /v1/stream': async (req, res) => {
       refuseCrossSite(req)
       if (!s.logins.valid(req.headers.cookie)) throw new ApiError(401, 'unauthorized', 'log in first: mpc-wallet ui prints a login link')
-      const resume = Number(req.headers['last-event-id'] ?? 0)
-      await stream(s, res, Number.isSafeInteger(resume) && resume > 0 ? resume : 0)
+      const resume = Number(req.headers['last-event-id'])
+      await stream(s, res, Number.isSafeInteger(resume) && resume > 0 ? resume : Math.max(0, s.lastSeq() - REPLAY_EVENTS))
     }
   }
 }

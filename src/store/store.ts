@@ -160,6 +160,11 @@ export class Store {
   }
 
   /** Appends an event with the next sequence number; `encode` receives that number. */
+  /** The sequence number of the newest event appended or stored (0 before the first). */
+  get lastEventSeq (): number {
+    return this.nextEventSeq - 1
+  }
+
   async appendEvent (encode: (seq: number) => Uint8Array): Promise<StoredEvent> {
     const seq = this.nextEventSeq++
     const bytes = encode(seq)

@@ -2,7 +2,8 @@
  * The status page (issue 16): one HTML document with its style, and one script, served by the
  * coordinator's API server from these strings: no build step, no framework, nothing fetched from
  * another host (the page works offline). The script opens the event stream (/v1/stream) and
- * renders each snapshot (members, keys) and the event log's tail; EventSource reconnects by
+ * renders each snapshot (members, keys) and the event log's tail (the stream starts with the
+ * newest 200 events); EventSource reconnects by
  * itself with Last-Event-ID, and the page says when it is not live.
  */
 

@@ -94,4 +94,14 @@ describe('the status page\'s login and event stream', () => {
     for (const e of later.filter(x => x.event === 'event')) expect(Number(e.id)).toBeGreaterThan(Number(finished.id))
     expect((later.find(e => e.event === 'snapshot')!.data as { keys: Array<{ id: string }> }).keys.map(k => k.id)).toContain(key.id)
   })
+
+  it('starts a new stream with the newest 200 events, not the whole log', async () => {
+    const cookie = ((await fetch(`${base}${await login()}`, { redirect: 'manual' })).headers.get('set-cookie') ?? '').split(';')[0]!
+    for (let i = 0; i < 250; i++) await cluster.coordinator.invite({ note: `filler ${i}` })
+    const newest = (await cluster.coordinator.events(new URL('http://x.invalid/?limit=10000'))).at(-1)!.seq
+    const events = await readEvents(await fetch(`${base}/v1/stream`, { headers: { cookie } }), es => es.some(e => e.event === 'event' && Number(e.id) === newest))
+    const ids = events.filter(e => e.event === 'event').map(e => Number(e.id))
+    expect(ids[0]).toBe(newest - 199)
+    expect(ids).toHaveLength(200)
+  })
 })
