@@ -10,10 +10,8 @@ import { p2tr, TEST_NETWORK } from '@scure/btc-signer'
 import { address as bjsAddress, initEccLib, networks, Psbt, Transaction as BjsTransaction } from 'bitcoinjs-lib'
 import * as ecc from 'tiny-secp256k1'
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  aggregateSignature, commitNonces, describeGroupKey, receiveDkg, signShare, startDkg,
-  type DkgMessage, type DkgOutcome, type DkgState
-} from '../../src/crypto/index.js'
+import { describeGroupKey } from '../../src/crypto/index.js'
+import { dkgInProcess, thresholdSign } from '../threshold.js'
 import {
   buildSpend, decodePsbt, dustThreshold, finalizePsbt, keyPathVsize, taprootAddress, taprootScript, taprootSighashes
 } from '../../src/wallet/bitcoin.js'
@@ -22,41 +20,6 @@ import { bitcore, bitcoreCheck, type BitcoreOutput, type Prevout } from '../chai
 
 // bitcoinjs needs an ECC library to read P2TR addresses; libsecp256k1 is independent of noble.
 initEccLib(ecc)
-
-// ---- a real 2-of-3 Taproot key by in-memory DKG, and threshold signing (src/crypto)
-
-const NAMES = ['12D3KooWPeerA', '12D3KooWPeerB', '12D3KooWPeerC']
-
-function runDkg (sessionId: string): DkgOutcome[] {
-  const states = new Map<string, DkgState>()
-  const queue: { to: string, msg: DkgMessage }[] = []
-  const send = (from: string, msgs: DkgMessage[]): void => {
-    for (const msg of msgs) for (const to of NAMES) if (to !== from) queue.push({ to, msg })
-  }
-  for (const self of NAMES) {
-    const { state, outbound } = startDkg({ scheme: 'taproot', clusterId: 'cluster-w', sessionId, threshold: 2, participants: NAMES, self })
-    states.set(self, state)
-    send(self, outbound)
-  }
-  const outcomes = new Map<string, DkgOutcome>()
-  for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
-    const res = receiveDkg(states.get(d.to) as DkgState, d.msg)
-    states.set(d.to, res.state)
-    send(d.to, res.outbound)
-    if (res.outcome !== undefined) outcomes.set(d.to, res.outcome)
-  }
-  return NAMES.map((n) => outcomes.get(n) as DkgOutcome)
-}
-
-function thresholdSign (keys: Key[], message: Uint8Array): Uint8Array {
-  const names: Record<string, string> = {}
-  keys.forEach((k, i) => { names[k.secret.identifier] = NAMES[i] ?? 'x' })
-  const commits = keys.map((k) => commitNonces('taproot', k.secret))
-  const list = commits.map((c) => c.commitments)
-  const shares: Record<string, Uint8Array> = {}
-  keys.forEach((k, i) => { shares[k.secret.identifier] = signShare('taproot', k, commits[i] as ReturnType<typeof commitNonces>, list, message) })
-  return aggregateSignature('taproot', (keys[0] as Key).public, list, message, shares, names)
-}
 
 // ---- independent PSBT reading (bitcoinjs-lib's own parser, bip174)
 
@@ -107,16 +70,17 @@ function expectRefused (fn: () => unknown, message: RegExp): void {
 }
 
 describe('wallet/bitcoin: Taproot key-path spends of a threshold key', () => {
-  let outcomes: DkgOutcome[]
+  let holders: Key[]
   let groupKey: Uint8Array
   let ourScript: Uint8Array
   let ourAddress: string
-  const keys = (...holders: number[]): Key[] => holders.map((h) => (outcomes[h] as DkgOutcome).key)
+  const keys = (...which: number[]): Key[] => which.map((h) => holders[h]!)
 
   beforeAll(() => {
-    outcomes = runDkg('wallet-btc-1')
-    groupKey = (outcomes[0] as DkgOutcome).groupPublicKey
-    for (const o of outcomes) expect(hex(o.groupPublicKey)).toBe(hex(groupKey))
+    const dealt = dkgInProcess('taproot', 2, 3, 'wallet-btc-1')
+    holders = dealt.keys
+    groupKey = dealt.groupPublicKey
+    for (const k of holders) expect(hex(k.public.commitments[0]!)).toBe(hex(groupKey))
     ourScript = taprootScript(groupKey)
     ourAddress = taprootAddress(groupKey, 'regtest')
   })
@@ -166,7 +130,7 @@ describe('wallet/bitcoin: Taproot key-path spends of a threshold key', () => {
     expect(sighashes.map((s) => s.index)).toEqual([0])
     expect(sighashes.map((s) => hex(s.sighash))).toEqual(bjsSighashes(psbt).map(hex))
 
-    const sig = thresholdSign(keys(0, 2), (sighashes[0] as { sighash: Uint8Array }).sighash)
+    const sig = thresholdSign('taproot', keys(0, 2), (sighashes[0] as { sighash: Uint8Array }).sighash)
     const signed = finalizePsbt(psbt, new Map([[0, sig]]))
     expect(signed.txid).toBe(decoded.txid)
     const final = BjsTransaction.fromHex(signed.hex)
@@ -215,7 +179,7 @@ describe('wallet/bitcoin: Taproot key-path spends of a threshold key', () => {
     expect(sighashes.map((s) => s.index)).toEqual([0, 1])
     expect(sighashes.map((s) => hex(s.sighash))).toEqual(bjsSighashes(psbt).map(hex))
     expect(hex(sighashes[0]?.sighash ?? new Uint8Array())).not.toBe(hex(sighashes[1]?.sighash ?? new Uint8Array()))
-    const sigs = new Map(sighashes.map((s, i) => [s.index, thresholdSign(i === 0 ? keys(0, 1) : keys(1, 2), s.sighash)]))
+    const sigs = new Map(sighashes.map((s, i) => [s.index, thresholdSign('taproot', i === 0 ? keys(0, 1) : keys(1, 2), s.sighash)]))
     const signed = finalizePsbt(psbt, sigs)
     expect(signed.vsize).toBe(200)
     const prevouts = bjsPrevouts(psbt)
@@ -245,7 +209,7 @@ describe('wallet/bitcoin: Taproot key-path spends of a threshold key', () => {
     const independent = bjsSighashes(psbt)
     expect(hex(sighashes[0]?.sighash ?? new Uint8Array())).toBe(hex(independent[0] ?? new Uint8Array()))
 
-    const ourSig = thresholdSign(keys(1, 0), (sighashes[0] as { sighash: Uint8Array }).sighash)
+    const ourSig = thresholdSign('taproot', keys(1, 0), (sighashes[0] as { sighash: Uint8Array }).sighash)
     const foreignSig = ecc.signSchnorr(independent[1] as Uint8Array, FOREIGN_SECRET, new Uint8Array(32))
     expectRefused(() => finalizePsbt(psbt, new Map([[0, ourSig]])), /input 1 has no signature/)
     expectRefused(() => finalizePsbt(psbt, new Map([[0, foreignSig], [1, ourSig]])), /does not verify/)
@@ -268,7 +232,7 @@ describe('wallet/bitcoin: Taproot key-path spends of a threshold key', () => {
     expectRefused(() => decodePsbt(42 as unknown as Uint8Array, groupKey, 'regtest'), /bytes or a base64 string/)
     expectRefused(() => finalizePsbt(Uint8Array.from([1, 2, 3]), new Map()), /not a valid PSBT/)
     // no input of ours: another group key
-    const other = runDkg('wallet-btc-2')[0] as DkgOutcome
+    const other = dkgInProcess('taproot', 2, 3, 'wallet-btc-2')
     expectRefused(() => decodePsbt(mixedPsbt(), other.groupPublicKey, 'regtest'), /no input of this PSBT pays to the group key/)
     expectRefused(() => taprootSighashes(mixedPsbt(), other.groupPublicKey), /no input of this PSBT pays to the group key/)
     // non-default sighash type or script-path data on our input

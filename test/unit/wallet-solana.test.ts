@@ -15,9 +15,7 @@ import {
 import { base58 } from '@scure/base'
 import { FailedTransactionMetadata, LiteSVM, TransactionMetadata } from 'litesvm'
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  aggregateSignature, commitNonces, receiveDkg, signShare, startDkg, type DkgMessage, type DkgOutcome, type DkgState
-} from '../../src/crypto/index.js'
+import { dkgInProcess, thresholdSign } from '../threshold.js'
 import { WalletInputError } from '../../src/wallet/errors.js'
 import { expectSignatureFailure, fromWire } from '../chain-checks.js'
 import {
@@ -28,50 +26,6 @@ import {
 /** LiteSVM's (and mainnet's) base fee: 5000 lamports per signature, and a transfer has one. */
 const FEE = 5000n
 const SOL = 1_000_000_000n
-
-const names = ['12D3KooWPeerA', '12D3KooWPeerB', '12D3KooWPeerC']
-
-/** A 2-of-3 Ed25519 DKG, every message delivered to every other participant. */
-function runDkg (): DkgOutcome[] {
-  const states = new Map<string, DkgState>()
-  const queue: Array<{ to: string, msg: DkgMessage }> = []
-  const send = (from: string, msgs: DkgMessage[]): void => {
-    for (const msg of msgs) for (const to of names) if (to !== from) queue.push({ to, msg })
-  }
-  for (const self of names) {
-    const { state, outbound } = startDkg({ scheme: 'ed25519', clusterId: 'cluster-sol', sessionId: 'dkg-sol', threshold: 2, participants: names, self })
-    states.set(self, state)
-    send(self, outbound)
-  }
-  const outcomes: DkgOutcome[] = []
-  for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
-    const state = states.get(d.to)
-    if (state === undefined) throw new Error('no state')
-    const res = receiveDkg(state, d.msg)
-    states.set(d.to, res.state)
-    send(d.to, res.outbound)
-    if (res.outcome !== undefined) outcomes.push(res.outcome)
-  }
-  expect(outcomes).toHaveLength(3)
-  return outcomes
-}
-
-/** A threshold signature by the given holders (commitNonces / signShare / aggregateSignature). */
-function thresholdSign (keys: Key[], message: Uint8Array): Uint8Array {
-  const nameOf: Record<string, string> = {}
-  keys.forEach((k, i) => { nameOf[k.secret.identifier] = names[i] ?? '' })
-  const commits = keys.map((k) => commitNonces('ed25519', k.secret))
-  const list = commits.map((c) => c.commitments)
-  const shares: Record<string, Uint8Array> = {}
-  keys.forEach((k, i) => {
-    const own = commits[i]
-    if (own === undefined) throw new Error('no commit')
-    shares[k.secret.identifier] = signShare('ed25519', k, own, list, message)
-  })
-  const pub = keys[0]?.public
-  if (pub === undefined) throw new Error('no signers')
-  return aggregateSignature('ed25519', pub, list, message, shares, nameOf)
-}
 
 function opensslVerifies (sig: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' })
@@ -113,11 +67,10 @@ let groupKey: Uint8Array
 let holders: Key[]
 
 beforeAll(() => {
-  const outcomes = runDkg()
-  const first = outcomes[0]
-  if (first === undefined) throw new Error('no outcome')
-  groupKey = first.groupPublicKey
-  holders = outcomes.map((o) => o.key)
+  const dealt = dkgInProcess('ed25519', 2, 3, 'dkg-sol')
+  expect(dealt.keys).toHaveLength(3)
+  groupKey = dealt.groupPublicKey
+  holders = dealt.keys
 })
 
 describe('solana transfer, executed by LiteSVM with signature verification', () => {
@@ -134,7 +87,7 @@ describe('solana transfer, executed by LiteSVM with signature verification', () 
     // holders 1 and 3 of 3 sign; OpenSSL accepts the signature under the group key
     const [h1, , h3] = holders
     if (h1 === undefined || h3 === undefined) throw new Error('holders')
-    const sig = thresholdSign([h1, h3], message)
+    const sig = thresholdSign('ed25519', [h1, h3], message)
     expect(opensslVerifies(sig, message, groupKey)).toBe(true)
     const { base64, signature } = assembleTransfer(message, sig)
     expect(signature).toBe(base58.encode(sig))
@@ -181,7 +134,7 @@ describe('solana transfer, executed by LiteSVM with signature verification', () 
     const { message } = buildTransfer({ from, to, lamports: SOL / 2n, blockhash: svm.latestBlockhash() })
     const [, h2, h3] = holders
     if (h2 === undefined || h3 === undefined) throw new Error('holders')
-    const { base64 } = assembleTransfer(message, thresholdSign([h2, h3], message))
+    const { base64 } = assembleTransfer(message, thresholdSign('ed25519', [h2, h3], message))
     const res = svm.sendTransaction(fromWire(Uint8Array.from(Buffer.from(base64, 'base64'))))
     expect(res).toBeInstanceOf(TransactionMetadata)
     expect(svm.getBalance(address(to))).toBe(SOL / 2n)
@@ -327,7 +280,7 @@ describe('solana transfer messages', () => {
     const { message } = buildTransfer(input())
     const [h1, h2] = holders
     if (h1 === undefined || h2 === undefined) throw new Error('holders')
-    const sig = thresholdSign([h1, h2], message)
+    const sig = thresholdSign('ed25519', [h1, h2], message)
     expect(assembleTransfer(message, sig).signature).toBe(base58.encode(sig))
     expectRefusal(() => assembleTransfer(message, sig.subarray(0, 63)), /64 bytes \(got 63 bytes\)/)
     expectRefusal(() => assembleTransfer(message, new Uint8Array(64)), /does not verify/)
