@@ -7,6 +7,7 @@ import type { BitcoinNetwork } from '../crypto/suites.js'
 import { ApiError } from '../protocols/errors.js'
 import type { SignedRequest } from '../protocols/policy.js'
 import type { Utxo } from '../wallet/bitcoin.js'
+import { wholeAmount } from '../wallet/spend.js'
 import type { BitcoinSendParams, BitcoinSigned, SolanaSigned, SolanaTransferParams } from './wallet-task.js'
 import { onlyFields, parseNetwork, parsePath, parseRequestField } from './requests.js'
 
@@ -17,11 +18,9 @@ function bad (message: string): never {
 const TXID = /^[0-9a-fA-F]{64}$/
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
 
-/** A whole amount, a JSON number or a decimal string, 0 to 2^64-1. */
+/** A whole amount (wholeAmount: a JSON number or a decimal string, 0 to 2^64-1). */
 export function parseAmount (value: unknown, name: string): bigint {
-  const digits = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value
-  if (typeof digits !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(digits) || BigInt(digits) >= 1n << 64n) bad(`${name} must be a whole number (satoshis or lamports), as a number or a decimal string`)
-  return BigInt(digits)
+  return wholeAmount(value) ?? bad(`${name} must be a whole number (satoshis or lamports), as a number or a decimal string`)
 }
 
 /** A coin as `TXID:VOUT:SATS` (the CLI's form) or `{ txid, vout, amount }`. */

@@ -12,10 +12,10 @@ import { CryptoInputError, parseHdPath } from '../crypto/index.js'
 import type { BitcoinNetwork } from '../crypto/suites.js'
 import type { SignedRequest, SpendAsked } from '../protocols/policy.js'
 import type { KeyRecord, KeyRegistry } from '../state/key-registry.js'
-import { buildSpend, decodePsbt, finalizePsbt, taprootAddress, type SpendParams } from '../wallet/bitcoin.js'
+import { buildSpend, finalizePsbt, taprootAddress, type SpendParams } from '../wallet/bitcoin.js'
 import { WalletInputError } from '../wallet/errors.js'
 import { assembleTransfer, buildTransfer, decodeTransfer } from '../wallet/solana.js'
-import { readSpend, type SpendOutput, type TransactionRef } from '../wallet/spend.js'
+import { readPsbt, readSpend, type SpendOutput } from '../wallet/spend.js'
 import { TaskError } from './errors.js'
 import type { SignOptions, SignResult } from './sign-task.js'
 
@@ -99,9 +99,10 @@ export class WalletTask {
   async bitcoinPsbt (keyId: string, psbt: Uint8Array, network: BitcoinNetwork, request: SignedRequest | undefined, path = 'm'): Promise<BitcoinSigned> {
     const started = Date.now()
     const { indices, signing } = await this.signer(keyId, 'taproot', path)
-    const ref: TransactionRef = { chain: 'bitcoin', network }
-    const decoded = refuseInput(() => decodePsbt(psbt, signing, network))
-    const spends = decoded.inputs.flatMap((input, i): SpendAsked[] => input.ours ? [{ ...refuseInput(() => readSpend(ref, psbt, signing, i)), payloadDigest: toHex(sha256(psbt)), input: i }] : [])
+    // Read once, as every holder will read it: the spend, and the sighash of each input of ours.
+    const { spend: read, sighashes, decoded } = refuseInput(() => readPsbt({ chain: 'bitcoin', network }, psbt, signing))
+    const payloadDigest = toHex(sha256(psbt))
+    const spends = [...sighashes].map(([input, message]): SpendAsked => ({ ...read, message, payloadDigest, input }))
     const signatures = new Map<number, Uint8Array>()
     const sessions: SignedTransaction['signatures'] = []
     // Inputs sign side by side, a few at a time: each is a session of its own under the one
@@ -116,15 +117,14 @@ export class WalletTask {
       if (failed !== undefined) throw failed.reason
     }
     sessions.sort((a, b) => a.input! - b.input!)
-    const spend = spends[0]
     const final = refuseInput(() => finalizePsbt(psbt, signatures))
     return {
       keyId,
       path,
       network,
       from: taprootAddress(signing, network),
-      outputs: spend!.outputs,
-      amount: spend!.amount,
+      outputs: read.outputs,
+      amount: read.amount,
       fee: decoded.fee,
       prevouts: decoded.inputs.map(i => ({ script: i.script, amount: i.amount })),
       signatures: sessions,

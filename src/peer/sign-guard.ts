@@ -90,13 +90,14 @@ export class SignGuard {
     // computes. Reading a large PSBT takes seconds, so only bytes a client signed a request for
     // are read: the request's own checks (client, signature, key, expiry) and its digest first.
     let spend: SpendAsked | undefined
+    const payloadDigest = tx === undefined ? undefined : toHex(sha256(tx.payload))
     if (refusal === undefined && signed !== undefined && policy !== undefined && stage === 'share' && signed.request.transaction !== undefined) {
       const first = authorise(policy, signed, keyId, undefined, this.now(), ledger, path)
       if (!first.allowed) refusal = denied(first.rule, first.reason)
-      else if (tx !== undefined && toHex(sha256(tx.payload)) !== signed.request.messageDigest) refusal = denied('wrong-message', 'the transaction is not the one the request names')
+      else if (payloadDigest !== undefined && payloadDigest !== signed.request.messageDigest) refusal = denied('wrong-message', 'the transaction is not the one the request names')
     }
     if (refusal === undefined && signed !== undefined && stage === 'share') {
-      const read = readTransaction(signed, tx)
+      const read = readTransaction(signed, tx, payloadDigest)
       if (typeof read === 'string') refusal = denied('wrong-message', read)
       else if (read !== undefined) {
         spend = read
@@ -152,13 +153,13 @@ export interface TransactionAsked {
 }
 
 /** The spend the command's transaction makes, as this node reads it; a string says why it cannot be the request's. */
-function readTransaction (signed: SignedRequest, tx: TransactionAsked | undefined): SpendAsked | string | undefined {
+function readTransaction (signed: SignedRequest, tx: TransactionAsked | undefined, payloadDigest: string | undefined): SpendAsked | string | undefined {
   const ref = signed.request.transaction
   if (ref === undefined) return tx === undefined ? undefined : 'a transaction came with a request for plain bytes'
-  if (tx === undefined) return `the request is for a ${ref.chain} transaction, and none came with the command`
+  if (tx === undefined || payloadDigest === undefined) return `the request is for a ${ref.chain} transaction, and none came with the command`
   try {
     const spend = readSpend(ref, tx.payload, tx.signingPublic, tx.input)
-    return { ...spend, payloadDigest: toHex(sha256(tx.payload)), ...(ref.chain === 'bitcoin' ? { input: tx.input ?? 0 } : {}) }
+    return { ...spend, payloadDigest, ...(ref.chain === 'bitcoin' ? { input: tx.input ?? 0 } : {}) }
   } catch (err) {
     if (err instanceof WalletInputError) return `the transaction does not read as a spend of this key: ${err.message}`
     throw err

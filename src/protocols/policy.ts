@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
 import { fieldParsers } from './fields.js'
-import { isBitcoinNetwork, type Spend, type TransactionRef } from '../wallet/spend.js'
+import { isBitcoinNetwork, wholeAmount, type Spend, type TransactionRef } from '../wallet/spend.js'
 
 /**
  * The signing policy (issue 12) as data: who the admins are, which clients may use which keys,
@@ -279,13 +279,11 @@ const BECH32 = /^(bc|tb|bcrt)1[a-z0-9]+$/i
 function canonicalAddress (address: string): string {
   return BECH32.test(address) ? address.toLowerCase() : address
 }
-const MAX_U64 = (1n << 64n) - 1n
-
-/** An amount in satoshis or lamports: a whole number or a decimal string, 0 to 2^64-1; kept as a decimal string. */
+/** An amount in satoshis or lamports (wholeAmount), kept as a decimal string. */
 function amount (value: unknown, what: string): string {
-  const digits = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value
-  if (typeof digits !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(digits) || BigInt(digits) > MAX_U64) fail(`${what} must be a whole number of satoshis or lamports (0 to 2^64-1), as a number or a decimal string`)
-  return digits
+  const n = wholeAmount(value)
+  if (n === undefined) fail(`${what} must be a whole number of satoshis or lamports (0 to 2^64-1), as a number or a decimal string`)
+  return n.toString()
 }
 
 function parseTransactionRules (value: unknown, what: string): TransactionRules {

@@ -36,9 +36,9 @@ export function spendFields (spend: SpendAsked | undefined): Pick<LedgerEntry, '
  * The sign requests this node acted on (issue 12), on disk: the replay check (a request id is
  * acted on once, remembered until it expires), the rate-limit counters (each request signed counts
  * once, however many PSBT inputs it took) and the daily volume of transactions (issue 15); kept a
- * day, the longest window a limit counts over. A restart reloads it, so none of them resets. `claim` decides synchronously, as the share vault's nonce claim does: of two
- * requests racing for one id or the last unit of a limit, the first to claim wins before either
- * waits for the disk.
+ * day, the longest window a limit counts over. A restart reloads it, so none of them resets.
+ * `claim` decides synchronously, as the share vault's nonce claim does: of two requests racing
+ * for one id or the last unit of a limit, the first to claim wins before either waits for the disk.
  */
 export class RequestLedger implements RequestHistory {
   private readonly entries = new Map<string, LedgerEntry>()

@@ -9,7 +9,7 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { BITCOIN_HRP, type BitcoinNetwork } from '../crypto/suites.js'
-import { decodePsbt, taprootSighashes } from './bitcoin.js'
+import { decodePsbt, taprootSighashes, type DecodedPsbt } from './bitcoin.js'
 import { WalletInputError } from './errors.js'
 import { decodeTransfer, solanaAddress } from './solana.js'
 
@@ -47,6 +47,16 @@ export interface Spend {
   fee?: bigint
 }
 
+/** The most an amount can be: a u64, as Solana's lamports are (Bitcoin's satoshis stay far below). */
+export const MAX_AMOUNT = (1n << 64n) - 1n
+
+/** A whole amount of satoshis or lamports, given as a JSON number or a decimal string, 0 to MAX_AMOUNT; undefined when it is not one. */
+export function wholeAmount (value: unknown): bigint | undefined {
+  const digits = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value
+  if (typeof digits !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(digits) || BigInt(digits) > MAX_AMOUNT) return undefined
+  return BigInt(digits)
+}
+
 export function isBitcoinNetwork (value: unknown): value is BitcoinNetwork {
   return typeof value === 'string' && Object.hasOwn(BITCOIN_HRP, value)
 }
@@ -59,15 +69,14 @@ export function isBitcoinNetwork (value: unknown): value is BitcoinNetwork {
  * WalletInputError saying what does not fit.
  */
 export function readSpend (ref: TransactionRef, payload: Uint8Array, signingPublic: Uint8Array, input?: number): Spend {
-  if (!(payload instanceof Uint8Array) || payload.length === 0) throw new WalletInputError('the transaction is empty')
-  if (payload.length > MAX_TRANSACTION_BYTES) throw new WalletInputError(`the transaction is ${payload.length} bytes, at most ${MAX_TRANSACTION_BYTES}: split it into smaller ones`)
   if (ref.chain === 'bitcoin') {
-    const { spend, sighashes, inputs } = readPsbt(ref, payload, signingPublic)
+    const { spend, sighashes, decoded } = readPsbt(ref, payload, signingPublic)
     const index = input ?? 0
     const sighash = sighashes.get(index)
-    if (sighash === undefined) throw new WalletInputError(`input ${index} of the PSBT is not one the key signs (its inputs: ${inputs}, ours: ${[...sighashes.keys()].join(', ')})`)
+    if (sighash === undefined) throw new WalletInputError(`input ${index} of the PSBT is not one the key signs (its inputs: ${decoded.inputs.length}, ours: ${[...sighashes.keys()].join(', ')})`)
     return { ...spend, message: sighash }
   }
+  checkSize(payload)
   if (input !== undefined && input !== 0) throw new WalletInputError('a Solana transfer has no inputs to choose: its message is signed whole')
   const transfer = decodeTransfer(payload)
   const ours = solanaAddress(signingPublic)
@@ -75,7 +84,13 @@ export function readSpend (ref: TransactionRef, payload: Uint8Array, signingPubl
   return { ref, message: payload, amount: transfer.lamports, outputs: [{ to: transfer.to, amount: transfer.lamports, ours: false }] }
 }
 
-interface ReadPsbt { spend: Omit<Spend, 'message'>, sighashes: Map<number, Uint8Array>, inputs: number }
+function checkSize (payload: Uint8Array): void {
+  if (!(payload instanceof Uint8Array) || payload.length === 0) throw new WalletInputError('the transaction is empty')
+  if (payload.length > MAX_TRANSACTION_BYTES) throw new WalletInputError(`the transaction is ${payload.length} bytes, at most ${MAX_TRANSACTION_BYTES}: split it into smaller ones`)
+}
+
+/** A PSBT as the key reads it: the spend (every field but the message), the sighash of each input of ours by index, and the decoding. */
+export interface ReadPsbt { spend: Omit<Spend, 'message'>, sighashes: Map<number, Uint8Array>, decoded: DecodedPsbt }
 
 /**
  * PSBTs read lately, by network, bytes and key: a PSBT of n inputs is signed in n sessions, each
@@ -85,7 +100,9 @@ interface ReadPsbt { spend: Omit<Spend, 'message'>, sighashes: Map<number, Uint8
 const READ_PSBTS = new Map<string, ReadPsbt>()
 const MAX_READ_PSBTS = 16
 
-function readPsbt (ref: { chain: 'bitcoin', network: BitcoinNetwork }, payload: Uint8Array, signingPublic: Uint8Array): ReadPsbt {
+/** The PSBT `payload` read as a spend by `signingPublic` (as readSpend reads it, with the same bounds), once per process while it is among the last read. */
+export function readPsbt (ref: { chain: 'bitcoin', network: BitcoinNetwork }, payload: Uint8Array, signingPublic: Uint8Array): ReadPsbt {
+  checkSize(payload)
   const id = `${ref.network}:${bytesToHex(sha256(payload))}:${bytesToHex(signingPublic)}`
   const known = READ_PSBTS.get(id)
   if (known !== undefined) return known
@@ -95,7 +112,7 @@ function readPsbt (ref: { chain: 'bitcoin', network: BitcoinNetwork }, payload: 
     // What the key loses: its coins spent less its change, so the fee counts, and a foreign input (a payjoin's) does not.
     spend: { ref, amount: maxZero(sum(decoded.inputs.filter(i => i.ours)) - sum(outputs.filter(o => o.ours))), outputs, fee: decoded.fee },
     sighashes: new Map(taprootSighashes(payload, signingPublic).map(s => [s.index, s.sighash])),
-    inputs: decoded.inputs.length
+    decoded
   }
   if (READ_PSBTS.size >= MAX_READ_PSBTS) READ_PSBTS.delete(READ_PSBTS.keys().next().value!)
   READ_PSBTS.set(id, read)
